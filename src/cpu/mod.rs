@@ -1,0 +1,3 @@
+//! CPU backends: the plain reference and the fast SIMD path.
+
+pub mod reference;

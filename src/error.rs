@@ -1,0 +1,45 @@
+//! One error type for the library, the CLI and the browser API.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The bytes are not a weights file at all (an HTML page, an image, ...).
+    #[error("not a weights file: {0}")]
+    NotWeights(String),
+    /// The file is a known format but damaged or cut short.
+    #[error("corrupt weights file: {0}")]
+    Corrupt(String),
+    #[error("unsupported dtype {dtype} for tensor {name}: expected F32 or F16")]
+    Dtype { name: String, dtype: String },
+    #[error("missing tensors: {0}")]
+    Missing(String),
+    #[error("unexpected tensors: {0}")]
+    Unexpected(String),
+    #[error("tensor {name} has shape {got:?}, expected {expected:?}")]
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
+    #[error("tensor {name} holds a non-finite value (NaN or infinity) at index {index}")]
+    NonFinite { name: String, index: usize },
+    #[error("cannot infer the network from the weights: {0}")]
+    Layout(String),
+    #[error("bad input: {0}")]
+    Input(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("GPU: {0}")]
+    Gpu(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}

@@ -1,0 +1,1 @@
+//! WebGPU backend (being written).

@@ -1,0 +1,21 @@
+//! ShuffleNetV2 (Ma et al. 2018) exactly as torchvision defines it, for the browser and native.
+//!
+//! `model` describes the network once; `weights` reads and folds torchvision's weights;
+//! `cpu` and `gpu` run it; `web` is the wasm-bindgen API.
+
+pub mod backend;
+pub mod classes;
+pub mod cpu;
+mod error;
+#[cfg(feature = "gpu")]
+pub mod gpu;
+pub mod model;
+pub mod preprocess;
+pub mod tensor;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+pub mod weights;
+
+pub use backend::{Output, StageTimes, TimingMethod};
+pub use error::{Error, Result};
+pub use tensor::Tensor;

@@ -1,0 +1,94 @@
+//! torchvision's state_dict names and shapes for a given architecture.
+
+use crate::model::Arch;
+
+/// The BatchNorm tensors that follow a conv, in state_dict order.
+pub const BN_PARTS: [&str; 4] = ["weight", "bias", "running_mean", "running_var"];
+
+/// Where a conv's weight and its BatchNorm live, e.g. `stage2.0.branch2` indices 0 and 1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvNames {
+    pub weight: String,
+    /// Prefix of the BatchNorm, e.g. `conv1.1`.
+    pub bn: String,
+}
+
+fn conv_names(prefix: &str, conv: usize) -> ConvNames {
+    ConvNames {
+        weight: format!("{prefix}.{conv}.weight"),
+        bn: format!("{prefix}.{}", conv + 1),
+    }
+}
+
+pub fn stem() -> ConvNames {
+    conv_names("conv1", 0)
+}
+
+pub fn conv5() -> ConvNames {
+    conv_names("conv5", 0)
+}
+
+/// Branch 1 of a stride-2 unit: depthwise (index 0) and pointwise (index 2).
+pub fn branch1(stage: usize, unit: usize) -> [ConvNames; 2] {
+    let p = format!("stage{}.{unit}.branch1", stage + 2);
+    [conv_names(&p, 0), conv_names(&p, 2)]
+}
+
+/// Branch 2: pointwise (0), depthwise (3), pointwise (5).
+pub fn branch2(stage: usize, unit: usize) -> [ConvNames; 3] {
+    let p = format!("stage{}.{unit}.branch2", stage + 2);
+    [conv_names(&p, 0), conv_names(&p, 3), conv_names(&p, 5)]
+}
+
+/// Every float tensor torchvision's `ShuffleNetV2(arch)` has, with its shape.
+/// (`num_batches_tracked` counters are integers and not listed: they are ignored.)
+pub fn expected(arch: &Arch) -> Vec<(String, Vec<usize>)> {
+    let c = arch.stages_out_channels;
+    let mut out = Vec::new();
+    let mut conv = |n: ConvNames, shape: [usize; 4]| {
+        out.push((n.weight, shape.to_vec()));
+        for part in BN_PARTS {
+            out.push((format!("{}.{part}", n.bn), vec![shape[0]]));
+        }
+    };
+    conv(stem(), [c[0], 3, 3, 3]);
+    let mut inp = c[0];
+    for s in 0..3 {
+        let bf = c[s + 1] / 2;
+        for u in 0..arch.stages_repeats[s] {
+            if u == 0 {
+                let [dw, pw] = branch1(s, u);
+                conv(dw, [inp, 1, 3, 3]);
+                conv(pw, [bf, inp, 1, 1]);
+            }
+            let [pw1, dw, pw2] = branch2(s, u);
+            conv(pw1, [bf, if u == 0 { inp } else { bf }, 1, 1]);
+            conv(dw, [bf, 1, 3, 3]);
+            conv(pw2, [bf, bf, 1, 1]);
+        }
+        inp = c[s + 1];
+    }
+    conv(conv5(), [c[4], inp, 1, 1]);
+    out.push(("fc.weight".into(), vec![arch.num_classes, c[4]]));
+    out.push(("fc.bias".into(), vec![arch.num_classes]));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Width;
+
+    #[test]
+    fn x1_0_has_torchvisions_parameter_count() {
+        // sum(p.numel() for p in shufflenet_v2_x1_0().parameters()) == 2278604, plus the
+        // BatchNorm running stats, which are buffers, not parameters.
+        let names = expected(&Arch::width(Width::X1_0));
+        let params: usize = names
+            .iter()
+            .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum();
+        assert_eq!(params, 2_278_604);
+    }
+}

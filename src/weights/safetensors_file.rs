@@ -1,0 +1,78 @@
+//! safetensors files, as `safetensors.torch.save_file(model.state_dict())` writes them.
+
+use super::{DType, StateDict};
+use crate::{Error, Result};
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+
+/// True when the bytes start like a safetensors file: a little-endian header length
+/// followed by a JSON object.
+pub fn sniff(bytes: &[u8]) -> bool {
+    bytes.len() >= 9 && bytes[8] == b'{'
+}
+
+pub fn read(bytes: &[u8]) -> Result<StateDict> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
+    let mut sd = StateDict::default();
+    for (name, view) in st.tensors() {
+        let shape = view.shape().to_vec();
+        let data = match view.dtype() {
+            Dtype::F32 => {
+                sd.note_dtype(DType::F32);
+                floats::<4>(&view, f32::from_le_bytes)
+            }
+            Dtype::F16 => {
+                sd.note_dtype(DType::F16);
+                floats::<2>(&view, |b| half::f16::from_le_bytes(b).to_f32())
+            }
+            Dtype::I64 | Dtype::I32 if name.ends_with("num_batches_tracked") => {
+                sd.ignored.push(name);
+                continue;
+            }
+            other => {
+                return Err(Error::Dtype {
+                    name,
+                    dtype: format!("{other:?}"),
+                })
+            }
+        };
+        sd.insert(name, shape, data);
+    }
+    Ok(sd)
+}
+
+fn floats<const N: usize>(view: &TensorView, conv: impl Fn([u8; N]) -> f32) -> Vec<f32> {
+    view.data()
+        .chunks_exact(N)
+        .map(|c| conv(c.try_into().expect("chunks_exact yields N bytes")))
+        .collect()
+}
+
+/// Serializes a state_dict (F32, or F16 when `f16`), names sorted as the map holds them.
+pub fn write(sd: &StateDict, f16: bool) -> Result<Vec<u8>> {
+    let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = sd
+        .tensors
+        .iter()
+        .map(|(name, t)| {
+            let bytes = if f16 {
+                t.data
+                    .iter()
+                    .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                    .collect()
+            } else {
+                t.data.iter().flat_map(|v| v.to_le_bytes()).collect()
+            };
+            (name.clone(), t.shape.clone(), bytes)
+        })
+        .collect();
+    let dtype = if f16 { Dtype::F16 } else { Dtype::F32 };
+    let views = bufs
+        .iter()
+        .map(|(n, s, b)| {
+            TensorView::new(dtype, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::Io(format!("safetensors: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    safetensors::serialize(views, None).map_err(|e| Error::Io(format!("safetensors: {e}")))
+}

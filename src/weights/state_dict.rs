@@ -1,0 +1,56 @@
+//! Named float tensors as read from a weights file, before validation and folding.
+
+use std::collections::BTreeMap;
+
+/// The element type the file stored (values are always widened to f32 in memory).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    F16,
+}
+
+impl DType {
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "F32",
+            DType::F16 => "F16",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// A torchvision-style state_dict of float tensors.
+#[derive(Clone, Debug, Default)]
+pub struct StateDict {
+    pub tensors: BTreeMap<String, RawTensor>,
+    /// The narrowest float type found in the file.
+    pub dtype: Option<DType>,
+    /// Integer tensors that were skipped (BatchNorm's `num_batches_tracked`).
+    pub ignored: Vec<String>,
+}
+
+impl StateDict {
+    pub fn get(&self, name: &str) -> Option<&RawTensor> {
+        self.tensors.get(name)
+    }
+
+    pub fn insert(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) {
+        self.tensors.insert(name.into(), RawTensor { shape, data });
+    }
+
+    pub fn note_dtype(&mut self, dtype: DType) {
+        if self.dtype != Some(DType::F16) {
+            self.dtype = Some(dtype);
+        }
+    }
+
+    /// Float values stored, BatchNorm statistics included.
+    pub fn values(&self) -> usize {
+        self.tensors.values().map(|t| t.data.len()).sum()
+    }
+}
