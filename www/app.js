@@ -144,6 +144,7 @@ async function loadWidth(width) {
       const loaded = await app.client.loadUrl(new URL(entry.url, location.href).href, view.updateProgress);
       app.width = width;
       app.modelLoaded = true;
+      rememberWidth(width);
       view.renderModel(loaded, { source: entry.url, trained: entry.trained !== false });
       view.clearMessage();
       reclassifyStill();
@@ -324,6 +325,13 @@ async function main() {
   view.offerWidths(widths);
   const wanted = params.get('width') ?? (widths.includes('1.0') ? '1.0' : widths[0]);
   await loadWidth(wanted);
+}
+
+/** Keeps the chosen width in the address so a reload or a shared link opens the same model. */
+function rememberWidth(width) {
+  const url = new URL(location.href);
+  url.searchParams.set('width', width);
+  history.replaceState(null, '', url);
 }
 
 function sleep(ms) {

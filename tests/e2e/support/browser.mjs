@@ -19,9 +19,13 @@ function fakeClip() {
   return clip;
 }
 
-/** camera: 'fake' (a clip, permission granted), 'denied' (permission refused) or 'none'. */
-export async function launch({ camera = 'fake' } = {}) {
-  const args = [...COMMON, ...WEBGPU, '--use-fake-device-for-media-stream'];
+/**
+ * camera: 'fake' (a clip, permission granted) or 'denied' (permission refused);
+ * webgpu: false hides WebGPU from the page entirely.
+ */
+export async function launch({ camera = 'fake', webgpu = true } = {}) {
+  const gpu = webgpu ? WEBGPU : ['--disable-blink-features=WebGPU'];
+  const args = [...COMMON, ...gpu, '--use-fake-device-for-media-stream'];
   if (camera === 'fake') args.push('--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${fakeClip()}`);
   if (camera === 'denied') args.push('--deny-permission-prompts');
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
