@@ -68,15 +68,13 @@ export function renderPrediction(p, fps) {
   $('timing-note').textContent = timingNote(p);
 }
 
-function timingNote(p) {
-  const how = {
-    gpu_timestamps: 'GPU timestamp queries',
-    'gpu-timestamps': 'GPU timestamp queries',
-    cpu_clock: 'the CPU clock',
-    'cpu-clock': 'the CPU clock',
-  }[p.timing] ?? p.timing;
-  return how ? `Stage times measured with ${how}.` : '';
-}
+const TIMING_NOTES = {
+  'cpu-clock': 'Stage times: the CPU clock around each stage.',
+  'gpu-timestamps': 'Stage times: GPU timestamp queries between compute passes.',
+  'gpu-fenced': 'Stage times: wall clock with a GPU fence after each stage (profiling mode).',
+  'frame-only': 'Only the whole frame is timed on this device; the split per stage is unknown.',
+};
+const timingNote = (p) => TIMING_NOTES[p.timing] ?? (p.timing ? `Stage times: ${p.timing}.` : '');
 
 /** Smoothed classifications per second (exponential moving average of frame intervals). */
 export class FpsMeter {
