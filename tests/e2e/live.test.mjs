@@ -125,3 +125,31 @@ test('the page says plainly when the weights are the untrained stand-in', LONG, 
     await context.close();
   }
 });
+
+test('a weights file dropped on the page replaces the model', LONG, async () => {
+  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
+  try {
+    await waitReady(page);
+    await waitFrames(page, 1, { from: 0 });
+    const manifest = await page.evaluate(async () => (await fetch('weights/manifest.json')).json());
+    const url = new URL(manifest.widths['1.0'].url, page.url()).href;
+    const bytes = [...new Uint8Array(await (await fetch(url)).arrayBuffer())];
+    const dataTransfer = await page.evaluateHandle((b) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(b)], 'my-model.safetensors'));
+      return dt;
+    }, bytes);
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
+    await page.waitForFunction(() => document.body.dataset.arch === 'x1.0', null, { timeout: 120_000 });
+    await waitReady(page);
+    assert.equal(await page.$eval('#width', (s) => s.value), 'custom', 'the picker says the model came from a file');
+    assert.match(await page.$eval('#model-info', (e) => e.textContent), /my-model\.safetensors/);
+    await waitFrames(page, 2);
+    assert.equal(await messageText(page), '');
+  } catch (err) {
+    err.message += `\n--- page log ---\n${logs.join('\n')}`;
+    throw err;
+  } finally {
+    await context.close();
+  }
+});
