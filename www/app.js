@@ -96,6 +96,7 @@ async function classify(frame, crop) {
 
 // ---- backend ----------------------------------------------------------------------------------
 
+/** Shows the backend in use; says so when WebGPU dropped out while running. */
 function noticeFallback(status) {
   const was = app.status;
   app.status = status;
@@ -142,6 +143,7 @@ async function loadWidth(width) {
     view.showProgress(`Loading x${width} weights…`);
     try {
       const loaded = await app.client.loadUrl(new URL(entry.url, location.href).href, view.updateProgress);
+      noticeFallback(loaded.status);
       app.width = width;
       app.modelLoaded = true;
       rememberWidth(width);
@@ -166,6 +168,7 @@ async function loadWeightsFile(file) {
       const bytes = new Uint8Array(await file.arrayBuffer());
       view.updateProgress(bytes.byteLength, bytes.byteLength);
       const loaded = await app.client.loadBytes(bytes);
+      noticeFallback(loaded.status);
       app.width = null;
       app.modelLoaded = true;
       view.renderModel(loaded, { source: file.name, trained: true });
@@ -242,7 +245,7 @@ function setState(state) {
   document.body.dataset.state = state;
   const ready = state !== 'loading' || app.modelLoaded;
   els.width.disabled = app.busy || !app.manifest;
-  els.backendSwitch.disabled = app.busy || !app.status;
+  els.backendSwitch.disabled = app.busy || !app.modelLoaded;
   els.pause.disabled = !ready;
   poke();
 }

@@ -25,12 +25,13 @@ export class EngineHost {
     return this.status();
   }
 
+  /** backend is "none" until the first weights are loaded: the engine picks it then. */
   status() {
     const e = this.#engine;
     return {
       backend: e.backend(),
-      adapter: e.adapterName() ?? null,
-      fallbackReason: e.fallbackReason() ?? null,
+      adapter: e.adapterName?.() ?? null,
+      fallbackReason: e.fallbackReason?.() ?? null,
     };
   }
 
@@ -48,12 +49,12 @@ export class EngineHost {
       throw err;
     }
     if (!got.cached) await rememberWeights(url, got.bytes, got.validators);
-    return { info: plain(info), cached: got.cached, bytes: got.bytes.byteLength };
+    return { info: plain(info), cached: got.cached, bytes: got.bytes.byteLength, status: this.status() };
   }
 
   async loadBytes(bytes) {
     const info = await this.#serial(() => this.#engine.loadBytes(bytes));
-    return { info: plain(info), cached: false, bytes: bytes.byteLength };
+    return { info: plain(info), cached: false, bytes: bytes.byteLength, status: this.status() };
   }
 
   /** `frame` is an ImageBitmap (closed here) or an ImageData. */

@@ -98,8 +98,8 @@ export function renderBackend(status) {
   const badge = $('backend');
   const button = $('backend-switch');
   const note = $('backend-note');
-  if (!status) {
-    badge.textContent = 'unavailable';
+  if (!status || status.backend === 'none') {
+    badge.textContent = status ? 'starting…' : 'unavailable';
     badge.dataset.kind = 'none';
     return;
   }
