@@ -55,6 +55,9 @@ export function renderPrediction(p, fps) {
     row.pct.textContent = `${pct.toFixed(pct < 10 ? 1 : 0)}%`;
     row.li.dataset.index = String(t.index);
   });
+  const caption = $('caption');
+  caption.hidden = !p.top.length;
+  if (p.top.length) caption.textContent = `${p.top[0].name} · ${(p.top[0].prob * 100).toFixed(0)}%`;
   const total = p.totalMs ?? STAGES.reduce((s, k) => s + (p.stages?.[k] ?? 0), 0);
   const max = Math.max(...STAGES.map((k) => p.stages?.[k] ?? 0), 1e-9);
   for (const stage of STAGES) {
