@@ -1,14 +1,15 @@
 // The page controller: wires the camera, uploads, drops and controls to the engine client and
 // renders what comes back.
 //
-// Inference runs in a Web Worker by default. Measured with tests/e2e/bench-ui-fps.mjs (numbers in
-// README.md): on the main thread a CPU frame blocks rendering for its whole duration, and the
-// page's requestAnimationFrame rate drops to roughly the classification rate; in the worker the
-// page keeps drawing at the display rate whatever the backend. `?worker=0` keeps the main-thread
-// mode available for that measurement.
+// Inference runs in a Web Worker. Measured with tests/e2e/bench-ui-fps.mjs (headless chromium,
+// 2 cores, fake webcam, CPU backend): with the engine on the main thread the page's
+// requestAnimationFrame rate fell to 6.6 fps at x0.5 (longest gap 417 ms) and 2.4 fps at x1.0
+// (633 ms), because each classification blocks rendering for its whole duration; in the worker it
+// stayed at 58-60 fps (longest gap 33-50 ms) at both widths. `?worker=0` keeps the main-thread
+// mode for that measurement.
 
 import { createEngineClient } from './engine-client.js';
-import { openCamera, closeCamera, listCameras, frameReady, CameraError } from './camera.js';
+import { openCamera, listCameras, frameReady, CameraError } from './camera.js';
 import * as view from './view.js';
 
 const params = new URLSearchParams(location.search);

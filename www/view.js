@@ -42,6 +42,7 @@ function buildRows() {
 }
 buildRows();
 
+const fmtPct = (pct) => `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`;
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + ' ms';
 
 export function renderPrediction(p, fps) {
@@ -52,12 +53,12 @@ export function renderPrediction(p, fps) {
     row.name.textContent = t.name;
     row.name.title = `ImageNet class ${t.index}`;
     row.fill.style.width = `${pct}%`;
-    row.pct.textContent = `${pct.toFixed(pct < 10 ? 1 : 0)}%`;
+    row.pct.textContent = fmtPct(pct);
     row.li.dataset.index = String(t.index);
   });
   const caption = $('caption');
   caption.hidden = !p.top.length;
-  if (p.top.length) caption.textContent = `${p.top[0].name} · ${(p.top[0].prob * 100).toFixed(0)}%`;
+  if (p.top.length) caption.textContent = `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`;
   const total = p.totalMs ?? STAGES.reduce((s, k) => s + (p.stages?.[k] ?? 0), 0);
   const max = Math.max(...STAGES.map((k) => p.stages?.[k] ?? 0), 1e-9);
   for (const stage of STAGES) {

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage } from './support/browser.mjs';
-import { waitReady, waitFrames, frames, predictions, stageTimes, backend, messageText } from './support/page.mjs';
+import { waitReady, waitFrames, predictions, stageTimes, backend, messageText } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
 let browser;
