@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage } from './support/browser.mjs';
+import { launch, openPage, BASE_URL } from './support/browser.mjs';
 import { waitReady, waitFrames, frames, predictions, messageText, backend, testImageBmp } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
@@ -117,3 +117,18 @@ test('no WebGPU: the CPU runs the model and the page says why', LONG, () =>
     },
     { webgpu: false },
   ));
+
+test('the engine cannot start: state is error and the page says so', LONG, async () => {
+  const browser = await launch({ camera: 'denied' });
+  try {
+    const context = await browser.newContext();
+    await context.route('**/pkg/shufflenet_web_bg.wasm', (route) => route.fulfill({ status: 404, body: 'gone' }));
+    const page = await context.newPage();
+    await page.goto(new URL('?width=0.5', BASE_URL).href);
+    await page.waitForFunction(() => document.body.dataset.state === 'error', null, { timeout: 60_000 });
+    assert.match(await messageText(page), /could not start/);
+    assert.equal(await page.$eval('#width', (s) => s.disabled), true, 'no width to pick without an engine');
+  } finally {
+    await browser.close();
+  }
+});
