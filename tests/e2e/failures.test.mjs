@@ -132,3 +132,23 @@ test('the engine cannot start: state is error and the page says so', LONG, async
     await browser.close();
   }
 });
+
+test('with two cameras a picker appears and switching keeps frames coming', LONG, () =>
+  withPage('two', 'width=0.5&backend=cpu', async (page) => {
+    await waitReady(page);
+    await page.waitForSelector('#camera-field:not([hidden])', { timeout: 30_000 });
+    const options = await page.$$eval('#camera option', (o) => o.map((x) => ({ value: x.value, label: x.textContent })));
+    assert.equal(options.length, 2, JSON.stringify(options));
+    await waitFrames(page, 2, { from: 0 });
+    const active = await page.$eval('#camera', (s) => s.value);
+    const target = options.find((o) => o.value !== active);
+    assert.ok(target, `a camera other than the active one (${active})`);
+    await page.selectOption('#camera', target.value);
+    await page.waitForFunction(
+      (id) => document.getElementById('video').srcObject?.getVideoTracks()[0]?.getSettings().deviceId === id,
+      target.value,
+      { timeout: 30_000 },
+    );
+    await waitFrames(page, 2);
+    assert.equal(await page.isVisible('[data-testid="camera-message"]'), false);
+  }));

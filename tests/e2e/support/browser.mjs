@@ -20,12 +20,15 @@ function fakeClip() {
 }
 
 /**
- * camera: 'fake' (a clip, permission granted) or 'denied' (permission refused);
- * webgpu: false hides WebGPU from the page entirely.
+ * camera: 'fake' (one camera playing the clip, permission granted), 'two' (Chromium's two
+ * built-in test-pattern cameras; a file source always yields a single device) or 'denied'
+ * (permission refused); webgpu: false hides WebGPU from the page entirely.
  */
 export async function launch({ camera = 'fake', webgpu = true } = {}) {
   const gpu = webgpu ? WEBGPU : ['--disable-blink-features=WebGPU'];
-  const args = [...COMMON, ...gpu, '--use-fake-device-for-media-stream'];
+  const args = [...COMMON, ...gpu];
+  if (camera === 'two') args.push('--use-fake-device-for-media-stream=device-count=2', '--use-fake-ui-for-media-stream');
+  else args.push('--use-fake-device-for-media-stream');
   if (camera === 'fake') args.push('--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${fakeClip()}`);
   if (camera === 'denied') args.push('--deny-permission-prompts');
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
