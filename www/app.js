@@ -26,7 +26,6 @@ const els = {
   pause: $('pause'),
   backendSwitch: $('backend-switch'),
   camera: $('camera'),
-  cameraField: $('camera-field'),
   useCamera: $('use-camera'),
   upload: $('upload'),
 };

@@ -1,8 +1,8 @@
 // The side that owns the wasm Engine. It runs inside the inference worker (the default) or,
 // with `?worker=0`, on the page's main thread; `engine-client.js` hides which.
 //
-// wasm-bindgen objects borrow themselves mutably for every async call, so two overlapping calls
-// would fail with "recursive use of an object". All engine calls therefore go through `serial`.
+// The engine refuses a frame while another is running ("the engine is busy"), and a weights load
+// racing a frame would be hard to reason about, so every engine call goes through `#serial`.
 
 import init, { Engine, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
 import { fetchWeights, rememberWeights, forgetWeights } from './weights-cache.js';
