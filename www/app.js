@@ -2,11 +2,11 @@
 // renders what comes back.
 //
 // Inference runs in a Web Worker. Measured with tests/e2e/bench-ui-fps.mjs (headless chromium,
-// 2 cores, fake webcam, CPU backend): with the engine on the main thread the page's
-// requestAnimationFrame rate fell to 6.6 fps at x0.5 (longest gap 417 ms) and 2.4 fps at x1.0
-// (633 ms), because each classification blocks rendering for its whole duration; in the worker it
-// stayed at 58-60 fps (longest gap 33-50 ms) at both widths. `?worker=0` keeps the main-thread
-// mode for that measurement.
+// 2 cores, fake webcam, CPU backend, two runs of 10 s per row): with the engine on the main thread
+// the page's requestAnimationFrame rate fell to 4.7-6.6 fps at x0.5 (longest gaps 0.4-1 s) and
+// 1.3-2.6 fps at x1.0 (gaps up to 2.8 s), since each classification blocks rendering for its
+// whole duration; in the worker it stayed at 51-60 fps at both widths (gaps 33-133 ms, one 600)
+// for the same classification rate. `?worker=0` keeps the main-thread mode for that measurement.
 
 import { createEngineClient } from './engine-client.js';
 import { openCamera, listCameras, frameReady, CameraError } from './camera.js';

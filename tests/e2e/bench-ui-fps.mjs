@@ -51,7 +51,7 @@ try {
       for (const worker of ['1', '0']) {
         const query = `width=${width}&backend=${backend}&worker=${worker}`;
         const r = await measure(browser, query);
-        rows.push({ width: `x${width}`, inference: worker === '1' ? 'worker' : 'main thread', ...r });
+        rows.push({ width: `x${width}`, asked: backend, inference: worker === '1' ? 'worker' : 'main thread', ...r });
         console.error(`done: ${query}`);
       }
     }
