@@ -42,7 +42,7 @@ function buildRows() {
 }
 buildRows();
 
-const fmtPct = (pct) => (pct > 0 && pct < 0.01 ? "<0.01%" : `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`);
+const fmtPct = (pct) => (pct > 0 && pct < 0.01 ? '<0.01%' : `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`);
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + ' ms';
 
 export function renderPrediction(p, fps) {

@@ -34,7 +34,7 @@ export async function predictions(page) {
   return page.$$eval('[data-testid="prediction"]', (rows) =>
     rows.map((r) => ({
       name: r.querySelector('.name').textContent,
-      percent: parseFloat(r.querySelector('.value').textContent),
+      percent: parseFloat(r.querySelector('.value').textContent.replace('<', '')), // "<0.01%" reads as 0.01
     })),
   );
 }
