@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cpu.run(&input)?;
         }
         let mut totals = Vec::with_capacity(frames);
+        let on_cpu = on_cpu_ms();
         let mut stages = [0.0; 5];
         for _ in 0..frames {
             let t = std::time::Instant::now();
@@ -38,6 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .zip(out.times.ms)
                 .for_each(|(s, m)| *s += m / frames as f64);
         }
+        // Time actually on a core: steadier than the wall clock on a busy machine.
+        let on_cpu = on_cpu_ms()
+            .zip(on_cpu)
+            .map(|(b, a)| (b - a) / frames as f64);
         totals.sort_by(f64::total_cmp);
         let parts: Vec<String> = Stage::ALL
             .iter()
@@ -45,13 +50,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(s, m)| format!("{} {m:.2}", s.name()))
             .collect();
         println!(
-            "{} x{}: median {:.2} ms/frame, min {:.2} ({})",
+            "{} x{}: median {:.2} ms/frame, min {:.2}, on-cpu mean {} ({})",
             cpu.name(),
             width.label(),
             totals[frames / 2],
             totals[0],
+            on_cpu.map_or("n/a".into(), |m| format!("{m:.2}")),
             parts.join(", ")
         );
     }
     Ok(())
+}
+
+/// This thread's time on a CPU so far (Linux scheduler statistics), if available.
+fn on_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(stat.split_whitespace().next()?.parse::<f64>().ok()? / 1e6)
 }

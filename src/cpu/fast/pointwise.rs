@@ -190,8 +190,9 @@ impl Pointwise {
         }
     }
 
-    /// The register tile: `R` pixels x `NR` channels of column block `b`.
-    #[inline(always)]
+    /// The register tile: `R` pixels x `NR` channels of column block `b`. Kept out of line
+    /// so the K loop gets the registers to itself (inlined, the row pointers spill).
+    #[inline(never)]
     unsafe fn tile<const R: usize, const GATHER: bool>(
         &self,
         rows: [*const f32; R],

@@ -38,14 +38,19 @@ impl Stem {
         let patches = &mut patches[..ow * PATCH];
         for oy in 0..oh {
             for (ox, patch) in patches.chunks_exact_mut(PATCH).enumerate() {
-                for (t, v) in patch.iter_mut().enumerate() {
-                    let (c, ky, kx) = (t / 9, t / 3 % 3, t % 3);
-                    let (iy, ix) = ((oy * 2 + ky).wrapping_sub(1), (ox * 2 + kx).wrapping_sub(1));
-                    *v = if iy < h && ix < w {
-                        image[c * plane + iy * w + ix]
-                    } else {
-                        0.0
-                    };
+                for (t, taps) in patch.chunks_exact_mut(3).enumerate() {
+                    let (c, iy) = (t / 3, (oy * 2 + t % 3).wrapping_sub(1));
+                    if iy >= h {
+                        taps.fill(0.0);
+                        continue;
+                    }
+                    let row = &image[c * plane + iy * w..][..w];
+                    for (kx, v) in taps.iter_mut().enumerate() {
+                        *v = row
+                            .get((ox * 2 + kx).wrapping_sub(1))
+                            .copied()
+                            .unwrap_or(0.0);
+                    }
                 }
             }
             self.conv
