@@ -12,8 +12,8 @@
 
 use super::simd::{round_up, F4, LANES};
 
-/// Pixels per register tile.
-const MR: usize = 4;
+/// Pixels per register tile: 6 x 2 accumulators plus operands fit 16 vector registers.
+const MR: usize = 6;
 /// Output channels per register tile (two vectors).
 const NR: usize = 8;
 /// Packed weights handled per sweep over the pixels (floats): about an L1 cache.
@@ -141,6 +141,8 @@ impl Pointwise {
                     p += MR;
                 }
                 match rows - p {
+                    5 => self.tiles::<5>(a, a_stride, c, c_stride, p, b0..b1),
+                    4 => self.tiles::<4>(a, a_stride, c, c_stride, p, b0..b1),
                     3 => self.tiles::<3>(a, a_stride, c, c_stride, p, b0..b1),
                     2 => self.tiles::<2>(a, a_stride, c, c_stride, p, b0..b1),
                     1 => self.tiles::<1>(a, a_stride, c, c_stride, p, b0..b1),
