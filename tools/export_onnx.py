@@ -11,6 +11,7 @@ peer and our engine run the very same network either way.
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,8 @@ def main() -> None:
         sys.exit(f"export_onnx.py: weights do not fit x{args.width}: missing {missing}, unexpected {unexpected}")
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    # The TorchScript exporter (dynamo=False) needs no onnxscript; its deprecation note is noise here.
+    warnings.filterwarnings("ignore", message="You are using the legacy TorchScript", category=DeprecationWarning)
     with torch.no_grad():
         torch.onnx.export(
             model,

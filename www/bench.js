@@ -105,9 +105,8 @@ async function benchOurs(cfg, input) {
   return out;
 }
 
-function adapterDescription(adapter) {
-  const info = adapter?.info ?? {};
-  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' / ') || null;
+function adapterDescription(info) {
+  return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' / ') || null;
 }
 
 async function benchOrt(cfg, input) {
@@ -125,7 +124,13 @@ async function benchOrt(cfg, input) {
   const output = session.outputNames[0];
   const t = await timeRuns(async () => (await session.run(feeds))[output].data, cfg);
   const out = { ...pick(t), stages: null, wasm_memory_bytes: null };
-  if (ep === 'webgpu') out.adapter = adapterDescription(await ort.env.webgpu.adapter);
+  // Which ORT runtime actually ran: the wasm binary fetched and the thread count it settled on.
+  out.ort_wasm = performance
+    .getEntriesByType('resource')
+    .map((e) => e.name.split('/').pop())
+    .find((name) => name.endsWith('.wasm'));
+  out.ort_threads = ort.env.wasm.numThreads;
+  if (ep === 'webgpu') out.adapter = adapterDescription((await ort.env.webgpu.device).adapterInfo);
   await session.release();
 
   // Our logits on the same input, after the timing so they do not disturb it.
