@@ -16,6 +16,8 @@ const GPU = new Set(['webgpu', 'ort-webgpu']);
 // V8 tiers wasm up over the first ~40 runs; SwiftShader frames take seconds, so GPU runs are few.
 const CPU_DEFAULTS = { runs: 30, warmupRuns: 40, warmupMs: 1000 };
 const GPU_DEFAULTS = { runs: 5, warmupRuns: 2, warmupMs: 0 };
+// Beyond this the two engines are not running the same network and the timings compare nothing.
+const MAX_REL_DIFF = 1e-3;
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -170,7 +172,10 @@ async function main() {
         };
         process.stderr.write(`bench: ${backend} x${width} batch ${cfg.batch}, ${cfg.runs} runs\n`);
         try {
-          process.stdout.write(`${line(cfg, await runOne(browser, server.url, cfg))}\n`);
+          const result = await runOne(browser, server.url, cfg);
+          process.stdout.write(`${line(cfg, result)}\n`);
+          const diff = result.max_rel_diff_vs_ours ?? result.max_rel_diff_vs_cpu;
+          if (diff > MAX_REL_DIFF) throw new Error(`logits differ by ${diff} (relative), more than ${MAX_REL_DIFF}`);
         } catch (e) {
           failures++;
           process.stderr.write(`bench: ${backend} x${width} failed: ${e.message}\n`);

@@ -6,6 +6,12 @@ const ORT_DIST = '../node_modules/onnxruntime-web/dist/';
 const STAGES = ['stem', 'stage2', 'stage3', 'stage4', 'head'];
 const SIDE = 224;
 
+// ORT's wasm build prints its profiler's events with a console.log it binds when it loads, so
+// the tap goes in before ORT is imported; it records while `lines` is an array.
+const consoleTap = { lines: null };
+const consoleLog = console.log.bind(console);
+console.log = (...args) => (consoleTap.lines ? consoleTap.lines.push(args.join(' ')) : consoleLog(...args));
+
 /** Deterministic input in [-2, 2] (about the range of normalised images), N x 3 x 224 x 224. */
 function seededInput(batch, seed) {
   let s = seed >>> 0;
@@ -124,6 +130,10 @@ async function benchOrt(cfg, input) {
   const output = session.outputNames[0];
   const t = await timeRuns(async () => (await session.run(feeds))[output].data, cfg);
   const out = { ...pick(t), stages: null, wasm_memory_bytes: null };
+  if (ep === 'wasm') {
+    out.stages = await ortProfiledStages(ort, cfg, feeds);
+    out.stages_method = 'ort-profiler';
+  }
   // Which ORT runtime actually ran: the wasm binary fetched and the thread count it settled on.
   out.ort_wasm = performance
     .getEntriesByType('resource')
@@ -139,6 +149,53 @@ async function benchOrt(cfg, input) {
   out.max_rel_diff_vs_ours = maxRelDiff(t.last, ours.logits);
   out.vs_ours_backend = engine.backend();
   return out;
+}
+
+/** The stage a node of torchvision's export belongs to, by its scope name ("/stage2/stage2.0/..."). */
+function stageOf(node) {
+  const scope = node.split('/')[1] ?? '';
+  if (scope === 'conv1' || scope === 'maxpool') return 'stem';
+  if (/^stage[234]$/.test(scope)) return scope;
+  if (scope === 'conv5' || scope === 'fc' || scope.startsWith('ReduceMean')) return 'head';
+  throw new Error(`cannot place ORT node "${node}" in a stage`);
+}
+
+/**
+ * Per-stage kernel time from ORT's own profiler, which the wasm build prints to the console as
+ * JSON events. A separate profiled session (after the timed runs, so they carry no profiling
+ * cost); its first run is dropped and the median of the rest is taken per stage.
+ */
+async function ortProfiledStages(ort, cfg, feeds) {
+  const session = await ort.InferenceSession.create(cfg.onnxUrl, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+    enableProfiling: true,
+  });
+  const lines = [];
+  consoleTap.lines = lines;
+  try {
+    for (let i = 0; i < Math.min(cfg.runs, 10) + 1; i++) await session.run(feeds);
+    session.endProfiling();
+  } finally {
+    consoleTap.lines = null;
+    await session.release();
+  }
+  const events = lines
+    .flatMap((l) => l.split('\n'))
+    .map((l) => l.trim().replace(/,$/, ''))
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').slice(1);
+  if (runs.length === 0) throw new Error('ORT printed no profiling events');
+  const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const perRun = runs.map((run) => {
+    const ms = Object.fromEntries(STAGES.map((s) => [s, 0]));
+    for (const k of kernels) {
+      if (k.ts >= run.ts && k.ts <= run.ts + run.dur) ms[stageOf(k.name)] += k.dur / 1000;
+    }
+    return ms;
+  });
+  return Object.fromEntries(STAGES.map((s) => [s, median(perRun.map((r) => r[s]))]));
 }
 
 function pick(t) {
