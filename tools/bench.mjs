@@ -93,17 +93,22 @@ function parse(argv) {
   };
 }
 
-/** Builds the packages the chosen backends load and checks which one has SIMD. */
+/** Builds the packages the chosen backends load and checks that only pkg/ has SIMD. */
 function preparePackages(opts) {
   const needSimdPkg = opts.backends.some((b) => b !== 'cpu-scalar'); // ORT lines compare against it
-  const needScalar = opts.backends.includes('cpu-scalar');
-  if (needSimdPkg && opts.build) buildPackage(ROOT, true);
-  if (needScalar) {
-    const dir = opts.build ? buildPackage(ROOT, false) : join(ROOT, 'pkg-scalar');
-    const simd = hasSimd(dir);
-    if (simd === null) process.stderr.write('bench: wasm-objdump (Debian wabt) not found; not checking pkg-scalar for SIMD\n');
-    else if (simd) throw new Error('pkg-scalar contains SIMD instructions: the scalar build did not drop +simd128');
-    else process.stderr.write('bench: pkg-scalar checked: no SIMD instructions\n');
+  const packages = [];
+  if (needSimdPkg) packages.push({ dir: join(ROOT, 'pkg'), simd: true });
+  if (opts.backends.includes('cpu-scalar')) packages.push({ dir: join(ROOT, 'pkg-scalar'), simd: false });
+  for (const { dir, simd } of packages) {
+    if (opts.build) buildPackage(ROOT, simd);
+    const found = hasSimd(dir);
+    if (found === null) {
+      process.stderr.write(`bench: wasm-objdump (Debian wabt) not found; not checking ${dir} for SIMD\n`);
+    } else if (found !== simd) {
+      throw new Error(`${dir} ${found ? 'contains' : 'lacks'} SIMD instructions: its build flags are wrong`);
+    } else {
+      process.stderr.write(`bench: ${dir} checked: ${simd ? 'has' : 'no'} SIMD instructions\n`);
+    }
   }
 }
 

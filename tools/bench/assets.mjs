@@ -49,7 +49,6 @@ export function buildPackage(root, simd) {
   const wasm = join(targetDir, 'wasm32-unknown-unknown', 'release', 'shufflenet_web.wasm');
   const bindgenArgs = ['--target', 'web', '--out-dir', outDir, '--out-name', 'shufflenet_web', wasm];
   check(run('wasm-bindgen', bindgenArgs, { cwd: root }), `wasm-bindgen (${outDir})`);
-  return join(root, outDir);
 }
 
 /**
