@@ -18,6 +18,8 @@ const CPU_DEFAULTS = { runs: 30, warmupRuns: 40, warmupMs: 1000 };
 const GPU_DEFAULTS = { runs: 5, warmupRuns: 2, warmupMs: 0 };
 // Beyond this the two engines are not running the same network and the timings compare nothing.
 const MAX_REL_DIFF = 1e-3;
+// A hung page (a lost GPU device, say) fails its configuration instead of the whole run.
+const CONFIG_TIMEOUT_S = 900;
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -139,7 +141,15 @@ async function runOne(browser, url, cfg) {
   try {
     await page.goto(`${url}/www/bench.html`);
     await page.waitForFunction(() => window.benchReady === true);
-    return await page.evaluate((c) => window.bench(c), cfg);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no result after ${CONFIG_TIMEOUT_S} s`)), CONFIG_TIMEOUT_S * 1000);
+    });
+    try {
+      return await Promise.race([page.evaluate((c) => window.bench(c), cfg), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   } catch (e) {
     const tail = logs.slice(-20).join('\n');
     throw new Error(`${e.message.split('\n')[0]}${tail ? `\npage console:\n${tail}` : ''}`);

@@ -163,7 +163,7 @@ function stageOf(node) {
 /**
  * Per-stage kernel time from ORT's own profiler, which the wasm build prints to the console as
  * JSON events. A separate profiled session (after the timed runs, so they carry no profiling
- * cost); its first run is dropped and the median of the rest is taken per stage.
+ * cost); its first run is dropped.
  */
 async function ortProfiledStages(ort, cfg, feeds) {
   const session = await ort.InferenceSession.create(cfg.onnxUrl, {
@@ -187,15 +187,19 @@ async function ortProfiledStages(ort, cfg, feeds) {
     .map((l) => JSON.parse(l));
   const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').slice(1);
   if (runs.length === 0) throw new Error('ORT printed no profiling events');
-  const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-  const perRun = runs.map((run) => {
-    const ms = Object.fromEntries(STAGES.map((s) => [s, 0]));
-    for (const k of kernels) {
-      if (k.ts >= run.ts && k.ts <= run.ts + run.dur) ms[stageOf(k.name)] += k.dur / 1000;
+  // Per node, the median over the runs (robust to a run being preempted); summed per stage.
+  const perNode = new Map();
+  for (const run of runs) {
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      if (e.ts < run.ts || e.ts > run.ts + run.dur) continue;
+      if (!perNode.has(e.name)) perNode.set(e.name, []);
+      perNode.get(e.name).push(e.dur / 1000);
     }
-    return ms;
-  });
-  return Object.fromEntries(STAGES.map((s) => [s, median(perRun.map((r) => r[s]))]));
+  }
+  const stages = Object.fromEntries(STAGES.map((s) => [s, 0]));
+  for (const [node, ms] of perNode) stages[stageOf(node.slice(0, -'_kernel_time'.length))] += median(ms);
+  return stages;
 }
 
 function pick(t) {
