@@ -53,7 +53,14 @@ impl Map {
 /// A folded convolution with padding `kernel / 2`.
 pub fn conv(layer: &Conv, x: &Map) -> Map {
     assert_eq!(x.c, layer.in_ch, "conv input channels");
-    let (s, k) = (layer.stride, if layer.kind == ConvKind::Pointwise { 1 } else { 3 });
+    let (s, k) = (
+        layer.stride,
+        if layer.kind == ConvKind::Pointwise {
+            1
+        } else {
+            3
+        },
+    );
     let (oh, ow) = if k == 1 {
         ((x.h - 1) / s + 1, (x.w - 1) / s + 1)
     } else {
