@@ -20,7 +20,7 @@ const GPU_DEFAULTS = { runs: 5, warmupRuns: 2, warmupMs: 0 };
 const MAX_REL_DIFF = 1e-3;
 // A hung page (a lost GPU device, say) fails its configuration instead of the whole run.
 const CONFIG_TIMEOUT_S = 900;
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.CHROME_BIN || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-background-networking',

@@ -4,12 +4,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-// Debian's toolchain builds std from source for wasm32 (see the helper brief / README).
-const WASM_ENV = {
-  RUSTUP_TOOLCHAIN: 'debian-web',
-  RUSTC_BOOTSTRAP: '1',
-  CARGO_UNSTABLE_BUILD_STD: 'std,panic_abort',
-};
+// The wasm toolchain's variables (KEY=VALUE ..., from tools/setup.sh via bench.sh): on machines
+// where rustup cannot add wasm32 they select Debian's toolchain that builds std from source.
+const WASM_ENV = Object.fromEntries(
+  (process.env.WASM_ENV ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 
 // SIMD instructions as wasm-objdump prints them.
 const SIMD_OPS = /\b(v128\.|[if](8x16|16x8|32x4|64x2)\.)/;
