@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/setup.sh
-# (Not setup_system: its apt step wants Debian's npm, which conflicts with a nodejs that bundles npm.)
+setup_system >&2
 setup_wasm_toolchain >&2
 setup_wasm_tools >&2
 setup_node >&2
