@@ -25,7 +25,7 @@ done
 setup_all
 if [ -n "$BUILD" ] || [ ! -f pkg/shufflenet_web.js ]; then
   log "building the wasm package"
-  wasm wasm-pack build --target web --release --mode no-install --no-typescript --out-dir pkg >/dev/null
+  build_pkg pkg
 fi
 if [ -n "$WEIGHTS_IN" ] || [ ! -f "${WEIGHTS_DIR:-weights}/manifest.json" ]; then
   cargo build --release -q --bin shufflenet

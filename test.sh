@@ -23,7 +23,7 @@ step "browser tests (wasm-pack test, headless Chrome; WebGPU on SwiftShader)"
 wasm wasm-pack test --headless --chrome --mode no-install 2>&1 | tee target/wasm-tests.log
 
 step "page end to end (playwright-core, Debian chromium)"
-wasm wasm-pack build --target web --release --mode no-install --no-typescript --out-dir pkg >/dev/null
+build_pkg pkg
 # The page tests run on the untrained stand-ins, the same on every machine.
 export WEIGHTS_DIR="$PWD/target/e2e-weights"
 rm -rf "$WEIGHTS_DIR" && SHUFFLENET_OFFLINE=1 tools/weights.sh target/debug/shufflenet

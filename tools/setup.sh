@@ -33,7 +33,10 @@ apt_install() {
 # Browser, its driver, a software Vulkan driver (lavapipe) for native GPU tests.
 setup_system() {
   if command -v apt-get >/dev/null; then
-    apt_install chromium chromium-driver mesa-vulkan-drivers nodejs npm
+    apt_install chromium chromium-driver mesa-vulkan-drivers
+    # A node from elsewhere ships its own npm, which Debian's npm package conflicts with.
+    command -v node >/dev/null || apt_install nodejs
+    command -v npm >/dev/null || apt_install npm
   fi
   export CHROME_BIN="${CHROME_BIN:-$(command -v chromium || command -v google-chrome || true)}"
 }
@@ -77,6 +80,15 @@ setup_node() {
 
 # Runs a command with the wasm toolchain's variables.
 wasm() { env "${WASM_ENV[@]}" "$@"; }
+
+# Builds the page's wasm package into DIR (default pkg/). cargo + wasm-bindgen directly:
+# wasm-pack's build refuses a toolchain whose std is built from source.
+build_pkg() {
+  local out="${1:-pkg}"
+  (cd "$ROOT" && wasm cargo build -q --lib --release --target wasm32-unknown-unknown)
+  wasm-bindgen --target web --no-typescript --out-dir "$ROOT/$out" \
+    "$ROOT/target/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+}
 
 setup_all() {
   setup_system

@@ -69,7 +69,10 @@ impl Arch {
             ));
         }
         // Every unit splits its output in two equal branches.
-        if let Some(c) = stages_out_channels[1..4].iter().find(|c| !c.is_multiple_of(2)) {
+        if let Some(c) = stages_out_channels[1..4]
+            .iter()
+            .find(|c| !c.is_multiple_of(2))
+        {
             return Err(Error::Usage(format!(
                 "stage width {c} is odd: units split channels in half"
             )));
