@@ -20,6 +20,8 @@ use super::stem::{Stem, PATCH};
 use crate::model::{out_size, Network, Unit};
 
 /// One unit's packed kernels.
+// Built once per network and walked in order: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum UnitOps {
     /// Stride 1, in place on the activation.
