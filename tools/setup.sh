@@ -53,9 +53,9 @@ setup_wasm_toolchain() {
       return
     fi
     log "rustup cannot add wasm32 here: using Debian's rustc-web with std built from source"
-    apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
-    rustup toolchain list | grep -q '^debian-web' || rustup toolchain link debian-web /usr
   fi
+  apt_install rustc-web cargo-web rust-web-src rust-web-llvm rust-web-clippy lld-22
+  rustup toolchain list | grep -q '^debian-web' || rustup toolchain link debian-web /usr
   WASM_ENV=(RUSTUP_TOOLCHAIN=debian-web RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort)
 }
 
