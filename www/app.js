@@ -2,11 +2,13 @@
 // renders what comes back.
 //
 // Inference runs in a Web Worker. Measured with tests/e2e/bench-ui-fps.mjs (headless chromium,
-// 2 cores, fake webcam, CPU backend, two runs of 10 s per row): with the engine on the main thread
-// the page's requestAnimationFrame rate fell to 4.7-6.6 fps at x0.5 (longest gaps 0.4-1 s) and
-// 1.3-2.6 fps at x1.0 (gaps up to 2.8 s), since each classification blocks rendering for its
-// whole duration; in the worker it stayed at 51-60 fps at both widths (gaps 33-133 ms, one 600)
-// for the same classification rate. `?worker=0` keeps the main-thread mode for that measurement.
+// 2 shared cores, fake webcam, CPU backend, 10 s per row; table in docs/page.md): with the
+// reference-speed CPU path on the main thread the page's requestAnimationFrame rate fell to
+// 4.7-6.6 fps at x0.5 and 1.3-2.6 fps at x1.0 (gaps up to 2.8 s), because each classification
+// blocks rendering; in the worker it stayed at 51-60 fps. With the fast SIMD128 path the main
+// thread still drops to 33-43 fps at x0.5 and 47-52 at x1.0 while the worker keeps 47-60 and
+// classifies more frames (72-76 vs 34-43 per second at x0.5). `?worker=0` keeps the main-thread
+// mode for that measurement.
 
 import { createEngineClient } from './engine-client.js';
 import { openCamera, listCameras, frameReady, CameraError } from './camera.js';
@@ -76,8 +78,9 @@ async function loop() {
       continue;
     }
     await classify(frame, 'square');
-    // Give the page one frame to paint between classifications (matters in main-thread mode).
-    await new Promise((resolve) => requestAnimationFrame(resolve));
+    // On the main thread, let the page paint once between classifications; the worker needs no
+    // such pause (waiting for a frame there only adds latency).
+    if (!app.client.inWorker) await new Promise((resolve) => requestAnimationFrame(resolve));
   }
 }
 

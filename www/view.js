@@ -42,6 +42,14 @@ function buildRows() {
 }
 buildRows();
 
+/** Updates text in place: at tens of frames a second `textContent =` would churn Text nodes. */
+function setText(node, text) {
+  const t = node.firstChild;
+  if (t && t.nodeType === Node.TEXT_NODE && !t.nextSibling) {
+    if (t.data !== text) t.data = text;
+  } else node.textContent = text;
+}
+
 const fmtPct = (pct) => (pct > 0 && pct < 0.01 ? '<0.01%' : `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`);
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + ' ms';
 
@@ -50,26 +58,26 @@ export function renderPrediction(p, fps) {
     const row = predictionRows[i];
     if (!row) return;
     const pct = Math.max(0, Math.min(1, t.prob)) * 100;
-    row.name.textContent = t.name;
+    setText(row.name, t.name);
     row.name.title = `ImageNet class ${t.index}`;
     row.fill.style.width = `${pct}%`;
-    row.pct.textContent = fmtPct(pct);
+    setText(row.pct, fmtPct(pct));
     row.li.dataset.index = String(t.index);
   });
   const caption = $('caption');
   caption.hidden = !p.top.length;
-  if (p.top.length) caption.textContent = `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`;
+  if (p.top.length) setText(caption, `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`);
   const total = p.totalMs ?? STAGES.reduce((s, k) => s + (p.stages?.[k] ?? 0), 0);
   const max = Math.max(...STAGES.map((k) => p.stages?.[k] ?? 0), 1e-9);
   for (const stage of STAGES) {
     const ms = p.stages?.[stage] ?? 0;
     const row = stageRows.get(stage);
     row.fill.style.width = `${(ms / max) * 100}%`;
-    row.ms.textContent = fmtMs(ms);
+    setText(row.ms, fmtMs(ms));
   }
-  $('total').textContent = fmtMs(total);
-  $('fps').textContent = fps == null ? '–' : fps.toFixed(fps < 10 ? 1 : 0);
-  $('timing-note').textContent = timingNote(p);
+  setText($('total'), fmtMs(total));
+  setText($('fps'), fps == null ? '–' : fps.toFixed(fps < 10 ? 1 : 0));
+  setText($('timing-note'), timingNote(p));
 }
 
 const TIMING_NOTES = {
