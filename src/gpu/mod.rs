@@ -240,7 +240,8 @@ impl GpuBackend {
     fn pipeline(&self, kernel: Kernel) -> &wgpu::ComputePipeline {
         match kernel {
             Kernel::Stem => &self.pipes.stem,
-            Kernel::Unit => &self.pipes.unit,
+            Kernel::Dw => &self.pipes.dw,
+            Kernel::Pw => &self.pipes.pw,
             Kernel::Head => &self.pipes.head,
             Kernel::Fc => &self.pipes.fc,
         }

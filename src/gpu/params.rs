@@ -2,42 +2,50 @@
 
 use bytemuck::{Pod, Zeroable};
 
-/// `Conv` in conv1x1.wgsl: one 1x1 convolution, optionally fed by a depthwise 3x3.
+/// `Dw` in dw.wgsl: [1x1 + ReLU ->] depthwise 3x3 for one branch.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct ConvParams {
+pub struct DwParams {
+    pub c: u32,
+    pub k: u32,
+    pub src_c: u32,
+    pub src_off: u32,
+    pub ih: u32,
+    pub iw: u32,
+    pub oh: u32,
+    pub ow: u32,
+    pub stride: u32,
+    pub tile: u32,
+    pub tiles_x: u32,
+    pub branches: u32,
+    pub pw_w: u32,
+    pub cp4: u32,
+    pub pw_b: u32,
+    pub dw_w: u32,
+    pub dw_b: u32,
+    pub dst_c: u32,
+    pub dst_off: u32,
+    pub pad: u32,
+}
+
+/// `Pw` in pw.wgsl: the last 1x1 + ReLU of one branch, stored shuffled (or conv5 + pool).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct PwParams {
     pub m: u32,
     pub k: u32,
     pub p: u32,
     pub ohw: u32,
-    pub ow: u32,
-    pub ih: u32,
-    pub iw: u32,
-    pub stride: u32,
     pub src_c: u32,
     pub src_off: u32,
     pub dst_c: u32,
     pub out_mul: u32,
     pub out_add: u32,
-    pub w_off: u32,
-    pub b_off: u32,
-    pub dw_w_off: u32,
-    pub dw_b_off: u32,
-    /// 0: plain 1x1; 1: depthwise 3x3 then 1x1.
-    pub mode: u32,
-    /// Read X from 0: `src`, 1: `src2`.
-    pub sel: u32,
-    /// Channels of `src` to copy pass-through channels from; 0: no copy.
+    pub w: u32,
+    pub mp4: u32,
+    pub b: u32,
     pub copy_c: u32,
-    pub relu: u32,
     pub pad: [u32; 3],
-}
-
-/// `Params` in conv1x1.wgsl: one `ConvParams` per branch (workgroup_id.z).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct UnitParams {
-    pub conv: [ConvParams; 2],
 }
 
 /// `Stem` in stem.wgsl.

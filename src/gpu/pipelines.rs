@@ -5,13 +5,14 @@ use std::borrow::Cow;
 use crate::{Error, Result};
 
 pub struct Pipelines {
-    /// uniform, weights, src, src2, dst: the 1x1 / unit / head kernels.
+    /// uniform, weights, src, src2, dst: the last 1x1 of a unit, and the head.
     pub unit_layout: wgpu::BindGroupLayout,
-    /// uniform, weights, src, dst: stem and fc.
+    /// uniform, weights, src, dst: stem, depthwise and fc.
     pub io_layout: wgpu::BindGroupLayout,
     /// uniform, frame texture, dst: preprocessing.
     pub pre_layout: wgpu::BindGroupLayout,
-    pub unit: wgpu::ComputePipeline,
+    pub dw: wgpu::ComputePipeline,
+    pub pw: wgpu::ComputePipeline,
     pub head: wgpu::ComputePipeline,
     pub stem: wgpu::ComputePipeline,
     pub fc: wgpu::ComputePipeline,
@@ -78,11 +79,12 @@ impl Pipelines {
                 source: wgpu::ShaderSource::Wgsl(Cow::Owned(source.to_owned())),
             })
         };
-        let mut conv_source = include_str!("shaders/conv1x1.wgsl").to_owned();
+        let mut pw_source = include_str!("shaders/pw.wgsl").to_owned();
         if break_shader {
-            conv_source.push_str("\nfn injected_fault( {\n");
+            pw_source.push_str("\nfn injected_fault( {\n");
         }
-        let conv = module("conv1x1", &conv_source);
+        let pw = module("pw", &pw_source);
+        let dw = module("dw", include_str!("shaders/dw.wgsl"));
         let stem = module("stem", include_str!("shaders/stem.wgsl"));
         let fc = module("fc", include_str!("shaders/fc.wgsl"));
         let pre = module("preprocess", include_str!("shaders/preprocess.wgsl"));
@@ -127,8 +129,9 @@ impl Pipelines {
             ],
         );
         let pipelines = Pipelines {
-            unit: pipeline(device, &unit_layout, &conv, "unit_main"),
-            head: pipeline(device, &unit_layout, &conv, "head_main"),
+            dw: pipeline(device, &io_layout, &dw, "dw_main"),
+            pw: pipeline(device, &unit_layout, &pw, "pw_main"),
+            head: pipeline(device, &unit_layout, &pw, "head_main"),
             stem: pipeline(device, &io_layout, &stem, "stem_main"),
             fc: pipeline(device, &io_layout, &fc, "fc_main"),
             pre: pipeline(device, &pre_layout, &pre, "preprocess_main"),

@@ -1,15 +1,16 @@
 //! The frame plan for one input shape: activation buffers, uniform parameters, bind groups
 //! and the dispatch list per stage, all made once and reused by every frame of that shape.
 //!
-//! Dispatches per frame: 1 (stem + max pool) + 2 per unit (its 1x1 that feeds the depthwise,
-//! then depthwise + 1x1 + shuffle for both branches) + 2 (conv5 + pool, fc) = 35 for the
-//! published [4, 8, 4] repeats, and one more when a frame is preprocessed on the GPU.
+//! Dispatches per frame: 1 (stem + max pool) + 2 per unit (1x1 + depthwise of both branches,
+//! then the last 1x1 of both branches with the shuffle and pass-through copy) + 2 (conv5 +
+//! pool, fc) = 35 for the published [4, 8, 4] repeats, and one more when a frame is
+//! preprocessed on the GPU.
 
 use wgpu::util::DeviceExt;
 
 use super::context::Context;
-use super::packed::{ConvAt, Offsets};
-use super::params::{ConvParams, FcParams, StemParams, UnitParams};
+use super::packed::{padded, Offsets};
+use super::params::{DwParams, FcParams, PwParams, StemParams};
 use super::pipelines::Pipelines;
 use crate::model::{out_size, Network};
 use crate::{Error, Result};
@@ -44,7 +45,8 @@ impl Dims {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
     Stem,
-    Unit,
+    Dw,
+    Pw,
     Head,
     Fc,
 }
@@ -97,11 +99,14 @@ fn div_up(a: usize, b: usize) -> usize {
     a.div_ceil(b)
 }
 
-fn conv_step(p: ConvParams) -> Vec<u8> {
-    bytemuck::bytes_of(&UnitParams {
-        conv: [p, ConvParams::default()],
-    })
-    .to_vec()
+/// Output tile side of the depthwise kernel: its halo (tile + 2, or 2 * tile + 1) must fit
+/// the kernel's 16 x 16 workgroup tile.
+fn dw_tile(stride: usize) -> usize {
+    if stride == 1 {
+        14
+    } else {
+        7
+    }
 }
 
 /// The steps of one frame and the floats each activation buffer needs.
@@ -133,7 +138,7 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
         src: Act::Input,
         src2: Act::Input,
         dst: cur,
-        groups: [div_up(n * ph * pw, 64), 1, 1],
+        groups: [div_up(pw, 8), div_up(ph, 4), n],
     }];
     let (mut ih, mut iw) = (ph, pw);
     for (&(stride, in_ch, b, stage), ua) in d.units.iter().zip(&at.units) {
@@ -147,93 +152,103 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
         } else {
             Act::Ping
         };
+        let branches = if ua.branch1.is_some() { 2 } else { 1 };
+        // Depthwise outputs: branch 2's channels, then (stride 2) branch 1's.
+        let tmp_c = if branches == 2 { b + in_ch } else { b };
         size[next as usize] = size[next as usize].max(n * 2 * b * oh * ow);
-        size[Act::Tmp as usize] = size[Act::Tmp as usize].max(n * b * ih * iw);
-        let pw1: ConvAt = ua.branch2[0];
-        // Stride 1: the branch reads the second half of the input (the split is an offset).
-        let (k1, off1) = if stride == 1 { (b, b) } else { (in_ch, 0) };
+        size[Act::Tmp as usize] = size[Act::Tmp as usize].max(n * tmp_c * oh * ow);
+
+        // Dispatch 1: [1x1 + ReLU ->] depthwise for each branch. Stride 1 reads the second
+        // half of the input: the split is an offset.
+        let tile = dw_tile(stride);
+        let tiles_x = div_up(ow, tile);
+        let dw_common = DwParams {
+            ih: u(ih),
+            iw: u(iw),
+            oh: u(oh),
+            ow: u(ow),
+            stride: u(stride),
+            tile: u(tile),
+            tiles_x: u(tiles_x),
+            branches: u(branches),
+            src_c: u(in_ch),
+            dst_c: u(tmp_c),
+            ..Default::default()
+        };
+        let [pw1, dw2, pw2] = ua.branch2;
+        let dw_branch2 = DwParams {
+            c: u(b),
+            k: u(if stride == 1 { b } else { in_ch }),
+            src_off: u(if stride == 1 { b } else { 0 }),
+            pw_w: pw1.w4(),
+            cp4: u(padded(b) / 4),
+            pw_b: pw1.b4(),
+            dw_w: dw2.w,
+            dw_b: dw2.b,
+            ..dw_common
+        };
+        let dw_branch1 = match ua.branch1 {
+            Some([dw1, _]) => DwParams {
+                c: u(in_ch),
+                dw_w: dw1.w,
+                dw_b: dw1.b,
+                dst_off: u(b),
+                ..dw_common
+            },
+            None => DwParams::default(),
+        };
         steps.push(Step {
-            kernel: Kernel::Unit,
+            kernel: Kernel::Dw,
             stage: stage + 1,
-            params: conv_step(ConvParams {
-                m: u(b),
-                k: u(k1),
-                p: u(n * ih * iw),
-                ohw: u(ih * iw),
-                ow: u(iw),
-                ih: u(ih),
-                iw: u(iw),
-                stride: 1,
-                src_c: u(in_ch),
-                src_off: u(off1),
-                dst_c: u(b),
-                out_mul: 1,
-                w_off: pw1.w,
-                b_off: pw1.b,
-                relu: 1,
-                ..Default::default()
-            }),
+            params: bytemuck::bytes_of(&[dw_branch2, dw_branch1]).to_vec(),
             src: cur,
             src2: cur,
             dst: Act::Tmp,
-            groups: [div_up(n * ih * iw, 64), div_up(b, 64), 1],
+            groups: [
+                tiles_x * div_up(oh, tile),
+                div_up(if branches == 2 { b.max(in_ch) } else { b }, 16),
+                n * branches,
+            ],
         });
-        // Depthwise + 1x1 of branch 2 (from the scratch buffer) into odd output channels;
-        // stride 1 also copies the pass-through half into even channels, stride 2 runs
-        // branch 1 (depthwise + 1x1 straight from the input) into even channels as z = 1.
-        let common = ConvParams {
+
+        // Dispatch 2: each branch's last 1x1 + ReLU into its shuffled channels (branch 2
+        // odd, branch 1 even); stride 1 copies the pass-through half into the even ones.
+        let pw_common = PwParams {
             m: u(b),
             p: u(n * oh * ow),
             ohw: u(oh * ow),
-            ow: u(ow),
-            ih: u(ih),
-            iw: u(iw),
-            stride: u(stride),
+            src_c: u(tmp_c),
             dst_c: u(2 * b),
             out_mul: 2,
-            mode: 1,
-            relu: 1,
+            mp4: u(padded(b) / 4),
             ..Default::default()
         };
-        let branch2 = ConvParams {
+        let pw_branch2 = PwParams {
             k: u(b),
-            src_c: u(b),
             out_add: 1,
-            sel: 1,
-            dw_w_off: ua.branch2[1].w,
-            dw_b_off: ua.branch2[1].b,
-            w_off: ua.branch2[2].w,
-            b_off: ua.branch2[2].b,
+            w: pw2.w4(),
+            b: pw2.b4(),
             copy_c: if stride == 1 { u(in_ch) } else { 0 },
-            ..common
+            ..pw_common
         };
-        let branch1 = match ua.branch1 {
-            Some([dw, pw]) => ConvParams {
+        let pw_branch1 = match ua.branch1 {
+            Some([_, pw]) => PwParams {
                 k: u(in_ch),
-                src_c: u(in_ch),
-                dw_w_off: dw.w,
-                dw_b_off: dw.b,
-                w_off: pw.w,
-                b_off: pw.b,
-                ..common
+                src_off: u(b),
+                w: pw.w4(),
+                b: pw.b4(),
+                ..pw_common
             },
-            None => ConvParams::default(),
+            None => PwParams::default(),
         };
         steps.push(Step {
-            kernel: Kernel::Unit,
+            kernel: Kernel::Pw,
             stage: stage + 1,
-            params: bytemuck::bytes_of(&UnitParams {
-                conv: [branch2, branch1],
-            })
-            .to_vec(),
-            src: cur,
-            src2: Act::Tmp,
+            params: bytemuck::bytes_of(&[pw_branch2, pw_branch1]).to_vec(),
+            src: Act::Tmp,
+            src2: cur,
             dst: next,
-            groups: [
-                div_up(n * oh * ow, 64),
-                div_up(b, 64),
-                if ua.branch1.is_some() { 2 } else { 1 },
-            ],
+            groups: [div_up(n * oh * ow, 64), div_up(b, 16), branches],
         });
         cur = next;
         (ih, iw) = (oh, ow);
@@ -241,27 +256,26 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
     let c4 = d.units.last().map_or(d.stem_out, |&(_, _, b, _)| 2 * b);
     size[Act::Pooled as usize] = n * d.conv5_out;
     size[Act::Logits as usize] = n * d.classes;
+    let head = PwParams {
+        m: u(d.conv5_out),
+        k: u(c4),
+        p: u(n * ih * iw),
+        ohw: u(ih * iw),
+        src_c: u(c4),
+        dst_c: u(d.conv5_out),
+        w: at.conv5.w4(),
+        mp4: u(padded(d.conv5_out) / 4),
+        b: at.conv5.b4(),
+        ..Default::default()
+    };
     steps.push(Step {
         kernel: Kernel::Head,
         stage: 4,
-        params: conv_step(ConvParams {
-            m: u(d.conv5_out),
-            k: u(c4),
-            p: u(n * ih * iw),
-            ohw: u(ih * iw),
-            ow: u(iw),
-            src_c: u(c4),
-            dst_c: u(d.conv5_out),
-            out_mul: 1,
-            w_off: at.conv5.w,
-            b_off: at.conv5.b,
-            relu: 1,
-            ..Default::default()
-        }),
+        params: bytemuck::bytes_of(&[head, PwParams::default()]).to_vec(),
         src: cur,
         src2: cur,
         dst: Act::Pooled,
-        groups: [n, div_up(d.conv5_out, 64), 1],
+        groups: [n, div_up(d.conv5_out, 16), 1],
     });
     steps.push(Step {
         kernel: Kernel::Fc,
@@ -369,7 +383,7 @@ impl Plan {
                 },
             ];
             let layout = match s.kernel {
-                Kernel::Unit | Kernel::Head => {
+                Kernel::Pw | Kernel::Head => {
                     entries.push(wgpu::BindGroupEntry {
                         binding: 3,
                         resource: buf(s.src2),
@@ -380,7 +394,7 @@ impl Plan {
                     });
                     &pipes.unit_layout
                 }
-                Kernel::Stem | Kernel::Fc => {
+                Kernel::Stem | Kernel::Dw | Kernel::Fc => {
                     entries.push(wgpu::BindGroupEntry {
                         binding: 3,
                         resource: buf(s.dst),

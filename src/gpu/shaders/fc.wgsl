@@ -1,4 +1,6 @@
-// The classifier on the pooled features: one thread per (class, image).
+// The classifier on the pooled features: one thread per (class, image). Weights are
+// transposed to [in][out] so neighbouring threads read neighbouring weights and the
+// feature value is a workgroup-uniform load.
 
 struct Fc {
     n: u32,
@@ -20,20 +22,12 @@ struct Fc {
 fn fc_main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let o = gid.x;
     let n = gid.y;
-    if o >= f.out_f || n >= f.n {
+    if o >= f.out_f {
         return;
     }
-    let row = f.w_off + o * f.in_f;
-    let x = n * f.in_f;
-    var acc = vec4<f32>(0.0);
-    var i = 0u;
-    for (; i + 4u <= f.in_f; i += 4u) {
-        acc += vec4<f32>(weights[row + i], weights[row + i + 1u], weights[row + i + 2u], weights[row + i + 3u])
-            * vec4<f32>(src[x + i], src[x + i + 1u], src[x + i + 2u], src[x + i + 3u]);
+    var acc = weights[f.b_off + o];
+    for (var i = 0u; i < f.in_f; i++) {
+        acc += weights[f.w_off + i * f.out_f + o] * src[n * f.in_f + i];
     }
-    var total = weights[f.b_off + o] + acc.x + acc.y + acc.z + acc.w;
-    for (; i < f.in_f; i++) {
-        total += weights[row + i] * src[x + i];
-    }
-    dst[n * f.out_f + o] = total;
+    dst[n * f.out_f + o] = acc;
 }

@@ -1,9 +1,10 @@
 // conv1 (3x3/2, folded BN, ReLU) fused with the 3x3/2 max pool (padding 1).
 //
-// One thread per pooled pixel computes all output channels: it reads the 7x7x3 input window
-// under its pool window once and evaluates the (up to) 9 conv outputs in the window per
-// channel. The conv outputs are never stored, which saves a dispatch and a 4x larger
-// activation round trip; the price is evaluating a conv output ~2.25 times (27 MACs each).
+// Why: the conv output is the largest activation of the network (4x the pooled map); keeping
+// it in workgroup memory saves that round trip and a dispatch. A workgroup owns an 8 x 4
+// tile of pooled pixels: it loads the 35 x 19 x 3 input patch once, then per group of 8
+// channels computes the 17 x 9 conv outputs under the pool windows into workgroup memory
+// and pools them. Conv weights are read at workgroup-uniform addresses.
 
 struct Stem {
     n: u32,
@@ -25,61 +26,83 @@ struct Stem {
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
+const PW: u32 = 8u;          // pooled tile width
+const PH: u32 = 4u;          // pooled tile height
+const CW: u32 = 2u * PW + 1u; // conv tile 17 x 9
+const CH: u32 = 2u * PH + 1u;
+const IW: u32 = 2u * CW + 1u; // input tile 35 x 19
+const IH: u32 = 2u * CH + 1u;
+const G: u32 = 8u;           // channels per group
+
+var<workgroup> input_tile: array<f32, 1995>; // [3][IH][IW]
+var<workgroup> conv_tile: array<f32, 1224>;  // [G][CH][CW]
+
 @compute @workgroup_size(64)
-fn stem_main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let plane = s.ph * s.pw;
-    let idx = gid.x;
-    if idx >= s.n * plane {
-        return;
-    }
-    let n = idx / plane;
-    let py = i32((idx % plane) / s.pw);
-    let px = i32(idx % s.pw);
-    // Input rows/cols 4p-3 .. 4p+3 cover every conv output in the pool window; outside
-    // the image they are the conv's zero padding.
-    var window: array<f32, 147>;
-    for (var c = 0; c < 3; c++) {
-        let base = (n * 3u + u32(c)) * s.ih * s.iw;
-        for (var r = 0; r < 7; r++) {
-            let iy = 4 * py - 3 + r;
-            for (var q = 0; q < 7; q++) {
-                let ix = 4 * px - 3 + q;
-                var v = 0.0;
-                if iy >= 0 && iy < i32(s.ih) && ix >= 0 && ix < i32(s.iw) {
-                    v = src[base + u32(iy) * s.iw + u32(ix)];
-                }
-                window[(c * 7 + r) * 7 + q] = v;
-            }
+fn stem_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let n = wg.z;
+    let px0 = wg.x * PW;
+    let py0 = wg.y * PH;
+    // Tile origins: conv (2p - 1) and input (2c - 1).
+    let cx0 = i32(2u * px0) - 1;
+    let cy0 = i32(2u * py0) - 1;
+    let ix0 = 2 * cx0 - 1;
+    let iy0 = 2 * cy0 - 1;
+    for (var e = lid; e < 3u * IH * IW; e += 64u) {
+        let c = e / (IH * IW);
+        let iy = iy0 + i32((e % (IH * IW)) / IW);
+        let ix = ix0 + i32(e % IW);
+        var v = 0.0; // the conv's zero padding
+        if iy >= 0 && iy < i32(s.ih) && ix >= 0 && ix < i32(s.iw) {
+            v = src[((n * 3u + c) * s.ih + u32(iy)) * s.iw + u32(ix)];
         }
+        input_tile[e] = v;
     }
-    for (var o = 0u; o < s.oc; o++) {
-        let w = s.w_off + o * 27u;
-        let bias = weights[s.b_off + o];
-        // ReLU outputs are >= 0 and the window always holds conv output (2py, 2px), so
-        // starting the max at 0 is the same as ReLU after the pool.
-        var best = 0.0;
-        for (var dy = 0; dy < 3; dy++) {
-            let cy = 2 * py - 1 + dy;
-            if cy < 0 || cy >= i32(s.ch) {
-                continue;
+    workgroupBarrier();
+    for (var g = 0u; g < s.oc; g += G) {
+        for (var e = lid; e < CH * CW; e += 64u) {
+            let cy = e / CW;
+            let cx = e % CW;
+            var acc: array<f32, 8>;
+            for (var j = 0u; j < G; j++) {
+                acc[j] = weights[s.b_off + min(g + j, s.oc - 1u)];
             }
-            for (var dx = 0; dx < 3; dx++) {
-                let cx = 2 * px - 1 + dx;
-                if cx < 0 || cx >= i32(s.cw) {
-                    continue;
-                }
-                var acc = bias;
-                for (var c = 0; c < 3; c++) {
-                    for (var ky = 0; ky < 3; ky++) {
-                        for (var kx = 0; kx < 3; kx++) {
-                            acc += weights[w + u32((c * 3 + ky) * 3 + kx)]
-                                * window[(c * 7 + 2 * dy + ky) * 7 + 2 * dx + kx];
+            for (var c = 0u; c < 3u; c++) {
+                for (var ky = 0u; ky < 3u; ky++) {
+                    for (var kx = 0u; kx < 3u; kx++) {
+                        let x = input_tile[(c * IH + 2u * cy + ky) * IW + 2u * cx + kx];
+                        let t = (c * 3u + ky) * 3u + kx;
+                        for (var j = 0u; j < G; j++) {
+                            acc[j] += weights[s.w_off + min(g + j, s.oc - 1u) * 27u + t] * x;
                         }
                     }
                 }
-                best = max(best, acc);
+            }
+            // ReLU outputs are >= 0 and every pool window holds a real conv output, so a
+            // 0 for positions outside the conv map never wins the max wrongly.
+            let y = cy0 + i32(cy);
+            let x = cx0 + i32(cx);
+            let valid = y >= 0 && y < i32(s.ch) && x >= 0 && x < i32(s.cw);
+            for (var j = 0u; j < G; j++) {
+                conv_tile[j * CH * CW + e] = select(0.0, max(acc[j], 0.0), valid);
             }
         }
-        dst[(n * s.oc + o) * plane + u32(py) * s.pw + u32(px)] = best;
+        workgroupBarrier();
+        for (var e = lid; e < G * PH * PW; e += 64u) {
+            let j = e / (PH * PW);
+            let py = (e % (PH * PW)) / PW;
+            let px = e % PW;
+            let o = g + j;
+            if o >= s.oc || py0 + py >= s.ph || px0 + px >= s.pw {
+                continue;
+            }
+            var best = 0.0;
+            for (var dy = 0u; dy < 3u; dy++) {
+                for (var dx = 0u; dx < 3u; dx++) {
+                    best = max(best, conv_tile[(j * CH + 2u * py + dy) * CW + 2u * px + dx]);
+                }
+            }
+            dst[((n * s.oc + o) * s.ph + py0 + py) * s.pw + px0 + px] = best;
+        }
+        workgroupBarrier();
     }
 }
