@@ -9,7 +9,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::rel_err;
 use shufflenet_web::cpu::reference;
-use shufflenet_web::gpu::{GpuBackend, GpuFault, GpuOptions, Profiling};
+use shufflenet_web::gpu::{Crop, GpuBackend, GpuFault, GpuOptions, Profiling};
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::{weights, Error, Tensor, TimingMethod};
 
@@ -222,5 +222,109 @@ suite_test!(
         assert!(matches!(gpu.run(&wrong).await, Err(Error::Input(_))));
         // The backend still works afterwards.
         gpu.run(&input(1, 8, 8, 1)).await.unwrap();
+    }
+);
+
+/// The contract's preprocessing on the CPU (PIL antialiased bilinear, then normalize),
+/// written from the contract independently of the shader. Swap for
+/// `preprocess::rgba_to_tensor` once it is on main.
+fn preprocess_oracle(rgba: &[u8], w: usize, h: usize, crop: Crop) -> Tensor {
+    // (first source pixel, source length, resized length, first resized index kept)
+    let axis = |len: usize, other: usize| -> (usize, usize, usize, usize) {
+        match crop {
+            Crop::Square => {
+                let side = len.min(other);
+                ((len - side) / 2, side, 224, 0)
+            }
+            Crop::Eval => {
+                let short = len.min(other);
+                let resized = if len == short {
+                    256
+                } else {
+                    (256.0 * len as f64 / short as f64) as usize
+                };
+                let off = ((resized - 224) as f64 / 2.0).round_ties_even() as usize;
+                (0, len, resized, off)
+            }
+        }
+    };
+    let taps =
+        |(src, len, out, off): (usize, usize, usize, usize), i: usize| -> Vec<(usize, f32)> {
+            let scale = len as f32 / out as f32;
+            let support = scale.max(1.0);
+            let center = (i + off) as f32 + 0.5;
+            let center = center * scale;
+            let lo = ((center - support + 0.5).floor() as isize).max(0) as usize;
+            let hi = ((center + support + 0.5).floor() as usize).min(len);
+            let ws: Vec<(usize, f32)> = (lo..hi)
+                .map(|j| {
+                    (
+                        src + j,
+                        (1.0 - ((j as f32 + 0.5 - center) / support).abs()).max(0.0),
+                    )
+                })
+                .collect();
+            let total: f32 = ws.iter().map(|t| t.1).sum();
+            ws.into_iter().map(|(j, v)| (j, v / total)).collect()
+        };
+    let (ax, ay) = (axis(w, h), axis(h, w));
+    let (mean, std) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+    let mut data = vec![0.0; 3 * 224 * 224];
+    for y in 0..224 {
+        let ty = taps(ay, y);
+        for x in 0..224 {
+            let tx = taps(ax, x);
+            for c in 0..3 {
+                let v: f32 = ty
+                    .iter()
+                    .map(|&(sy, wy)| {
+                        wy * tx
+                            .iter()
+                            .map(|&(sx, wx)| wx * f32::from(rgba[(sy * w + sx) * 4 + c]))
+                            .sum::<f32>()
+                    })
+                    .sum();
+                data[(c * 224 + y) * 224 + x] = (v / 255.0 - mean[c]) / std[c];
+            }
+        }
+    }
+    Tensor::new([1, 3, 224, 224], data).unwrap()
+}
+
+suite_test!(
+    async fn rgba_frames_match_cpu_preprocessing() {
+        let net = weights::random_network(&Arch::width(Width::X0_5), 8);
+        let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
+        // Odd sizes, both orientations, up- and downscaling.
+        for (w, h, crop) in [
+            (97, 61, Crop::Square),
+            (300, 410, Crop::Eval),
+            (641, 480, Crop::Eval),
+            (150, 333, Crop::Square),
+        ] {
+            let mut state = (w * 31 + h) as u32;
+            let rgba: Vec<u8> = (0..w * h * 4)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (state >> 24) as u8
+                })
+                .collect();
+            let got = gpu.run_rgba(&rgba, w as u32, h as u32, crop).await.unwrap();
+            let stats = gpu.stats();
+            assert_eq!(stats.dispatches_per_frame, 36);
+            assert_eq!(stats.readbacks_per_frame, 1);
+            assert_eq!(stats.bytes_uploaded_per_frame, (w * h * 4) as u64);
+            let want = gpu
+                .run(&preprocess_oracle(&rgba, w, h, crop))
+                .await
+                .unwrap();
+            let e = rel_err(&got.logits, &want.logits);
+            println!("{w}x{h} {crop:?}: relative error {e:.2e}");
+            assert!(e <= 1e-3, "{w}x{h} {crop:?}: relative error {e:.3e}");
+        }
+        assert!(matches!(
+            gpu.run_rgba(&[0; 12], 2, 2, Crop::Eval).await,
+            Err(Error::Input(_))
+        ));
     }
 );

@@ -8,6 +8,7 @@
 //! * `context` — adapter, device, and device health (errors, loss).
 
 mod context;
+mod frame;
 mod packed;
 mod params;
 mod pipelines;
@@ -19,6 +20,8 @@ use crate::model::{Network, Stage};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use context::Context;
+pub use frame::Crop;
+use frame::FrameInput;
 use packed::Offsets;
 use pipelines::Pipelines;
 use plan::{Dims, Kernel, Plan};
@@ -96,6 +99,9 @@ pub struct GpuBackend {
     /// Timestamp query set and the buffer it resolves into.
     queries: Option<(wgpu::QuerySet, wgpu::Buffer)>,
     plans: Vec<Plan>,
+    /// The 1 x 224 x 224 plan that RGBA frames use, and their texture.
+    frame_plan: Option<Plan>,
+    frame_input: Option<FrameInput>,
     options: GpuOptions,
     frames: u64,
     last: GpuStats,
@@ -147,6 +153,8 @@ impl GpuBackend {
             weight_bytes: (data.len() * 4) as u64,
             queries,
             plans: Vec::new(),
+            frame_plan: None,
+            frame_input: None,
             options,
             frames: 0,
             last: GpuStats::default(),
@@ -176,7 +184,15 @@ impl GpuBackend {
     pub fn stats(&self) -> GpuStats {
         let queries = usize::from(self.queries.is_some()) * 2;
         GpuStats {
-            live_buffers: 1 + queries + self.plans.iter().map(|p| p.buffers).sum::<usize>(),
+            live_buffers: 1
+                + queries
+                + self
+                    .plans
+                    .iter()
+                    .chain(&self.frame_plan)
+                    .map(|p| p.buffers)
+                    .sum::<usize>()
+                + 2 * usize::from(self.frame_input.is_some()),
             weight_bytes: self.weight_bytes,
             frames: self.frames,
             ..self.last
@@ -200,9 +216,91 @@ impl GpuBackend {
             0,
             bytemuck::cast_slice(&input.data),
         );
-        let (out, mut stats) = self.execute(&self.plans[plan]).await?;
+        let (out, mut stats) = self.execute(&self.plans[plan], None).await?;
         stats.bytes_uploaded_per_frame = (input.data.len() * 4) as u64;
         self.last = stats;
+        Ok(out)
+    }
+
+    /// Classifies one RGBA frame (`width * height * 4` bytes): crop, resize and
+    /// normalization run in a shader, then the network, all in the same command buffer.
+    pub async fn run_rgba(
+        &mut self,
+        rgba: &[u8],
+        width: u32,
+        height: u32,
+        crop: Crop,
+    ) -> Result<Output> {
+        if width == 0
+            || height == 0
+            || rgba.len() as u64 != u64::from(width) * u64::from(height) * 4
+        {
+            return Err(Error::Input(format!(
+                "expected {width} x {height} RGBA pixels ({} bytes), got {} bytes",
+                u64::from(width) * u64::from(height) * 4,
+                rgba.len()
+            )));
+        }
+        let max = self.ctx.device.limits().max_texture_dimension_2d;
+        if width > max || height > max {
+            return Err(Error::Input(format!(
+                "a {width} x {height} frame exceeds this GPU's texture limit of {max}"
+            )));
+        }
+        self.before_frame()?;
+        self.prepare_frame(width, height, crop)?;
+        let Some(input) = &self.frame_input else {
+            return Err(Error::Gpu("frame texture missing".into()));
+        };
+        self.ctx.queue.write_texture(
+            input.texture.as_image_copy(),
+            rgba,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(width * 4),
+                rows_per_image: Some(height),
+            },
+            input.texture.size(),
+        );
+        self.run_prepared_frame(rgba.len() as u64).await
+    }
+
+    /// Makes the frame plan and a texture of this size (kept while the size holds).
+    fn prepare_frame(&mut self, width: u32, height: u32, crop: Crop) -> Result<()> {
+        if self.frame_plan.is_none() {
+            let side = frame::SIDE;
+            self.frame_plan = Some(Plan::new(
+                &self.ctx,
+                &self.pipes,
+                &self.dims,
+                &self.offsets,
+                &self.weights,
+                [1, side, side],
+            )?);
+        }
+        let key = (width, height, crop);
+        if self.frame_input.as_ref().map(|f| f.key) != Some(key) {
+            let Some(plan) = &self.frame_plan else {
+                return Err(Error::Gpu("frame plan missing".into()));
+            };
+            self.frame_input = Some(FrameInput::new(
+                &self.ctx.device,
+                &self.pipes.pre_layout,
+                &plan.input,
+                key,
+            ));
+        }
+        Ok(())
+    }
+
+    async fn run_prepared_frame(&mut self, upload: u64) -> Result<Output> {
+        let (Some(plan), Some(input)) = (&self.frame_plan, &self.frame_input) else {
+            return Err(Error::Gpu("frame plan missing".into()));
+        };
+        let (out, mut stats) = self.execute(plan, Some(&input.bind)).await?;
+        stats.bytes_uploaded_per_frame = upload;
+        self.last = stats;
+        self.frames += 1;
         Ok(out)
     }
 
@@ -255,7 +353,13 @@ impl GpuBackend {
     }
 
     /// Records one stage's dispatches into a compute pass of its own.
-    fn record_stage(&self, enc: &mut wgpu::CommandEncoder, plan: &Plan, stage: usize) {
+    fn record_stage(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        plan: &Plan,
+        stage: usize,
+        pre: Option<&wgpu::BindGroup>,
+    ) {
         let timestamp_writes =
             self.timestamp_queries()
                 .map(|(set, _)| wgpu::ComputePassTimestampWrites {
@@ -267,6 +371,13 @@ impl GpuBackend {
             label: Some(Stage::ALL[stage].name()),
             timestamp_writes,
         });
+        // Preprocessing is timed with the stem.
+        if let Some(bind) = pre.filter(|_| stage == 0) {
+            let [x, y, z] = FrameInput::groups();
+            pass.set_pipeline(&self.pipes.pre);
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(x, y, z);
+        }
         for d in &plan.stages[stage] {
             pass.set_pipeline(self.pipeline(d.kernel));
             pass.set_bind_group(0, &d.bind, &[]);
@@ -274,7 +385,11 @@ impl GpuBackend {
         }
     }
 
-    async fn execute(&self, plan: &Plan) -> Result<(Output, GpuStats)> {
+    async fn execute(
+        &self,
+        plan: &Plan,
+        pre: Option<&wgpu::BindGroup>,
+    ) -> Result<(Output, GpuStats)> {
         let start = web_time::Instant::now();
         let device = &self.ctx.device;
         let new_encoder = || device.create_command_encoder(&Default::default());
@@ -282,15 +397,15 @@ impl GpuBackend {
         let mut ms = [0.0; 5];
         let mut submits = 0;
         let mut enc = new_encoder();
-        for stage in 0..5 {
-            self.record_stage(&mut enc, plan, stage);
+        for (stage, stage_ms) in ms.iter_mut().enumerate() {
+            self.record_stage(&mut enc, plan, stage, pre);
             if fenced {
                 // Profiling only: a submit and a wait per stage.
                 let lap = web_time::Instant::now();
                 self.ctx.queue.submit([enc.finish()]);
                 submits += 1;
                 self.ctx.wait_idle().await?;
-                ms[stage] = lap.elapsed().as_secs_f64() * 1e3;
+                *stage_ms = lap.elapsed().as_secs_f64() * 1e3;
                 enc = new_encoder();
             }
         }
@@ -324,7 +439,7 @@ impl GpuBackend {
         }
         let logits: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[TIMESTAMP_BYTES as usize..]);
         let stats = GpuStats {
-            dispatches_per_frame: plan.dispatches(),
+            dispatches_per_frame: plan.dispatches() + usize::from(pre.is_some()),
             submits_per_frame: submits,
             readbacks_per_frame: 1,
             bytes_read_back_per_frame: bytes.len() as u64,
