@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod classes;
 pub mod cpu;
+pub mod engine;
 mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;

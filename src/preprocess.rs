@@ -1,1 +1,240 @@
-//! Preprocessing (being written).
+//! Pixels to the network's input, as torchvision evaluates ImageNet models.
+//!
+//! Resizing is PIL's antialiased bilinear filter (what `transforms.Resize` applies to PIL
+//! images): a separable triangle filter whose support widens with the downscale factor.
+//! It runs in f32 without PIL's rounding to 8 bits between passes.
+
+use crate::tensor::Tensor;
+use crate::{Error, Result};
+
+pub const SIZE: usize = 224;
+/// The eval transform resizes the shorter side to this, then center-crops `SIZE`.
+pub const RESIZE: usize = 256;
+pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// Largest image side accepted, so a hostile header cannot demand gigabytes.
+pub const MAX_SIDE: usize = 16384;
+
+/// How a frame becomes 224 x 224.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crop {
+    /// `Resize(256)` + `CenterCrop(224)`: torchvision's evaluation transform.
+    Eval,
+    /// Center square crop resized straight to 224: keeps more of a webcam frame.
+    Square,
+}
+
+impl Crop {
+    pub fn parse(s: &str) -> Result<Crop> {
+        match s {
+            "eval" => Ok(Crop::Eval),
+            "square" => Ok(Crop::Square),
+            _ => Err(Error::Usage(format!(
+                "unknown crop {s:?}: expected eval or square"
+            ))),
+        }
+    }
+}
+
+/// One output sample's taps: first input index and normalized weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Taps {
+    pub first: usize,
+    pub weights: Vec<f32>,
+}
+
+/// PIL's `precompute_coeffs` for the bilinear filter, mapping `[offset, offset + span)` of
+/// the input onto `out` samples. Taps are clamped to the pixels `valid` (the image, or the
+/// crop when cropping comes before resizing).
+pub fn taps(span: f64, offset: f64, valid: std::ops::Range<usize>, out: usize) -> Vec<Taps> {
+    let scale = span / out as f64;
+    let filter_scale = scale.max(1.0);
+    let support = filter_scale; // the triangle's radius is 1 at filter scale 1
+    (0..out)
+        .map(|i| {
+            let center = offset + (i as f64 + 0.5) * scale;
+            let lo = ((center - support + 0.5).floor().max(valid.start as f64)) as usize;
+            let hi = ((center + support + 0.5).floor() as usize).min(valid.end);
+            let raw: Vec<f64> = (lo..hi)
+                .map(|j| (1.0 - ((j as f64 + 0.5 - center) / filter_scale).abs()).max(0.0))
+                .collect();
+            let sum: f64 = raw.iter().sum();
+            Taps {
+                first: lo,
+                weights: raw.iter().map(|w| (w / sum) as f32).collect(),
+            }
+        })
+        .collect()
+}
+
+/// The source window `[x, y, width, height]` (float pixels) that becomes the 224 x 224
+/// output, and the pixels the filter may read: `[x0, x1) x [y0, y1)`.
+fn source_window(width: usize, height: usize, crop: Crop) -> ([f64; 4], [usize; 4]) {
+    match crop {
+        Crop::Square => {
+            // Crop first, then resize: the filter never reads outside the square.
+            let side = width.min(height);
+            let (x, y) = ((width - side) / 2, (height - side) / 2);
+            (
+                [x as f64, y as f64, side as f64, side as f64],
+                [x, x + side, y, y + side],
+            )
+        }
+        Crop::Eval => {
+            // Resize(256): the shorter side becomes 256 and the longer keeps the aspect ratio
+            // (truncated, as torchvision does). CenterCrop(224) then takes the middle, with
+            // Python's round-half-to-even for the offset. Output pixel i of the resize samples
+            // at (i + 0.5) * in / out, so the crop is a window of the source at that scale.
+            let (w, h) = (width as f64, height as f64);
+            let (rw, rh) = if width <= height {
+                (RESIZE, (RESIZE as f64 * h / w) as usize)
+            } else {
+                ((RESIZE as f64 * w / h) as usize, RESIZE)
+            };
+            let left = ((rw - SIZE) as f64 / 2.0).round_ties_even();
+            let top = ((rh - SIZE) as f64 / 2.0).round_ties_even();
+            let (sx, sy) = (w / rw as f64, h / rh as f64);
+            (
+                [left * sx, top * sy, SIZE as f64 * sx, SIZE as f64 * sy],
+                [0, width, 0, height],
+            )
+        }
+    }
+}
+
+/// Horizontal and vertical taps for a frame.
+pub fn plan(width: usize, height: usize, crop: Crop) -> (Vec<Taps>, Vec<Taps>) {
+    let ([x, y, w, h], [x0, x1, y0, y1]) = source_window(width, height, crop);
+    (taps(w, x, x0..x1, SIZE), taps(h, y, y0..y1, SIZE))
+}
+
+fn check_frame(len: usize, width: usize, height: usize, channels: usize) -> Result<()> {
+    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+        return Err(Error::Input(format!(
+            "image is {width} x {height}; each side must be 1 to {MAX_SIDE} pixels"
+        )));
+    }
+    if len != width * height * channels {
+        return Err(Error::Input(format!(
+            "{len} bytes of pixels do not make a {width} x {height} image with {channels} channels"
+        )));
+    }
+    Ok(())
+}
+
+/// Interleaved 8-bit pixels (3 = RGB, 4 = RGBA; alpha ignored) to a normalized 1x3x224x224.
+pub fn pixels_to_tensor(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    crop: Crop,
+) -> Result<Tensor> {
+    if channels != 3 && channels != 4 {
+        return Err(Error::Input(format!(
+            "{channels} channels: expected RGB or RGBA"
+        )));
+    }
+    check_frame(pixels.len(), width, height, channels)?;
+    let (hx, hy) = plan(width, height, crop);
+    let rows: std::ops::Range<usize> = {
+        let first = hy.iter().map(|t| t.first).min().unwrap_or(0);
+        let last = hy
+            .iter()
+            .map(|t| t.first + t.weights.len())
+            .max()
+            .unwrap_or(0);
+        first..last
+    };
+    // Horizontal pass over only the rows the vertical pass reads: [row][x][rgb].
+    let mut horiz = vec![0f32; rows.len() * SIZE * 3];
+    for (r, y) in rows.clone().enumerate() {
+        let line = &pixels[y * width * channels..(y + 1) * width * channels];
+        for (x, t) in hx.iter().enumerate() {
+            let mut acc = [0f32; 3];
+            for (k, w) in t.weights.iter().enumerate() {
+                let p = &line[(t.first + k) * channels..];
+                for c in 0..3 {
+                    acc[c] += w * p[c] as f32;
+                }
+            }
+            horiz[(r * SIZE + x) * 3..][..3].copy_from_slice(&acc);
+        }
+    }
+    let mut out = vec![0f32; 3 * SIZE * SIZE];
+    for (y, t) in hy.iter().enumerate() {
+        for x in 0..SIZE {
+            let mut acc = [0f32; 3];
+            for (k, w) in t.weights.iter().enumerate() {
+                let p = &horiz[((t.first + k - rows.start) * SIZE + x) * 3..];
+                for c in 0..3 {
+                    acc[c] += w * p[c];
+                }
+            }
+            for c in 0..3 {
+                out[(c * SIZE + y) * SIZE + x] = (acc[c] / 255.0 - MEAN[c]) / STD[c];
+            }
+        }
+    }
+    Tensor::new([1, 3, SIZE, SIZE], out)
+}
+
+/// RGBA frame (canvas `ImageData` layout) to a normalized 1x3x224x224.
+pub fn rgba_to_tensor(rgba: &[u8], width: usize, height: usize, crop: Crop) -> Result<Tensor> {
+    pixels_to_tensor(rgba, width, height, 4, crop)
+}
+
+/// Softmax over one row of logits, computed stably.
+pub fn softmax(logits: &[f32]) -> Vec<f32> {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = logits.iter().map(|v| (v - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// The `k` most probable classes as (index, probability), best first.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let p = softmax(logits);
+    let mut idx: Vec<usize> = (0..p.len()).collect();
+    idx.sort_by(|a, b| p[*b].total_cmp(&p[*a]).then(a.cmp(b)));
+    idx.into_iter().take(k).map(|i| (i, p[i])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_sum_to_one_and_stay_in_bounds() {
+        for (span, out) in [(640.0, 224), (100.0, 224), (224.0, 224), (3.0, 224)] {
+            for t in taps(span, 0.0, 0..span as usize, out) {
+                let s: f32 = t.weights.iter().sum();
+                assert!((s - 1.0).abs() < 1e-5);
+                assert!(t.first + t.weights.len() <= span as usize);
+            }
+        }
+    }
+
+    #[test]
+    fn identity_size_square_crop_is_exact() {
+        // A 224 x 224 image maps pixel to pixel: one tap of weight 1.
+        let px: Vec<u8> = (0..224 * 224 * 4).map(|i| (i * 7 % 251) as u8).collect();
+        let t = rgba_to_tensor(&px, 224, 224, Crop::Square).unwrap();
+        let want = (px[(5 * 224 + 9) * 4 + 1] as f32 / 255.0 - MEAN[1]) / STD[1];
+        assert!((t.data[(224 + 5) * 224 + 9] - want).abs() < 1e-5);
+    }
+
+    #[test]
+    fn rejects_mismatched_and_huge_frames() {
+        assert!(rgba_to_tensor(&[0; 15], 2, 2, Crop::Square).is_err());
+        assert!(rgba_to_tensor(&[], 0, 0, Crop::Eval).is_err());
+        assert!(rgba_to_tensor(&[0; 4], 1, MAX_SIDE + 1, Crop::Eval).is_err());
+    }
+
+    #[test]
+    fn top_k_orders_by_probability() {
+        let t = top_k(&[0.1, 3.0, -1.0, 2.0], 2);
+        assert_eq!(t.iter().map(|x| x.0).collect::<Vec<_>>(), vec![1, 3]);
+        assert!(t[0].1 > t[1].1);
+    }
+}

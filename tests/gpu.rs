@@ -9,9 +9,10 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::rel_err;
 use shufflenet_web::cpu::reference;
+use shufflenet_web::engine::{Engine, Preference};
 use shufflenet_web::gpu::{Crop, GpuBackend, GpuFault, GpuOptions, Profiling};
 use shufflenet_web::model::{Arch, Width};
-use shufflenet_web::{weights, Error, Tensor, TimingMethod};
+use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
 
 /// Deterministic pseudo-random input in about [-2, 2], like a normalized image.
 fn input(n: usize, h: usize, w: usize, seed: u32) -> Tensor {
@@ -225,72 +226,6 @@ suite_test!(
     }
 );
 
-/// The contract's preprocessing on the CPU (PIL antialiased bilinear, then normalize),
-/// written from the contract independently of the shader. Swap for
-/// `preprocess::rgba_to_tensor` once it is on main.
-fn preprocess_oracle(rgba: &[u8], w: usize, h: usize, crop: Crop) -> Tensor {
-    // (first source pixel, source length, resized length, first resized index kept)
-    let axis = |len: usize, other: usize| -> (usize, usize, usize, usize) {
-        match crop {
-            Crop::Square => {
-                let side = len.min(other);
-                ((len - side) / 2, side, 224, 0)
-            }
-            Crop::Eval => {
-                let short = len.min(other);
-                let resized = if len == short {
-                    256
-                } else {
-                    (256.0 * len as f64 / short as f64) as usize
-                };
-                let off = ((resized - 224) as f64 / 2.0).round_ties_even() as usize;
-                (0, len, resized, off)
-            }
-        }
-    };
-    let taps =
-        |(src, len, out, off): (usize, usize, usize, usize), i: usize| -> Vec<(usize, f32)> {
-            let scale = len as f32 / out as f32;
-            let support = scale.max(1.0);
-            let center = (i + off) as f32 + 0.5;
-            let center = center * scale;
-            let lo = ((center - support + 0.5).floor() as isize).max(0) as usize;
-            let hi = ((center + support + 0.5).floor() as usize).min(len);
-            let ws: Vec<(usize, f32)> = (lo..hi)
-                .map(|j| {
-                    (
-                        src + j,
-                        (1.0 - ((j as f32 + 0.5 - center) / support).abs()).max(0.0),
-                    )
-                })
-                .collect();
-            let total: f32 = ws.iter().map(|t| t.1).sum();
-            ws.into_iter().map(|(j, v)| (j, v / total)).collect()
-        };
-    let (ax, ay) = (axis(w, h), axis(h, w));
-    let (mean, std) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
-    let mut data = vec![0.0; 3 * 224 * 224];
-    for y in 0..224 {
-        let ty = taps(ay, y);
-        for x in 0..224 {
-            let tx = taps(ax, x);
-            for c in 0..3 {
-                let v: f32 = ty
-                    .iter()
-                    .map(|&(sy, wy)| {
-                        wy * tx
-                            .iter()
-                            .map(|&(sx, wx)| wx * f32::from(rgba[(sy * w + sx) * 4 + c]))
-                            .sum::<f32>()
-                    })
-                    .sum();
-                data[(c * 224 + y) * 224 + x] = (v / 255.0 - mean[c]) / std[c];
-            }
-        }
-    }
-    Tensor::new([1, 3, 224, 224], data).unwrap()
-}
-
 suite_test!(
     async fn rgba_frames_match_cpu_preprocessing() {
         let net = weights::random_network(&Arch::width(Width::X0_5), 8);
@@ -315,7 +250,7 @@ suite_test!(
             assert_eq!(stats.readbacks_per_frame, 1);
             assert_eq!(stats.bytes_uploaded_per_frame, (w * h * 4) as u64);
             let want = gpu
-                .run(&preprocess_oracle(&rgba, w, h, crop))
+                .run(&preprocess::rgba_to_tensor(&rgba, w, h, crop).unwrap())
                 .await
                 .unwrap();
             let e = rel_err(&got.logits, &want.logits);
@@ -326,5 +261,75 @@ suite_test!(
             gpu.run_rgba(&[0; 12], 2, 2, Crop::Eval).await,
             Err(Error::Input(_))
         ));
+    }
+);
+
+async fn engine_with(fault: GpuFault) -> Engine {
+    let net = weights::random_network(&Arch::width(Width::X0_5), 9);
+    let options = GpuOptions {
+        fault: Some(fault),
+        ..small()
+    };
+    Engine::with_gpu_options(net, Preference::Auto, options)
+        .await
+        .unwrap()
+}
+
+suite_test!(
+    async fn engine_falls_back_when_the_gpu_cannot_start() {
+        for (fault, says) in [
+            (GpuFault::NoWebGpu, "navigator.gpu"),
+            (GpuFault::NoAdapter, "adapter"),
+            (GpuFault::PipelineFailure, "pipeline"),
+        ] {
+            let mut engine = engine_with(fault).await;
+            assert_ne!(engine.backend(), "webgpu");
+            let why = engine.fallback_reason().unwrap_or_default().to_string();
+            assert!(why.contains(says), "{fault:?}: {why}");
+            assert!(engine.adapter_name().is_none());
+            let out = engine.run(&input(1, 32, 32, 2)).await.unwrap();
+            assert_eq!(out.logits.len(), 1000);
+            // Asking for WebGPU explicitly reports the reason.
+            assert!(engine.set_backend(Preference::Gpu).await.is_err());
+        }
+    }
+);
+
+suite_test!(
+    async fn engine_reruns_the_frame_on_the_cpu_when_the_device_is_lost() {
+        let mut engine = engine_with(GpuFault::DeviceLost { frame: 1 }).await;
+        assert_eq!(engine.backend(), "webgpu");
+        assert!(engine.adapter_name().is_some());
+        let x = input(1, 32, 32, 3);
+        let on_gpu = engine.run(&x).await.unwrap();
+        // Frame 1 fails on the GPU; the engine answers it on the CPU.
+        let rerun = engine.run(&x).await.unwrap();
+        assert_ne!(engine.backend(), "webgpu");
+        let why = engine.fallback_reason().unwrap_or_default().to_string();
+        assert!(why.contains("lost"), "{why}");
+        assert!(rel_err(&rerun.logits, &on_gpu.logits) <= 1e-3);
+        let rgba = vec![128u8; 40 * 30 * 4];
+        let frame = engine.run_rgba(&rgba, 40, 30, Crop::Square).await.unwrap();
+        assert_eq!(frame.logits.len(), 1000);
+    }
+);
+
+suite_test!(
+    async fn engine_switches_backends() {
+        let net = weights::random_network(&Arch::width(Width::X0_5), 10);
+        let mut engine = Engine::with_gpu_options(net, Preference::Cpu, small())
+            .await
+            .unwrap();
+        assert_ne!(engine.backend(), "webgpu");
+        assert_eq!(engine.set_backend(Preference::Gpu).await.unwrap(), "webgpu");
+        let x = input(2, 24, 24, 4);
+        let gpu = engine.run(&x).await.unwrap();
+        assert!(engine
+            .gpu_stats()
+            .is_some_and(|s| s.dispatches_per_frame <= 40));
+        let cpu_name = engine.set_backend(Preference::Cpu).await.unwrap();
+        assert_ne!(cpu_name, "webgpu");
+        let cpu = engine.run(&x).await.unwrap();
+        assert!(rel_err(&gpu.logits, &cpu.logits) <= 1e-3);
     }
 );

@@ -53,7 +53,14 @@ impl Map {
 /// A folded convolution with padding `kernel / 2`.
 pub fn conv(layer: &Conv, x: &Map) -> Map {
     assert_eq!(x.c, layer.in_ch, "conv input channels");
-    let (s, k) = (layer.stride, if layer.kind == ConvKind::Pointwise { 1 } else { 3 });
+    let (s, k) = (
+        layer.stride,
+        if layer.kind == ConvKind::Pointwise {
+            1
+        } else {
+            3
+        },
+    );
     let (oh, ow) = if k == 1 {
         ((x.h - 1) / s + 1, (x.w - 1) / s + 1)
     } else {
@@ -66,11 +73,12 @@ pub fn conv(layer: &Conv, x: &Map) -> Map {
         for oy in 0..oh {
             for ox in 0..ow {
                 let mut acc = layer.bias[o];
-                let inputs: Vec<usize> = match layer.kind {
-                    ConvKind::Depthwise3x3 => vec![o],
-                    _ => (0..layer.in_ch).collect(),
+                // A depthwise filter reads only its own channel.
+                let (first, count) = match layer.kind {
+                    ConvKind::Depthwise3x3 => (o, 1),
+                    _ => (0, layer.in_ch),
                 };
-                for (i, &ic) in inputs.iter().enumerate() {
+                for (i, ic) in (first..first + count).enumerate() {
                     for ky in 0..k {
                         for kx in 0..k {
                             let iy = (oy * s + ky) as isize - pad;

@@ -1,19 +1,11 @@
 //! RGBA frames in: where each output pixel of the 224 x 224 input samples the frame.
-//! The math is the contract of `preprocess::rgba_to_tensor`; the shader does the sampling.
+//! The geometry is `preprocess::rgba_to_tensor`'s; the shader does the sampling.
 
 use super::params::{AxisParams, PreParams};
+pub use crate::preprocess::Crop;
 
 /// Side of the network input a frame is turned into.
 pub const SIDE: usize = 224;
-
-/// How a frame is cropped before resizing (the contract's `preprocess::Crop`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Crop {
-    /// torchvision eval: resize the shorter side to 256, center crop 224.
-    Eval,
-    /// Center square (side min(w, h)) resized straight to 224.
-    Square,
-}
 
 /// Python's round() of `d / 2` (half to even), as torchvision's center crop uses.
 fn half_round_even(d: usize) -> usize {

@@ -38,7 +38,11 @@ impl Width {
         Width::ALL
             .into_iter()
             .find(|w| w.label() == s || w.label().trim_end_matches(".0") == s)
-            .ok_or_else(|| Error::Usage(format!("unknown width {s:?}: expected 0.5, 1.0, 1.5 or 2.0")))
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "unknown width {s:?}: expected 0.5, 1.0, 1.5 or 2.0"
+                ))
+            })
     }
 }
 
@@ -60,11 +64,18 @@ impl Arch {
             return Err(Error::Usage("every stage needs at least one unit".into()));
         }
         if stages_out_channels.contains(&0) || num_classes == 0 {
-            return Err(Error::Usage("channel and class counts must be positive".into()));
+            return Err(Error::Usage(
+                "channel and class counts must be positive".into(),
+            ));
         }
         // Every unit splits its output in two equal branches.
-        if let Some(c) = stages_out_channels[1..4].iter().find(|c| *c % 2 != 0) {
-            return Err(Error::Usage(format!("stage width {c} is odd: units split channels in half")));
+        if let Some(c) = stages_out_channels[1..4]
+            .iter()
+            .find(|c| !c.is_multiple_of(2))
+        {
+            return Err(Error::Usage(format!(
+                "stage width {c} is odd: units split channels in half"
+            )));
         }
         Ok(Arch {
             stages_repeats,

@@ -12,7 +12,12 @@ pub const BN_EPS: f32 = 1e-5;
 fn fold(sd: &StateDict, n: &ConvNames, kind: ConvKind, stride: usize, relu: bool) -> Conv {
     let w = &sd.tensors[&n.weight];
     let bn = |part: &str| &sd.tensors[&format!("{}.{part}", n.bn)].data;
-    let (gamma, beta, mean, var) = (bn("weight"), bn("bias"), bn("running_mean"), bn("running_var"));
+    let (gamma, beta, mean, var) = (
+        bn("weight"),
+        bn("bias"),
+        bn("running_mean"),
+        bn("running_var"),
+    );
     let out_ch = w.shape[0];
     let per_out = w.data.len() / out_ch;
     let mut weight = w.data.clone();

@@ -62,10 +62,15 @@ pub struct Loaded {
 /// Names what the bytes look like when they are not weights, for the error message.
 fn describe_foreign(bytes: &[u8]) -> String {
     let head = &bytes[..bytes.len().min(64)];
-    let text = String::from_utf8_lossy(head).trim_start().to_ascii_lowercase();
+    let text = String::from_utf8_lossy(head)
+        .trim_start()
+        .to_ascii_lowercase();
     if bytes.is_empty() {
         "the file is empty".into()
-    } else if text.starts_with("<!doctype html") || text.starts_with("<html") || text.starts_with('<') {
+    } else if text.starts_with("<!doctype html")
+        || text.starts_with("<html")
+        || text.starts_with('<')
+    {
         "it is an HTML/XML page (a 404 or login page from the server?)".into()
     } else if text.starts_with('{') || text.starts_with('[') {
         "it is JSON text".into()

@@ -11,8 +11,8 @@ pub fn sniff(bytes: &[u8]) -> bool {
 }
 
 pub fn read(bytes: &[u8]) -> Result<StateDict> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
+    let st =
+        SafeTensors::deserialize(bytes).map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
     let mut sd = StateDict::default();
     for (name, view) in st.tensors() {
         let shape = view.shape().to_vec();

@@ -8,10 +8,12 @@ fn dim(sd: &StateDict, name: &str, axis: usize) -> Result<usize> {
     let t = sd
         .get(name)
         .ok_or_else(|| Error::Missing(name.to_string()))?;
-    t.shape.get(axis).copied().ok_or_else(|| Error::Layout(format!(
-        "tensor {name} has shape {:?}, too few dimensions",
-        t.shape
-    )))
+    t.shape.get(axis).copied().ok_or_else(|| {
+        Error::Layout(format!(
+            "tensor {name} has shape {:?}, too few dimensions",
+            t.shape
+        ))
+    })
 }
 
 /// Reads the constructor arguments off the shapes: unit counts from the names,
@@ -21,7 +23,11 @@ pub fn infer_arch(sd: &StateDict) -> Result<Arch> {
         let sample: Vec<&str> = sd.tensors.keys().take(3).map(String::as_str).collect();
         return Err(Error::Layout(format!(
             "no conv1.0.weight: not a torchvision ShuffleNetV2 state_dict (first tensors: {})",
-            if sample.is_empty() { "none".to_string() } else { sample.join(", ") }
+            if sample.is_empty() {
+                "none".to_string()
+            } else {
+                sample.join(", ")
+            }
         )));
     }
     let mut repeats = [0usize; 3];
@@ -40,14 +46,24 @@ pub fn infer_arch(sd: &StateDict) -> Result<Arch> {
     }
     let c0 = dim(sd, "conv1.0.weight", 0)?;
     let stage = |s: usize| dim(sd, &format!("stage{}.0.branch2.0.weight", s + 2), 0).map(|b| 2 * b);
-    let channels = [c0, stage(0)?, stage(1)?, stage(2)?, dim(sd, "conv5.0.weight", 0)?];
-    Arch::new(repeats, channels, dim(sd, "fc.weight", 0)?)
-        .map_err(|e| Error::Layout(e.to_string()))
+    let channels = [
+        c0,
+        stage(0)?,
+        stage(1)?,
+        stage(2)?,
+        dim(sd, "conv5.0.weight", 0)?,
+    ];
+    Arch::new(repeats, channels, dim(sd, "fc.weight", 0)?).map_err(|e| Error::Layout(e.to_string()))
 }
 
 fn list(names: &[String]) -> String {
     const SHOWN: usize = 8;
-    let mut s = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if names.len() > SHOWN {
         s += &format!(" and {} more", names.len() - SHOWN);
     }

@@ -35,3 +35,5 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     let e = rel_err(got, want);
     assert!(e <= tol, "{what}: relative error {e:.3e} exceeds {tol:.0e}");
 }
+
+pub mod fixtures;

@@ -1,0 +1,290 @@
+//! Command-line parsing and the subcommands.
+
+mod npy;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shufflenet_web::engine::{Engine, Preference};
+use shufflenet_web::model::{Arch, Stage, Width};
+use shufflenet_web::preprocess::{self, Crop};
+use shufflenet_web::weights::{self, Loaded};
+use shufflenet_web::{classes, Error, Result, Tensor};
+
+#[derive(Parser)]
+#[command(
+    name = "shufflenet",
+    version,
+    about = "ShuffleNetV2 (torchvision-exact) on the CPU or GPU"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert a torchvision .pth or .safetensors file to safetensors (validated on the way).
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        /// Store F16 instead of F32.
+        #[arg(long)]
+        f16: bool,
+    },
+    /// Classify images (JPEG, PNG, WebP, BMP) with torchvision's eval transform.
+    Classify {
+        weights: PathBuf,
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// One JSON object per image.
+        #[arg(long)]
+        json: bool,
+        /// eval (resize 256, center crop 224) or square (center square crop to 224).
+        #[arg(long, default_value = "eval")]
+        crop: String,
+        #[command(flatten)]
+        backend: BackendArg,
+    },
+    /// Run an already normalized float32 N x 3 x H x W .npy; write N x classes logits .npy.
+    Run {
+        weights: PathBuf,
+        input: PathBuf,
+        output: PathBuf,
+        #[command(flatten)]
+        backend: BackendArg,
+    },
+    /// Width, parameter count, dtype and size of a weights file.
+    Info { weights: PathBuf },
+    /// Time whole-network runs: median, min and max ms, and per-stage ms.
+    Bench {
+        weights: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Input side in pixels.
+        #[arg(long, default_value_t = 224)]
+        size: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        backend: BackendArg,
+    },
+    /// Write seeded random weights in torchvision's layout (the untrained stand-in).
+    Random {
+        output: PathBuf,
+        #[arg(long, default_value = "1.0")]
+        width: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        f16: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct BackendArg {
+    /// auto, webgpu, cpu or reference.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+}
+
+fn load(path: &Path) -> Result<Loaded> {
+    let bytes = read(path)?;
+    weights::load(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+}
+
+fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
+    let pref = Preference::parse(&backend.backend)?;
+    pollster::block_on(Engine::new(loaded.network, pref))
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Convert { input, output, f16 } => {
+            let loaded = load(&input)?;
+            write(
+                &output,
+                &weights::write_safetensors(&loaded.state_dict, f16)?,
+            )?;
+            eprintln!(
+                "wrote {} ({}, {})",
+                output.display(),
+                loaded.info.arch.describe(),
+                if f16 { "F16" } else { "F32" }
+            );
+            Ok(())
+        }
+        Command::Info { weights } => {
+            let info = load(&weights)?.info;
+            println!("architecture: {}", info.arch.describe());
+            println!("stage repeats: {:?}", info.arch.stages_repeats);
+            println!("channels: {:?}", info.arch.stages_out_channels);
+            println!("classes: {}", info.arch.num_classes);
+            println!("parameters: {}", info.params);
+            println!("dtype: {}", info.dtype.name());
+            println!("format: {}", info.format.name());
+            println!("bytes: {}", info.file_bytes);
+            Ok(())
+        }
+        Command::Random {
+            output,
+            width,
+            seed,
+            f16,
+        } => {
+            let arch = Arch::width(Width::parse(&width)?);
+            let sd = weights::random::state_dict(&arch, seed);
+            write(&output, &weights::write_safetensors(&sd, f16)?)?;
+            eprintln!(
+                "wrote {} (untrained x{} stand-in, seed {seed})",
+                output.display(),
+                width
+            );
+            Ok(())
+        }
+        Command::Run {
+            weights,
+            input,
+            output,
+            backend,
+        } => {
+            let mut eng = engine(load(&weights)?, &backend)?;
+            let x = npy::read_nchw(&input)?;
+            let out = pollster::block_on(eng.run(&x))?;
+            npy::write_2d(&output, &out.logits, out.batch, out.classes)
+        }
+        Command::Classify {
+            weights,
+            images,
+            top,
+            json,
+            crop,
+            backend,
+        } => {
+            let crop = Crop::parse(&crop)?;
+            let mut eng = engine(load(&weights)?, &backend)?;
+            for path in images {
+                let img = image::open(&path)
+                    .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
+                    .to_rgb8();
+                let (w, h) = img.dimensions();
+                let x =
+                    preprocess::pixels_to_tensor(img.as_raw(), w as usize, h as usize, 3, crop)?;
+                let out = pollster::block_on(eng.run(&x))?;
+                let best = preprocess::top_k(out.logits_of(0), top);
+                print_predictions(&path, &best, json);
+            }
+            Ok(())
+        }
+        Command::Bench {
+            weights,
+            runs,
+            batch,
+            size,
+            json,
+            backend,
+        } => bench(load(&weights)?, &backend, runs, batch, size, json),
+    }
+}
+
+fn print_predictions(path: &Path, best: &[(usize, f32)], json: bool) {
+    if json {
+        let top: Vec<_> = best
+            .iter()
+            .map(|(i, p)| serde_json::json!({"index": i, "name": classes::name(*i), "prob": p}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"image": path.display().to_string(), "top": top})
+        );
+    } else {
+        println!("{}", path.display());
+        for (i, p) in best {
+            println!("  {:6.2}%  {:4}  {}", p * 100.0, i, classes::name(*i));
+        }
+    }
+}
+
+fn bench(
+    loaded: Loaded,
+    backend: &BackendArg,
+    runs: usize,
+    batch: usize,
+    size: usize,
+    json: bool,
+) -> Result<()> {
+    if runs == 0 || batch == 0 {
+        return Err(Error::Usage("--runs and --batch must be at least 1".into()));
+    }
+    let arch = loaded.info.arch.describe();
+    let mut eng = engine(loaded, backend)?;
+    let x = Tensor::new(
+        [batch, 3, size, size],
+        (0..batch * 3 * size * size)
+            .map(|i| ((i % 255) as f32 / 127.0) - 1.0)
+            .collect(),
+    )?;
+    // Warm up caches, the allocator and (on the GPU) the driver.
+    let warm = web_time::Instant::now();
+    while warm.elapsed().as_secs_f64() < 0.5 {
+        pollster::block_on(eng.run(&x))?;
+    }
+    let mut totals = Vec::with_capacity(runs);
+    let mut stages = [0f64; 5];
+    for _ in 0..runs {
+        let t = web_time::Instant::now();
+        let out = pollster::block_on(eng.run(&x))?;
+        totals.push(t.elapsed().as_secs_f64() * 1e3);
+        for (s, v) in stages.iter_mut().zip(out.times.ms) {
+            *s += v / runs as f64;
+        }
+    }
+    totals.sort_by(f64::total_cmp);
+    let median = totals[totals.len() / 2];
+    let (min, max) = (totals[0], totals[totals.len() - 1]);
+    if json {
+        let st: serde_json::Map<_, _> = Stage::ALL
+            .iter()
+            .map(|s| (s.name().to_string(), serde_json::json!(stages[*s as usize])))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"backend": eng.backend(), "arch": arch, "batch": batch, "size": size,
+                "runs": runs, "median_ms": median, "min_ms": min, "max_ms": max, "stages": st})
+        );
+    } else {
+        println!(
+            "{arch} on {}, batch {batch}, {size}x{size}, {runs} runs",
+            eng.backend()
+        );
+        println!("median {median:.2} ms  min {min:.2} ms  max {max:.2} ms");
+        for s in Stage::ALL {
+            println!("  {:7} {:8.3} ms", s.name(), stages[s as usize]);
+        }
+    }
+    Ok(())
+}

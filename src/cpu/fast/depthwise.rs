@@ -1,0 +1,153 @@
+//! Depthwise 3x3 convolution (padding 1, stride 1 or 2) on NHWC: one vector holds the same
+//! tap of four neighbouring channels, so a pixel is nine vector multiply-adds per 4 channels.
+//! Interior pixels run without bounds checks; only the one-pixel border pays for them.
+
+use super::simd::{round_up, F4, LANES};
+use crate::model::{out_size, Conv};
+
+#[derive(Clone, Debug)]
+pub struct Depthwise {
+    /// Channel slots computed: a multiple of 4.
+    width: usize,
+    stride: usize,
+    relu: bool,
+    /// `[tap][slot]`, zero on slots no channel lives in.
+    weights: Vec<f32>,
+    /// `[slot]`.
+    bias: Vec<f32>,
+}
+
+impl Depthwise {
+    /// `slot[c]` is the NHWC slot of channel `c`, both in the input and the output.
+    pub fn new(conv: &Conv, slot: &[usize]) -> Depthwise {
+        assert_eq!(slot.len(), conv.out_ch, "depthwise channel count");
+        let width = round_up(slot.iter().max().map_or(0, |m| m + 1), LANES);
+        let mut weights = vec![0.0; 9 * width];
+        let mut bias = vec![0.0; width];
+        for (c, &s) in slot.iter().enumerate() {
+            for t in 0..9 {
+                weights[t * width + s] = conv.weight[c * 9 + t];
+            }
+            bias[s] = conv.bias[c];
+        }
+        Depthwise {
+            width,
+            stride: conv.stride,
+            relu: conv.relu,
+            weights,
+            bias,
+        }
+    }
+
+    pub fn dense(conv: &Conv) -> Depthwise {
+        Depthwise::new(conv, &(0..conv.out_ch).collect::<Vec<_>>())
+    }
+
+    pub fn stride(&self) -> usize {
+        self.stride
+    }
+
+    /// `x` is `h x w` pixels of `xs` floats, `y` gets `out_size(h) x out_size(w)` pixels of `ys`.
+    pub fn run(&self, x: &[f32], (h, w, xs): (usize, usize, usize), y: &mut [f32], ys: usize) {
+        let s = self.stride;
+        let (oh, ow) = (out_size(h, s), out_size(w, s));
+        assert!(
+            xs >= self.width && ys >= self.width,
+            "depthwise pixel stride"
+        );
+        assert!(
+            x.len() >= h * w * xs && y.len() >= oh * ow * ys,
+            "depthwise buffers"
+        );
+        let (inner_y, inner_x) = (interior(h, oh, s), interior(w, ow, s));
+        for oy in 0..oh {
+            let mut ox = 0;
+            while ox < ow {
+                if inner_y.contains(&oy) && ox == inner_x.start && !inner_x.is_empty() {
+                    // SAFETY: interior pixels read only rows oy*s-1..=oy*s+1 and columns
+                    // ox*s-1..=ox*s+1, all inside the checked input.
+                    unsafe { self.interior_run(x, w, xs, y, ys, oy, inner_x.clone(), ow) };
+                    ox = inner_x.end;
+                } else {
+                    self.border_pixel(x, (h, w, xs), &mut y[(oy * ow + ox) * ys..], oy, ox);
+                    ox += 1;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn interior_run(
+        &self,
+        x: &[f32],
+        w: usize,
+        xs: usize,
+        y: &mut [f32],
+        ys: usize,
+        oy: usize,
+        cols: core::ops::Range<usize>,
+        ow: usize,
+    ) {
+        let s = self.stride;
+        let taps: [usize; 9] = core::array::from_fn(|t| ((t / 3) * w + t % 3) * xs);
+        let (wp, bp) = (self.weights.as_ptr(), self.bias.as_ptr());
+        for ox in cols {
+            let src = x.as_ptr().add(((oy * s - 1) * w + ox * s - 1) * xs);
+            let dst = y.as_mut_ptr().add((oy * ow + ox) * ys);
+            for c in (0..self.width).step_by(LANES) {
+                let mut acc = F4::load(bp.add(c));
+                for (t, &off) in taps.iter().enumerate() {
+                    acc = acc.mul_add(
+                        F4::load(wp.add(t * self.width + c)),
+                        F4::load(src.add(off + c)),
+                    );
+                }
+                if self.relu {
+                    acc = acc.max(F4::splat(0.0));
+                }
+                acc.store(dst.add(c));
+            }
+        }
+    }
+
+    /// One output pixel with zero padding, checked.
+    fn border_pixel(
+        &self,
+        x: &[f32],
+        (h, w, xs): (usize, usize, usize),
+        out: &mut [f32],
+        oy: usize,
+        ox: usize,
+    ) {
+        let s = self.stride;
+        let out = &mut out[..self.width];
+        out.copy_from_slice(&self.bias);
+        for ky in 0..3 {
+            for kx in 0..3 {
+                let (iy, ix) = ((oy * s + ky).wrapping_sub(1), (ox * s + kx).wrapping_sub(1));
+                if iy >= h || ix >= w {
+                    continue;
+                }
+                let src = &x[(iy * w + ix) * xs..][..self.width];
+                let wt = &self.weights[(ky * 3 + kx) * self.width..][..self.width];
+                for ((o, a), b) in out.iter_mut().zip(src).zip(wt) {
+                    *o += a * b;
+                }
+            }
+        }
+        if self.relu {
+            out.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    }
+}
+
+/// Output positions whose 3x3 window (padding 1) lies inside an input side of `size`.
+pub fn interior(size: usize, out: usize, stride: usize) -> core::ops::Range<usize> {
+    // Need o*s >= 1 and o*s + 1 <= size - 1.
+    let end = if size >= 2 {
+        ((size - 2) / stride + 1).min(out)
+    } else {
+        0
+    };
+    1..end.max(1)
+}

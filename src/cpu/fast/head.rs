@@ -1,0 +1,66 @@
+//! The head: conv5 1x1 (+ ReLU) through the packed kernel, global average pool, then fc as a
+//! one-row matrix product against weights packed like any other 1x1 layer.
+
+use super::pointwise::Pointwise;
+use super::simd::{F4, LANES};
+use crate::model::{Conv, Linear};
+
+#[derive(Clone, Debug)]
+pub struct Head {
+    conv5: Pointwise,
+    fc: Pointwise,
+    classes: usize,
+}
+
+impl Head {
+    /// `slots[c]` is where the last stage left logical channel `c`.
+    pub fn new(conv5: &Conv, fc: &Linear, slots: &[usize]) -> Head {
+        let out: Vec<usize> = (0..conv5.out_ch).collect();
+        Head {
+            conv5: Pointwise::new(&conv5.weight, &conv5.bias, conv5.relu, slots, &out),
+            fc: Pointwise::dense(&fc.weight, &fc.bias, false, fc.in_f, fc.out_f),
+            classes: fc.out_f,
+        }
+    }
+
+    /// Floats per pixel of the conv5 output.
+    pub fn features(&self) -> usize {
+        self.conv5.padded_out()
+    }
+
+    /// `x` holds `pixels` of `xs` floats. `feat` holds `pixels x features()`, `pooled` holds
+    /// `features()`; the logits are appended to `logits`.
+    pub fn run(
+        &self,
+        x: &[f32],
+        pixels: usize,
+        xs: usize,
+        feat: &mut [f32],
+        pooled: &mut [f32],
+        logits: &mut Vec<f32>,
+    ) {
+        let fs = self.features();
+        self.conv5.run(x, xs, pixels, feat, fs);
+        average(&feat[..pixels * fs], fs, &mut pooled[..fs]);
+        let start = logits.len();
+        logits.resize(start + self.classes, 0.0);
+        self.fc
+            .run(pooled, fs, 1, &mut logits[start..], self.classes);
+    }
+}
+
+/// Mean over pixels of `stride` floats (a multiple of 4).
+fn average(x: &[f32], stride: usize, out: &mut [f32]) {
+    let pixels = x.len() / stride;
+    let scale = F4::splat(1.0 / pixels as f32);
+    for c in (0..stride).step_by(LANES) {
+        let mut sum = F4::splat(0.0);
+        for p in 0..pixels {
+            // SAFETY: `p * stride + c + 4 <= x.len()` as `stride` is a multiple of 4.
+            sum = sum.add(unsafe { F4::load(x.as_ptr().add(p * stride + c)) });
+        }
+        let mean = F4::splat(0.0).mul_add(sum, scale);
+        // SAFETY: `c + 4 <= stride == out.len()`.
+        unsafe { mean.store(out.as_mut_ptr().add(c)) };
+    }
+}

@@ -1,0 +1,223 @@
+//! The 1x1 convolution as a register-blocked matrix product `[pixels x K] x [K x N]`.
+//!
+//! Activations are NHWC, so a pixel's channels are one contiguous row of the left matrix.
+//! Weights are packed at load time into panels of `NR` output channels (`[K][NR]` each),
+//! and a tile of `MR` pixels x `NR` channels lives in registers for the whole K loop: per
+//! step, `MR` broadcasts and `NR / 4` vector loads feed `MR * NR / 4` multiply-adds.
+//!
+//! Channel split, concat and shuffle are never materialized. Instead every layer is told
+//! where (which NHWC slot) each of its logical input and output channels lives: inputs are
+//! read through a gather list (or straight, when the slots are `0..K`), outputs go straight
+//! to their slots, which is how a branch writes into its half of the shuffled output.
+
+use super::simd::{round_up, F4, LANES};
+
+/// Pixels per register tile: 6 x 2 accumulators plus operands fit 16 vector registers.
+const MR: usize = 6;
+/// Output channels per register tile (two vectors).
+const NR: usize = 8;
+/// Packed weights handled per sweep over the pixels (floats): about an L1 cache.
+const PANEL_BUDGET: usize = 8 * 1024;
+/// Marks a padding column that is never stored.
+const SKIP: u32 = u32::MAX;
+
+/// How one 4-channel vector of a tile row is written.
+#[derive(Clone, Copy, Debug)]
+enum Store {
+    /// Four consecutive slots starting here.
+    Vector(u32),
+    /// Each lane to its own slot, or nowhere.
+    Lanes([u32; 4]),
+}
+
+/// A 1x1 convolution (or any dense `[out][in]` layer applied per pixel), packed.
+#[derive(Clone, Debug)]
+pub struct Pointwise {
+    k: usize,
+    blocks: usize,
+    relu: bool,
+    /// `[block][k][NR]`.
+    panels: Vec<f32>,
+    /// `[block * NR]`, zero for padding columns.
+    bias: Vec<f32>,
+    /// Slot of packed input row `k`, unless the rows are slots `0..K` in order.
+    gather: Option<Vec<u32>>,
+    /// One per 4-column vector.
+    stores: Vec<Store>,
+    /// One past the largest slot read / written, for the bounds checks.
+    in_extent: usize,
+    out_extent: usize,
+}
+
+impl Pointwise {
+    /// `weight` is `[out][in]`. `in_slot[i]` is the NHWC slot holding logical input `i`,
+    /// `out_slot[o]` the slot output `o` goes to.
+    pub fn new(
+        weight: &[f32],
+        bias: &[f32],
+        relu: bool,
+        in_slot: &[usize],
+        out_slot: &[usize],
+    ) -> Pointwise {
+        let (k, n) = (in_slot.len(), out_slot.len());
+        assert_eq!(weight.len(), k * n, "pointwise weight shape");
+        assert_eq!(bias.len(), n, "pointwise bias length");
+        // Read inputs in slot order: sequential memory, and often no gather at all.
+        let mut order: Vec<usize> = (0..k).collect();
+        order.sort_by_key(|&i| in_slot[i]);
+        let straight = order.iter().enumerate().all(|(r, &i)| in_slot[i] == r);
+        let gather = (!straight).then(|| order.iter().map(|&i| in_slot[i] as u32).collect());
+
+        let blocks = n.div_ceil(NR);
+        let mut panels = vec![0.0; blocks * k * NR];
+        let mut padded_bias = vec![0.0; blocks * NR];
+        for o in 0..n {
+            let (b, j) = (o / NR, o % NR);
+            for (r, &i) in order.iter().enumerate() {
+                panels[(b * k + r) * NR + j] = weight[o * k + i];
+            }
+            padded_bias[o] = bias[o];
+        }
+        let slot = |o: usize| out_slot.get(o).map_or(SKIP, |&s| s as u32);
+        let stores = (0..blocks * NR / LANES)
+            .map(|v| {
+                let lanes: [u32; 4] = core::array::from_fn(|l| slot(v * LANES + l));
+                let consecutive =
+                    (1..4).all(|l| lanes[0] != SKIP && lanes[l] == lanes[0] + l as u32);
+                if consecutive {
+                    Store::Vector(lanes[0])
+                } else {
+                    Store::Lanes(lanes)
+                }
+            })
+            .collect();
+        Pointwise {
+            k,
+            blocks,
+            relu,
+            panels,
+            bias: padded_bias,
+            gather,
+            stores,
+            in_extent: in_slot.iter().max().map_or(0, |m| m + 1),
+            out_extent: out_slot.iter().max().map_or(0, |m| m + 1),
+        }
+    }
+
+    /// Inputs `[i]` -> outputs `[o]` in consecutive slots (a branch's private buffer).
+    pub fn dense(weight: &[f32], bias: &[f32], relu: bool, k: usize, n: usize) -> Pointwise {
+        let ids = |c: usize| (0..c).collect::<Vec<_>>();
+        Pointwise::new(weight, bias, relu, &ids(k), &ids(n))
+    }
+
+    /// Output channels, padded for a whole tile.
+    pub fn padded_out(&self) -> usize {
+        round_up(self.out_extent, LANES)
+    }
+
+    /// Runs on `rows` pixels: pixel `p` reads `a[p * a_stride..]`, writes `c[p * c_stride..]`.
+    pub fn run(&self, a: &[f32], a_stride: usize, rows: usize, c: &mut [f32], c_stride: usize) {
+        if rows == 0 {
+            return;
+        }
+        assert!(
+            a.len() >= (rows - 1) * a_stride + self.in_extent,
+            "pointwise input too short"
+        );
+        assert!(
+            c.len() >= (rows - 1) * c_stride + self.out_extent,
+            "pointwise output too short"
+        );
+        let chunk = (PANEL_BUDGET / (self.k * NR).max(1)).max(1);
+        let (a, c) = (a.as_ptr(), c.as_mut_ptr());
+        let mut b0 = 0;
+        while b0 < self.blocks {
+            let b1 = (b0 + chunk).min(self.blocks);
+            let mut p = 0;
+            // SAFETY: rows and slots were checked against the slice lengths above.
+            unsafe {
+                while p + MR <= rows {
+                    self.tiles::<MR>(a, a_stride, c, c_stride, p, b0..b1);
+                    p += MR;
+                }
+                match rows - p {
+                    5 => self.tiles::<5>(a, a_stride, c, c_stride, p, b0..b1),
+                    4 => self.tiles::<4>(a, a_stride, c, c_stride, p, b0..b1),
+                    3 => self.tiles::<3>(a, a_stride, c, c_stride, p, b0..b1),
+                    2 => self.tiles::<2>(a, a_stride, c, c_stride, p, b0..b1),
+                    1 => self.tiles::<1>(a, a_stride, c, c_stride, p, b0..b1),
+                    _ => {}
+                }
+            }
+            b0 = b1;
+        }
+    }
+
+    /// Pixels `p..p + R` for the given column blocks.
+    #[inline(always)]
+    unsafe fn tiles<const R: usize>(
+        &self,
+        a: *const f32,
+        a_stride: usize,
+        c: *mut f32,
+        c_stride: usize,
+        p: usize,
+        blocks: core::ops::Range<usize>,
+    ) {
+        let rows_in: [*const f32; R] = core::array::from_fn(|r| a.add((p + r) * a_stride));
+        let rows_out: [*mut f32; R] = core::array::from_fn(|r| c.add((p + r) * c_stride));
+        for b in blocks {
+            let acc = match &self.gather {
+                None => self.tile::<R, false>(rows_in, &[], b),
+                Some(g) => self.tile::<R, true>(rows_in, g, b),
+            };
+            let zero = F4::splat(0.0);
+            for (r, row) in acc.into_iter().enumerate() {
+                for (v, mut x) in row.into_iter().enumerate() {
+                    if self.relu {
+                        x = x.max(zero);
+                    }
+                    match self.stores[b * NR / LANES + v] {
+                        Store::Vector(s) => x.store(rows_out[r].add(s as usize)),
+                        Store::Lanes(slots) => {
+                            for (s, val) in slots.into_iter().zip(x.to_array()) {
+                                if s != SKIP {
+                                    *rows_out[r].add(s as usize) = val;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The register tile: `R` pixels x `NR` channels of column block `b`. Kept out of line
+    /// so the K loop gets the registers to itself (inlined, the row pointers spill).
+    #[inline(never)]
+    unsafe fn tile<const R: usize, const GATHER: bool>(
+        &self,
+        rows: [*const f32; R],
+        gather: &[u32],
+        b: usize,
+    ) -> [[F4; 2]; R] {
+        let bias = self.bias.as_ptr().add(b * NR);
+        let mut acc = [[F4::load(bias), F4::load(bias.add(4))]; R];
+        let panel = self.panels.as_ptr().add(b * self.k * NR);
+        for kk in 0..self.k {
+            let off = if GATHER {
+                *gather.get_unchecked(kk) as usize
+            } else {
+                kk
+            };
+            let w0 = F4::load(panel.add(kk * NR));
+            let w1 = F4::load(panel.add(kk * NR + 4));
+            for r in 0..R {
+                let x = F4::load_splat(rows[r].add(off));
+                acc[r][0] = acc[r][0].mul_add(x, w0);
+                acc[r][1] = acc[r][1].mul_add(x, w1);
+            }
+        }
+        acc
+    }
+}

@@ -1,0 +1,125 @@
+//! Single kernels of the fast path on the reference backend's NCHW `Map`s, so the shared
+//! kernel suite can compare each one with `cpu::reference`. Not used when running a network.
+
+use super::depthwise::Depthwise;
+use super::head::Head;
+use super::plan::{stride, UnitOps, UnitPlan};
+use super::pointwise::Pointwise;
+use super::stem::{self, Stem, PATCH};
+use crate::cpu::reference::Map;
+use crate::model::{out_size, Conv, Linear, Unit};
+
+/// NHWC pixels of `xs` floats, channel `c` at `slots[c]`, other slots zero.
+fn to_nhwc(x: &Map, slots: &[usize], xs: usize) -> Vec<f32> {
+    let plane = x.h * x.w;
+    let mut out = vec![0.0; plane * xs];
+    for (c, &s) in slots.iter().enumerate() {
+        for p in 0..plane {
+            out[p * xs + s] = x.data[c * plane + p];
+        }
+    }
+    out
+}
+
+fn from_nhwc(data: &[f32], (h, w, xs): (usize, usize, usize), slots: &[usize]) -> Map {
+    let mut m = Map::zeros(slots.len(), h, w);
+    for (c, &s) in slots.iter().enumerate() {
+        for p in 0..h * w {
+            m.data[c * h * w + p] = data[p * xs + s];
+        }
+    }
+    m
+}
+
+fn ids(n: usize) -> Vec<usize> {
+    (0..n).collect()
+}
+
+/// A 1x1 conv. With `scattered`, inputs sit in reversed slots (read through the gather
+/// list) and output `o` goes to slot `2o + 1` of a twice-as-wide pixel, as a unit's
+/// branch writes its half of the shuffled output.
+pub fn pointwise(conv: &Conv, x: &Map, scattered: bool) -> Map {
+    let k = conv.in_ch;
+    let (in_slots, out_slots): (Vec<usize>, Vec<usize>) = if scattered {
+        (
+            (0..k).rev().collect(),
+            (0..conv.out_ch).map(|o| 2 * o + 1).collect(),
+        )
+    } else {
+        (ids(k), ids(conv.out_ch))
+    };
+    let op = Pointwise::new(&conv.weight, &conv.bias, conv.relu, &in_slots, &out_slots);
+    let (xs, ys) = (stride(k), stride(2 * conv.out_ch));
+    let input = to_nhwc(x, &in_slots, xs);
+    let mut out = vec![0.0; x.h * x.w * ys];
+    op.run(&input, xs, x.h * x.w, &mut out, ys);
+    from_nhwc(&out, (x.h, x.w, ys), &out_slots)
+}
+
+pub fn depthwise(conv: &Conv, x: &Map) -> Map {
+    let op = Depthwise::dense(conv);
+    let xs = stride(conv.in_ch);
+    let (oh, ow) = (out_size(x.h, op.stride()), out_size(x.w, op.stride()));
+    let mut out = vec![0.0; oh * ow * xs];
+    op.run(&to_nhwc(x, &ids(x.c), xs), (x.h, x.w, xs), &mut out, xs);
+    from_nhwc(&out, (oh, ow, xs), &ids(x.c))
+}
+
+/// The stem conv (without the pool).
+pub fn stem_conv(conv: &Conv, x: &Map) -> Map {
+    let op = Stem::new(conv);
+    let (oh, ow, ys) = (out_size(x.h, 2), out_size(x.w, 2), stride(conv.out_ch));
+    let mut patches = vec![0.0; ow * PATCH];
+    let mut out = vec![0.0; oh * ow * ys];
+    op.run(&x.data, (x.h, x.w), &mut patches, &mut out, ys);
+    from_nhwc(&out, (oh, ow, ys), &ids(conv.out_ch))
+}
+
+pub fn maxpool(x: &Map) -> Map {
+    let xs = stride(x.c);
+    let (oh, ow) = (out_size(x.h, 2), out_size(x.w, 2));
+    let mut out = vec![0.0; oh * ow * xs];
+    stem::maxpool(&to_nhwc(x, &ids(x.c), xs), (x.h, x.w, xs), &mut out);
+    from_nhwc(&out, (oh, ow, xs), &ids(x.c))
+}
+
+/// Units run back to back, in place where they are in place, with the channel bookkeeping
+/// of a real run; the result is converted back to torch's channel order.
+pub fn units(us: &[Unit], x: &Map) -> Map {
+    let mut slots = ids(x.c);
+    let (mut h, mut w) = (x.h, x.w);
+    let size = |c: usize, h: usize, w: usize| h * w * stride(c).max(stride(x.c));
+    let mut cur = to_nhwc(x, &slots, stride(x.c));
+    for u in us {
+        let (plan, next) = UnitPlan::new(u, &slots);
+        let (oh, ow) = (out_size(h, plan.stride()), out_size(w, plan.stride()));
+        let mut out = vec![0.0; size(2 * u.branch, oh, ow)];
+        let mut t1 = vec![0.0; h * w * plan.branch_stride()];
+        let mut t2 = vec![0.0; size(u.in_ch.max(u.branch), oh, ow)];
+        cur.resize(size(u.in_ch, h, w).max(cur.len()), 0.0);
+        plan.run(&mut cur, (h, w), &mut out, &mut t1, &mut t2);
+        if let UnitOps::Down { .. } = plan.ops {
+            cur = out;
+        }
+        (slots, h, w) = (next, oh, ow);
+    }
+    from_nhwc(&cur, (h, w, stride(slots.len())), &slots)
+}
+
+/// conv5, global average pool and fc.
+pub fn head(conv5: &Conv, fc: &Linear, x: &Map) -> Vec<f32> {
+    let op = Head::new(conv5, fc, &ids(x.c));
+    let (pixels, xs) = (x.h * x.w, stride(x.c));
+    let mut feat = vec![0.0; pixels * op.features()];
+    let mut pooled = vec![0.0; op.features()];
+    let mut logits = Vec::new();
+    op.run(
+        &to_nhwc(x, &ids(x.c), xs),
+        pixels,
+        xs,
+        &mut feat,
+        &mut pooled,
+        &mut logits,
+    );
+    logits
+}

@@ -1,0 +1,88 @@
+//! The stem: conv 3x3/2 on the 3 input channels (+ ReLU), then max pool 3x3/2.
+//!
+//! The conv is im2col'd one output row at a time (27 values per pixel, a small buffer that
+//! stays in cache) and run through the packed 1x1 kernel, so it shares the register tiling.
+
+use super::pointwise::Pointwise;
+use super::simd::{F4, LANES};
+use crate::model::{out_size, Conv};
+
+/// Values per im2col row: 3 channels x 3 x 3 taps, in torch's `[in][ky][kx]` order.
+pub const PATCH: usize = 27;
+
+#[derive(Clone, Debug)]
+pub struct Stem {
+    conv: Pointwise,
+}
+
+impl Stem {
+    pub fn new(conv: &Conv) -> Stem {
+        assert_eq!(conv.in_ch * 9, PATCH, "the stem takes 3 channels");
+        Stem {
+            conv: Pointwise::dense(&conv.weight, &conv.bias, conv.relu, PATCH, conv.out_ch),
+        }
+    }
+
+    /// `image` is one NCHW `3 x h x w` image; writes `out_size(h) x out_size(w)` pixels of
+    /// `ys` floats to `y`. `patches` holds at least one output row of im2col values.
+    pub fn run(
+        &self,
+        image: &[f32],
+        (h, w): (usize, usize),
+        patches: &mut [f32],
+        y: &mut [f32],
+        ys: usize,
+    ) {
+        let (oh, ow) = (out_size(h, 2), out_size(w, 2));
+        let plane = h * w;
+        let patches = &mut patches[..ow * PATCH];
+        for oy in 0..oh {
+            for (ox, patch) in patches.chunks_exact_mut(PATCH).enumerate() {
+                for (t, taps) in patch.chunks_exact_mut(3).enumerate() {
+                    let (c, iy) = (t / 3, (oy * 2 + t % 3).wrapping_sub(1));
+                    if iy >= h {
+                        taps.fill(0.0);
+                        continue;
+                    }
+                    let row = &image[c * plane + iy * w..][..w];
+                    for (kx, v) in taps.iter_mut().enumerate() {
+                        *v = row
+                            .get((ox * 2 + kx).wrapping_sub(1))
+                            .copied()
+                            .unwrap_or(0.0);
+                    }
+                }
+            }
+            self.conv
+                .run(patches, PATCH, ow, &mut y[oy * ow * ys..], ys);
+        }
+    }
+}
+
+/// Max pool 3x3/2, padding 1, over NHWC pixels of `xs` floats (a multiple of 4).
+pub fn maxpool(x: &[f32], (h, w, xs): (usize, usize, usize), y: &mut [f32]) {
+    let (oh, ow) = (out_size(h, 2), out_size(w, 2));
+    assert!(
+        xs % LANES == 0 && x.len() >= h * w * xs && y.len() >= oh * ow * xs,
+        "maxpool buffers"
+    );
+    for oy in 0..oh {
+        let rows = (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(h);
+        for ox in 0..ow {
+            let cols = (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(w);
+            let out = (oy * ow + ox) * xs;
+            for c in (0..xs).step_by(LANES) {
+                let mut m = F4::splat(f32::NEG_INFINITY);
+                for iy in rows.clone() {
+                    for ix in cols.clone() {
+                        let at = (iy * w + ix) * xs + c;
+                        // SAFETY: `at + 4 <= h * w * xs <= x.len()`, checked above.
+                        m = m.max(unsafe { F4::load(x.as_ptr().add(at)) });
+                    }
+                }
+                // SAFETY: `out + c + 4 <= oh * ow * xs <= y.len()`.
+                unsafe { m.store(y.as_mut_ptr().add(out + c)) };
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test: formatting and lints, native tests (CPU and lavapipe GPU), the shared
+# suite in headless Chrome (CPU SIMD128 and WebGPU on SwiftShader), and the page end to end.
+set -euo pipefail
+cd "$(dirname "$0")"
+source tools/setup.sh
+setup_all
+
+step() { printf '\n\033[1;32m==> %s\033[0m\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (native and wasm32)"
+cargo clippy -q --all-targets -- -D warnings
+wasm cargo clippy -q --lib --target wasm32-unknown-unknown -- -D warnings
+
+step "native tests"
+cargo test -q 2>&1 | tee target/native-tests.log
+grep -q "test result: ok" target/native-tests.log
+
+step "browser tests (wasm-pack test, headless Chrome; WebGPU on SwiftShader)"
+wasm wasm-pack test --headless --chrome --mode no-install 2>&1 | tee target/wasm-tests.log
+
+step "page end to end (playwright-core, Debian chromium)"
+build_pkg pkg
+# The page tests run on the untrained stand-ins, the same on every machine.
+export WEIGHTS_DIR="$PWD/target/e2e-weights"
+rm -rf "$WEIGHTS_DIR" && SHUFFLENET_OFFLINE=1 tools/weights.sh target/debug/shufflenet
+PORT=${E2E_PORT:-8087}
+./run.sh --no-build --port "$PORT" --weights-dir "$WEIGHTS_DIR" > target/e2e-server.log 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  curl -fs "http://127.0.0.1:$PORT/weights/manifest.json" >/dev/null 2>&1 && break
+  sleep 1
+done
+SHUFFLENET_URL="http://127.0.0.1:$PORT" node --test tests/e2e/

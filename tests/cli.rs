@@ -1,0 +1,202 @@
+//! The `shufflenet` command line, end to end (native only).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shufflenet");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("runs the CLI")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = cli(args);
+    assert!(
+        out.status.success(),
+        "shufflenet {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Fails with a one-line message on stderr, no panic.
+fn fails(args: &[&str]) -> String {
+    let out = cli(args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "shufflenet {args:?} succeeded");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec().unwrap())
+}
+
+#[test]
+fn run_matches_torchvision_for_every_file_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, want) = read_npy(&fixture("small_logits.npy"));
+    for (weights, tol) in [
+        ("small.safetensors", 1e-4),
+        ("small.pth", 1e-4),
+        ("small_legacy.pth", 1e-4),
+        ("small_f16.safetensors", 2e-2),
+    ] {
+        for backend in ["cpu", "reference"] {
+            let out = dir.path().join("logits.npy");
+            let w = fixture(weights);
+            let input = fixture("small_input.npy");
+            ok(&[
+                "run",
+                w.to_str().unwrap(),
+                input.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--backend",
+                backend,
+            ]);
+            let (shape, got) = read_npy(&out);
+            assert_eq!(shape, vec![2, 10]);
+            common::assert_close(&format!("{weights} on {backend}"), &got, &want, tol);
+        }
+    }
+}
+
+#[test]
+fn convert_pth_to_safetensors_and_f16() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("w.safetensors");
+    let out16 = dir.path().join("w16.safetensors");
+    let pth = fixture("small.pth");
+    ok(&["convert", pth.to_str().unwrap(), out.to_str().unwrap()]);
+    ok(&[
+        "convert",
+        pth.to_str().unwrap(),
+        out16.to_str().unwrap(),
+        "--f16",
+    ]);
+    let info = ok(&["info", out.to_str().unwrap()]);
+    assert!(
+        info.contains("dtype: F32") && info.contains("format: safetensors"),
+        "{info}"
+    );
+    let info16 = ok(&["info", out16.to_str().unwrap()]);
+    assert!(info16.contains("dtype: F16"), "{info16}");
+    // F16 halves the tensor bytes.
+    let (a, b) = (
+        std::fs::metadata(&out).unwrap().len(),
+        std::fs::metadata(&out16).unwrap().len(),
+    );
+    assert!(b < a * 6 / 10, "{b} vs {a}");
+}
+
+#[test]
+fn info_names_widths_and_counts_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("x05.safetensors");
+    ok(&[
+        "random",
+        w.to_str().unwrap(),
+        "--width",
+        "0.5",
+        "--seed",
+        "3",
+    ]);
+    let info = ok(&["info", w.to_str().unwrap()]);
+    assert!(info.contains("architecture: x0.5"), "{info}");
+    // torchvision: sum(p.numel() for p in shufflenet_v2_x0_5().parameters())
+    assert!(info.contains("parameters: 1366792"), "{info}");
+}
+
+#[test]
+fn classify_prints_top_k_as_json() {
+    let w = fixture("small.safetensors");
+    let img = fixture("image.png");
+    let out = ok(&[
+        "classify",
+        w.to_str().unwrap(),
+        img.to_str().unwrap(),
+        "--top",
+        "3",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    let probs: Vec<f64> = top.iter().map(|t| t["prob"].as_f64().unwrap()).collect();
+    assert!(probs.windows(2).all(|p| p[0] >= p[1]), "{probs:?}");
+    assert!(probs.iter().all(|p| (0.0..=1.0).contains(p)));
+}
+
+#[test]
+fn bench_reports_stages() {
+    let w = fixture("small.safetensors");
+    let out = ok(&[
+        "bench",
+        w.to_str().unwrap(),
+        "--runs",
+        "3",
+        "--size",
+        "64",
+        "--batch",
+        "2",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["runs"], 3);
+    assert!(v["median_ms"].as_f64().unwrap() > 0.0);
+    for s in ["stem", "stage2", "stage3", "stage4", "head"] {
+        assert!(v["stages"][s].as_f64().unwrap() >= 0.0, "{s}");
+    }
+}
+
+#[test]
+fn bad_inputs_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("404.pth");
+    std::fs::write(&html, "<!DOCTYPE html><title>404</title>").unwrap();
+    let err = fails(&["info", html.to_str().unwrap()]);
+    assert!(err.contains("HTML"), "{err}");
+    fails(&["info", "/nonexistent/weights.pth"]);
+
+    // A .npy whose header claims far more data than it holds.
+    let npy = dir.path().join("huge.npy");
+    let mut header = b"\x93NUMPY\x01\x00".to_vec();
+    let dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 3, 100000, 100000), }";
+    let pad = 64 - (10 + dict.len() + 1) % 64;
+    let text = format!("{dict}{}\n", " ".repeat(pad));
+    header.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    header.extend_from_slice(text.as_bytes());
+    std::fs::write(&npy, &header).unwrap();
+    let w = fixture("small.safetensors");
+    let out = dir.path().join("o.npy");
+    let err = fails(&[
+        "run",
+        w.to_str().unwrap(),
+        npy.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
+    assert!(err.contains("more data"), "{err}");
+
+    let img = dir.path().join("not-an-image.png");
+    std::fs::write(&img, b"hello").unwrap();
+    fails(&["classify", w.to_str().unwrap(), img.to_str().unwrap()]);
+    fails(&[
+        "random",
+        dir.path().join("x.st").to_str().unwrap(),
+        "--width",
+        "3",
+    ]);
+}

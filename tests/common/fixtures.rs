@@ -1,0 +1,48 @@
+//! The committed fixtures written by `tools/make_fixtures.py` from torchvision.
+
+use safetensors::SafeTensors;
+
+pub const SMALL_F32: &[u8] = include_bytes!("../fixtures/small.safetensors");
+pub const SMALL_F16: &[u8] = include_bytes!("../fixtures/small_f16.safetensors");
+pub const SMALL_PTH: &[u8] = include_bytes!("../fixtures/small.pth");
+pub const SMALL_F16_PTH: &[u8] = include_bytes!("../fixtures/small_f16.pth");
+pub const SMALL_LEGACY_PTH: &[u8] = include_bytes!("../fixtures/small_legacy.pth");
+const SMALL_IO: &[u8] = include_bytes!("../fixtures/small_io.safetensors");
+const PREPROCESS: &[u8] = include_bytes!("../fixtures/preprocess.safetensors");
+
+/// A tensor from a fixture file as (shape, f32 values); F16 and U8 are widened.
+pub fn tensor(file: &[u8], name: &str) -> (Vec<usize>, Vec<f32>) {
+    let st = SafeTensors::deserialize(file).expect("fixture parses");
+    let v = st.tensor(name).expect("fixture tensor exists");
+    let data = match v.dtype() {
+        safetensors::Dtype::F32 => v
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        safetensors::Dtype::F16 => v
+            .data()
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes(c.try_into().unwrap()).to_f32())
+            .collect(),
+        safetensors::Dtype::U8 => v.data().iter().map(|b| *b as f32).collect(),
+        d => panic!("fixture dtype {d:?}"),
+    };
+    (v.shape().to_vec(), data)
+}
+
+/// torchvision's input and outputs for the small network: `input`, `stem`, `stage2`,
+/// `stage3`, `stage4`, `logits`.
+pub fn small_io(name: &str) -> (Vec<usize>, Vec<f32>) {
+    tensor(SMALL_IO, name)
+}
+
+pub fn small_input() -> shufflenet_web::Tensor {
+    let (s, d) = small_io("input");
+    shufflenet_web::Tensor::new([s[0], s[1], s[2], s[3]], d).unwrap()
+}
+
+/// The test picture's RGB bytes and torchvision's `eval` / `square` transforms of it.
+pub fn preprocess(name: &str) -> (Vec<usize>, Vec<f32>) {
+    tensor(PREPROCESS, name)
+}

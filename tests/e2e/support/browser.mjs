@@ -1,0 +1,48 @@
+// Launches Debian's chromium through playwright-core (never a downloaded browser) with WebGPU on
+// SwiftShader and, optionally, a fake webcam playing a generated clip.
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeClip } from './y4m.mjs';
+
+export const BASE_URL = (process.env.SHUFFLENET_URL ?? 'http://127.0.0.1:8080').replace(/\/?$/, '/');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const COMMON = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'];
+
+let clip = null;
+function fakeClip() {
+  clip ??= writeClip(join(mkdtempSync(join(tmpdir(), 'shufflenet-e2e-')), 'clip.y4m'));
+  return clip;
+}
+
+/**
+ * camera: 'fake' (one camera playing the clip, permission granted), 'two' (Chromium's two
+ * built-in test-pattern cameras; a file source always yields a single device) or 'denied'
+ * (permission refused); webgpu: false hides WebGPU from the page entirely.
+ */
+export async function launch({ camera = 'fake', webgpu = true } = {}) {
+  const gpu = webgpu ? WEBGPU : ['--disable-blink-features=WebGPU'];
+  const args = [...COMMON, ...gpu];
+  if (camera === 'two') args.push('--use-fake-device-for-media-stream=device-count=2', '--use-fake-ui-for-media-stream');
+  else args.push('--use-fake-device-for-media-stream');
+  if (camera === 'fake') args.push('--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${fakeClip()}`);
+  if (camera === 'denied') args.push('--deny-permission-prompts');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args });
+  return browser;
+}
+
+/** Opens the page with the given query and collects console errors for failure messages. */
+export async function openPage(browser, query = '', { viewport = { width: 1280, height: 860 } } = {}) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  if (process.env.SHUFFLENET_MOCK_ENGINE) await (await import('./mock-route.mjs')).routeMockEngine(context);
+  await page.goto(new URL(query ? `?${query}` : '', BASE_URL).href);
+  return { context, page, logs };
+}

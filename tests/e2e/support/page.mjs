@@ -1,0 +1,76 @@
+// Page-level helpers shared by the end-to-end tests, the soak and the benchmarks.
+
+import assert from 'node:assert/strict';
+
+export const state = (page) => page.evaluate(() => document.body.dataset.state);
+export const frames = (page) => page.evaluate(() => Number(document.body.dataset.frames ?? 0));
+
+/** Waits until the page is `ready`; fails with the page's own message if it reports `error`. */
+export async function waitReady(page, timeout = 120_000) {
+  await page.waitForFunction(() => document.body.dataset.state !== 'loading', null, { timeout, polling: 250 });
+  const s = await state(page);
+  if (s !== 'ready') assert.fail(`page state is ${s}: ${await messageText(page)}`);
+}
+
+/** Waits until at least `n` more frames than `from` have been classified. */
+export async function waitFrames(page, n, { from, timeout = 120_000 } = {}) {
+  const start = from ?? (await frames(page));
+  await page.waitForFunction(
+    (target) => Number(document.body.dataset.frames ?? 0) >= target,
+    start + n,
+    { timeout, polling: 200 },
+  );
+  return frames(page);
+}
+
+export async function messageText(page) {
+  return page.evaluate(() => {
+    const m = document.getElementById('message');
+    return m.hidden ? '' : document.getElementById('message-text').textContent;
+  });
+}
+
+export async function predictions(page) {
+  return page.$$eval('[data-testid="prediction"]', (rows) =>
+    rows.map((r) => ({
+      name: r.querySelector('.name').textContent,
+      percent: parseFloat(r.querySelector('.value').textContent.replace('<', '')), // "<0.01%" reads as 0.01
+    })),
+  );
+}
+
+export async function stageTimes(page) {
+  return page.$$eval('[data-testid="stage-time"]', (rows) =>
+    rows.map((r) => ({ stage: r.dataset.stage, ms: parseFloat(r.querySelector('.value').textContent) })),
+  );
+}
+
+export async function backend(page) {
+  return page.$eval('[data-testid="backend"]', (b) => ({ kind: b.dataset.kind, name: b.dataset.backend, text: b.textContent }));
+}
+
+/** A small 24-bit BMP (decodable by every browser) with a red disc on a blue-green gradient. */
+export function testImageBmp(width = 96, height = 72) {
+  const row = Math.ceil((width * 3) / 4) * 4;
+  const size = 54 + row * height;
+  const b = Buffer.alloc(size);
+  b.write('BM', 0, 'ascii');
+  b.writeUInt32LE(size, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(row * height, 34);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const disc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (height / 3) ** 2;
+      const o = 54 + y * row + x * 3; // BGR, bottom-up
+      b[o] = disc ? 30 : Math.round((255 * x) / width);
+      b[o + 1] = disc ? 40 : Math.round((255 * y) / height);
+      b[o + 2] = disc ? 220 : 60;
+    }
+  }
+  return b;
+}

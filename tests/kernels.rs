@@ -1,0 +1,215 @@
+//! Every fast CPU kernel against the reference backend: all four widths, odd spatial sizes
+//! that are multiples of no tile, and batches of more than one image.
+
+mod common;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use common::assert_close;
+use shufflenet_web::cpu::reference::{self, Map};
+use shufflenet_web::cpu::{probe, FastCpu};
+use shufflenet_web::model::{Arch, Network, Width};
+use shufflenet_web::weights::random_network;
+use shufflenet_web::Tensor;
+
+/// Per-kernel tolerance relative to the largest reference value: only summation order differs.
+const KERNEL_TOL: f32 = 1e-5;
+/// Whole-network tolerance (the bound).
+const NET_TOL: f32 = 1e-4;
+
+fn networks() -> impl Iterator<Item = (Width, Network)> {
+    Width::ALL
+        .into_iter()
+        .map(|w| (w, random_network(&Arch::width(w), 7 + w as u64)))
+}
+
+/// Deterministic values in [-1, 1).
+fn noise(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn map(c: usize, h: usize, w: usize, seed: u32) -> Map {
+    Map {
+        c,
+        h,
+        w,
+        data: noise(c * h * w, seed),
+    }
+}
+
+/// Odd sizes, a 1x1 map, and one wider than tall.
+const SIZES: [(usize, usize); 4] = [(7, 5), (1, 1), (2, 3), (13, 11)];
+
+suite_test!(
+    fn stem_conv_and_maxpool_match_reference() {
+        for (width, net) in networks() {
+            for (h, w) in [(37, 29), (3, 4), (1, 1)] {
+                let x = map(3, h, w, h as u32);
+                let want = reference::conv(&net.stem, &x);
+                let got = probe::stem_conv(&net.stem, &x);
+                assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
+                assert_close(
+                    &format!("stem x{} {h}x{w}", width.label()),
+                    &got.data,
+                    &want.data,
+                    KERNEL_TOL,
+                );
+                let pooled = probe::maxpool(&want);
+                assert_eq!(
+                    pooled,
+                    reference::maxpool(&want),
+                    "maxpool x{} {h}x{w}",
+                    width.label()
+                );
+            }
+        }
+    }
+);
+
+suite_test!(
+    fn pointwise_matches_reference_dense_and_scattered() {
+        for (width, net) in networks() {
+            let convs = net.stages.iter().flat_map(|s| {
+                let first = &s[0];
+                let b1 = first.branch1.as_ref().map(|b| &b[1]);
+                [&first.branch2[0], &first.branch2[2], &s[1].branch2[0]]
+                    .into_iter()
+                    .chain(b1)
+            });
+            for (i, conv) in convs.chain([&net.conv5]).enumerate() {
+                let (h, w) = SIZES[i % SIZES.len()];
+                let x = map(conv.in_ch, h, w, i as u32);
+                let want = reference::conv(conv, &x);
+                for scattered in [false, true] {
+                    let got = probe::pointwise(conv, &x, scattered);
+                    let what = format!(
+                        "pointwise {}->{} x{} scattered={scattered}",
+                        conv.in_ch,
+                        conv.out_ch,
+                        width.label()
+                    );
+                    assert_close(&what, &got.data, &want.data, KERNEL_TOL);
+                }
+            }
+        }
+    }
+);
+
+suite_test!(
+    fn depthwise_matches_reference_at_both_strides() {
+        for (width, net) in networks() {
+            for (s, units) in net.stages.iter().enumerate() {
+                for conv in [&units[0].branch2[1], &units[1].branch2[1]] {
+                    for (i, &(h, w)) in SIZES.iter().enumerate() {
+                        let x = map(conv.in_ch, h + s, w, i as u32);
+                        let want = reference::conv(conv, &x);
+                        let got = probe::depthwise(conv, &x);
+                        assert_eq!((got.h, got.w), (want.h, want.w));
+                        let what = format!(
+                            "depthwise/{} {}x{} x{}",
+                            conv.stride,
+                            x.h,
+                            x.w,
+                            width.label()
+                        );
+                        assert_close(&what, &got.data, &want.data, KERNEL_TOL);
+                    }
+                }
+            }
+        }
+    }
+);
+
+suite_test!(
+    fn whole_stages_match_reference() {
+        // A stage chains the in-place units, so the channel bookkeeping of every unit is
+        // checked, not just the first.
+        for (width, net) in networks() {
+            let mut x = map(net.stem.out_ch, 15, 13, 3);
+            for (s, units) in net.stages.iter().enumerate() {
+                let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
+                let got = probe::units(units, &x);
+                assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
+                let what = format!("stage{} x{}", s + 2, width.label());
+                assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
+                x = want;
+            }
+        }
+    }
+);
+
+suite_test!(
+    fn head_matches_reference() {
+        for (width, net) in networks() {
+            let x = map(net.conv5.in_ch, 3, 5, 11);
+            let want = reference::pool_fc(&net.fc, &reference::conv(&net.conv5, &x));
+            let got = probe::head(&net.conv5, &net.fc, &x);
+            assert_close(&format!("head x{}", width.label()), &got, &want, KERNEL_TOL);
+        }
+    }
+);
+
+suite_test!(
+    fn whole_network_logits_match_reference_for_a_batch() {
+        for (width, net) in networks() {
+            let (n, h, w) = (2, 61, 45);
+            let input = Tensor::new([n, 3, h, w], noise(n * 3 * h * w, 5)).unwrap();
+            let want = reference::run(&net, &input).unwrap();
+            let mut fast = FastCpu::new(&net);
+            let got = fast.run(&input).unwrap();
+            assert_eq!((got.batch, got.classes), (n, 1000));
+            for i in 0..n {
+                let what = format!("logits x{} image {i}", width.label());
+                assert_close(&what, got.logits_of(i), want.logits_of(i), NET_TOL);
+            }
+            assert!(got.times.ms.iter().all(|t| t.is_finite() && *t >= 0.0));
+        }
+    }
+);
+
+suite_test!(
+    fn buffers_follow_input_size_changes() {
+        let net = random_network(&Arch::width(Width::X0_5), 1);
+        let mut fast = FastCpu::new(&net);
+        let a = Tensor::new([1, 3, 33, 35], noise(3 * 33 * 35, 1)).unwrap();
+        let b = Tensor::new([1, 3, 20, 9], noise(3 * 20 * 9, 2)).unwrap();
+        let first = fast.run(&a).unwrap().logits;
+        let other = fast.run(&b).unwrap().logits;
+        assert_close(
+            "after resize",
+            &other,
+            &reference::run(&net, &b).unwrap().logits,
+            NET_TOL,
+        );
+        assert_eq!(
+            fast.run(&a).unwrap().logits,
+            first,
+            "same input, same logits"
+        );
+    }
+);
+
+suite_test!(
+    fn bad_input_is_an_error() {
+        let net = random_network(&Arch::width(Width::X0_5), 1);
+        let mut fast = FastCpu::new(&net);
+        assert!(fast.run(&Tensor::zeros([1, 4, 8, 8])).is_err());
+        assert!(fast.run(&Tensor::zeros([0, 3, 8, 8])).is_err());
+        let expected = if cfg!(not(target_arch = "wasm32")) {
+            "cpu-native"
+        } else if cfg!(target_feature = "simd128") {
+            "cpu-simd128"
+        } else {
+            "cpu-scalar"
+        };
+        assert_eq!(fast.name(), expected);
+    }
+);

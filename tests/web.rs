@@ -1,0 +1,137 @@
+//! The JavaScript API in the browser: loading, classifying, and failing cleanly.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::fixtures;
+use js_sys::Reflect;
+use shufflenet_web::web::Engine;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    Reflect::get(v, &key.into()).unwrap()
+}
+
+fn frame() -> Vec<u8> {
+    (0..64 * 48 * 4).map(|i| (i * 31 % 256) as u8).collect()
+}
+
+fn data_url(bytes: &[u8]) -> String {
+    let b64 = js_sys::global()
+        .dyn_into::<web_sys::Window>()
+        .unwrap()
+        .btoa(&bytes.iter().map(|b| *b as char).collect::<String>())
+        .unwrap();
+    format!("data:application/octet-stream;base64,{b64}")
+}
+
+#[wasm_bindgen_test]
+async fn loads_bytes_and_classifies_a_frame() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    let info = e.load_bytes(fixtures::SMALL_PTH.to_vec()).await.unwrap();
+    assert_eq!(get(&info, "classes").as_f64(), Some(10.0));
+    assert_eq!(get(&info, "dtype").as_string().as_deref(), Some("F32"));
+    let p = e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap();
+    let top: js_sys::Array = get(&p, "top").dyn_into().unwrap();
+    assert_eq!(top.length(), 3);
+    let probs: Vec<f64> = top
+        .iter()
+        .map(|t| get(&t, "prob").as_f64().unwrap())
+        .collect();
+    assert!(probs.windows(2).all(|w| w[0] >= w[1]), "{probs:?}");
+    for s in ["stem", "stage2", "stage3", "stage4", "head"] {
+        assert!(get(&get(&p, "stages"), s).as_f64().unwrap() >= 0.0);
+    }
+    assert!(get(&p, "backend").as_string().unwrap().starts_with("cpu"));
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_load_keeps_the_previous_model() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
+    let before = e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap();
+    let err = e
+        .load_bytes(b"<!DOCTYPE html><p>404</p>".to_vec())
+        .await
+        .err()
+        .expect("HTML is refused");
+    let msg = JsValue::from(err)
+        .dyn_into::<js_sys::Error>()
+        .unwrap()
+        .message();
+    assert!(String::from(msg).contains("HTML"));
+    let truncated = fixtures::SMALL_F32[..5000].to_vec();
+    assert!(e.load_bytes(truncated).await.is_err());
+    let after = e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap();
+    let index = |p: &JsValue| get(&js_sys::Array::from(&get(p, "top")).get(0), "index");
+    assert_eq!(index(&before), index(&after));
+    assert_eq!(get(&e.info(), "classes").as_f64(), Some(10.0));
+}
+
+#[wasm_bindgen_test]
+async fn load_url_streams_with_progress() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::<f64>::new()));
+    let s = seen.clone();
+    let cb = Closure::<dyn FnMut(f64, JsValue)>::new(move |loaded: f64, _total: JsValue| {
+        s.borrow_mut().push(loaded);
+    });
+    let info = e
+        .load_url(
+            data_url(fixtures::SMALL_F16),
+            Some(cb.as_ref().unchecked_ref::<js_sys::Function>().clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(get(&info, "dtype").as_string().as_deref(), Some("F16"));
+    let seen = seen.borrow();
+    assert!(!seen.is_empty(), "no progress reported");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(*seen.last().unwrap() as usize, fixtures::SMALL_F16.len());
+}
+
+#[wasm_bindgen_test]
+async fn errors_reach_javascript_as_messages() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    let no_model = e
+        .classify_rgba(frame(), 64, 48, 1, None)
+        .await
+        .err()
+        .unwrap();
+    let msg = String::from(
+        JsValue::from(no_model)
+            .dyn_into::<js_sys::Error>()
+            .unwrap()
+            .message(),
+    );
+    assert!(msg.contains("no model loaded"), "{msg}");
+    let missing = e
+        .load_url("/no/such/weights.safetensors".into(), None)
+        .await
+        .err()
+        .unwrap();
+    let msg = String::from(
+        JsValue::from(missing)
+            .dyn_into::<js_sys::Error>()
+            .unwrap()
+            .message(),
+    );
+    assert!(msg.contains("404"), "{msg}");
+    e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
+    let bad = e
+        .classify_rgba(vec![0; 10], 64, 48, 1, None)
+        .await
+        .err()
+        .unwrap();
+    let msg = String::from(
+        JsValue::from(bad)
+            .dyn_into::<js_sys::Error>()
+            .unwrap()
+            .message(),
+    );
+    assert!(msg.contains("bytes of pixels"), "{msg}");
+    assert!(Engine::create(Some("tpu".into())).await.is_err());
+}

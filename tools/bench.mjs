@@ -1,0 +1,213 @@
+// Benchmark driver (run through ./bench.sh): builds what is needed, serves the repository on
+// 127.0.0.1, runs www/bench.html in headless Debian Chromium once per configuration, and prints
+// one JSON line per configuration to stdout. Everything else goes to stderr.
+import { parseArgs } from 'node:util';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { benchModel, buildPackage, hasSimd, ortVersion } from './bench/assets.mjs';
+import { serve } from './bench/server.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BACKENDS = ['cpu-simd128', 'cpu-scalar', 'ort-wasm', 'webgpu', 'ort-webgpu'];
+const WIDTHS = ['0.5', '1.0', '1.5', '2.0'];
+const DEFAULT_WIDTHS = ['0.5', '1.0', '2.0'];
+const GPU = new Set(['webgpu', 'ort-webgpu']);
+// V8 tiers wasm up over the first ~40 runs; SwiftShader frames take seconds, so GPU runs are few.
+const CPU_DEFAULTS = { runs: 30, warmupRuns: 40, warmupMs: 1000 };
+const GPU_DEFAULTS = { runs: 5, warmupRuns: 2, warmupMs: 0 };
+// Beyond this the two engines are not running the same network and the timings compare nothing.
+const MAX_REL_DIFF = 1e-3;
+// A hung page (a lost GPU device, say) fails its configuration instead of the whole run.
+const CONFIG_TIMEOUT_S = 900;
+const CHROMIUM = process.env.CHROME_BIN || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  // WebGPU headless on SwiftShader (also the adapter ORT's WebGPU EP gets).
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+];
+
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--no-build]
+  --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
+  --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
+  --batch    images per run (default 1)
+  --runs     timed runs (default ${CPU_DEFAULTS.runs} on the CPU backends, ${GPU_DEFAULTS.runs} on the WebGPU ones)
+  --warmup   untimed runs first (default ${CPU_DEFAULTS.warmupRuns} and at least ${CPU_DEFAULTS.warmupMs} ms on the CPU, ${GPU_DEFAULTS.warmupRuns} on WebGPU)
+  --seed     seed of the random weights and input (default 0)
+  --no-build use pkg/ and pkg-scalar/ as they are instead of rebuilding them`;
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function list(values, allowed, what) {
+  const out = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  for (const v of out) if (!allowed.includes(v)) fail(`unknown ${what} "${v}"`);
+  return [...new Set(out)];
+}
+
+function positiveInt(value, what, min = 1) {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) fail(`--${what} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+function parse(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        backend: { type: 'string', multiple: true },
+        width: { type: 'string', multiple: true },
+        batch: { type: 'string' },
+        runs: { type: 'string' },
+        warmup: { type: 'string' },
+        seed: { type: 'string' },
+        'no-build': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    fail(e.message);
+  }
+  if (parsed.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const backends = parsed.backend ? list(parsed.backend, BACKENDS, 'backend') : BACKENDS;
+  return {
+    backends: BACKENDS.filter((b) => backends.includes(b)),
+    widths: parsed.width ? list(parsed.width, WIDTHS, 'width') : DEFAULT_WIDTHS,
+    batch: positiveInt(parsed.batch, 'batch') ?? 1,
+    runs: positiveInt(parsed.runs, 'runs'),
+    warmup: positiveInt(parsed.warmup, 'warmup', 0),
+    seed: positiveInt(parsed.seed, 'seed', 0) ?? 0,
+    build: !parsed['no-build'],
+  };
+}
+
+/** Builds the packages the chosen backends load and checks that only pkg/ has SIMD. */
+function preparePackages(opts) {
+  const needSimdPkg = opts.backends.some((b) => b !== 'cpu-scalar'); // ORT lines compare against it
+  const packages = [];
+  if (needSimdPkg) packages.push({ dir: join(ROOT, 'pkg'), simd: true });
+  if (opts.backends.includes('cpu-scalar')) packages.push({ dir: join(ROOT, 'pkg-scalar'), simd: false });
+  for (const { dir, simd } of packages) {
+    if (opts.build) buildPackage(ROOT, simd);
+    const found = hasSimd(dir);
+    if (found === null) {
+      process.stderr.write(`bench: wasm-objdump (Debian wabt) not found; not checking ${dir} for SIMD\n`);
+    } else if (found !== simd) {
+      throw new Error(`${dir} ${found ? 'contains' : 'lacks'} SIMD instructions: its build flags are wrong`);
+    } else {
+      process.stderr.write(`bench: ${dir} checked: ${simd ? 'has' : 'no'} SIMD instructions\n`);
+    }
+  }
+}
+
+/** The JSON line: the fields in the documented order, then whatever else the page measured. */
+function line(cfg, r) {
+  const round = (x) => (typeof x === 'number' && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x);
+  const { median_ms, min_ms, max_ms, stages, wasm_memory_bytes, ...extra } = r;
+  const out = {
+    backend: cfg.backend,
+    width: cfg.width,
+    batch: cfg.batch,
+    runs: cfg.runs,
+    median_ms: round(median_ms),
+    min_ms: round(min_ms),
+    max_ms: round(max_ms),
+    stages: stages && Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])),
+    wasm_memory_bytes,
+  };
+  for (const [k, v] of Object.entries(extra)) out[k] = round(v);
+  return JSON.stringify(out);
+}
+
+async function runOne(browser, url, cfg) {
+  const page = await browser.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  try {
+    await page.goto(`${url}/www/bench.html`);
+    await page.waitForFunction(() => window.benchReady === true);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no result after ${CONFIG_TIMEOUT_S} s`)), CONFIG_TIMEOUT_S * 1000);
+    });
+    try {
+      return await Promise.race([page.evaluate((c) => window.bench(c), cfg), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (e) {
+    const tail = logs.slice(-20).join('\n');
+    throw new Error(`${e.message.split('\n')[0]}${tail ? `\npage console:\n${tail}` : ''}`);
+  } finally {
+    await page.close();
+  }
+}
+
+async function main() {
+  const opts = parse(process.argv.slice(2));
+  preparePackages(opts);
+  const models = {};
+  const wantOnnx = opts.backends.some((b) => b.startsWith('ort-'));
+  for (const w of opts.widths) models[w] = benchModel(ROOT, w, opts.seed, { onnx: wantOnnx });
+  if (wantOnnx) process.stderr.write(`bench: onnxruntime-web ${ortVersion(ROOT)}\n`);
+
+  const server = await serve(ROOT);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  let failures = 0;
+  try {
+    for (const backend of opts.backends) {
+      const defaults = GPU.has(backend) ? GPU_DEFAULTS : CPU_DEFAULTS;
+      for (const width of opts.widths) {
+        const cfg = {
+          backend,
+          width,
+          batch: opts.batch,
+          runs: opts.runs ?? defaults.runs,
+          warmupRuns: opts.warmup ?? defaults.warmupRuns,
+          warmupMs: opts.warmup === undefined ? defaults.warmupMs : 0,
+          seed: opts.seed,
+          pkg: backend === 'cpu-scalar' ? 'pkg-scalar' : 'pkg',
+          weightsUrl: `../${models[width].weights}`,
+          onnxUrl: models[width].onnx && `../${models[width].onnx}`,
+        };
+        process.stderr.write(`bench: ${backend} x${width} batch ${cfg.batch}, ${cfg.runs} runs\n`);
+        try {
+          const result = await runOne(browser, server.url, cfg);
+          process.stdout.write(`${line(cfg, result)}\n`);
+          const diff = result.max_rel_diff_vs_ours ?? result.max_rel_diff_vs_cpu;
+          if (diff > MAX_REL_DIFF) throw new Error(`logits differ by ${diff} (relative), more than ${MAX_REL_DIFF}`);
+        } catch (e) {
+          failures++;
+          process.stderr.write(`bench: ${backend} x${width} failed: ${e.message}\n`);
+        }
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+  if (failures) {
+    process.stderr.write(`bench: ${failures} configuration(s) failed\n`);
+    process.exit(1);
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exit(1);
+});

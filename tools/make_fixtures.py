@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Writes the committed test fixtures from torchvision (the reference), and runs full-size checks.
+
+    python3 tools/make_fixtures.py            # regenerate tests/fixtures/ and assets/
+    python3 tools/make_fixtures.py --full     # full-width checks of `shufflenet run` vs torchvision
+
+Every expected value the tests read comes from here. Weights are seeded random, BatchNorm
+running statistics and affine parameters included, so a BN-folding bug cannot hide.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+from torchvision import transforms
+from torchvision.models import ShuffleNetV2
+from torchvision.models._meta import _IMAGENET_CATEGORIES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "tests", "fixtures")
+WIDTHS = {
+    "0.5": [24, 48, 96, 192, 1024],
+    "1.0": [24, 116, 232, 464, 1024],
+    "1.5": [24, 176, 352, 704, 1024],
+    "2.0": [24, 244, 488, 976, 2048],
+}
+# The narrow network the committed fixtures use: torchvision's own constructor, odd widths.
+SMALL = dict(stages_repeats=[2, 3, 2], stages_out_channels=[8, 16, 32, 64, 96], num_classes=10)
+MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
+
+def randomize(model, seed):
+    """Random conv/fc weights plus random BN affine parameters and running statistics."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.4 - 0.2)
+                m.running_mean.copy_(torch.rand(m.running_mean.shape, generator=g) * 0.4 - 0.2)
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+                m.num_batches_tracked.fill_(7)
+            elif isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = m.weight[0].numel()
+                bound = (6.0 / fan_in) ** 0.5
+                m.weight.copy_((torch.rand(m.weight.shape, generator=g) * 2 - 1) * bound)
+                if m.bias is not None:
+                    m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 0.2 - 0.1)
+    return model.eval()
+
+
+def stage_outputs(model, x):
+    """Stem (conv1 + maxpool), stage2-4 outputs and logits, as torchvision computes them."""
+    with torch.no_grad():
+        stem = model.maxpool(model.conv1(x))
+        s2 = model.stage2(stem)
+        s3 = model.stage3(s2)
+        s4 = model.stage4(s3)
+        logits = model(x)
+    return dict(stem=stem, stage2=s2, stage3=s3, stage4=s4, logits=logits)
+
+
+def test_image():
+    """A 97 x 61 RGB picture with edges, gradients and noise, so resampling errors show."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:61, 0:97]
+    img = np.stack([x * 255 / 96, y * 255 / 60, ((x // 8 + y // 8) % 2) * 200 + 20], axis=-1)
+    img = img + rng.normal(0, 12, img.shape)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
+
+
+def square_transform(img):
+    side = min(img.size)
+    left, top = (img.size[0] - side) // 2, (img.size[1] - side) // 2
+    img = img.crop((left, top, left + side, top + side)).resize((224, 224), Image.BILINEAR)
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(MEAN, STD)])(img)
+
+
+def write_fixtures():
+    os.makedirs(FIX, exist_ok=True)
+    with open(os.path.join(ROOT, "assets", "imagenet_classes.txt"), "w") as f:
+        f.write("\n".join(_IMAGENET_CATEGORIES) + "\n")
+
+    torch.manual_seed(0)
+    model = randomize(ShuffleNetV2(**SMALL), seed=1)
+    sd = model.state_dict()
+    save_file({k: v.contiguous() for k, v in sd.items()}, os.path.join(FIX, "small.safetensors"))
+    save_file(
+        {k: (v.half() if v.is_floating_point() else v) for k, v in sd.items()},
+        os.path.join(FIX, "small_f16.safetensors"),
+    )
+    torch.save(sd, os.path.join(FIX, "small.pth"))
+    torch.save(sd, os.path.join(FIX, "small_legacy.pth"), _use_new_zipfile_serialization=False)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in sd.items()},
+               os.path.join(FIX, "small_f16.pth"))
+
+    x = torch.randn(2, 3, 37, 45, generator=torch.Generator().manual_seed(2))
+    outs = stage_outputs(model, x)
+    io = {"input": x, **outs}
+    save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(FIX, "small_io.safetensors"))
+    np.save(os.path.join(FIX, "small_input.npy"), x.numpy())
+    np.save(os.path.join(FIX, "small_logits.npy"), outs["logits"].numpy())
+
+    img = test_image()
+    img.save(os.path.join(FIX, "image.png"))
+    evalt = transforms.Compose([
+        transforms.Resize(256), transforms.CenterCrop(224),
+        transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    # Expected tensors in F16 (plenty for a 1/255-level comparison) keep the fixture small.
+    save_file({"pixels": torch.from_numpy(np.asarray(img).copy()),
+               "eval": evalt(img).unsqueeze(0).half().contiguous(),
+               "square": square_transform(img).unsqueeze(0).half().contiguous()},
+              os.path.join(FIX, "preprocess.safetensors"))
+
+    meta = {"small": SMALL, "input_shape": list(x.shape), "torch": torch.__version__}
+    with open(os.path.join(FIX, "README.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    print("fixtures written to", FIX)
+
+
+def full_check(widths, cli):
+    """Full-size networks: torchvision logits vs `shufflenet run`, F32 and F16 weights."""
+    out_dir = os.path.join(ROOT, "target", "full-check")
+    os.makedirs(out_dir, exist_ok=True)
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(5))
+    np.save(os.path.join(out_dir, "input.npy"), x.numpy())
+    for w in widths:
+        model = randomize(ShuffleNetV2([4, 8, 4], WIDTHS[w]), seed=11)
+        with torch.no_grad():
+            want = model(x).numpy()
+        for dtype in ["F32", "F16"]:
+            path = os.path.join(out_dir, f"x{w}_{dtype}.safetensors")
+            sd = model.state_dict()
+            if dtype == "F16":
+                sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+            save_file({k: v.contiguous() for k, v in sd.items()}, path)
+            got_path = os.path.join(out_dir, f"x{w}_{dtype}_logits.npy")
+            subprocess.run(cli + ["run", path, os.path.join(out_dir, "input.npy"), got_path], check=True)
+            got = np.load(got_path)
+            rel = float(np.abs(got - want).max() / np.abs(want).max())
+            print(json.dumps({"width": w, "weights": dtype, "max_abs_logit": float(np.abs(want).max()),
+                              "max_rel_diff": rel}))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--full", action="store_true", help="run full-width checks instead")
+    ap.add_argument("--widths", default="0.5,1.0", help="widths for --full (default 0.5,1.0)")
+    ap.add_argument("--cli", default=os.path.join(ROOT, "target", "release", "shufflenet"),
+                    help="the shufflenet binary (build it with cargo build --release)")
+    a = ap.parse_args()
+    if a.full:
+        full_check(a.widths.split(","), [a.cli])
+    else:
+        write_fixtures()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

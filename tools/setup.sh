@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Installs whatever the project needs that this machine lacks, then exports the variables
+# that make wasm32 builds work. Sourced by run.sh, test.sh and bench.sh; safe to run again.
+#
+# wasm32 toolchain, in order of preference:
+#   1. rustup's wasm32-unknown-unknown target, already installed or added now (normal machines);
+#   2. Debian's rustc-web, which builds std for wasm32 from source (machines where rustup
+#      cannot download; `rustup target add` hangs there, so it gets a time limit).
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+APT_UPDATED=
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    log "please install: ${missing[*]}"; return 1
+  fi
+  log "apt-get install ${missing[*]}"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Browser, its driver, a software Vulkan driver (lavapipe) for native GPU tests.
+setup_system() {
+  if command -v apt-get >/dev/null; then
+    apt_install chromium chromium-driver mesa-vulkan-drivers
+    # A node from elsewhere ships its own npm, which Debian's npm package conflicts with.
+    command -v node >/dev/null || apt_install nodejs
+    command -v npm >/dev/null || apt_install npm
+  fi
+  export CHROME_BIN="${CHROME_BIN:-$(command -v chromium || command -v google-chrome || true)}"
+}
+
+WASM_ENV=()
+setup_wasm_toolchain() {
+  if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    return
+  fi
+  local debian_ready=
+  rustup toolchain list 2>/dev/null | grep -q '^debian-web' && [ -d /usr/lib/rustlib/src/rust ] && debian_ready=1
+  if [ -z "$debian_ready" ]; then
+    if timeout 90 rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+      return
+    fi
+    log "rustup cannot add wasm32 here: using Debian's rustc-web with std built from source"
+    apt_install rustc-web cargo-web rust-web-src rust-web-llvm lld-22
+    rustup toolchain list | grep -q '^debian-web' || rustup toolchain link debian-web /usr
+  fi
+  WASM_ENV=(RUSTUP_TOOLCHAIN=debian-web RUSTC_BOOTSTRAP=1 CARGO_UNSTABLE_BUILD_STD=std,panic_abort)
+}
+
+# wasm-pack and wasm-bindgen-cli at exactly the wasm-bindgen version Cargo.lock pins.
+setup_wasm_tools() {
+  export PATH="$HOME/.cargo/bin:$PATH"
+  command -v wasm-pack >/dev/null || { log "cargo install wasm-pack"; cargo install -q wasm-pack; }
+  local want
+  want=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print}' "$ROOT/Cargo.lock")
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    log "cargo install wasm-bindgen-cli $want"
+    cargo install -q --force wasm-bindgen-cli --version "$want"
+  fi
+}
+
+setup_node() {
+  if [ ! -d "$ROOT/node_modules" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+    log "npm ci"
+    (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# Runs a command with the wasm toolchain's variables.
+wasm() { env "${WASM_ENV[@]}" "$@"; }
+
+# Builds the page's wasm package into DIR (default pkg/). cargo + wasm-bindgen directly:
+# wasm-pack's build refuses a toolchain whose std is built from source.
+build_pkg() {
+  local out="${1:-pkg}"
+  (cd "$ROOT" && wasm cargo build -q --lib --release --target wasm32-unknown-unknown)
+  wasm-bindgen --target web --no-typescript --out-dir "$ROOT/$out" \
+    "$ROOT/target/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+}
+
+setup_all() {
+  setup_system
+  setup_wasm_toolchain
+  setup_wasm_tools
+  setup_node
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Fills $WEIGHTS_DIR (default weights/) with one safetensors file per width and manifest.json.
+#   tools/weights.sh CLI [FILE]
+# FILE (a .pth or .safetensors) is converted and used for its width. Otherwise weights/ is
+# kept if it has a manifest; else torchvision's pretrained files are downloaded and
+# converted; offline (or with SHUFFLENET_OFFLINE=1), seeded random stand-ins are written and
+# marked untrained.
+set -euo pipefail
+CLI="$1" IN="${2:-}"
+DIR="${WEIGHTS_DIR:-$(dirname "$0")/../weights}"
+mkdir -p "$DIR"
+declare -A URLS=(
+  [0.5]=https://download.pytorch.org/models/shufflenetv2_x0.5-f707e7126e.pth
+  [1.0]=https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth
+  [1.5]=https://download.pytorch.org/models/shufflenetv2_x1_5-3c479a10.pth
+  [2.0]=https://download.pytorch.org/models/shufflenetv2_x2_0-8be3c8ee.pth
+)
+declare -A TRAINED=()
+log() { printf '\033[1;34m[weights]\033[0m %s\n' "$*" >&2; }
+
+if [ -n "$IN" ]; then
+  width=$("$CLI" info "$IN" | awk '/^architecture:/{print $2}' | tr -d x)
+  case "$width" in 0.5|1.0|1.5|2.0) ;; *) echo "$IN is not one of the four published widths" >&2; exit 1 ;; esac
+  "$CLI" convert "$IN" "$DIR/shufflenetv2_x$width.safetensors"
+  TRAINED[$width]=true
+elif [ -f "$DIR/manifest.json" ]; then
+  log "using $DIR as it is (delete its manifest.json to rebuild it)"
+  exit 0
+fi
+
+for w in 0.5 1.0 1.5 2.0; do
+  out="$DIR/shufflenetv2_x$w.safetensors"
+  [ -n "${TRAINED[$w]:-}" ] && continue
+  tmp=$(mktemp)
+  if [ -z "${SHUFFLENET_OFFLINE:-}" ] && curl -fsSL --max-time 120 --connect-timeout 10 -o "$tmp" "${URLS[$w]}" 2>/dev/null &&
+     "$CLI" convert "$tmp" "$out" 2>/dev/null; then
+    log "x$w: torchvision's pretrained weights"
+    TRAINED[$w]=true
+  else
+    log "x$w: offline, writing seeded random stand-in weights (untrained)"
+    "$CLI" random "$out" --width "$w" --seed 0 2>/dev/null
+    TRAINED[$w]=false
+  fi
+  rm -f "$tmp"
+done
+
+{
+  echo '{"widths": {'
+  sep=
+  for w in 0.5 1.0 1.5 2.0; do
+    printf '%s  "%s": {"url": "weights/shufflenetv2_x%s.safetensors", "trained": %s}' "$sep" "$w" "$w" "${TRAINED[$w]}"
+    sep=$',\n'
+  done
+  printf '\n}}\n'
+} > "$DIR/manifest.json"

@@ -1,0 +1,213 @@
+// The benchmark page: one configuration per page load, driven by tools/bench.mjs through
+// `window.bench(config)`. Runs our engine (pkg/ or pkg-scalar/) or ONNX Runtime Web on the same
+// seeded input and returns timings; ORT's logits are checked against ours on that input.
+
+const ORT_DIST = '../node_modules/onnxruntime-web/dist/';
+const STAGES = ['stem', 'stage2', 'stage3', 'stage4', 'head'];
+const SIDE = 224;
+
+// ORT's wasm build prints its profiler's events with a console.log it binds when it loads, so
+// the tap goes in before ORT is imported; it records while `lines` is an array.
+const consoleTap = { lines: null };
+const consoleLog = console.log.bind(console);
+console.log = (...args) => (consoleTap.lines ? consoleTap.lines.push(args.join(' ')) : consoleLog(...args));
+
+/** Deterministic input in [-2, 2] (about the range of normalised images), N x 3 x 224 x 224. */
+function seededInput(batch, seed) {
+  let s = seed >>> 0;
+  const next = () => {
+    // mulberry32
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const data = new Float32Array(batch * 3 * SIDE * SIDE);
+  for (let i = 0; i < data.length; i++) data[i] = next() * 4 - 2;
+  return data;
+}
+
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/** max |got - want| / max |want|: the error relative to the logits' scale. */
+function maxRelDiff(got, want) {
+  if (got.length !== want.length) throw new Error(`logit counts differ: ${got.length} vs ${want.length}`);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return diff / scale;
+}
+
+/** Warm up for at least `warmupRuns` runs and `warmupMs`, then time `runs` runs. */
+async function timeRuns(runOnce, { runs, warmupRuns, warmupMs }) {
+  const start = performance.now();
+  let warmup = 0;
+  while (warmup < warmupRuns || performance.now() - start < warmupMs) {
+    await runOnce();
+    warmup++;
+  }
+  const samples = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const result = await runOnce();
+    samples.push({ ms: performance.now() - t0, result });
+  }
+  const ms = samples.map((s) => s.ms);
+  return {
+    warmup,
+    median_ms: median(ms),
+    min_ms: Math.min(...ms),
+    max_ms: Math.max(...ms),
+    last: samples[samples.length - 1].result,
+    samples,
+  };
+}
+
+async function fetchBytes(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** Our wasm package, initialised, with an engine on `mode` holding the weights. */
+async function ourEngine(pkg, mode, weightsUrl) {
+  const mod = await import(`../${pkg}/shufflenet_web.js`);
+  await mod.default();
+  const engine = await mod.Engine.create(mode);
+  await engine.loadBytes(await fetchBytes(weightsUrl));
+  return { mod, engine };
+}
+
+async function benchOurs(cfg, input) {
+  const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
+  const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl);
+  const actual = engine.backend();
+  if (actual !== cfg.backend) {
+    const why = engine.fallbackReason?.();
+    throw new Error(`asked for ${cfg.backend} but the engine runs ${actual}${why ? ` (${why})` : ''}`);
+  }
+  const t = await timeRuns(() => engine.runTensor(input, cfg.batch, SIDE, SIDE), cfg);
+  const stages = Object.fromEntries(
+    STAGES.map((s) => [s, median(t.samples.map((x) => x.result.stages[s]))]),
+  );
+  const out = { ...pick(t), stages, wasm_memory_bytes: mod.wasmMemoryBytes() };
+  if (cfg.backend === 'webgpu') {
+    out.adapter = engine.adapterName() ?? null;
+    // Whatever counters the GPU backend exposes (dispatches, readbacks, bytes per frame).
+    Object.assign(out, engine.gpuStats?.() ?? {});
+    const cpu = await mod.Engine.create('cpu');
+    await cpu.loadBytes(await fetchBytes(cfg.weightsUrl));
+    const ref = await cpu.runTensor(input, cfg.batch, SIDE, SIDE);
+    out.max_rel_diff_vs_cpu = maxRelDiff(t.last.logits, ref.logits);
+  }
+  return out;
+}
+
+function adapterDescription(info) {
+  return [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(' / ') || null;
+}
+
+async function benchOrt(cfg, input) {
+  const ep = cfg.backend === 'ort-webgpu' ? 'webgpu' : 'wasm';
+  const ort = await import(ORT_DIST + (ep === 'webgpu' ? 'ort.webgpu.min.mjs' : 'ort.wasm.min.mjs'));
+  ort.env.wasm.wasmPaths = new URL(ORT_DIST, location.href).href;
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.proxy = false;
+  const session = await ort.InferenceSession.create(cfg.onnxUrl, {
+    executionProviders: [ep],
+    graphOptimizationLevel: 'all',
+  });
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, [cfg.batch, 3, SIDE, SIDE]) };
+  const output = session.outputNames[0];
+  const t = await timeRuns(async () => (await session.run(feeds))[output].data, cfg);
+  const out = { ...pick(t), stages: null, wasm_memory_bytes: null };
+  if (ep === 'wasm') {
+    out.stages = await ortProfiledStages(ort, cfg, feeds);
+    out.stages_method = 'ort-profiler';
+  }
+  // Which ORT runtime actually ran: the wasm binary fetched and the thread count it settled on.
+  out.ort_wasm = performance
+    .getEntriesByType('resource')
+    .map((e) => e.name.split('/').pop())
+    .find((name) => name.endsWith('.wasm'));
+  out.ort_threads = ort.env.wasm.numThreads;
+  if (ep === 'webgpu') out.adapter = adapterDescription((await ort.env.webgpu.device).adapterInfo);
+  await session.release();
+
+  // Our logits on the same input, after the timing so they do not disturb it.
+  const { engine } = await ourEngine('pkg', 'cpu', cfg.weightsUrl);
+  const ours = await engine.runTensor(input, cfg.batch, SIDE, SIDE);
+  out.max_rel_diff_vs_ours = maxRelDiff(t.last, ours.logits);
+  out.vs_ours_backend = engine.backend();
+  return out;
+}
+
+/** The stage a node of torchvision's export belongs to, by its scope name ("/stage2/stage2.0/..."). */
+function stageOf(node) {
+  const scope = node.split('/')[1] ?? '';
+  if (scope === 'conv1' || scope === 'maxpool') return 'stem';
+  if (/^stage[234]$/.test(scope)) return scope;
+  if (scope === 'conv5' || scope === 'fc' || scope.startsWith('ReduceMean')) return 'head';
+  throw new Error(`cannot place ORT node "${node}" in a stage`);
+}
+
+/**
+ * Per-stage kernel time from ORT's own profiler, which the wasm build prints to the console as
+ * JSON events. A separate profiled session (after the timed runs, so they carry no profiling
+ * cost); its first run is dropped.
+ */
+async function ortProfiledStages(ort, cfg, feeds) {
+  const session = await ort.InferenceSession.create(cfg.onnxUrl, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+    enableProfiling: true,
+  });
+  const lines = [];
+  consoleTap.lines = lines;
+  try {
+    for (let i = 0; i < Math.min(cfg.runs, 10) + 1; i++) await session.run(feeds);
+    session.endProfiling();
+  } finally {
+    consoleTap.lines = null;
+    await session.release();
+  }
+  const events = lines
+    .flatMap((l) => l.split('\n'))
+    .map((l) => l.trim().replace(/,$/, ''))
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').slice(1);
+  if (runs.length === 0) throw new Error('ORT printed no profiling events');
+  // Per node, the median over the runs (robust to a run being preempted); summed per stage.
+  const perNode = new Map();
+  for (const run of runs) {
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+      if (e.ts < run.ts || e.ts > run.ts + run.dur) continue;
+      if (!perNode.has(e.name)) perNode.set(e.name, []);
+      perNode.get(e.name).push(e.dur / 1000);
+    }
+  }
+  const stages = Object.fromEntries(STAGES.map((s) => [s, 0]));
+  for (const [node, ms] of perNode) stages[stageOf(node.slice(0, -'_kernel_time'.length))] += median(ms);
+  return stages;
+}
+
+function pick(t) {
+  return { warmup_runs: t.warmup, median_ms: t.median_ms, min_ms: t.min_ms, max_ms: t.max_ms };
+}
+
+window.bench = async (cfg) => {
+  const input = seededInput(cfg.batch, cfg.seed);
+  return cfg.backend.startsWith('ort-') ? benchOrt(cfg, input) : benchOurs(cfg, input);
+};
+window.benchReady = true;

@@ -1,0 +1,219 @@
+// Rendering: everything that writes to the DOM. Rows are created once and updated in place so a
+// long webcam session does not churn nodes.
+
+const $ = (id) => document.getElementById(id);
+const STAGES = ['stem', 'stage2', 'stage3', 'stage4', 'head'];
+const TOP_K = 5;
+
+const predictionRows = [];
+const stageRows = new Map();
+
+function el(tag, props = {}, children = []) {
+  const node = Object.assign(document.createElement(tag), props);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function buildRows() {
+  const list = $('predictions');
+  for (let i = 0; i < TOP_K; i++) {
+    const name = el('span', { className: 'name', textContent: '—' });
+    const fill = el('span', { className: 'fill' });
+    const pct = el('span', { className: 'value', textContent: '' });
+    const li = el('li', { className: 'prediction' }, [name, el('span', { className: 'bar' }, [fill]), pct]);
+    li.dataset.testid = 'prediction';
+    list.append(li);
+    predictionRows.push({ li, name, fill, pct });
+  }
+  const stages = $('stages');
+  for (const stage of STAGES) {
+    const fill = el('span', { className: 'fill' });
+    const ms = el('span', { className: 'value', textContent: '–' });
+    const li = el('li', { className: `stage stage-${stage}` }, [
+      el('span', { className: 'name', textContent: stage }),
+      el('span', { className: 'bar' }, [fill]),
+      ms,
+    ]);
+    li.dataset.testid = 'stage-time';
+    li.dataset.stage = stage;
+    stages.append(li);
+    stageRows.set(stage, { fill, ms });
+  }
+}
+buildRows();
+
+const fmtPct = (pct) => (pct > 0 && pct < 0.01 ? '<0.01%' : `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`);
+const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + ' ms';
+
+export function renderPrediction(p, fps) {
+  p.top.forEach((t, i) => {
+    const row = predictionRows[i];
+    if (!row) return;
+    const pct = Math.max(0, Math.min(1, t.prob)) * 100;
+    row.name.textContent = t.name;
+    row.name.title = `ImageNet class ${t.index}`;
+    row.fill.style.width = `${pct}%`;
+    row.pct.textContent = fmtPct(pct);
+    row.li.dataset.index = String(t.index);
+  });
+  const caption = $('caption');
+  caption.hidden = !p.top.length;
+  if (p.top.length) caption.textContent = `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`;
+  const total = p.totalMs ?? STAGES.reduce((s, k) => s + (p.stages?.[k] ?? 0), 0);
+  const max = Math.max(...STAGES.map((k) => p.stages?.[k] ?? 0), 1e-9);
+  for (const stage of STAGES) {
+    const ms = p.stages?.[stage] ?? 0;
+    const row = stageRows.get(stage);
+    row.fill.style.width = `${(ms / max) * 100}%`;
+    row.ms.textContent = fmtMs(ms);
+  }
+  $('total').textContent = fmtMs(total);
+  $('fps').textContent = fps == null ? '–' : fps.toFixed(fps < 10 ? 1 : 0);
+  $('timing-note').textContent = timingNote(p);
+}
+
+const TIMING_NOTES = {
+  'cpu-clock': 'Stage times: the CPU clock around each stage.',
+  'gpu-timestamps': 'Stage times: GPU timestamp queries between compute passes.',
+  'gpu-fenced': 'Stage times: wall clock with a GPU fence after each stage (profiling mode).',
+  'frame-only': 'Only the whole frame is timed on this device; the split per stage is unknown.',
+};
+const timingNote = (p) => TIMING_NOTES[p.timing] ?? (p.timing ? `Stage times: ${p.timing}.` : '');
+
+/** Smoothed classifications per second (exponential moving average of frame intervals). */
+export class FpsMeter {
+  #last = null;
+  #avg = null;
+  reset() {
+    this.#last = null;
+    this.#avg = null;
+  }
+  tick(now = performance.now()) {
+    if (this.#last != null) {
+      const dt = now - this.#last;
+      this.#avg = this.#avg == null ? dt : this.#avg * 0.85 + dt * 0.15;
+    }
+    this.#last = now;
+    return this.#avg ? 1000 / this.#avg : null;
+  }
+}
+
+export function renderBackend(status) {
+  const badge = $('backend');
+  const button = $('backend-switch');
+  const note = $('backend-note');
+  if (!status || status.backend === 'none') {
+    badge.textContent = status ? 'starting…' : 'unavailable';
+    badge.dataset.kind = 'none';
+    return;
+  }
+  const gpu = status.backend === 'webgpu';
+  badge.dataset.kind = gpu ? 'gpu' : 'cpu';
+  badge.dataset.backend = status.backend;
+  badge.textContent = gpu
+    ? `WebGPU · ${status.adapter || 'GPU'}`
+    : status.backend === 'cpu-simd128'
+      ? 'CPU SIMD128'
+      : 'CPU (no SIMD)';
+  badge.title = gpu ? 'Running on the GPU through WebGPU' : 'Running on the CPU in WebAssembly';
+  button.textContent = gpu ? 'Use CPU' : 'Use WebGPU';
+  button.setAttribute('aria-label', gpu ? 'Switch to the CPU backend' : 'Switch to the WebGPU backend');
+  note.hidden = gpu || !status.fallbackReason;
+  note.textContent = status.fallbackReason ? `WebGPU is not in use: ${status.fallbackReason}. The CPU runs the model.` : '';
+}
+
+export function offerWidths(widths) {
+  for (const option of $('width').options) option.disabled = !widths.includes(option.value);
+}
+
+export function renderWidth(width) {
+  const select = $('width');
+  let custom = select.querySelector('option[value="custom"]');
+  if (width == null) {
+    if (!custom) select.append((custom = el('option', { value: 'custom', textContent: 'from file' })));
+    select.value = 'custom';
+  } else {
+    custom?.remove();
+    select.value = width;
+  }
+}
+
+export function renderModel({ info, cached, bytes }, { source, trained }) {
+  $('untrained').hidden = trained;
+  document.body.dataset.trained = String(trained);
+  document.body.dataset.arch = info.arch ?? '';
+  const rows = [
+    ['Architecture', `ShuffleNet V2 ${info.arch ?? '?'}`],
+    ['Parameters', info.params != null ? Number(info.params).toLocaleString('en') : '?'],
+    ['Stored as', `${info.dtype ?? '?'} ${info.format ?? ''}`.trim()],
+    ['Size', `${(bytes / 1e6).toFixed(1)} MB${cached ? ' (from the browser cache)' : ''}`],
+    ['Weights', trained ? source : `${source} — untrained stand-in`],
+  ];
+  const dl = $('model-info');
+  dl.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', { textContent: k }), el('dd', { textContent: v })]));
+  dl.dataset.cached = String(Boolean(cached));
+}
+
+export function showProgress(label) {
+  $('progress').hidden = false;
+  $('progress-label').textContent = label;
+  const bar = $('progress-bar');
+  bar.removeAttribute('value'); // indeterminate until the first bytes arrive
+  $('progress-text').textContent = '';
+}
+
+export function updateProgress(loaded, total) {
+  const bar = $('progress-bar');
+  const mb = (n) => (n / 1e6).toFixed(1);
+  if (total) {
+    const pct = Math.min(100, (loaded / total) * 100);
+    bar.value = pct;
+    $('progress-text').textContent = `${mb(loaded)} of ${mb(total)} MB (${pct.toFixed(0)}%)`;
+  } else {
+    $('progress-text').textContent = `${mb(loaded)} MB`;
+  }
+}
+
+export function hideProgress() {
+  $('progress').hidden = true;
+}
+
+export function showMessage(text) {
+  $('message-text').textContent = text;
+  $('message').hidden = false;
+}
+
+export function clearMessage() {
+  $('message').hidden = true;
+  $('message-text').textContent = '';
+}
+
+export function showCameraMessage(text) {
+  const m = $('camera-message');
+  m.textContent = text;
+  m.hidden = false;
+}
+
+export function hideCameraMessage() {
+  $('camera-message').hidden = true;
+}
+
+export function renderCameras(cameras, activeId) {
+  const select = $('camera');
+  select.replaceChildren(...cameras.map((c) => el('option', { value: c.id, textContent: c.label })));
+  if (activeId) select.value = activeId;
+  $('camera-field').hidden = cameras.length < 2;
+}
+
+export function renderPaused(paused) {
+  const b = $('pause');
+  b.textContent = paused ? 'Resume' : 'Pause';
+  b.setAttribute('aria-pressed', String(paused));
+  document.body.dataset.paused = String(paused);
+}
+
+export function drawStill(canvas, bitmap) {
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+}
