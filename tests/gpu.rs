@@ -14,6 +14,16 @@ use shufflenet_web::gpu::{Crop, GpuBackend, GpuFault, GpuOptions, Profiling};
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
 
+/// Prints a figure natively and to the browser console (shown with --nocapture).
+macro_rules! report {
+    ($($t:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($t)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        report!($($t)*);
+    }};
+}
+
 /// Deterministic pseudo-random input in about [-2, 2], like a normalized image.
 fn input(n: usize, h: usize, w: usize, seed: u32) -> Tensor {
     let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
@@ -41,7 +51,7 @@ async fn check_against_reference(width: Width, n: usize, h: usize, w: usize) {
     let want = reference::run(&net, &x).unwrap();
     assert_eq!((got.batch, got.classes), (n, 1000));
     let e = rel_err(&got.logits, &want.logits);
-    println!("x{} {n}x3x{h}x{w}: relative error {e:.2e}", width.label());
+    report!("x{} {n}x3x{h}x{w}: relative error {e:.2e}", width.label());
     assert!(
         e <= 1e-3,
         "x{}: relative error {e:.3e} exceeds 1e-3",
@@ -105,6 +115,21 @@ suite_test!(
                     && s.bytes_read_back_per_frame <= 1000 * 4 + 128
             );
             assert!(s.weight_bytes as usize >= net.folded_params() * 4);
+            // Figures for the report (not asserted): ms per 224 x 224 frame on this adapter.
+            for side in [224, 16] {
+                let x = input(1, side, side, 1);
+                gpu.run(&x).await.unwrap();
+                let start = web_time::Instant::now();
+                let out = gpu.run(&x).await.unwrap();
+                let ms = start.elapsed().as_secs_f64() * 1e3;
+                report!(
+                    "x{} {side}x{side} on {}: {ms:.1} ms/frame, stages {:?} ({})",
+                    width.label(),
+                    gpu.adapter_name(),
+                    out.times.ms.map(|t| (t * 10.0).round() / 10.0),
+                    out.times.method.name()
+                );
+            }
         }
     }
 );
@@ -117,7 +142,7 @@ suite_test!(
         let auto = gpu.run(&x).await.unwrap();
         assert_eq!(auto.times.method, gpu.timing_method());
         assert!(auto.times.total() > 0.0, "{:?}", auto.times);
-        println!("adapter {}: {:?}", gpu.adapter_name(), auto.times);
+        report!("adapter {}: {:?}", gpu.adapter_name(), auto.times);
 
         let fenced_options = GpuOptions {
             profiling: Profiling::Fenced,
@@ -254,7 +279,7 @@ suite_test!(
                 .await
                 .unwrap();
             let e = rel_err(&got.logits, &want.logits);
-            println!("{w}x{h} {crop:?}: relative error {e:.2e}");
+            report!("{w}x{h} {crop:?}: relative error {e:.2e}");
             assert!(e <= 1e-3, "{w}x{h} {crop:?}: relative error {e:.3e}");
         }
         assert!(matches!(
