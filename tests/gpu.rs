@@ -20,7 +20,7 @@ macro_rules! report {
         #[cfg(target_arch = "wasm32")]
         wasm_bindgen_test::console_log!($($t)*);
         #[cfg(not(target_arch = "wasm32"))]
-        report!($($t)*);
+        println!($($t)*);
     }};
 }
 

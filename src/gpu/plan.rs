@@ -160,7 +160,8 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
 
         // Dispatch 1: [1x1 + ReLU ->] depthwise for each branch. Stride 1 reads the second
         // half of the input: the split is an offset.
-        let tile = dw_tile(stride);
+        // Small late maps get a tile their size, so no workgroup loops over empty pixels.
+        let tile = dw_tile(stride).min(oh.max(ow));
         let tiles_x = div_up(ow, tile);
         let dw_common = DwParams {
             ih: u(ih),
