@@ -32,19 +32,129 @@ impl Preference {
 }
 
 /// A loaded network and the backend that runs it.
+///
+/// With `Auto` or `Gpu` the WebGPU backend runs frames while it works. Any GPU failure
+/// (no WebGPU, no adapter, a pipeline that fails to build, a device lost mid-stream) moves
+/// the engine to the CPU by itself: the reason is kept for `fallback_reason`, and a frame
+/// that failed on the GPU is rerun on the CPU, so no frame is lost.
 pub struct Engine {
     net: Network,
     cpu: FastCpu,
     preference: Preference,
+    #[cfg(feature = "gpu")]
+    gpu: Option<crate::gpu::GpuBackend>,
+    #[cfg(feature = "gpu")]
+    gpu_options: crate::gpu::GpuOptions,
+    fallback: Option<String>,
 }
 
 impl Engine {
     pub async fn new(net: Network, preference: Preference) -> Result<Engine> {
+        #[cfg(feature = "gpu")]
+        return Engine::with_gpu_options(net, preference, Default::default()).await;
+        #[cfg(not(feature = "gpu"))]
         Ok(Engine {
             cpu: FastCpu::new(&net),
             net,
             preference,
+            fallback: (preference != Preference::Cpu && preference != Preference::Reference)
+                .then(|| "built without the gpu feature".to_string()),
         })
+    }
+
+    /// `new` with GPU options (tests force faults through these).
+    #[cfg(feature = "gpu")]
+    pub async fn with_gpu_options(
+        net: Network,
+        preference: Preference,
+        gpu_options: crate::gpu::GpuOptions,
+    ) -> Result<Engine> {
+        let mut engine = Engine {
+            cpu: FastCpu::new(&net),
+            net,
+            preference,
+            gpu: None,
+            gpu_options,
+            fallback: None,
+        };
+        if matches!(preference, Preference::Auto | Preference::Gpu) {
+            if let Err(e) = engine.start_gpu().await {
+                engine.fallback = Some(e.to_string());
+            }
+        }
+        Ok(engine)
+    }
+
+    #[cfg(feature = "gpu")]
+    async fn start_gpu(&mut self) -> Result<()> {
+        let gpu = crate::gpu::GpuBackend::with_options(&self.net, self.gpu_options).await?;
+        self.gpu = Some(gpu);
+        self.fallback = None;
+        Ok(())
+    }
+
+    /// Switches to `Gpu` (erring with the reason if WebGPU cannot run) or `Cpu`; returns the
+    /// backend now in use.
+    pub async fn set_backend(&mut self, preference: Preference) -> Result<&'static str> {
+        match preference {
+            #[cfg(feature = "gpu")]
+            Preference::Gpu | Preference::Auto => {
+                if self.gpu.is_none() {
+                    if let Err(e) = self.start_gpu().await {
+                        self.fallback = Some(e.to_string());
+                        if preference == Preference::Gpu {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            #[cfg(not(feature = "gpu"))]
+            Preference::Gpu => {
+                return Err(Error::Gpu("built without the gpu feature".into()));
+            }
+            _ => {
+                #[cfg(feature = "gpu")]
+                {
+                    self.gpu = None;
+                }
+            }
+        }
+        self.preference = preference;
+        Ok(self.backend())
+    }
+
+    /// Why WebGPU is not running frames, if it was wanted and is not.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// The GPU adapter's name while WebGPU runs frames.
+    pub fn adapter_name(&self) -> Option<String> {
+        #[cfg(feature = "gpu")]
+        return self.gpu.as_ref().map(|g| g.adapter_name());
+        #[cfg(not(feature = "gpu"))]
+        None
+    }
+
+    /// Dispatch and transfer figures of the last GPU frame.
+    #[cfg(feature = "gpu")]
+    pub fn gpu_stats(&self) -> Option<crate::gpu::GpuStats> {
+        self.gpu.as_ref().map(|g| g.stats())
+    }
+
+    /// Keeps a GPU result, or on a GPU failure records why, drops the GPU and returns
+    /// `None` so the caller reruns the frame on the CPU. Bad input is the caller's error.
+    #[cfg(feature = "gpu")]
+    fn gpu_outcome(&mut self, r: Result<Output>) -> Result<Option<Output>> {
+        match r {
+            Ok(out) => Ok(Some(out)),
+            Err(Error::Gpu(why)) => {
+                self.fallback = Some(format!("GPU: {why}"));
+                self.gpu = None;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn network(&self) -> &Network {
@@ -53,6 +163,10 @@ impl Engine {
 
     /// The backend that runs the next frame.
     pub fn backend(&self) -> &'static str {
+        #[cfg(feature = "gpu")]
+        if self.gpu.is_some() {
+            return "webgpu";
+        }
         match self.preference {
             Preference::Reference => "cpu-reference",
             _ => self.cpu.name(),
@@ -61,6 +175,13 @@ impl Engine {
 
     /// Runs an already normalized N x 3 x H x W batch.
     pub async fn run(&mut self, input: &Tensor) -> Result<Output> {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &mut self.gpu {
+            let r = gpu.run(input).await;
+            if let Some(out) = self.gpu_outcome(r)? {
+                return Ok(out);
+            }
+        }
         match self.preference {
             Preference::Reference => crate::cpu::reference::run(&self.net, input),
             _ => self.cpu.run(input),
@@ -75,6 +196,13 @@ impl Engine {
         height: u32,
         crop: Crop,
     ) -> Result<Output> {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &mut self.gpu {
+            let r = gpu.run_rgba(rgba, width, height, crop).await;
+            if let Some(out) = self.gpu_outcome(r)? {
+                return Ok(out);
+            }
+        }
         let input = preprocess::rgba_to_tensor(rgba, width as usize, height as usize, crop)?;
         self.run(&input).await
     }

@@ -163,6 +163,35 @@ impl Engine {
         }
     }
 
+    /// Switches to "webgpu" or "cpu": resolves to the backend now in use, or throws with
+    /// the reason WebGPU cannot run.
+    #[wasm_bindgen(js_name = setBackend)]
+    pub async fn set_backend(&self, backend: String) -> Result<String, JsError> {
+        let preference = Preference::parse(&backend).map_err(js_err)?;
+        let name = with_engine(&self.state, async |e| e.set_backend(preference).await).await?;
+        self.state.borrow_mut().preference = preference;
+        Ok(name.to_string())
+    }
+
+    /// The GPU adapter while WebGPU runs frames, else undefined.
+    #[wasm_bindgen(js_name = adapterName)]
+    pub fn adapter_name(&self) -> Option<String> {
+        self.state
+            .borrow()
+            .engine
+            .as_ref()
+            .and_then(|e| e.adapter_name())
+    }
+
+    /// Why WebGPU is not running frames (when it was wanted), else undefined.
+    #[wasm_bindgen(js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Option<String> {
+        let s = self.state.borrow();
+        s.engine
+            .as_ref()
+            .and_then(|e| e.fallback_reason().map(str::to_string))
+    }
+
     /// Classifies a canvas frame into the top `k` classes. `crop`: "square" or "eval".
     pub async fn classify(
         &self,

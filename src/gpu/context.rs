@@ -1,0 +1,153 @@
+//! Getting a device, and noticing when it stops working.
+
+use std::sync::{Arc, Mutex};
+
+use super::GpuFault;
+use crate::{Error, Result};
+
+/// Errors the device reports outside any error scope, and whether it was lost.
+/// Filled from wgpu callbacks (which may run on other threads), read before and after
+/// every frame.
+#[derive(Clone, Default)]
+pub struct Health {
+    lost: Arc<Mutex<Option<String>>>,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl Health {
+    fn watch(&self, device: &wgpu::Device) {
+        let lost = self.lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut slot = lost.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert(format!("device lost ({reason:?}): {message}"));
+        });
+        let error = self.error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = error.lock().unwrap_or_else(|e| e.into_inner());
+            slot.get_or_insert(e.to_string());
+        }));
+    }
+
+    pub fn mark_lost(&self, why: String) {
+        let mut slot = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(why);
+    }
+
+    /// The first problem seen, if any. A lost device stays lost.
+    pub fn check(&self) -> Result<()> {
+        if let Some(why) = self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Err(Error::Gpu(why));
+        }
+        if let Some(why) = self.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(Error::Gpu(why));
+        }
+        Ok(())
+    }
+}
+
+pub struct Context {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter_name: String,
+    pub timestamps: bool,
+    pub health: Health,
+}
+
+fn instance(fault: Option<GpuFault>) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    if cfg!(target_arch = "wasm32") {
+        // WebGL has no compute shaders: WebGPU or nothing.
+        desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+    }
+    if fault == Some(GpuFault::NoAdapter) {
+        // An instance with no backends finds no adapter: the real "no adapter" path.
+        desc.backends = wgpu::Backends::empty();
+    }
+    wgpu::Instance::new(desc)
+}
+
+/// Whether the page has `navigator.gpu` at all (always true natively).
+fn has_webgpu_api() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into());
+        navigator
+            .and_then(|n| js_sys::Reflect::get(&n, &"gpu".into()))
+            .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        true
+    }
+}
+
+impl Context {
+    pub async fn acquire(fault: Option<GpuFault>) -> Result<Context> {
+        if fault == Some(GpuFault::NoWebGpu) || !has_webgpu_api() {
+            return Err(Error::Gpu(
+                "WebGPU is not available (no navigator.gpu)".into(),
+            ));
+        }
+        let adapter = instance(fault)
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("no GPU adapter: {e}")))?;
+        let info = adapter.get_info();
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("shufflenet"),
+                required_features: if timestamps {
+                    wgpu::Features::TIMESTAMP_QUERY
+                } else {
+                    wgpu::Features::empty()
+                },
+                // Large inputs or batches need more than the default binding sizes.
+                required_limits: adapter.limits(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::Gpu(format!("cannot open the GPU device: {e}")))?;
+        let health = Health::default();
+        health.watch(&device);
+        let adapter_name = if info.name.is_empty() {
+            format!("{:?}", info.backend)
+        } else {
+            format!("{} ({:?})", info.name, info.backend)
+        };
+        Ok(Context {
+            device,
+            queue,
+            adapter_name,
+            timestamps,
+            health,
+        })
+    }
+
+    /// Waits for the GPU to finish everything submitted so far.
+    pub async fn wait_idle(&self) -> Result<()> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        self.poll()?;
+        rx.await
+            .map_err(|_| Error::Gpu("the GPU dropped a completion callback".into()))?;
+        self.health.check()
+    }
+
+    /// Natively, drives callbacks by blocking until the queue is empty; the browser
+    /// drives them itself.
+    pub fn poll(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| {
+                self.health.mark_lost(format!("device poll failed: {e}"));
+                Error::Gpu(format!("device poll failed: {e}"))
+            })
+    }
+}

@@ -1,0 +1,149 @@
+//! Shader modules, bind group layouts and compute pipelines: all built once at load.
+
+use std::borrow::Cow;
+
+use crate::{Error, Result};
+
+pub struct Pipelines {
+    /// uniform, weights, src, src2, dst: the last 1x1 of a unit, and the head.
+    pub unit_layout: wgpu::BindGroupLayout,
+    /// uniform, weights, src, dst: stem, depthwise and fc.
+    pub io_layout: wgpu::BindGroupLayout,
+    /// uniform, frame texture, dst: preprocessing.
+    pub pre_layout: wgpu::BindGroupLayout,
+    pub dw: wgpu::ComputePipeline,
+    pub pw: wgpu::ComputePipeline,
+    pub head: wgpu::ComputePipeline,
+    pub stem: wgpu::ComputePipeline,
+    pub fc: wgpu::ComputePipeline,
+    pub pre: wgpu::ComputePipeline,
+}
+
+fn buffer_entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+const UNIFORM: wgpu::BufferBindingType = wgpu::BufferBindingType::Uniform;
+const READ: wgpu::BufferBindingType = wgpu::BufferBindingType::Storage { read_only: true };
+const WRITE: wgpu::BufferBindingType = wgpu::BufferBindingType::Storage { read_only: false };
+
+fn layout(
+    device: &wgpu::Device,
+    label: &str,
+    entries: &[wgpu::BindGroupLayoutEntry],
+) -> wgpu::BindGroupLayout {
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries,
+    })
+}
+
+fn pipeline(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    module: &wgpu::ShaderModule,
+    entry: &str,
+) -> wgpu::ComputePipeline {
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(entry),
+        bind_group_layouts: &[Some(layout)],
+        immediate_size: 0,
+    });
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(entry),
+        layout: Some(&pipeline_layout),
+        module,
+        entry_point: Some(entry),
+        compilation_options: Default::default(),
+        cache: None,
+    })
+}
+
+impl Pipelines {
+    /// Builds everything, reporting the first validation error. `break_shader` appends a
+    /// syntax error to one shader: the forced "pipeline failed" fault.
+    pub async fn build(device: &wgpu::Device, break_shader: bool) -> Result<Pipelines> {
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = |label: &str, source: &str| {
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(Cow::Owned(source.to_owned())),
+            })
+        };
+        let mut pw_source = include_str!("shaders/pw.wgsl").to_owned();
+        if break_shader {
+            pw_source.push_str("\nfn injected_fault( {\n");
+        }
+        let pw = module("pw", &pw_source);
+        let dw = module("dw", include_str!("shaders/dw.wgsl"));
+        let stem = module("stem", include_str!("shaders/stem.wgsl"));
+        let fc = module("fc", include_str!("shaders/fc.wgsl"));
+        let pre = module("preprocess", include_str!("shaders/preprocess.wgsl"));
+
+        let unit_layout = layout(
+            device,
+            "unit",
+            &[
+                buffer_entry(0, UNIFORM),
+                buffer_entry(1, READ),
+                buffer_entry(2, READ),
+                buffer_entry(3, READ),
+                buffer_entry(4, WRITE),
+            ],
+        );
+        let io_layout = layout(
+            device,
+            "io",
+            &[
+                buffer_entry(0, UNIFORM),
+                buffer_entry(1, READ),
+                buffer_entry(2, READ),
+                buffer_entry(3, WRITE),
+            ],
+        );
+        let pre_layout = layout(
+            device,
+            "preprocess",
+            &[
+                buffer_entry(0, UNIFORM),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::COMPUTE,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                buffer_entry(2, WRITE),
+            ],
+        );
+        let pipelines = Pipelines {
+            dw: pipeline(device, &io_layout, &dw, "dw_main"),
+            pw: pipeline(device, &unit_layout, &pw, "pw_main"),
+            head: pipeline(device, &unit_layout, &pw, "head_main"),
+            stem: pipeline(device, &io_layout, &stem, "stem_main"),
+            fc: pipeline(device, &io_layout, &fc, "fc_main"),
+            pre: pipeline(device, &pre_layout, &pre, "preprocess_main"),
+            unit_layout,
+            io_layout,
+            pre_layout,
+        };
+        match scope.pop().await {
+            Some(e) => Err(Error::Gpu(format!(
+                "building the compute pipelines failed: {e}"
+            ))),
+            None => Ok(pipelines),
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! The frame plan for one input shape: activation buffers, uniform parameters, bind groups
+//! and the dispatch list per stage, all made once and reused by every frame of that shape.
+//!
+//! Dispatches per frame: 1 (stem + max pool) + 2 per unit (1x1 + depthwise of both branches,
+//! then the last 1x1 of both branches with the shuffle and pass-through copy) + 2 (conv5 +
+//! pool, fc) = 35 for the published [4, 8, 4] repeats, and one more when a frame is
+//! preprocessed on the GPU.
+
+use wgpu::util::DeviceExt;
+
+use super::context::Context;
+use super::packed::{padded, Offsets};
+use super::params::{DwParams, FcParams, PwParams, StemParams};
+use super::pipelines::Pipelines;
+use crate::model::{out_size, Network};
+use crate::{Error, Result};
+
+/// Shape facts the plan needs, kept so the host copy of the weights can be dropped.
+#[derive(Clone, Debug)]
+pub struct Dims {
+    pub stem_out: usize,
+    /// (stride, in_ch, branch) per unit in execution order, and the stage it belongs to.
+    pub units: Vec<(usize, usize, usize, usize)>,
+    pub conv5_out: usize,
+    pub classes: usize,
+}
+
+impl Dims {
+    pub fn of(net: &Network) -> Dims {
+        let units = net
+            .stages
+            .iter()
+            .enumerate()
+            .flat_map(|(s, us)| us.iter().map(move |u| (u.stride, u.in_ch, u.branch, s)))
+            .collect();
+        Dims {
+            stem_out: net.stem.out_ch,
+            units,
+            conv5_out: net.conv5.out_ch,
+            classes: net.fc.out_f,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    Stem,
+    Dw,
+    Pw,
+    Head,
+    Fc,
+}
+
+/// Activation buffers. Liveness is simple here: a unit reads one tensor and writes the
+/// other, so two ping-pong buffers (sized for the largest unit output) and one scratch
+/// buffer for the branch's first 1x1 hold every activation of the frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Act {
+    Input,
+    Ping,
+    Pong,
+    Tmp,
+    Pooled,
+    Logits,
+}
+const ACTS: usize = 6;
+
+struct Step {
+    kernel: Kernel,
+    stage: usize,
+    params: Vec<u8>,
+    src: Act,
+    src2: Act,
+    dst: Act,
+    groups: [usize; 3],
+}
+
+pub struct Dispatch {
+    pub kernel: Kernel,
+    pub bind: wgpu::BindGroup,
+    pub groups: [u32; 3],
+}
+
+pub struct Plan {
+    /// [batch, height, width].
+    pub shape: [usize; 3],
+    pub input: wgpu::Buffer,
+    pub logits: wgpu::Buffer,
+    pub logits_bytes: u64,
+    /// Timestamps (if any) then logits: the frame's single readback.
+    pub staging: wgpu::Buffer,
+    pub stages: [Vec<Dispatch>; 5],
+    /// Buffers this plan owns.
+    pub buffers: usize,
+    _held: Vec<wgpu::Buffer>,
+}
+
+fn div_up(a: usize, b: usize) -> usize {
+    a.div_ceil(b)
+}
+
+/// Output tile side of the depthwise kernel: its halo (tile + 2, or 2 * tile + 1) must fit
+/// the kernel's 16 x 16 workgroup tile.
+fn dw_tile(stride: usize) -> usize {
+    if stride == 1 {
+        14
+    } else {
+        7
+    }
+}
+
+/// The steps of one frame and the floats each activation buffer needs.
+fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [usize; ACTS]) {
+    let u = |v: usize| v as u32;
+    let mut size = [0usize; ACTS];
+    size[Act::Input as usize] = n * 3 * h * w;
+    let (ch, cw) = (out_size(h, 2), out_size(w, 2));
+    let (ph, pw) = (out_size(ch, 2), out_size(cw, 2));
+    let mut cur = Act::Ping;
+    size[cur as usize] = n * d.stem_out * ph * pw;
+    let mut steps = vec![Step {
+        kernel: Kernel::Stem,
+        stage: 0,
+        params: bytemuck::bytes_of(&StemParams {
+            n: u(n),
+            ih: u(h),
+            iw: u(w),
+            ch: u(ch),
+            cw: u(cw),
+            ph: u(ph),
+            pw: u(pw),
+            oc: u(d.stem_out),
+            w_off: at.stem.w,
+            b_off: at.stem.b,
+            pad: [0; 2],
+        })
+        .to_vec(),
+        src: Act::Input,
+        src2: Act::Input,
+        dst: cur,
+        groups: [div_up(pw, 8), div_up(ph, 4), n],
+    }];
+    let (mut ih, mut iw) = (ph, pw);
+    for (&(stride, in_ch, b, stage), ua) in d.units.iter().zip(&at.units) {
+        let (oh, ow) = if stride == 2 {
+            (out_size(ih, 2), out_size(iw, 2))
+        } else {
+            (ih, iw)
+        };
+        let next = if cur == Act::Ping {
+            Act::Pong
+        } else {
+            Act::Ping
+        };
+        let branches = if ua.branch1.is_some() { 2 } else { 1 };
+        // Depthwise outputs: branch 2's channels, then (stride 2) branch 1's.
+        let tmp_c = if branches == 2 { b + in_ch } else { b };
+        size[next as usize] = size[next as usize].max(n * 2 * b * oh * ow);
+        size[Act::Tmp as usize] = size[Act::Tmp as usize].max(n * tmp_c * oh * ow);
+
+        // Dispatch 1: [1x1 + ReLU ->] depthwise for each branch. Stride 1 reads the second
+        // half of the input: the split is an offset.
+        // Small late maps get a tile their size, so no workgroup loops over empty pixels.
+        let tile = dw_tile(stride).min(oh.max(ow));
+        let tiles_x = div_up(ow, tile);
+        let dw_common = DwParams {
+            ih: u(ih),
+            iw: u(iw),
+            oh: u(oh),
+            ow: u(ow),
+            stride: u(stride),
+            tile: u(tile),
+            tiles_x: u(tiles_x),
+            branches: u(branches),
+            src_c: u(in_ch),
+            dst_c: u(tmp_c),
+            ..Default::default()
+        };
+        let [pw1, dw2, pw2] = ua.branch2;
+        let dw_branch2 = DwParams {
+            c: u(b),
+            k: u(if stride == 1 { b } else { in_ch }),
+            src_off: u(if stride == 1 { b } else { 0 }),
+            pw_w: pw1.w4(),
+            cp4: u(padded(b) / 4),
+            pw_b: pw1.b4(),
+            dw_w: dw2.w,
+            dw_b: dw2.b,
+            ..dw_common
+        };
+        let dw_branch1 = match ua.branch1 {
+            Some([dw1, _]) => DwParams {
+                c: u(in_ch),
+                dw_w: dw1.w,
+                dw_b: dw1.b,
+                dst_off: u(b),
+                ..dw_common
+            },
+            None => DwParams::default(),
+        };
+        steps.push(Step {
+            kernel: Kernel::Dw,
+            stage: stage + 1,
+            params: bytemuck::bytes_of(&[dw_branch2, dw_branch1]).to_vec(),
+            src: cur,
+            src2: cur,
+            dst: Act::Tmp,
+            groups: [
+                tiles_x * div_up(oh, tile),
+                div_up(if branches == 2 { b.max(in_ch) } else { b }, 16),
+                n * branches,
+            ],
+        });
+
+        // Dispatch 2: each branch's last 1x1 + ReLU into its shuffled channels (branch 2
+        // odd, branch 1 even); stride 1 copies the pass-through half into the even ones.
+        let pw_common = PwParams {
+            m: u(b),
+            p: u(n * oh * ow),
+            ohw: u(oh * ow),
+            src_c: u(tmp_c),
+            dst_c: u(2 * b),
+            out_mul: 2,
+            mp4: u(padded(b) / 4),
+            ..Default::default()
+        };
+        let pw_branch2 = PwParams {
+            k: u(b),
+            out_add: 1,
+            w: pw2.w4(),
+            b: pw2.b4(),
+            copy_c: if stride == 1 { u(in_ch) } else { 0 },
+            ..pw_common
+        };
+        let pw_branch1 = match ua.branch1 {
+            Some([_, pw]) => PwParams {
+                k: u(in_ch),
+                src_off: u(b),
+                w: pw.w4(),
+                b: pw.b4(),
+                ..pw_common
+            },
+            None => PwParams::default(),
+        };
+        steps.push(Step {
+            kernel: Kernel::Pw,
+            stage: stage + 1,
+            params: bytemuck::bytes_of(&[pw_branch2, pw_branch1]).to_vec(),
+            src: Act::Tmp,
+            src2: cur,
+            dst: next,
+            groups: [div_up(n * oh * ow, 64), div_up(b, 16), branches],
+        });
+        cur = next;
+        (ih, iw) = (oh, ow);
+    }
+    let c4 = d.units.last().map_or(d.stem_out, |&(_, _, b, _)| 2 * b);
+    size[Act::Pooled as usize] = n * d.conv5_out;
+    size[Act::Logits as usize] = n * d.classes;
+    let head = PwParams {
+        m: u(d.conv5_out),
+        k: u(c4),
+        p: u(n * ih * iw),
+        ohw: u(ih * iw),
+        src_c: u(c4),
+        dst_c: u(d.conv5_out),
+        w: at.conv5.w4(),
+        mp4: u(padded(d.conv5_out) / 4),
+        b: at.conv5.b4(),
+        ..Default::default()
+    };
+    steps.push(Step {
+        kernel: Kernel::Head,
+        stage: 4,
+        params: bytemuck::bytes_of(&[head, PwParams::default()]).to_vec(),
+        src: cur,
+        src2: cur,
+        dst: Act::Pooled,
+        groups: [n, div_up(d.conv5_out, 16), 1],
+    });
+    steps.push(Step {
+        kernel: Kernel::Fc,
+        stage: 4,
+        params: bytemuck::bytes_of(&FcParams {
+            n: u(n),
+            in_f: u(d.conv5_out),
+            out_f: u(d.classes),
+            w_off: at.fc.w,
+            b_off: at.fc.b,
+            pad: [0; 3],
+        })
+        .to_vec(),
+        src: Act::Pooled,
+        src2: Act::Pooled,
+        dst: Act::Logits,
+        groups: [div_up(d.classes, 64), n, 1],
+    });
+    (steps, size)
+}
+
+impl Plan {
+    pub fn new(
+        ctx: &Context,
+        pipes: &Pipelines,
+        dims: &Dims,
+        at: &Offsets,
+        weights: &wgpu::Buffer,
+        shape: [usize; 3],
+    ) -> Result<Plan> {
+        let [n, h, w] = shape;
+        let limits = ctx.device.limits();
+        let (steps, sizes) = steps(dims, at, n, h, w);
+        let too_big = |what: &str| {
+            Error::Input(format!(
+                "a batch of {n} images of {h} x {w} is too large for this GPU ({what})"
+            ))
+        };
+        let max_binding = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        if sizes.iter().any(|&s| (s as u64) * 4 > max_binding) {
+            return Err(too_big("activation buffer size"));
+        }
+        let max_groups = limits.max_compute_workgroups_per_dimension as usize;
+        if steps
+            .iter()
+            .any(|s| s.groups.iter().any(|&g| g > max_groups))
+        {
+            return Err(too_big("workgroup count"));
+        }
+
+        let device = &ctx.device;
+        let act = |i: usize, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("activation"),
+                size: (sizes[i].max(1) * 4) as u64,
+                usage: wgpu::BufferUsages::STORAGE | usage,
+                mapped_at_creation: false,
+            })
+        };
+        let acts: Vec<wgpu::Buffer> = (0..ACTS)
+            .map(|i| match i {
+                i if i == Act::Input as usize => act(i, wgpu::BufferUsages::COPY_DST),
+                i if i == Act::Logits as usize => act(i, wgpu::BufferUsages::COPY_SRC),
+                _ => act(i, wgpu::BufferUsages::empty()),
+            })
+            .collect();
+
+        // All parameter blocks in one uniform buffer, each at an aligned offset.
+        let align = limits.min_uniform_buffer_offset_alignment as usize;
+        let mut blob = Vec::new();
+        let mut offsets = Vec::with_capacity(steps.len());
+        for s in &steps {
+            blob.resize(blob.len().next_multiple_of(align), 0);
+            offsets.push(blob.len() as u64);
+            blob.extend_from_slice(&s.params);
+        }
+        let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: &blob,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+
+        let mut stages: [Vec<Dispatch>; 5] = Default::default();
+        for (s, &offset) in steps.iter().zip(&offsets) {
+            let uniform = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: &params,
+                offset,
+                size: wgpu::BufferSize::new(s.params.len() as u64),
+            });
+            let buf = |a: Act| acts[a as usize].as_entire_binding();
+            let mut entries = vec![
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: uniform,
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: weights.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: buf(s.src),
+                },
+            ];
+            let layout = match s.kernel {
+                Kernel::Pw | Kernel::Head => {
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: buf(s.src2),
+                    });
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: buf(s.dst),
+                    });
+                    &pipes.unit_layout
+                }
+                Kernel::Stem | Kernel::Dw | Kernel::Fc => {
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: buf(s.dst),
+                    });
+                    &pipes.io_layout
+                }
+            };
+            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout,
+                entries: &entries,
+            });
+            stages[s.stage].push(Dispatch {
+                kernel: s.kernel,
+                bind,
+                groups: s.groups.map(|g| g as u32),
+            });
+        }
+
+        let logits_bytes = (sizes[Act::Logits as usize] * 4) as u64;
+        let staging = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: super::TIMESTAMP_BYTES + logits_bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut held = acts;
+        let input = held[Act::Input as usize].clone();
+        let logits = held[Act::Logits as usize].clone();
+        held.push(params);
+        Ok(Plan {
+            shape,
+            input,
+            logits,
+            logits_bytes,
+            buffers: held.len() + 1,
+            staging,
+            stages,
+            _held: held,
+        })
+    }
+
+    pub fn dispatches(&self) -> usize {
+        self.stages.iter().map(Vec::len).sum()
+    }
+}

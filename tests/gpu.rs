@@ -1,0 +1,360 @@
+//! The WebGPU backend against the reference, its budgets, its memory, and its failures.
+//! Runs natively (lavapipe) and in headless Chrome (SwiftShader).
+#![cfg(feature = "gpu")]
+
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use common::rel_err;
+use shufflenet_web::cpu::reference;
+use shufflenet_web::engine::{Engine, Preference};
+use shufflenet_web::gpu::{Crop, GpuBackend, GpuFault, GpuOptions, Profiling};
+use shufflenet_web::model::{Arch, Width};
+use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
+
+/// Prints a figure natively and to the browser console (shown with --nocapture).
+macro_rules! report {
+    ($($t:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($t)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        println!($($t)*);
+    }};
+}
+
+/// Deterministic pseudo-random input in about [-2, 2], like a normalized image.
+fn input(n: usize, h: usize, w: usize, seed: u32) -> Tensor {
+    let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let data = (0..n * 3 * h * w)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1 << 24) as f32 * 4.0 - 2.0
+        })
+        .collect();
+    Tensor::new([n, 3, h, w], data).unwrap()
+}
+
+fn small() -> GpuOptions {
+    GpuOptions {
+        warm_up_side: 32,
+        ..GpuOptions::default()
+    }
+}
+
+async fn check_against_reference(width: Width, n: usize, h: usize, w: usize) {
+    let net = weights::random_network(&Arch::width(width), 7);
+    let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
+    let x = input(n, h, w, 11);
+    let got = gpu.run(&x).await.unwrap();
+    let want = reference::run(&net, &x).unwrap();
+    assert_eq!((got.batch, got.classes), (n, 1000));
+    let e = rel_err(&got.logits, &want.logits);
+    report!("x{} {n}x3x{h}x{w}: relative error {e:.2e}", width.label());
+    assert!(
+        e <= 1e-3,
+        "x{}: relative error {e:.3e} exceeds 1e-3",
+        width.label()
+    );
+    let stats = gpu.stats();
+    assert!(stats.dispatches_per_frame <= 40, "{stats:?}");
+    assert_eq!(stats.readbacks_per_frame, 1);
+    assert_eq!(stats.submits_per_frame, 1);
+}
+
+suite_test!(
+    async fn x0_5_matches_reference_batch_3() {
+        check_against_reference(Width::X0_5, 3, 64, 64).await;
+    }
+);
+
+suite_test!(
+    async fn x1_0_matches_reference_odd_size_batch_2() {
+        check_against_reference(Width::X1_0, 2, 45, 37).await;
+    }
+);
+
+suite_test!(
+    async fn x1_5_matches_reference_batch_2() {
+        check_against_reference(Width::X1_5, 2, 64, 64).await;
+    }
+);
+
+suite_test!(
+    async fn x2_0_matches_reference_batch_2() {
+        check_against_reference(Width::X2_0, 2, 64, 48).await;
+    }
+);
+
+suite_test!(
+    async fn x0_5_matches_reference_at_224() {
+        check_against_reference(Width::X0_5, 1, 224, 224).await;
+    }
+);
+
+suite_test!(
+    async fn tiny_inputs_match_reference() {
+        // 1 x 1 images: every spatial map is a single pixel, all padding paths run.
+        check_against_reference(Width::X0_5, 2, 1, 1).await;
+    }
+);
+
+suite_test!(
+    async fn frame_budget_for_every_width() {
+        for width in Width::ALL {
+            let net = weights::random_network(&Arch::width(width), 1);
+            let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
+            gpu.run(&input(1, 32, 32, 1)).await.unwrap();
+            let s = gpu.stats();
+            assert!(s.dispatches_per_frame <= 40, "x{}: {s:?}", width.label());
+            assert_eq!((s.readbacks_per_frame, s.submits_per_frame), (1, 1));
+            assert_eq!(s.bytes_uploaded_per_frame, 3 * 32 * 32 * 4);
+            assert!(
+                s.bytes_read_back_per_frame >= 1000 * 4
+                    && s.bytes_read_back_per_frame <= 1000 * 4 + 128
+            );
+            assert!(s.weight_bytes as usize >= net.folded_params() * 4);
+            // Figures for the report (not asserted): ms per 224 x 224 frame on this adapter.
+            for side in [224, 16] {
+                let x = input(1, side, side, 1);
+                gpu.run(&x).await.unwrap();
+                let start = web_time::Instant::now();
+                let out = gpu.run(&x).await.unwrap();
+                let ms = start.elapsed().as_secs_f64() * 1e3;
+                report!(
+                    "x{} {side}x{side} on {}: {ms:.1} ms/frame, stages {:?} ({})",
+                    width.label(),
+                    gpu.adapter_name(),
+                    out.times.ms.map(|t| (t * 10.0).round() / 10.0),
+                    out.times.method.name()
+                );
+            }
+        }
+    }
+);
+
+suite_test!(
+    async fn stage_times_are_reported() {
+        let net = weights::random_network(&Arch::width(Width::X0_5), 2);
+        let x = input(1, 64, 64, 3);
+        let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
+        let auto = gpu.run(&x).await.unwrap();
+        assert_eq!(auto.times.method, gpu.timing_method());
+        assert!(auto.times.total() > 0.0, "{:?}", auto.times);
+        report!("adapter {}: {:?}", gpu.adapter_name(), auto.times);
+
+        let fenced_options = GpuOptions {
+            profiling: Profiling::Fenced,
+            ..small()
+        };
+        let mut fenced = GpuBackend::with_options(&net, fenced_options)
+            .await
+            .unwrap();
+        let out = fenced.run(&x).await.unwrap();
+        assert_eq!(out.times.method, TimingMethod::GpuFenced);
+        assert!(out.times.ms.iter().all(|&t| t > 0.0), "{:?}", out.times);
+        assert_eq!(fenced.stats().submits_per_frame, 6);
+        assert!(rel_err(&out.logits, &auto.logits) <= 1e-6);
+    }
+);
+
+suite_test!(
+    async fn soak_keeps_buffers_and_memory_flat() {
+        let net = weights::random_network(&Arch::width(Width::X0_5), 3);
+        let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
+        let x = input(1, 16, 16, 5);
+        let first = gpu.run(&x).await.unwrap();
+        let buffers = gpu.stats().live_buffers;
+        #[cfg(target_arch = "wasm32")]
+        let memory = core::arch::wasm32::memory_size(0);
+        for _ in 0..999 {
+            let out = gpu.run(&x).await.unwrap();
+            assert_eq!(out.logits, first.logits);
+        }
+        let stats = gpu.stats();
+        assert_eq!(stats.frames, 1000);
+        assert_eq!(stats.live_buffers, buffers, "buffers grew over 1000 frames");
+        #[cfg(target_arch = "wasm32")]
+        assert_eq!(
+            core::arch::wasm32::memory_size(0),
+            memory,
+            "wasm memory grew"
+        );
+    }
+);
+
+async fn forced(fault: GpuFault) -> Result<GpuBackend, Error> {
+    let net = weights::random_network(&Arch::width(Width::X0_5), 4);
+    let options = GpuOptions {
+        fault: Some(fault),
+        ..small()
+    };
+    GpuBackend::with_options(&net, options).await
+}
+
+fn gpu_error(r: Result<GpuBackend, Error>) -> String {
+    match r {
+        Err(Error::Gpu(why)) => why,
+        Err(e) => panic!("expected a GPU error, got {e}"),
+        Ok(_) => panic!("expected the forced fault to fail"),
+    }
+}
+
+suite_test!(
+    async fn missing_webgpu_is_reported() {
+        let why = gpu_error(forced(GpuFault::NoWebGpu).await);
+        assert!(why.contains("navigator.gpu"), "{why}");
+    }
+);
+
+suite_test!(
+    async fn missing_adapter_is_reported() {
+        let why = gpu_error(forced(GpuFault::NoAdapter).await);
+        assert!(why.contains("adapter"), "{why}");
+    }
+);
+
+suite_test!(
+    async fn failed_pipeline_is_reported() {
+        let why = gpu_error(forced(GpuFault::PipelineFailure).await);
+        assert!(why.contains("pipeline"), "{why}");
+    }
+);
+
+suite_test!(
+    async fn lost_device_fails_that_frame_and_later_ones() {
+        let mut gpu = forced(GpuFault::DeviceLost { frame: 2 }).await.unwrap();
+        let x = input(1, 16, 16, 6);
+        gpu.run(&x).await.unwrap();
+        gpu.run(&x).await.unwrap();
+        for _ in 0..2 {
+            match gpu.run(&x).await {
+                Err(Error::Gpu(why)) => assert!(why.contains("lost"), "{why}"),
+                other => panic!(
+                    "expected a lost device, got {:?}",
+                    other.map(|o| o.logits.len())
+                ),
+            }
+        }
+    }
+);
+
+suite_test!(
+    async fn bad_input_is_an_error() {
+        let net = weights::random_network(&Arch::width(Width::X0_5), 5);
+        let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
+        let wrong = Tensor::zeros([1, 4, 8, 8]);
+        assert!(matches!(gpu.run(&wrong).await, Err(Error::Input(_))));
+        // The backend still works afterwards.
+        gpu.run(&input(1, 8, 8, 1)).await.unwrap();
+    }
+);
+
+suite_test!(
+    async fn rgba_frames_match_cpu_preprocessing() {
+        let net = weights::random_network(&Arch::width(Width::X0_5), 8);
+        let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
+        // Odd sizes, both orientations, up- and downscaling.
+        for (w, h, crop) in [
+            (97, 61, Crop::Square),
+            (300, 410, Crop::Eval),
+            (641, 480, Crop::Eval),
+            (150, 333, Crop::Square),
+        ] {
+            let mut state = (w * 31 + h) as u32;
+            let rgba: Vec<u8> = (0..w * h * 4)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (state >> 24) as u8
+                })
+                .collect();
+            let got = gpu.run_rgba(&rgba, w as u32, h as u32, crop).await.unwrap();
+            let stats = gpu.stats();
+            assert_eq!(stats.dispatches_per_frame, 36);
+            assert_eq!(stats.readbacks_per_frame, 1);
+            assert_eq!(stats.bytes_uploaded_per_frame, (w * h * 4) as u64);
+            let want = gpu
+                .run(&preprocess::rgba_to_tensor(&rgba, w, h, crop).unwrap())
+                .await
+                .unwrap();
+            let e = rel_err(&got.logits, &want.logits);
+            report!("{w}x{h} {crop:?}: relative error {e:.2e}");
+            assert!(e <= 1e-3, "{w}x{h} {crop:?}: relative error {e:.3e}");
+        }
+        assert!(matches!(
+            gpu.run_rgba(&[0; 12], 2, 2, Crop::Eval).await,
+            Err(Error::Input(_))
+        ));
+    }
+);
+
+async fn engine_with(fault: GpuFault) -> Engine {
+    let net = weights::random_network(&Arch::width(Width::X0_5), 9);
+    let options = GpuOptions {
+        fault: Some(fault),
+        ..small()
+    };
+    Engine::with_gpu_options(net, Preference::Auto, options)
+        .await
+        .unwrap()
+}
+
+suite_test!(
+    async fn engine_falls_back_when_the_gpu_cannot_start() {
+        for (fault, says) in [
+            (GpuFault::NoWebGpu, "navigator.gpu"),
+            (GpuFault::NoAdapter, "adapter"),
+            (GpuFault::PipelineFailure, "pipeline"),
+        ] {
+            let mut engine = engine_with(fault).await;
+            assert_ne!(engine.backend(), "webgpu");
+            let why = engine.fallback_reason().unwrap_or_default().to_string();
+            assert!(why.contains(says), "{fault:?}: {why}");
+            assert!(engine.adapter_name().is_none());
+            let out = engine.run(&input(1, 32, 32, 2)).await.unwrap();
+            assert_eq!(out.logits.len(), 1000);
+            // Asking for WebGPU explicitly reports the reason.
+            assert!(engine.set_backend(Preference::Gpu).await.is_err());
+        }
+    }
+);
+
+suite_test!(
+    async fn engine_reruns_the_frame_on_the_cpu_when_the_device_is_lost() {
+        let mut engine = engine_with(GpuFault::DeviceLost { frame: 1 }).await;
+        assert_eq!(engine.backend(), "webgpu");
+        assert!(engine.adapter_name().is_some());
+        let x = input(1, 32, 32, 3);
+        let on_gpu = engine.run(&x).await.unwrap();
+        // Frame 1 fails on the GPU; the engine answers it on the CPU.
+        let rerun = engine.run(&x).await.unwrap();
+        assert_ne!(engine.backend(), "webgpu");
+        let why = engine.fallback_reason().unwrap_or_default().to_string();
+        assert!(why.contains("lost"), "{why}");
+        assert!(rel_err(&rerun.logits, &on_gpu.logits) <= 1e-3);
+        let rgba = vec![128u8; 40 * 30 * 4];
+        let frame = engine.run_rgba(&rgba, 40, 30, Crop::Square).await.unwrap();
+        assert_eq!(frame.logits.len(), 1000);
+    }
+);
+
+suite_test!(
+    async fn engine_switches_backends() {
+        let net = weights::random_network(&Arch::width(Width::X0_5), 10);
+        let mut engine = Engine::with_gpu_options(net, Preference::Cpu, small())
+            .await
+            .unwrap();
+        assert_ne!(engine.backend(), "webgpu");
+        assert_eq!(engine.set_backend(Preference::Gpu).await.unwrap(), "webgpu");
+        let x = input(2, 24, 24, 4);
+        let gpu = engine.run(&x).await.unwrap();
+        assert!(engine
+            .gpu_stats()
+            .is_some_and(|s| s.dispatches_per_frame <= 40));
+        let cpu_name = engine.set_backend(Preference::Cpu).await.unwrap();
+        assert_ne!(cpu_name, "webgpu");
+        let cpu = engine.run(&x).await.unwrap();
+        assert!(rel_err(&gpu.logits, &cpu.logits) <= 1e-3);
+    }
+);
