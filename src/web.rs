@@ -192,6 +192,35 @@ impl Engine {
             .and_then(|e| e.fallback_reason().map(str::to_string))
     }
 
+    /// Per-frame GPU work (dispatches, readbacks, bytes each way) while WebGPU runs frames,
+    /// else undefined.
+    #[cfg(feature = "gpu")]
+    #[wasm_bindgen(js_name = gpuStats)]
+    pub fn gpu_stats(&self) -> JsValue {
+        let s = self.state.borrow();
+        match s.engine.as_ref().and_then(|e| e.gpu_stats()) {
+            Some(g) => object(&[
+                (
+                    "dispatches_per_frame",
+                    (g.dispatches_per_frame as f64).into(),
+                ),
+                ("submits_per_frame", (g.submits_per_frame as f64).into()),
+                ("readbacks_per_frame", (g.readbacks_per_frame as f64).into()),
+                (
+                    "bytes_uploaded_per_frame",
+                    (g.bytes_uploaded_per_frame as f64).into(),
+                ),
+                (
+                    "bytes_read_back_per_frame",
+                    (g.bytes_read_back_per_frame as f64).into(),
+                ),
+                ("weight_bytes", (g.weight_bytes as f64).into()),
+                ("live_buffers", (g.live_buffers as f64).into()),
+            ]),
+            None => JsValue::UNDEFINED,
+        }
+    }
+
     /// Classifies a canvas frame into the top `k` classes. `crop`: "square" or "eval".
     pub async fn classify(
         &self,
@@ -215,9 +244,9 @@ impl Engine {
     ) -> Result<JsValue, JsError> {
         let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
         let start = web_time::Instant::now();
-        let (out, backend) = with_engine(&self.state, async |e| {
+        let (out, backend, fallback) = with_engine(&self.state, async |e| {
             let out = e.run_rgba(&rgba, width, height, crop).await?;
-            Ok((out, e.backend()))
+            Ok((out, e.backend(), fallback_value(e)))
         })
         .await?;
         let total_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -235,6 +264,7 @@ impl Engine {
             ("totalMs", total_ms.into()),
             ("backend", backend.into()),
             ("timing", out.times.method.name().into()),
+            ("fallback", fallback),
         ]))
     }
 
@@ -263,6 +293,12 @@ impl Engine {
             ("timing", out.times.method.name().into()),
         ]))
     }
+}
+
+/// Why WebGPU is not running frames, for results: a string, or undefined.
+fn fallback_value(e: &engine::Engine) -> JsValue {
+    e.fallback_reason()
+        .map_or(JsValue::UNDEFINED, JsValue::from)
 }
 
 /// Validates and folds, then builds the backend; only then replaces the running model.
