@@ -206,4 +206,49 @@ impl Engine {
         let input = preprocess::rgba_to_tensor(rgba, width as usize, height as usize, crop)?;
         self.run(&input).await
     }
+
+    /// Classifies an ImageBitmap: copied straight into a GPU texture when WebGPU runs
+    /// frames, read back through a 2D canvas for the CPU.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn run_image_bitmap(
+        &mut self,
+        bitmap: &web_sys::ImageBitmap,
+        crop: Crop,
+    ) -> Result<Output> {
+        #[cfg(feature = "gpu")]
+        if let Some(gpu) = &mut self.gpu {
+            let r = gpu.run_image_bitmap(bitmap, crop).await;
+            if let Some(out) = self.gpu_outcome(r)? {
+                return Ok(out);
+            }
+        }
+        let rgba = bitmap_pixels(bitmap)?;
+        self.run_rgba(&rgba, bitmap.width(), bitmap.height(), crop)
+            .await
+    }
+}
+
+/// An ImageBitmap's RGBA pixels, drawn on an OffscreenCanvas (works in windows and workers).
+#[cfg(target_arch = "wasm32")]
+fn bitmap_pixels(bitmap: &web_sys::ImageBitmap) -> Result<Vec<u8>> {
+    use wasm_bindgen::JsCast;
+    let js = |e: wasm_bindgen::JsValue| Error::Input(format!("reading the image: {e:?}"));
+    let (w, h) = (bitmap.width(), bitmap.height());
+    if w == 0 || h == 0 {
+        return Err(Error::Input(format!("a {w} x {h} image is empty")));
+    }
+    let canvas = web_sys::OffscreenCanvas::new(w, h).map_err(js)?;
+    let ctx: web_sys::OffscreenCanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(js)?
+        .ok_or_else(|| Error::Input("no 2D canvas context".into()))?
+        .dyn_into()
+        .map_err(|_| Error::Input("the 2D context is not a 2D context".into()))?;
+    ctx.draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
+        .map_err(js)?;
+    Ok(ctx
+        .get_image_data(0.0, 0.0, w as f64, h as f64)
+        .map_err(js)?
+        .data()
+        .0)
 }

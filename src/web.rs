@@ -232,6 +232,25 @@ impl Engine {
         self.classify_rgba(frame.data().0, w, h, k, crop).await
     }
 
+    /// Classifies an ImageBitmap (from a video frame, an image or a canvas). On WebGPU the
+    /// browser copies it straight into a texture; on the CPU its pixels are read back.
+    #[wasm_bindgen(js_name = classifyBitmap)]
+    pub async fn classify_bitmap(
+        &self,
+        bitmap: web_sys::ImageBitmap,
+        k: usize,
+        crop: Option<String>,
+    ) -> Result<JsValue, JsError> {
+        let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
+        let start = web_time::Instant::now();
+        let (out, backend, fallback) = with_engine(&self.state, async |e| {
+            let out = e.run_image_bitmap(&bitmap, crop).await?;
+            Ok((out, e.backend(), fallback_value(e)))
+        })
+        .await?;
+        Ok(prediction(&out, k, start, backend, fallback))
+    }
+
     /// Classifies RGBA bytes (`width * height * 4`).
     #[wasm_bindgen(js_name = classifyRgba)]
     pub async fn classify_rgba(
@@ -249,23 +268,7 @@ impl Engine {
             Ok((out, e.backend(), fallback_value(e)))
         })
         .await?;
-        let total_ms = start.elapsed().as_secs_f64() * 1e3;
-        let top = js_sys::Array::new();
-        for (index, prob) in preprocess::top_k(out.logits_of(0), k.max(1)) {
-            top.push(&object(&[
-                ("index", (index as f64).into()),
-                ("name", crate::classes::name(index).into()),
-                ("prob", (prob as f64).into()),
-            ]));
-        }
-        Ok(object(&[
-            ("top", top.into()),
-            ("stages", stages_object(&out)),
-            ("totalMs", total_ms.into()),
-            ("backend", backend.into()),
-            ("timing", out.times.method.name().into()),
-            ("fallback", fallback),
-        ]))
+        Ok(prediction(&out, k, start, backend, fallback))
     }
 
     /// Runs a normalized float32 N x 3 x H x W batch and returns its raw logits.
@@ -293,6 +296,32 @@ impl Engine {
             ("timing", out.times.method.name().into()),
         ]))
     }
+}
+
+/// A classification result: the top `k` classes, stage times and who ran it.
+fn prediction(
+    out: &Output,
+    k: usize,
+    start: web_time::Instant,
+    backend: &str,
+    fallback: JsValue,
+) -> JsValue {
+    let top = js_sys::Array::new();
+    for (index, prob) in preprocess::top_k(out.logits_of(0), k.max(1)) {
+        top.push(&object(&[
+            ("index", (index as f64).into()),
+            ("name", crate::classes::name(index).into()),
+            ("prob", (prob as f64).into()),
+        ]));
+    }
+    object(&[
+        ("top", top.into()),
+        ("stages", stages_object(out)),
+        ("totalMs", (start.elapsed().as_secs_f64() * 1e3).into()),
+        ("backend", backend.into()),
+        ("timing", out.times.method.name().into()),
+        ("fallback", fallback),
+    ])
 }
 
 /// Why WebGPU is not running frames, for results: a string, or undefined.

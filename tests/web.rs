@@ -135,3 +135,49 @@ async fn errors_reach_javascript_as_messages() {
     assert!(msg.contains("bytes of pixels"), "{msg}");
     assert!(Engine::create(Some("tpu".into())).await.is_err());
 }
+
+async fn bitmap(px: &[u8], w: u32, h: u32) -> web_sys::ImageBitmap {
+    let data =
+        web_sys::ImageData::new_with_u8_clamped_array_and_sh(wasm_bindgen::Clamped(px), w, h)
+            .unwrap();
+    let window: web_sys::Window = js_sys::global().dyn_into().unwrap();
+    let p = window.create_image_bitmap_with_image_data(&data).unwrap();
+    wasm_bindgen_futures::JsFuture::from(p)
+        .await
+        .unwrap()
+        .dyn_into()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn image_bitmaps_classify_like_their_pixels_on_both_backends() {
+    // Opaque pixels: a bitmap of translucent ones may be premultiplied by the browser.
+    let mut px = frame();
+    px.chunks_exact_mut(4).for_each(|p| p[3] = 255);
+    for backend in ["cpu", "webgpu"] {
+        let e = Engine::create(Some(backend.into())).await.unwrap();
+        e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
+        let a = e.classify_rgba(px.clone(), 64, 48, 10, None).await.unwrap();
+        let b = e
+            .classify_bitmap(bitmap(&px, 64, 48).await, 10, None)
+            .await
+            .unwrap();
+        let used = get(&b, "backend").as_string().unwrap();
+        assert!(used.starts_with(backend), "asked {backend}, ran {used}");
+        let probs = |p: &JsValue| -> Vec<(f64, f64)> {
+            js_sys::Array::from(&get(p, "top"))
+                .iter()
+                .map(|t| {
+                    (
+                        get(&t, "index").as_f64().unwrap(),
+                        get(&t, "prob").as_f64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        for ((ia, pa), (ib, pb)) in probs(&a).into_iter().zip(probs(&b)) {
+            assert_eq!(ia, ib, "{backend}: class order differs");
+            assert!((pa - pb).abs() < 1e-5, "{backend}: {pa} vs {pb}");
+        }
+    }
+}

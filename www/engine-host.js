@@ -59,8 +59,19 @@ export class EngineHost {
 
   /** `frame` is an ImageBitmap (closed here) or an ImageData. */
   async classify(frame, crop) {
-    const image = frame instanceof ImageData ? frame : this.#pixels(frame);
-    const p = await this.#serial(() => this.#engine.classify(image, 5, crop));
+    const p = await this.#serial(async () => {
+      // On WebGPU a bitmap goes straight into a GPU texture (copyExternalImageToTexture);
+      // the CPU needs its pixels.
+      if (!(frame instanceof ImageData) && this.#engine.backend() === 'webgpu') {
+        try {
+          return await this.#engine.classifyBitmap(frame, 5, crop);
+        } finally {
+          frame.close();
+        }
+      }
+      const image = frame instanceof ImageData ? frame : this.#pixels(frame);
+      return this.#engine.classify(image, 5, crop);
+    });
     return { ...plain(p), status: this.status() };
   }
 

@@ -231,15 +231,62 @@ impl GpuBackend {
         height: u32,
         crop: Crop,
     ) -> Result<Output> {
-        if width == 0
-            || height == 0
-            || rgba.len() as u64 != u64::from(width) * u64::from(height) * 4
-        {
+        if rgba.len() as u64 != u64::from(width) * u64::from(height) * 4 {
             return Err(Error::Input(format!(
                 "expected {width} x {height} RGBA pixels ({} bytes), got {} bytes",
                 u64::from(width) * u64::from(height) * 4,
                 rgba.len()
             )));
+        }
+        let texture = self.frame_texture(width, height, crop)?;
+        self.ctx.queue.write_texture(
+            texture.as_image_copy(),
+            rgba,
+            wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(width * 4),
+                rows_per_image: Some(height),
+            },
+            texture.size(),
+        );
+        self.run_prepared_frame(rgba.len() as u64).await
+    }
+
+    /// Classifies an ImageBitmap (a video frame, say): the browser copies it straight into
+    /// the frame texture with `copyExternalImageToTexture`, so its pixels never pass
+    /// through wasm memory.
+    #[cfg(target_arch = "wasm32")]
+    pub async fn run_image_bitmap(
+        &mut self,
+        bitmap: &web_sys::ImageBitmap,
+        crop: Crop,
+    ) -> Result<Output> {
+        let (width, height) = (bitmap.width(), bitmap.height());
+        let texture = self.frame_texture(width, height, crop)?;
+        let size = texture.size();
+        self.ctx.queue.copy_external_image_to_texture(
+            &wgpu::CopyExternalImageSourceInfo {
+                source: wgpu::ExternalImageSource::ImageBitmap(bitmap.clone()),
+                origin: wgpu::Origin2d::ZERO,
+                flip_y: false,
+            },
+            wgpu::CopyExternalImageDestInfo {
+                texture: &texture,
+                mip_level: 0,
+                origin: wgpu::Origin3d::ZERO,
+                aspect: wgpu::TextureAspect::All,
+                color_space: wgpu::PredefinedColorSpace::Srgb,
+                premultiplied_alpha: false,
+            },
+            size,
+        );
+        self.run_prepared_frame(0).await
+    }
+
+    /// Checks a frame's size, then returns the frame texture for it (made or reused).
+    fn frame_texture(&mut self, width: u32, height: u32, crop: Crop) -> Result<wgpu::Texture> {
+        if width == 0 || height == 0 {
+            return Err(Error::Input(format!("a {width} x {height} frame is empty")));
         }
         let max = self.ctx.device.limits().max_texture_dimension_2d;
         if width > max || height > max {
@@ -249,20 +296,10 @@ impl GpuBackend {
         }
         self.before_frame()?;
         self.prepare_frame(width, height, crop)?;
-        let Some(input) = &self.frame_input else {
-            return Err(Error::Gpu("frame texture missing".into()));
-        };
-        self.ctx.queue.write_texture(
-            input.texture.as_image_copy(),
-            rgba,
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(width * 4),
-                rows_per_image: Some(height),
-            },
-            input.texture.size(),
-        );
-        self.run_prepared_frame(rgba.len() as u64).await
+        match &self.frame_input {
+            Some(input) => Ok(input.texture.clone()),
+            None => Err(Error::Gpu("frame texture missing".into())),
+        }
     }
 
     /// Makes the frame plan and a texture of this size (kept while the size holds).
