@@ -242,13 +242,10 @@ impl Engine {
         crop: Option<String>,
     ) -> Result<JsValue, JsError> {
         let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
-        let start = web_time::Instant::now();
-        let (out, backend, fallback) = with_engine(&self.state, async |e| {
-            let out = e.run_image_bitmap(&bitmap, crop).await?;
-            Ok((out, e.backend(), fallback_value(e)))
+        classify_frame(&self.state, k, async |e| {
+            e.run_image_bitmap(&bitmap, crop).await
         })
-        .await?;
-        Ok(prediction(&out, k, start, backend, fallback))
+        .await
     }
 
     /// Classifies RGBA bytes (`width * height * 4`).
@@ -262,13 +259,10 @@ impl Engine {
         crop: Option<String>,
     ) -> Result<JsValue, JsError> {
         let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
-        let start = web_time::Instant::now();
-        let (out, backend, fallback) = with_engine(&self.state, async |e| {
-            let out = e.run_rgba(&rgba, width, height, crop).await?;
-            Ok((out, e.backend(), fallback_value(e)))
+        classify_frame(&self.state, k, async |e| {
+            e.run_rgba(&rgba, width, height, crop).await
         })
-        .await?;
-        Ok(prediction(&out, k, start, backend, fallback))
+        .await
     }
 
     /// Runs a normalized float32 N x 3 x H x W batch and returns its raw logits.
@@ -296,6 +290,21 @@ impl Engine {
             ("timing", out.times.method.name().into()),
         ]))
     }
+}
+
+/// Runs one frame through `run` and turns its logits into a prediction.
+async fn classify_frame(
+    state: &Rc<RefCell<State>>,
+    k: usize,
+    run: impl AsyncFnOnce(&mut engine::Engine) -> crate::Result<Output>,
+) -> Result<JsValue, JsError> {
+    let start = web_time::Instant::now();
+    let (out, backend, fallback) = with_engine(state, async |e| {
+        let out = run(e).await?;
+        Ok((out, e.backend(), fallback_value(e)))
+    })
+    .await?;
+    Ok(prediction(&out, k, start, backend, fallback))
 }
 
 /// A classification result: the top `k` classes, stage times and who ran it.
