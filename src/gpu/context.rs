@@ -113,8 +113,13 @@ impl Context {
             .map_err(|e| Error::Gpu(format!("cannot open the GPU device: {e}")))?;
         let health = Health::default();
         health.watch(&device);
+        // Browsers often withhold the adapter's description: say what we know.
         let adapter_name = if info.name.is_empty() {
-            format!("{:?}", info.backend)
+            match (info.backend, info.device_type) {
+                (wgpu::Backend::BrowserWebGpu, wgpu::DeviceType::Cpu) => "WebGPU (software)".into(),
+                (wgpu::Backend::BrowserWebGpu, _) => "WebGPU".into(),
+                (backend, _) => format!("{backend:?}"),
+            }
         } else {
             format!("{} ({:?})", info.name, info.backend)
         };
