@@ -36,3 +36,6 @@ for _ in $(seq 1 120); do
   sleep 1
 done
 SHUFFLENET_URL="http://127.0.0.1:$PORT" node --test tests/e2e/
+
+step "page memory soak (webcam frames for a few minutes)"
+SHUFFLENET_URL="http://127.0.0.1:$PORT" SHUFFLENET_SOAK_SECONDS=${SOAK_SECONDS:-150} node --test tests/e2e/soak.mjs
