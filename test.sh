@@ -35,7 +35,7 @@ for _ in $(seq 1 120); do
   curl -fs "http://127.0.0.1:$PORT/weights/manifest.json" >/dev/null 2>&1 && break
   sleep 1
 done
-SHUFFLENET_URL="http://127.0.0.1:$PORT" node --test tests/e2e/
+SHUFFLENET_URL="http://127.0.0.1:$PORT" node --test tests/e2e/ tests/bench/
 
 step "page memory soak (webcam frames for a few minutes)"
 SHUFFLENET_URL="http://127.0.0.1:$PORT" SHUFFLENET_SOAK_SECONDS=${SOAK_SECONDS:-150} node --test tests/e2e/soak.mjs
