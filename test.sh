@@ -20,7 +20,7 @@ cargo test -q 2>&1 | tee target/native-tests.log
 grep -q "test result: ok" target/native-tests.log
 
 step "browser tests (wasm-pack test, headless Chrome; WebGPU on SwiftShader)"
-WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-install -- --tests 2>&1 | tee target/wasm-tests.log
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-install 2>&1 | tee target/wasm-tests.log
 
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg

@@ -15,7 +15,7 @@ fn main() -> shufflenet_web::Result<()> {
         let mut gpu = pollster::block_on(GpuBackend::new(&net))?;
         let x = Tensor::zeros([1, 3, 224, 224]);
         let start = web_time::Instant::now();
-        let mut stages = [0.0; 5];
+        let mut stages = [0.0f64; 5];
         let mut method = None;
         for _ in 0..frames {
             let out = pollster::block_on(gpu.run(&x))?;
