@@ -118,6 +118,12 @@ def write_fixtures():
                "square": square_transform(img).unsqueeze(0).half().contiguous()},
               os.path.join(FIX, "preprocess.safetensors"))
 
+    # Learnable parameter counts per width, as torchvision counts them (the tests compare).
+    with open(os.path.join(FIX, "param_counts.txt"), "w") as f:
+        for w, ch in WIDTHS.items():
+            n = sum(p.numel() for p in ShuffleNetV2([4, 8, 4], ch).parameters())
+            f.write(f"{w} {n}\n")
+
     meta = {"small": SMALL, "input_shape": list(x.shape), "torch": torch.__version__}
     with open(os.path.join(FIX, "README.json"), "w") as f:
         json.dump(meta, f, indent=1)

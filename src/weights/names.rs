@@ -80,15 +80,20 @@ mod tests {
     use crate::model::Width;
 
     #[test]
-    fn x1_0_has_torchvisions_parameter_count() {
-        // sum(p.numel() for p in shufflenet_v2_x1_0().parameters()) == 2278604, plus the
-        // BatchNorm running stats, which are buffers, not parameters.
-        let names = expected(&Arch::width(Width::X1_0));
-        let params: usize = names
-            .iter()
-            .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum();
-        assert_eq!(params, 2_278_604);
+    fn parameter_counts_match_torchvision() {
+        // Written by tools/make_fixtures.py: sum(p.numel() for p in model.parameters()).
+        // BatchNorm running stats are buffers, not parameters.
+        let counts = include_str!("../../tests/fixtures/param_counts.txt");
+        for line in counts.lines() {
+            let (width, want) = line.split_once(' ').unwrap();
+            let arch = Arch::width(Width::parse(width).unwrap());
+            let params: usize = expected(&arch)
+                .iter()
+                .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
+                .map(|(_, s)| s.iter().product::<usize>())
+                .sum();
+            assert_eq!(params, want.parse::<usize>().unwrap(), "x{width}");
+        }
+        assert_eq!(counts.lines().count(), 4);
     }
 }
