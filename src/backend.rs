@@ -31,6 +31,11 @@ impl TimingMethod {
 pub struct StageTimes {
     pub ms: [f64; 5],
     pub method: TimingMethod,
+    /// The clock's resolution when it is coarse (browsers round GPU timestamps to 0.1 ms);
+    /// `ms` is then a running mean.
+    pub resolution_ms: Option<f64>,
+    /// Frames `ms` is the mean of (1: this frame's own times).
+    pub frames_averaged: usize,
 }
 
 impl StageTimes {
@@ -86,6 +91,8 @@ impl StageClock {
         StageTimes {
             ms: self.ms,
             method: TimingMethod::CpuClock,
+            resolution_ms: None,
+            frames_averaged: 1,
         }
     }
 }

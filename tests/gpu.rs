@@ -7,10 +7,12 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::rel_err;
+use common::{fixtures, rel_err};
 use shufflenet_web::cpu::reference;
 use shufflenet_web::engine::{Engine, Preference};
-use shufflenet_web::gpu::{Crop, GpuBackend, GpuFault, GpuOptions, Profiling};
+use shufflenet_web::gpu::{
+    self, Crop, FrameShape, GpuBackend, GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling,
+};
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
 
@@ -43,60 +45,153 @@ fn small() -> GpuOptions {
     }
 }
 
-async fn check_against_reference(width: Width, n: usize, h: usize, w: usize) {
+/// `small()` with the kernel set forced.
+fn forced_set(set: KernelSet) -> GpuOptions {
+    GpuOptions {
+        kernels: KernelChoice::Set(set),
+        ..small()
+    }
+}
+
+/// Native inputs, or the smaller browser ones (SwiftShader runs each frame on the CPU).
+fn sized(native: [usize; 3], browser: [usize; 3]) -> [usize; 3] {
+    if cfg!(target_arch = "wasm32") {
+        browser
+    } else {
+        native
+    }
+}
+
+/// Both kernel sets against the reference on the same network and input.
+async fn check_against_reference(width: Width, [n, h, w]: [usize; 3]) {
     let net = weights::random_network(&Arch::width(width), 7);
-    let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
     let x = input(n, h, w, 11);
-    let got = gpu.run(&x).await.unwrap();
     let want = reference::run(&net, &x).unwrap();
-    assert_eq!((got.batch, got.classes), (n, 1000));
-    let e = rel_err(&got.logits, &want.logits);
-    report!("x{} {n}x3x{h}x{w}: relative error {e:.2e}", width.label());
-    assert!(
-        e <= 1e-3,
-        "x{}: relative error {e:.3e} exceeds 1e-3",
-        width.label()
-    );
-    let stats = gpu.stats();
-    assert!(stats.dispatches_per_frame <= 40, "{stats:?}");
-    assert_eq!(stats.readbacks_per_frame, 1);
-    assert_eq!(stats.submits_per_frame, 1);
+    for set in KernelSet::ALL {
+        let mut gpu = GpuBackend::with_options(&net, forced_set(set))
+            .await
+            .unwrap();
+        assert_eq!(gpu.kernel_set(), set);
+        let got = gpu.run(&x).await.unwrap();
+        assert_eq!((got.batch, got.classes), (n, 1000));
+        let e = rel_err(&got.logits, &want.logits);
+        report!(
+            "x{} {n}x3x{h}x{w} {}: relative error {e:.2e}",
+            width.label(),
+            set.name()
+        );
+        assert!(
+            e <= 1e-3,
+            "x{} {}: relative error {e:.3e} exceeds 1e-3",
+            width.label(),
+            set.name()
+        );
+        let stats = gpu.stats();
+        assert_eq!(stats.kernels, set);
+        assert!(stats.dispatches_per_frame <= 40, "{stats:?}");
+        assert_eq!(stats.readbacks_per_frame, 1);
+        assert_eq!(stats.submits_per_frame, 1);
+    }
 }
 
 suite_test!(
     async fn x0_5_matches_reference_batch_3() {
-        check_against_reference(Width::X0_5, 3, 64, 64).await;
+        check_against_reference(Width::X0_5, sized([3, 64, 64], [3, 19, 17])).await;
     }
 );
 
 suite_test!(
     async fn x1_0_matches_reference_odd_size_batch_2() {
-        check_against_reference(Width::X1_0, 2, 45, 37).await;
+        check_against_reference(Width::X1_0, sized([2, 45, 37], [2, 23, 13])).await;
     }
 );
 
 suite_test!(
     async fn x1_5_matches_reference_batch_2() {
-        check_against_reference(Width::X1_5, 2, 64, 64).await;
+        check_against_reference(Width::X1_5, sized([2, 64, 64], [2, 9, 11])).await;
     }
 );
 
 suite_test!(
     async fn x2_0_matches_reference_batch_2() {
-        check_against_reference(Width::X2_0, 2, 64, 48).await;
+        check_against_reference(Width::X2_0, sized([2, 64, 48], [2, 7, 5])).await;
     }
 );
 
 suite_test!(
     async fn x0_5_matches_reference_at_224() {
-        check_against_reference(Width::X0_5, 1, 224, 224).await;
+        check_against_reference(Width::X0_5, sized([1, 224, 224], [1, 97, 97])).await;
     }
 );
 
 suite_test!(
     async fn tiny_inputs_match_reference() {
         // 1 x 1 images: every spatial map is a single pixel, all padding paths run.
-        check_against_reference(Width::X0_5, 2, 1, 1).await;
+        check_against_reference(Width::X0_5, [2, 1, 1]).await;
+    }
+);
+
+suite_test!(
+    async fn both_sets_match_torchvision_fixtures() {
+        // The committed small network (odd sizes, batch 2) against torchvision's logits.
+        let tol = if cfg!(target_arch = "wasm32") {
+            1e-3
+        } else {
+            1e-4
+        };
+        let (_, want) = fixtures::small_io("logits");
+        let net = weights::load(fixtures::SMALL_F32).unwrap().network;
+        for set in KernelSet::ALL {
+            let mut gpu = GpuBackend::with_options(&net, forced_set(set))
+                .await
+                .unwrap();
+            let out = gpu.run(&fixtures::small_input()).await.unwrap();
+            assert_eq!((out.batch, out.classes), (2, 10));
+            let e = rel_err(&out.logits, &want);
+            report!(
+                "torchvision fixture, {}: relative error {e:.2e}",
+                set.name()
+            );
+            assert!(
+                e <= tol,
+                "{}: relative error {e:.3e} exceeds {tol:.0e}",
+                set.name()
+            );
+        }
+    }
+);
+
+suite_test!(
+    fn hardware_set_meets_the_work_shape_target() {
+        // Computed from the plan: no GPU involved. Target at x1.0, 224 x 224, batch 1: every
+        // dispatch launches >= 4,096 invocations, no reduction chain is longer than 256.
+        for width in Width::ALL {
+            let net = weights::random_network(&Arch::width(width), 1);
+            for set in KernelSet::ALL {
+                let shape = gpu::work_shape(&net, set, [1, 224, 224]);
+                report!("x{} {} set, 1 x 224 x 224:", width.label(), set.name());
+                report!("{}", gpu::shape_table(&shape));
+                let t = FrameShape::of(&shape);
+                assert_eq!(t.dispatches, 35);
+                if set == KernelSet::Hardware {
+                    assert!(
+                        t.min_invocations_per_dispatch >= 4096,
+                        "x{}: {t:?}",
+                        width.label()
+                    );
+                    if matches!(width, Width::X0_5 | Width::X1_0) {
+                        assert!(t.max_serial_steps <= 256, "x{}: {t:?}", width.label());
+                    }
+                }
+            }
+        }
+        let net = weights::random_network(&Arch::width(Width::X1_0), 1);
+        let before = FrameShape::of(&gpu::work_shape(&net, KernelSet::Software, [1, 224, 224]));
+        let after = FrameShape::of(&gpu::work_shape(&net, KernelSet::Hardware, [1, 224, 224]));
+        // Same compulsory traffic: the sets differ in how work is cut, not in what is read.
+        assert_eq!(before.bytes_written, after.bytes_written);
+        assert!(before.min_invocations_per_dispatch < 4096, "{before:?}");
+        assert!(before.max_serial_steps > 256, "{before:?}");
     }
 );
 
@@ -184,11 +279,11 @@ suite_test!(
     }
 );
 
-async fn forced(fault: GpuFault) -> Result<GpuBackend, Error> {
+async fn forced(fault: GpuFault, set: KernelSet) -> Result<GpuBackend, Error> {
     let net = weights::random_network(&Arch::width(Width::X0_5), 4);
     let options = GpuOptions {
         fault: Some(fault),
-        ..small()
+        ..forced_set(set)
     };
     GpuBackend::with_options(&net, options).await
 }
@@ -203,38 +298,44 @@ fn gpu_error(r: Result<GpuBackend, Error>) -> String {
 
 suite_test!(
     async fn missing_webgpu_is_reported() {
-        let why = gpu_error(forced(GpuFault::NoWebGpu).await);
+        let why = gpu_error(forced(GpuFault::NoWebGpu, KernelSet::Software).await);
         assert!(why.contains("navigator.gpu"), "{why}");
     }
 );
 
 suite_test!(
     async fn missing_adapter_is_reported() {
-        let why = gpu_error(forced(GpuFault::NoAdapter).await);
+        let why = gpu_error(forced(GpuFault::NoAdapter, KernelSet::Software).await);
         assert!(why.contains("adapter"), "{why}");
     }
 );
 
 suite_test!(
     async fn failed_pipeline_is_reported() {
-        let why = gpu_error(forced(GpuFault::PipelineFailure).await);
-        assert!(why.contains("pipeline"), "{why}");
+        for set in KernelSet::ALL {
+            let why = gpu_error(forced(GpuFault::PipelineFailure, set).await);
+            assert!(why.contains("pipeline"), "{}: {why}", set.name());
+        }
     }
 );
 
 suite_test!(
     async fn lost_device_fails_that_frame_and_later_ones() {
-        let mut gpu = forced(GpuFault::DeviceLost { frame: 2 }).await.unwrap();
-        let x = input(1, 16, 16, 6);
-        gpu.run(&x).await.unwrap();
-        gpu.run(&x).await.unwrap();
-        for _ in 0..2 {
-            match gpu.run(&x).await {
-                Err(Error::Gpu(why)) => assert!(why.contains("lost"), "{why}"),
-                other => panic!(
-                    "expected a lost device, got {:?}",
-                    other.map(|o| o.logits.len())
-                ),
+        for set in KernelSet::ALL {
+            let mut gpu = forced(GpuFault::DeviceLost { frame: 2 }, set)
+                .await
+                .unwrap();
+            let x = input(1, 16, 16, 6);
+            gpu.run(&x).await.unwrap();
+            gpu.run(&x).await.unwrap();
+            for _ in 0..2 {
+                match gpu.run(&x).await {
+                    Err(Error::Gpu(why)) => assert!(why.contains("lost"), "{why}"),
+                    other => panic!(
+                        "expected a lost device, got {:?}",
+                        other.map(|o| o.logits.len())
+                    ),
+                }
             }
         }
     }
@@ -289,11 +390,11 @@ suite_test!(
     }
 );
 
-async fn engine_with(fault: GpuFault) -> Engine {
+async fn engine_with(fault: GpuFault, set: KernelSet) -> Engine {
     let net = weights::random_network(&Arch::width(Width::X0_5), 9);
     let options = GpuOptions {
         fault: Some(fault),
-        ..small()
+        ..forced_set(set)
     };
     Engine::with_gpu_options(net, Preference::Auto, options)
         .await
@@ -302,12 +403,13 @@ async fn engine_with(fault: GpuFault) -> Engine {
 
 suite_test!(
     async fn engine_falls_back_when_the_gpu_cannot_start() {
-        for (fault, says) in [
-            (GpuFault::NoWebGpu, "navigator.gpu"),
-            (GpuFault::NoAdapter, "adapter"),
-            (GpuFault::PipelineFailure, "pipeline"),
+        for (fault, says, set) in [
+            (GpuFault::NoWebGpu, "navigator.gpu", KernelSet::Software),
+            (GpuFault::NoAdapter, "adapter", KernelSet::Hardware),
+            (GpuFault::PipelineFailure, "pipeline", KernelSet::Software),
+            (GpuFault::PipelineFailure, "pipeline", KernelSet::Hardware),
         ] {
-            let mut engine = engine_with(fault).await;
+            let mut engine = engine_with(fault, set).await;
             assert_ne!(engine.backend(), "webgpu");
             let why = engine.fallback_reason().unwrap_or_default().to_string();
             assert!(why.contains(says), "{fault:?}: {why}");
@@ -322,22 +424,28 @@ suite_test!(
 
 suite_test!(
     async fn engine_reruns_the_frame_on_the_cpu_when_the_device_is_lost() {
-        let mut engine = engine_with(GpuFault::DeviceLost { frame: 1 }).await;
-        assert_eq!(engine.backend(), "webgpu");
-        assert!(engine.adapter_name().is_some());
-        let x = input(1, 32, 32, 3);
-        let on_gpu = engine.run(&x).await.unwrap();
-        // Frame 1 fails on the GPU; the engine answers it on the CPU.
-        let rerun = engine.run(&x).await.unwrap();
-        assert_ne!(engine.backend(), "webgpu");
-        let why = engine.fallback_reason().unwrap_or_default().to_string();
-        assert!(why.contains("lost"), "{why}");
-        assert!(rel_err(&rerun.logits, &on_gpu.logits) <= 1e-3);
-        let rgba = vec![128u8; 40 * 30 * 4];
-        let frame = engine.run_rgba(&rgba, 40, 30, Crop::Square).await.unwrap();
-        assert_eq!(frame.logits.len(), 1000);
+        for set in KernelSet::ALL {
+            engine_reruns_lost_frames(set).await;
+        }
     }
 );
+
+async fn engine_reruns_lost_frames(set: KernelSet) {
+    let mut engine = engine_with(GpuFault::DeviceLost { frame: 1 }, set).await;
+    assert_eq!(engine.backend(), "webgpu");
+    assert!(engine.adapter_name().is_some());
+    let x = input(1, 32, 32, 3);
+    let on_gpu = engine.run(&x).await.unwrap();
+    // Frame 1 fails on the GPU; the engine answers it on the CPU.
+    let rerun = engine.run(&x).await.unwrap();
+    assert_ne!(engine.backend(), "webgpu");
+    let why = engine.fallback_reason().unwrap_or_default().to_string();
+    assert!(why.contains("lost"), "{why}");
+    assert!(rel_err(&rerun.logits, &on_gpu.logits) <= 1e-3);
+    let rgba = vec![128u8; 40 * 30 * 4];
+    let frame = engine.run_rgba(&rgba, 40, 30, Crop::Square).await.unwrap();
+    assert_eq!(frame.logits.len(), 1000);
+}
 
 suite_test!(
     async fn engine_switches_backends() {

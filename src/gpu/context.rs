@@ -49,6 +49,8 @@ pub struct Context {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter_name: String,
+    /// `Cpu` for software adapters (SwiftShader, lavapipe, WARP): picks the kernel set.
+    pub device_type: wgpu::DeviceType,
     pub timestamps: bool,
     pub health: Health,
 }
@@ -127,6 +129,7 @@ impl Context {
             device,
             queue,
             adapter_name,
+            device_type: info.device_type,
             timestamps,
             health,
         })

@@ -2,9 +2,28 @@
 
 use std::borrow::Cow;
 
+use super::KernelSet;
 use crate::{Error, Result};
 
+/// WGSL sources of one kernel set: (depthwise, 1x1 + head, fc). The stem and the
+/// preprocessing are shared.
+fn sources(set: KernelSet) -> [(&'static str, &'static str); 3] {
+    match set {
+        KernelSet::Software => [
+            ("dw", include_str!("shaders/dw.wgsl")),
+            ("pw", include_str!("shaders/pw.wgsl")),
+            ("fc", include_str!("shaders/fc.wgsl")),
+        ],
+        KernelSet::Hardware => [
+            ("dw_quad", include_str!("shaders/dw_quad.wgsl")),
+            ("pw_tiled", include_str!("shaders/pw_tiled.wgsl")),
+            ("fc_split", include_str!("shaders/fc_split.wgsl")),
+        ],
+    }
+}
+
 pub struct Pipelines {
+    pub set: KernelSet,
     /// uniform, weights, src, src2, dst: the last 1x1 of a unit, and the head.
     pub unit_layout: wgpu::BindGroupLayout,
     /// uniform, weights, src, dst: stem, depthwise and fc.
@@ -71,7 +90,11 @@ fn pipeline(
 impl Pipelines {
     /// Builds everything, reporting the first validation error. `break_shader` appends a
     /// syntax error to one shader: the forced "pipeline failed" fault.
-    pub async fn build(device: &wgpu::Device, break_shader: bool) -> Result<Pipelines> {
+    pub async fn build(
+        device: &wgpu::Device,
+        set: KernelSet,
+        break_shader: bool,
+    ) -> Result<Pipelines> {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = |label: &str, source: &str| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -79,14 +102,15 @@ impl Pipelines {
                 source: wgpu::ShaderSource::Wgsl(Cow::Owned(source.to_owned())),
             })
         };
-        let mut pw_source = include_str!("shaders/pw.wgsl").to_owned();
+        let [(dw_label, dw_source), (pw_label, pw_source), (fc_label, fc_source)] = sources(set);
+        let mut pw_source = pw_source.to_owned();
         if break_shader {
             pw_source.push_str("\nfn injected_fault( {\n");
         }
-        let pw = module("pw", &pw_source);
-        let dw = module("dw", include_str!("shaders/dw.wgsl"));
+        let pw = module(pw_label, &pw_source);
+        let dw = module(dw_label, dw_source);
         let stem = module("stem", include_str!("shaders/stem.wgsl"));
-        let fc = module("fc", include_str!("shaders/fc.wgsl"));
+        let fc = module(fc_label, fc_source);
         let pre = module("preprocess", include_str!("shaders/preprocess.wgsl"));
 
         let unit_layout = layout(
@@ -129,6 +153,7 @@ impl Pipelines {
             ],
         );
         let pipelines = Pipelines {
+            set,
             dw: pipeline(device, &io_layout, &dw, "dw_main"),
             pw: pipeline(device, &unit_layout, &pw, "pw_main"),
             head: pipeline(device, &unit_layout, &pw, "head_main"),

@@ -12,7 +12,9 @@ use super::context::Context;
 use super::packed::{padded, Offsets};
 use super::params::{DwParams, FcParams, PwParams, StemParams};
 use super::pipelines::Pipelines;
-use crate::model::{out_size, Network};
+use super::shape::DispatchShape;
+use super::KernelSet;
+use crate::model::{out_size, Network, Stage};
 use crate::{Error, Result};
 
 /// Shape facts the plan needs, kept so the host copy of the weights can be dropped.
@@ -51,6 +53,23 @@ pub enum Kernel {
     Fc,
 }
 
+impl Kernel {
+    /// The name the work-shape report gives this kernel in `set`.
+    fn label(self, set: KernelSet) -> &'static str {
+        match (set, self) {
+            (_, Kernel::Stem) => "stem",
+            (KernelSet::Software, Kernel::Dw) => "dw",
+            (KernelSet::Software, Kernel::Pw) => "pw",
+            (KernelSet::Software, Kernel::Head) => "head",
+            (KernelSet::Software, Kernel::Fc) => "fc",
+            (KernelSet::Hardware, Kernel::Dw) => "dw_quad",
+            (KernelSet::Hardware, Kernel::Pw) => "pw_tiled",
+            (KernelSet::Hardware, Kernel::Head) => "head_tiled",
+            (KernelSet::Hardware, Kernel::Fc) => "fc_split",
+        }
+    }
+}
+
 /// Activation buffers. Liveness is simple here: a unit reads one tensor and writes the
 /// other, so two ping-pong buffers (sized for the largest unit output) and one scratch
 /// buffer for the branch's first 1x1 hold every activation of the frame.
@@ -67,12 +86,12 @@ const ACTS: usize = 6;
 
 struct Step {
     kernel: Kernel,
-    stage: usize,
     params: Vec<u8>,
     src: Act,
     src2: Act,
     dst: Act,
     groups: [usize; 3],
+    shape: DispatchShape,
 }
 
 pub struct Dispatch {
@@ -99,8 +118,8 @@ fn div_up(a: usize, b: usize) -> usize {
     a.div_ceil(b)
 }
 
-/// Output tile side of the depthwise kernel: its halo (tile + 2, or 2 * tile + 1) must fit
-/// the kernel's 16 x 16 workgroup tile.
+/// Output tile side of the depthwise kernels: its halo (tile + 2, or 2 * tile + 1) must fit
+/// a 16 x 16 workgroup tile.
 fn dw_tile(stride: usize) -> usize {
     if stride == 1 {
         14
@@ -109,18 +128,73 @@ fn dw_tile(stride: usize) -> usize {
     }
 }
 
+/// Invocations the hardware set gives every dispatch where the work allows: enough to
+/// spread over the multiprocessors of a laptop or desktop GPU.
+const HW_MIN_INVOCATIONS: usize = 4096;
+/// Invocations per workgroup of the hardware kernels.
+const HW_GROUP: usize = 256;
+
+/// Register tile of `pw_tiled` for a 1x1 of `k` inputs over `pixels` pixels and `m`
+/// outputs per branch: pixel quads per tile (4, 8, ... 64 pixels) and the reduction split
+/// (64 / quads slices). The widest tile that still gives enough workgroups wins; small late
+/// maps get narrower tiles and a longer split.
+fn pw_tile(k: usize, pixels: usize, m: usize, branches: usize) -> (usize, usize) {
+    for pq in [16, 8, 4, 2] {
+        let split = 64 / pq;
+        let groups = div_up(pixels, 4 * pq) * div_up(m, 16) * branches;
+        if groups * HW_GROUP >= HW_MIN_INVOCATIONS && div_up(k, split) + split <= 256 {
+            return (pq, split);
+        }
+    }
+    (1, 64)
+}
+
+/// Pixel quads and split of `head_tiled`: 16 pixels by 16 channels, a 16-way split.
+const HEAD_PQ: usize = 4;
+/// Slices of `fc_split`'s reduction (`fc_split.wgsl`: 32 classes x 8 slices).
+const FC_SLICES: usize = 8;
+const FC_COLS: usize = 32;
+
+/// Channel quads per `dw_quad` workgroup: as many as fit 256 invocations beside the halo,
+/// fewer when that leaves too few workgroups (narrow networks on 7 x 7 maps).
+fn dw_quads(halo_pixels: usize, channels: usize, other_groups: usize) -> usize {
+    let fit = (HW_GROUP / halo_pixels).clamp(1, 4);
+    (1..=fit)
+        .rev()
+        .find(|q| div_up(channels, 4 * q) * other_groups * HW_GROUP >= HW_MIN_INVOCATIONS)
+        .unwrap_or(1)
+}
+
 /// The steps of one frame and the floats each activation buffer needs.
-fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [usize; ACTS]) {
+fn steps(
+    d: &Dims,
+    at: &Offsets,
+    set: KernelSet,
+    n: usize,
+    h: usize,
+    w: usize,
+) -> (Vec<Step>, [usize; ACTS]) {
     let u = |v: usize| v as u32;
+    let f = |floats: usize| (floats * 4) as u64;
+    let hw = set == KernelSet::Hardware;
+    let shape = |stage: usize, kernel: Kernel, groups: [usize; 3], size: usize| DispatchShape {
+        stage: Stage::ALL[stage],
+        kernel: kernel.label(set),
+        workgroups: groups.iter().product::<usize>() as u64,
+        invocations: (groups.iter().product::<usize>() * size) as u64,
+        serial_steps: 0,
+        bytes_read: 0,
+        bytes_written: 0,
+    };
     let mut size = [0usize; ACTS];
     size[Act::Input as usize] = n * 3 * h * w;
     let (ch, cw) = (out_size(h, 2), out_size(w, 2));
     let (ph, pw) = (out_size(ch, 2), out_size(cw, 2));
     let mut cur = Act::Ping;
     size[cur as usize] = n * d.stem_out * ph * pw;
+    let stem_groups = [div_up(pw, 8), div_up(ph, 4), n];
     let mut steps = vec![Step {
         kernel: Kernel::Stem,
-        stage: 0,
         params: bytemuck::bytes_of(&StemParams {
             n: u(n),
             ih: u(h),
@@ -138,7 +212,14 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
         src: Act::Input,
         src2: Act::Input,
         dst: cur,
-        groups: [div_up(pw, 8), div_up(ph, 4), n],
+        groups: stem_groups,
+        shape: DispatchShape {
+            // 27 taps, then the 9 of the pool window.
+            serial_steps: 27 + 9,
+            bytes_read: f(n * 3 * h * w + d.stem_out * 28),
+            bytes_written: f(n * d.stem_out * ph * pw),
+            ..shape(0, Kernel::Stem, stem_groups, 64)
+        },
     }];
     let (mut ih, mut iw) = (ph, pw);
     for (&(stride, in_ch, b, stage), ua) in d.units.iter().zip(&at.units) {
@@ -157,12 +238,29 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
         let tmp_c = if branches == 2 { b + in_ch } else { b };
         size[next as usize] = size[next as usize].max(n * 2 * b * oh * ow);
         size[Act::Tmp as usize] = size[Act::Tmp as usize].max(n * tmp_c * oh * ow);
+        // Branch 2's first 1x1 reads the second half (stride 1) or all of the input.
+        let k2 = if stride == 1 { b } else { in_ch };
 
         // Dispatch 1: [1x1 + ReLU ->] depthwise for each branch. Stride 1 reads the second
         // half of the input: the split is an offset.
         // Small late maps get a tile their size, so no workgroup loops over empty pixels.
-        let tile = dw_tile(stride).min(oh.max(ow));
-        let tiles_x = div_up(ow, tile);
+        // The hardware set halves the tile until there are enough workgroups.
+        let widest = if branches == 2 { b.max(in_ch) } else { b };
+        let mut tile = dw_tile(stride).min(oh.max(ow));
+        let (tiles_x, tiles, quads) = loop {
+            let tiles_x = div_up(ow, tile);
+            let tiles = tiles_x * div_up(oh, tile);
+            let halo = (tile - 1) * stride + 3;
+            if !hw {
+                break (tiles_x, tiles, 0);
+            }
+            let quads = dw_quads(halo * halo, widest, tiles * n * branches);
+            let groups = tiles * div_up(widest, 4 * quads) * n * branches;
+            if groups * HW_GROUP >= HW_MIN_INVOCATIONS || tile <= 2 {
+                break (tiles_x, tiles, quads);
+            }
+            tile = tile.div_ceil(2);
+        };
         let dw_common = DwParams {
             ih: u(ih),
             iw: u(iw),
@@ -174,12 +272,13 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
             branches: u(branches),
             src_c: u(in_ch),
             dst_c: u(tmp_c),
+            quads: u(quads),
             ..Default::default()
         };
         let [pw1, dw2, pw2] = ua.branch2;
         let dw_branch2 = DwParams {
             c: u(b),
-            k: u(if stride == 1 { b } else { in_ch }),
+            k: u(k2),
             src_off: u(if stride == 1 { b } else { 0 }),
             pw_w: pw1.w4(),
             cp4: u(padded(b) / 4),
@@ -198,30 +297,44 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
             },
             None => DwParams::default(),
         };
+        let channels_per_group = if hw { 4 * quads } else { 16 };
+        let dw_groups = [tiles, div_up(widest, channels_per_group), n * branches];
+        let branch1_weights = if branches == 2 { in_ch * 10 } else { 0 };
         steps.push(Step {
             kernel: Kernel::Dw,
-            stage: stage + 1,
             params: bytemuck::bytes_of(&[dw_branch2, dw_branch1]).to_vec(),
             src: cur,
             src2: cur,
             dst: Act::Tmp,
-            groups: [
-                tiles_x * div_up(oh, tile),
-                div_up(if branches == 2 { b.max(in_ch) } else { b }, 16),
-                n * branches,
-            ],
+            groups: dw_groups,
+            shape: DispatchShape {
+                // The 1x1's inputs, then the 9 taps.
+                serial_steps: (k2 + 9) as u64,
+                bytes_read: f(n * k2 * ih * iw + k2 * b + b + b * 10 + branch1_weights),
+                bytes_written: f(n * tmp_c * oh * ow),
+                ..shape(stage + 1, Kernel::Dw, dw_groups, 256)
+            },
         });
 
         // Dispatch 2: each branch's last 1x1 + ReLU into its shuffled channels (branch 2
         // odd, branch 1 even); stride 1 copies the pass-through half into the even ones.
+        let pixels = n * oh * ow;
+        let k_max = if branches == 2 { in_ch.max(b) } else { b };
+        let (pq, split) = if hw {
+            pw_tile(k_max, pixels, b, branches)
+        } else {
+            (0, 0)
+        };
         let pw_common = PwParams {
             m: u(b),
-            p: u(n * oh * ow),
+            p: u(pixels),
             ohw: u(oh * ow),
             src_c: u(tmp_c),
             dst_c: u(2 * b),
             out_mul: 2,
             mp4: u(padded(b) / 4),
+            split: u(split),
+            pq: u(pq),
             ..Default::default()
         };
         let pw_branch2 = PwParams {
@@ -242,14 +355,30 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
             },
             None => PwParams::default(),
         };
+        let (pw_groups, pw_size) = if hw {
+            ([div_up(pixels, 4 * pq), div_up(b, 16), branches], HW_GROUP)
+        } else {
+            ([div_up(pixels, 64), div_up(b, 16), branches], 64)
+        };
+        let copied = if stride == 1 { n * b * oh * ow } else { 0 };
         steps.push(Step {
             kernel: Kernel::Pw,
-            stage: stage + 1,
             params: bytemuck::bytes_of(&[pw_branch2, pw_branch1]).to_vec(),
             src: Act::Tmp,
             src2: cur,
             dst: next,
-            groups: [div_up(n * oh * ow, 64), div_up(b, 16), branches],
+            groups: pw_groups,
+            shape: DispatchShape {
+                // Software: the whole reduction. Hardware: one slice, then the slices' sum.
+                serial_steps: if hw {
+                    (div_up(k_max, split) + split) as u64
+                } else {
+                    k_max as u64
+                },
+                bytes_read: f(n * tmp_c * oh * ow + copied + (tmp_c + branches) * b),
+                bytes_written: f(n * 2 * b * oh * ow),
+                ..shape(stage + 1, Kernel::Pw, pw_groups, pw_size)
+            },
         });
         cur = next;
         (ih, iw) = (oh, ow);
@@ -257,30 +386,50 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
     let c4 = d.units.last().map_or(d.stem_out, |&(_, _, b, _)| 2 * b);
     size[Act::Pooled as usize] = n * d.conv5_out;
     size[Act::Logits as usize] = n * d.classes;
+    let ohw = ih * iw;
+    let head_split = 64 / HEAD_PQ;
     let head = PwParams {
         m: u(d.conv5_out),
         k: u(c4),
-        p: u(n * ih * iw),
-        ohw: u(ih * iw),
+        p: u(n * ohw),
+        ohw: u(ohw),
         src_c: u(c4),
         dst_c: u(d.conv5_out),
         w: at.conv5.w4(),
         mp4: u(padded(d.conv5_out) / 4),
         b: at.conv5.b4(),
+        split: if hw { u(head_split) } else { 0 },
+        pq: if hw { u(HEAD_PQ) } else { 0 },
         ..Default::default()
     };
+    let head_groups = [n, div_up(d.conv5_out, 16), 1];
     steps.push(Step {
         kernel: Kernel::Head,
-        stage: 4,
         params: bytemuck::bytes_of(&[head, PwParams::default()]).to_vec(),
         src: cur,
         src2: cur,
         dst: Act::Pooled,
-        groups: [n, div_up(d.conv5_out, 16), 1],
+        groups: head_groups,
+        shape: DispatchShape {
+            // The reduction (or one slice and the slices' sum), then the pixels pooled by
+            // one invocation and the invocations pooled.
+            serial_steps: if hw {
+                div_up(c4, head_split) + head_split + div_up(ohw, 4 * HEAD_PQ) + HEAD_PQ
+            } else {
+                c4 + div_up(ohw, 64) + 64
+            } as u64,
+            bytes_read: f(n * c4 * ohw + (c4 + 1) * d.conv5_out),
+            bytes_written: f(n * d.conv5_out),
+            ..shape(4, Kernel::Head, head_groups, if hw { HW_GROUP } else { 64 })
+        },
     });
+    let (fc_groups, fc_size) = if hw {
+        ([div_up(d.classes, FC_COLS), n, 1], HW_GROUP)
+    } else {
+        ([div_up(d.classes, 64), n, 1], 64)
+    };
     steps.push(Step {
         kernel: Kernel::Fc,
-        stage: 4,
         params: bytemuck::bytes_of(&FcParams {
             n: u(n),
             in_f: u(d.conv5_out),
@@ -293,9 +442,29 @@ fn steps(d: &Dims, at: &Offsets, n: usize, h: usize, w: usize) -> (Vec<Step>, [u
         src: Act::Pooled,
         src2: Act::Pooled,
         dst: Act::Logits,
-        groups: [div_up(d.classes, 64), n, 1],
+        groups: fc_groups,
+        shape: DispatchShape {
+            serial_steps: if hw {
+                div_up(d.conv5_out, FC_SLICES) + FC_SLICES
+            } else {
+                d.conv5_out
+            } as u64,
+            bytes_read: f(n * d.conv5_out + (d.conv5_out + 1) * d.classes),
+            bytes_written: f(n * d.classes),
+            ..shape(4, Kernel::Fc, fc_groups, fc_size)
+        },
     });
     (steps, size)
+}
+
+/// The work shape of every dispatch of a frame of `shape` ([batch, height, width]).
+pub fn work_shape(d: &Dims, at: &Offsets, set: KernelSet, shape: [usize; 3]) -> Vec<DispatchShape> {
+    let [n, h, w] = shape;
+    steps(d, at, set, n, h, w)
+        .0
+        .into_iter()
+        .map(|s| s.shape)
+        .collect()
 }
 
 impl Plan {
@@ -309,7 +478,7 @@ impl Plan {
     ) -> Result<Plan> {
         let [n, h, w] = shape;
         let limits = ctx.device.limits();
-        let (steps, sizes) = steps(dims, at, n, h, w);
+        let (steps, sizes) = steps(dims, at, pipes.set, n, h, w);
         let too_big = |what: &str| {
             Error::Input(format!(
                 "a batch of {n} images of {h} x {w} is too large for this GPU ({what})"
@@ -408,7 +577,7 @@ impl Plan {
                 layout,
                 entries: &entries,
             });
-            stages[s.stage].push(Dispatch {
+            stages[s.shape.stage as usize].push(Dispatch {
                 kernel: s.kernel,
                 bind,
                 groups: s.groups.map(|g| g as u32),

@@ -30,7 +30,7 @@ struct Dw {
     dw_b: u32,     // depthwise bias [c]
     dst_c: u32,    // channels per image in dst
     dst_off: u32,  // first dst channel written
-    pad0: u32,
+    quads: u32,    // hardware set only
 }
 
 struct Params {

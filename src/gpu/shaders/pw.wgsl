@@ -23,9 +23,9 @@ struct Pw {
     mp4: u32,      // padded output channels / 4
     b: u32,        // bias (padded) in vec4s
     copy_c: u32,   // > 0: copy pass-through channels from src2 (copy_c channels per image)
+    split: u32,    // hardware set only
+    pq: u32,       // hardware set only
     pad0: u32,
-    pad1: u32,
-    pad2: u32,
 }
 
 struct Params {

@@ -1,0 +1,118 @@
+// Hardware set: first half of a unit branch, [1x1 + folded BN + ReLU] -> depthwise 3x3
+// (folded BN, no ReLU), fused as in dw.wgsl: the 1x1 output of a tile and its halo stays in
+// workgroup memory.
+//
+// Why this shape: dw.wgsl gives a workgroup 16 channels of a 16 x 16 halo, so the 14 x 14
+// and 7 x 7 maps of stages 3 and 4 launch only 8 to 64 workgroups, most of their lanes
+// idle on 7 x 7. Here an invocation owns one halo pixel x one channel quad (a vec4 of 1x1
+// outputs from vec4 weight loads), and a workgroup takes as many quads as fit 256 lanes
+// beside its halo (`quads`: 1 on a 16 x 16 or 15 x 15 halo, 3 on 7 x 7's 9 x 9): 4 to 12
+// channels per workgroup, several times the workgroups.
+//
+// Stride-2 units also run branch 1's depthwise (straight from the input, no 1x1) in this
+// dispatch: workgroup_id.z = image * branches + branch.
+
+struct Dw {
+    c: u32,        // channels produced (1x1 outputs = depthwise channels)
+    k: u32,        // 1x1 input channels; 0: no 1x1, the depthwise reads the input directly
+    src_c: u32,    // channels per image in src
+    src_off: u32,  // first input channel read (the stride-1 split is this offset)
+    ih: u32,
+    iw: u32,
+    oh: u32,
+    ow: u32,
+    stride: u32,
+    tile: u32,     // output tile side
+    tiles_x: u32,
+    branches: u32,
+    pw_w: u32,     // 1x1 weights, transposed [k][cp] in vec4s
+    cp4: u32,      // padded channel count / 4
+    pw_b: u32,     // 1x1 bias (padded) in vec4s
+    dw_w: u32,     // depthwise weights [c][9]
+    dw_b: u32,     // depthwise bias [c]
+    dst_c: u32,    // channels per image in dst
+    dst_off: u32,  // first dst channel written
+    quads: u32,    // channel quads per workgroup
+}
+
+struct Params {
+    dw: array<Dw, 2>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+
+// [4 * quads channels][halo pixels]; quads * halo pixels <= 256.
+var<workgroup> halo_tile: array<f32, 1024>;
+
+fn weight(i: u32) -> f32 {
+    return weights[i / 4u][i % 4u];
+}
+
+@compute @workgroup_size(256)
+fn dw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let d = params.dw[wg.z % params.dw[0].branches];
+    let n = wg.z / params.dw[0].branches;
+    let c0 = wg.y * 4u * d.quads;
+    if c0 >= d.c {
+        return;
+    }
+    let side = (d.tile - 1u) * d.stride + 3u; // halo side
+    let hp = side * side;
+    let ty0 = (wg.x / d.tiles_x) * d.tile;
+    let tx0 = (wg.x % d.tiles_x) * d.tile;
+    let q = lid / hp;
+    let px = lid % hp;
+    let ch0 = c0 + 4u * q;
+    // Halo pixel `px` in input coordinates; outside the image the depthwise sees zeros.
+    let iy = i32(ty0 * d.stride + px / side) - 1;
+    let ix = i32(tx0 * d.stride + px % side) - 1;
+    let inside = iy >= 0 && iy < i32(d.ih) && ix >= 0 && ix < i32(d.iw);
+    var v = vec4<f32>(0.0);
+    if q < d.quads && ch0 < d.c && inside {
+        let plane = d.ih * d.iw;
+        let at = (n * d.src_c + d.src_off) * plane + u32(iy) * d.iw + u32(ix);
+        if d.k == 0u {
+            for (var i = 0u; i < 4u; i++) {
+                if ch0 + i < d.c {
+                    v[i] = src[at + (ch0 + i) * plane];
+                }
+            }
+        } else {
+            var a = weights[d.pw_b + ch0 / 4u];
+            for (var k = 0u; k < d.k; k++) {
+                a += weights[d.pw_w + k * d.cp4 + ch0 / 4u] * src[at + k * plane];
+            }
+            v = max(a, vec4<f32>(0.0));
+        }
+    }
+    if q < d.quads {
+        for (var i = 0u; i < 4u; i++) {
+            halo_tile[(4u * q + i) * hp + px] = v[i];
+        }
+    }
+    workgroupBarrier();
+    let tt = d.tile * d.tile;
+    let count = 4u * d.quads * tt;
+    for (var e = lid; e < count; e += 256u) {
+        let j = e / tt;
+        let ly = (e % tt) / d.tile;
+        let lx = e % d.tile;
+        let oy = ty0 + ly;
+        let ox = tx0 + lx;
+        let ch = c0 + j;
+        if oy >= d.oh || ox >= d.ow || ch >= d.c {
+            continue;
+        }
+        var acc = weight(d.dw_b + ch);
+        let base = j * hp + (ly * d.stride) * side + lx * d.stride;
+        for (var ky = 0u; ky < 3u; ky++) {
+            for (var kx = 0u; kx < 3u; kx++) {
+                acc += weight(d.dw_w + ch * 9u + ky * 3u + kx) * halo_tile[base + ky * side + kx];
+            }
+        }
+        dst[((n * d.dst_c + d.dst_off + ch) * d.oh + oy) * d.ow + ox] = acc;
+    }
+}

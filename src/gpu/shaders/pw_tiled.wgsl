@@ -1,0 +1,181 @@
+// Hardware set: the last 1x1 + folded BN + ReLU of each branch (stored shuffled, stride-1
+// pass-through copied, as pw.wgsl), and conv5 + ReLU + global average pool (`head_main`).
+//
+// Why this shape: a real GPU needs thousands of invocations per dispatch and short serial
+// chains, where pw.wgsl gives each invocation 16 channels of one pixel and the whole
+// reduction. Here a workgroup of 256 computes a tile of 16 output channels x 4*pq pixels:
+// - each invocation holds a register tile of 4 channels (one vec4) x 4 pixels;
+// - the reduction over input channels is split `split` ways (split * pq * 4 = 256); the
+//   slices are summed through workgroup memory at the end;
+// - weights are staged through workgroup memory, 64 input channels at a time, one vec4
+//   load per invocation, so each weight is read from memory once per workgroup.
+// Small late maps get narrow pixel tiles and a long split (see `pw_tile` in plan.rs).
+
+struct Pw {
+    m: u32,        // output channels
+    k: u32,        // input channels
+    p: u32,        // pixels over the batch
+    ohw: u32,      // pixels per image
+    src_c: u32,
+    src_off: u32,
+    dst_c: u32,
+    out_mul: u32,
+    out_add: u32,
+    w: u32,        // weights [k][mp] in vec4s
+    mp4: u32,      // padded output channels / 4
+    b: u32,        // bias (padded) in vec4s
+    copy_c: u32,   // > 0: copy pass-through channels from src2 (copy_c channels per image)
+    split: u32,    // reduction slices
+    pq: u32,       // pixel quads per tile
+    pad0: u32,
+}
+
+struct Params {
+    pw: array<Pw, 2>,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> src: array<f32>;
+@group(0) @binding(3) var<storage, read> src2: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
+
+const CQ: u32 = 4u;  // channel quads per tile: 16 output channels
+const KC: u32 = 64u; // input channels of weights staged per round (KC * CQ = 256 vec4s)
+
+var<workgroup> wtile: array<vec4<f32>, 256>; // [KC][CQ]
+var<workgroup> red: array<vec4<f32>, 256>;   // one vec4 per invocation, for the sums
+
+// Where invocation `lid` sits in the tile: pixel quad, channel quad, reduction slice.
+struct Lane {
+    pq: u32,
+    cq: u32,
+    s: u32,
+}
+
+fn lane(d: Pw, lid: u32) -> Lane {
+    return Lane(lid % d.pq, (lid / d.pq) % CQ, lid / (d.pq * CQ));
+}
+
+// Pre-activation outputs (bias included) of channels c0 + 4 * cq .. + 3 at the invocation's
+// pixels px0 + pq + j * pq_count (j = 0..3). Complete in slice 0 only. Every invocation of
+// the workgroup must call it (it has barriers).
+fn tile_sums(d: Pw, px0: u32, c0: u32, lid: u32) -> array<vec4<f32>, 4> {
+    let l = lane(d, lid);
+    // Input offsets of the 4 pixels; pixels past the end read pixel 0 and are not stored.
+    var at: array<u32, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        let pp = px0 + l.pq + j * d.pq;
+        let q = select(0u, pp, pp < d.p);
+        at[j] = ((q / d.ohw) * d.src_c + d.src_off) * d.ohw + q % d.ohw;
+    }
+    var acc: array<vec4<f32>, 4>;
+    for (var k0 = 0u; k0 < d.k; k0 += KC) {
+        let row = k0 + lid / CQ;
+        var wv = vec4<f32>(0.0);
+        if row < d.k {
+            wv = weights[d.w + row * d.mp4 + c0 / 4u + lid % CQ];
+        }
+        wtile[lid] = wv;
+        workgroupBarrier();
+        let rows = min(KC, d.k - k0);
+        for (var r = l.s; r < rows; r += d.split) {
+            let w = wtile[r * CQ + l.cq];
+            let off = (k0 + r) * d.ohw;
+            acc[0] += w * src[at[0] + off];
+            acc[1] += w * src[at[1] + off];
+            acc[2] += w * src[at[2] + off];
+            acc[3] += w * src[at[3] + off];
+        }
+        workgroupBarrier();
+    }
+    // Slice 0 adds the other slices' partial sums, one pixel at a time.
+    let lanes = d.pq * CQ;
+    for (var j = 0u; j < 4u; j++) {
+        red[lid] = acc[j];
+        workgroupBarrier();
+        if l.s == 0u {
+            for (var t = 1u; t < d.split; t++) {
+                acc[j] += red[lid + t * lanes];
+            }
+        }
+        workgroupBarrier();
+    }
+    let bias = weights[d.b + c0 / 4u + l.cq];
+    for (var j = 0u; j < 4u; j++) {
+        acc[j] += bias;
+    }
+    return acc;
+}
+
+@compute @workgroup_size(256)
+fn pw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let d = params.pw[wg.z];
+    let c0 = wg.y * 16u;
+    if c0 >= d.m {
+        return;
+    }
+    let px0 = wg.x * 4u * d.pq;
+    let acc = tile_sums(d, px0, c0, lid);
+    let l = lane(d, lid);
+    if l.s != 0u {
+        return;
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let pp = px0 + l.pq + j * d.pq;
+        if pp >= d.p {
+            break;
+        }
+        let n = pp / d.ohw;
+        let r = pp % d.ohw;
+        for (var i = 0u; i < 4u; i++) {
+            let o = c0 + l.cq * 4u + i;
+            if o >= d.m {
+                break;
+            }
+            dst[(n * d.dst_c + o * d.out_mul + d.out_add) * d.ohw + r] = max(acc[j][i], 0.0);
+            if d.copy_c != 0u {
+                dst[(n * d.dst_c + 2u * o) * d.ohw + r] = src2[(n * d.copy_c + o) * d.ohw + r];
+            }
+        }
+    }
+}
+
+// Workgroup (image wg.x, 16 channels wg.y): conv5 tile by tile over the image's pixels,
+// ReLU, each slice-0 invocation pools its pixels, then the pixel lanes are pooled.
+@compute @workgroup_size(256)
+fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let d = params.pw[0];
+    let n = wg.x;
+    let c0 = wg.y * 16u;
+    if c0 >= d.m {
+        return;
+    }
+    let l = lane(d, lid);
+    let end = (n + 1u) * d.ohw;
+    var pool = vec4<f32>(0.0);
+    for (var px0 = n * d.ohw; px0 < end; px0 += 4u * d.pq) {
+        let acc = tile_sums(d, px0, c0, lid);
+        for (var j = 0u; j < 4u; j++) {
+            if px0 + l.pq + j * d.pq < end {
+                pool += max(acc[j], vec4<f32>(0.0));
+            }
+        }
+    }
+    red[lid] = pool;
+    workgroupBarrier();
+    // Invocation cq < 4 sums the pixel lanes of channel quad cq (slice 0: lid = cq * pq + i).
+    if lid < CQ {
+        var total = vec4<f32>(0.0);
+        for (var i = 0u; i < d.pq; i++) {
+            total += red[lid * d.pq + i];
+        }
+        total /= f32(d.ohw);
+        for (var i = 0u; i < 4u; i++) {
+            let o = c0 + lid * 4u + i;
+            if o < d.m {
+                dst[n * d.dst_c + o] = total[i];
+            }
+        }
+    }
+}
