@@ -1,6 +1,9 @@
 //! Bad weights files give clear errors, never a panic or an unbounded allocation.
 
 mod common;
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "weights/mutate.rs"]
+mod mutate;
 #[path = "weights/torch_save.rs"]
 mod torch_save;
 
@@ -503,3 +506,58 @@ suite_test!(
         }
     }
 );
+
+/// The fuzz target on stable Rust, bounded: every file in `fuzz/corpus/weights` (seeds, and
+/// whatever `cargo fuzz` finds), then thousands of structured mutations of the fixtures.
+/// Each must load or fail with an error: a panic fails the test and saves the input.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn fuzz_replay_corpus_and_structured_mutations() {
+    use mutate::Rng;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let check = |what: &str, input: &[u8]| -> bool {
+        match std::panic::catch_unwind(|| weights::load(input).is_ok()) {
+            Ok(loaded) => loaded,
+            Err(_) => {
+                let saved = root.join("target/fuzz-failure.bin");
+                std::fs::write(&saved, input).unwrap();
+                panic!("{what} panicked; the input is in {}", saved.display());
+            }
+        }
+    };
+    let start = web_time::Instant::now();
+    let mut seeds = 0;
+    for entry in std::fs::read_dir(root.join("fuzz/corpus/weights")).unwrap() {
+        let path = entry.unwrap().path();
+        check(&path.display().to_string(), &std::fs::read(&path).unwrap());
+        seeds += 1;
+    }
+    assert!(seeds >= 8, "the corpus has {seeds} files");
+
+    let zip = mutate::unzip(fixtures::SMALL_PTH);
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut loaded, mut refused) = (0, 0);
+    const CASES: usize = 3000;
+    for case in 0..CASES {
+        let input = match case % 4 {
+            0 => mutate::mutate_zip(&mut rng, &zip),
+            1 => mutate::mutate_legacy(&mut rng, fixtures::SMALL_LEGACY_PTH),
+            2 => mutate::mutate_safetensors(&mut rng, fixtures::SMALL_F32),
+            _ => mutate::mutate_safetensors(&mut rng, fixtures::SMALL_F16),
+        };
+        if check(&format!("mutation {case}"), &input) {
+            loaded += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    println!(
+        "{seeds} corpus files and {CASES} mutations ({loaded} loaded, {refused} refused) in {:.2} s",
+        start.elapsed().as_secs_f64()
+    );
+    // Mutations that never get past the framing would test nothing.
+    assert!(
+        refused > CASES / 2 && loaded > 0,
+        "{loaded} loaded, {refused} refused"
+    );
+}
