@@ -26,12 +26,16 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',
-  // WebGPU headless on SwiftShader (also the adapter ORT's WebGPU EP gets).
+  // WebGPU headless on SwiftShader (also the adapter ORT's WebGPU EP gets); with
+  // BENCH_ADAPTER=hardware, on the machine's GPU instead (see README, "On a real GPU").
   '--enable-unsafe-webgpu',
   '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
+  ...(process.env.BENCH_ADAPTER === 'hardware'
+    ? ['--ignore-gpu-blocklist']
+    : ['--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader']),
 ];
+// BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
+const HEADLESS = !process.env.BENCH_HEADED;
 
 const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
@@ -170,7 +174,7 @@ async function main() {
   if (wantOnnx) process.stderr.write(`bench: onnxruntime-web ${ortVersion(ROOT)}\n`);
 
   const server = await serve(ROOT);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: HEADLESS, args: CHROMIUM_ARGS });
   let failures = 0;
   try {
     for (const backend of opts.backends) {
