@@ -249,7 +249,6 @@ impl Engine {
                     (g.shape.min_invocations_per_dispatch as f64).into(),
                 ),
                 ("max_serial_steps", (g.shape.max_serial_steps as f64).into()),
-                ("live_buffers", (g.live_buffers as f64).into()),
             ]),
             None => JsValue::UNDEFINED,
         }

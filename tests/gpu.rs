@@ -11,7 +11,8 @@ use common::{fixtures, rel_err};
 use shufflenet_web::cpu::reference;
 use shufflenet_web::engine::{Engine, Preference};
 use shufflenet_web::gpu::{
-    self, Crop, FrameShape, GpuBackend, GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling,
+    self, Crop, FrameShape, GpuBackend, GpuFault, GpuOptions, KernelChoice, KernelSet, LiveObjects,
+    Profiling,
 };
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
@@ -254,22 +255,41 @@ suite_test!(
     }
 );
 
+/// Device objects that grew between two counts, by name (empty: none grew).
+fn grown(before: LiveObjects, after: LiveObjects) -> Vec<&'static str> {
+    [
+        ("buffers", before.buffers, after.buffers),
+        ("textures", before.textures, after.textures),
+        ("bind groups", before.bind_groups, after.bind_groups),
+        ("buffer bytes", before.buffer_bytes, after.buffer_bytes),
+    ]
+    .into_iter()
+    .filter(|(_, b, a)| a > b)
+    .map(|(name, _, _)| name)
+    .collect()
+}
+
 suite_test!(
-    async fn soak_keeps_buffers_and_memory_flat() {
+    async fn soak_keeps_device_objects_and_memory_flat() {
         let net = weights::random_network(&Arch::width(Width::X0_5), 3);
         let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
         let x = input(1, 16, 16, 5);
         let first = gpu.run(&x).await.unwrap();
-        let buffers = gpu.stats().live_buffers;
+        let before = gpu.live_objects();
         #[cfg(target_arch = "wasm32")]
         let memory = core::arch::wasm32::memory_size(0);
         for _ in 0..999 {
             let out = gpu.run(&x).await.unwrap();
             assert_eq!(out.logits, first.logits);
         }
-        let stats = gpu.stats();
-        assert_eq!(stats.frames, 1000);
-        assert_eq!(stats.live_buffers, buffers, "buffers grew over 1000 frames");
+        assert_eq!(gpu.stats().frames, 1000);
+        let after = gpu.live_objects();
+        report!("device objects before {before:?}, after 1000 frames {after:?}");
+        assert_eq!(
+            grown(before, after),
+            Vec::<&str>::new(),
+            "grew over 1000 frames"
+        );
         #[cfg(target_arch = "wasm32")]
         assert_eq!(
             core::arch::wasm32::memory_size(0),
@@ -278,6 +298,24 @@ suite_test!(
         );
     }
 );
+
+// wgpu counts device objects natively; the browser's WebGPU reports none.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn the_leak_check_catches_a_leaked_buffer() {
+    let net = weights::random_network(&Arch::width(Width::X0_5), 3);
+    let mut gpu = pollster::block_on(GpuBackend::with_options(&net, small())).unwrap();
+    let x = input(1, 16, 16, 5);
+    pollster::block_on(gpu.run(&x)).unwrap();
+    let before = gpu.live_objects();
+    assert!(before.buffers > 0, "wgpu's counters are on: {before:?}");
+    gpu.leak_a_buffer();
+    pollster::block_on(gpu.run(&x)).unwrap();
+    assert_eq!(
+        grown(before, gpu.live_objects()),
+        ["buffers", "buffer bytes"]
+    );
+}
 
 async fn forced(fault: GpuFault, set: KernelSet) -> Result<GpuBackend, Error> {
     let net = weights::random_network(&Arch::width(Width::X0_5), 4);

@@ -22,6 +22,8 @@ mod pipelines;
 mod plan;
 mod shape;
 mod submit;
+#[cfg(feature = "testing")]
+mod testing;
 mod timing;
 
 use crate::backend::{Output, TimingMethod};
@@ -37,6 +39,8 @@ use packed::Offsets;
 use pipelines::Pipelines;
 use plan::Dims;
 pub use shape::{table as shape_table, DispatchShape, FrameShape};
+#[cfg(feature = "testing")]
+pub use testing::LiveObjects;
 pub use timing::{Estimate, StageEstimator, WINDOW as TIMING_WINDOW};
 
 /// Begin and end timestamps of the five stage passes, at the front of the readback buffer.
@@ -54,8 +58,6 @@ pub struct GpuStats {
     pub bytes_read_back_per_frame: u64,
     /// Weights uploaded once at load.
     pub weight_bytes: u64,
-    /// GPU buffers and textures the backend holds right now.
-    pub live_buffers: usize,
     pub frames: u64,
     /// The last frame's work shape.
     pub shape: FrameShape,
@@ -143,7 +145,6 @@ impl GpuBackend {
                 bytes_uploaded_per_frame: 0,
                 bytes_read_back_per_frame: 0,
                 weight_bytes: 0,
-                live_buffers: 0,
                 frames: 0,
                 shape: FrameShape::default(),
             },
@@ -183,9 +184,7 @@ impl GpuBackend {
     }
 
     pub fn stats(&self) -> GpuStats {
-        let queries = usize::from(self.queries.is_some()) * 2;
         GpuStats {
-            live_buffers: 1 + queries + self.plans.buffers(),
             weight_bytes: self.weight_bytes,
             frames: self.frames,
             ..self.last

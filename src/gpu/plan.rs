@@ -109,8 +109,6 @@ pub struct Plan {
     /// Timestamps (if any) then logits: the frame's single readback.
     pub staging: wgpu::Buffer,
     pub stages: [Vec<Dispatch>; 5],
-    /// Buffers this plan owns.
-    pub buffers: usize,
     /// The frame's work shape (preprocessing of RGBA frames not included).
     pub work: FrameShape,
     _held: Vec<wgpu::Buffer>,
@@ -603,7 +601,6 @@ impl Plan {
             input,
             logits,
             logits_bytes,
-            buffers: held.len() + 1,
             work,
             staging,
             stages,
