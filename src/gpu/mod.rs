@@ -31,7 +31,7 @@ use crate::{Error, Result};
 use context::Context;
 pub use frame::Crop;
 use frame::FrameInput;
-pub use options::{GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling};
+pub use options::{GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling, WeightPrecision};
 use packed::Offsets;
 use pipelines::Pipelines;
 use plan::Dims;
@@ -46,6 +46,8 @@ const TIMESTAMP_BYTES: u64 = 5 * 2 * 8;
 pub struct GpuStats {
     /// The kernel set that ran.
     pub kernels: KernelSet,
+    /// Weights were f16 on the GPU (`shader-f16`), else f32.
+    pub f16_weights: bool,
     pub dispatches_per_frame: usize,
     pub submits_per_frame: usize,
     pub readbacks_per_frame: usize,
@@ -93,18 +95,26 @@ impl GpuBackend {
     pub async fn with_options(net: &Network, options: GpuOptions) -> Result<GpuBackend> {
         let ctx = Context::acquire(options.fault).await?;
         let set = options.kernels.resolve(ctx.device_type);
+        let f16 = options.weights.resolve(ctx.f16, ctx.device_type);
         let pipes = Pipelines::build(
             &ctx.device,
             set,
+            f16,
             options.fault == Some(GpuFault::PipelineFailure),
         )
         .await?;
         let (data, offsets) = Offsets::pack(net);
+        let bytes = if f16 {
+            let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+            bytemuck::cast_slice(&halves).to_vec()
+        } else {
+            bytemuck::cast_slice(&data).to_vec()
+        };
         let weights = wgpu::util::DeviceExt::create_buffer_init(
             &ctx.device,
             &wgpu::util::BufferInitDescriptor {
                 label: Some("weights"),
-                contents: bytemuck::cast_slice(&data),
+                contents: &bytes,
                 usage: wgpu::BufferUsages::STORAGE,
             },
         );
@@ -128,7 +138,7 @@ impl GpuBackend {
             dims: Dims::of(net),
             offsets,
             weights,
-            weight_bytes: (data.len() * 4) as u64,
+            weight_bytes: bytes.len() as u64,
             queries,
             plans: cache::Plans::default(),
             estimator: StageEstimator::new(timing::WINDOW),
@@ -136,6 +146,7 @@ impl GpuBackend {
             frames: 0,
             last: GpuStats {
                 kernels: set,
+                f16_weights: f16,
                 dispatches_per_frame: 0,
                 submits_per_frame: 0,
                 readbacks_per_frame: 0,

@@ -101,6 +101,9 @@ struct BackendArg {
     /// WebGPU stage timing: auto (timestamp queries) or precise (a fenced submit per stage).
     #[arg(long, default_value = "auto")]
     timing: String,
+    /// WebGPU weight storage: auto (f16 on hardware adapters with shader-f16), f32 or f16.
+    #[arg(long, default_value = "auto")]
+    gpu_weights: String,
 }
 
 pub fn main() -> ExitCode {
@@ -131,10 +134,11 @@ fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
     let pref = Preference::parse(&backend.backend)?;
     #[cfg(feature = "gpu")]
     {
-        use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling};
+        use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling, WeightPrecision};
         let options = GpuOptions {
             kernels: KernelChoice::parse(&backend.kernels)?,
             profiling: Profiling::parse(&backend.timing)?,
+            weights: WeightPrecision::parse(&backend.gpu_weights)?,
             ..GpuOptions::default()
         };
         pollster::block_on(Engine::with_gpu_options(loaded.network, pref, options))
@@ -318,6 +322,7 @@ fn bench(
         }
         if let Some(g) = &gpu {
             line["kernels"] = g.kernels.into();
+            line["gpu_weights"] = g.weights.into();
             line["shape"] = g.json.clone();
         }
         println!("{line}");
@@ -340,6 +345,7 @@ fn bench(
 /// What a GPU bench line adds: the kernel set that ran and the frame's work shape.
 struct GpuFigures {
     kernels: &'static str,
+    weights: &'static str,
     table: String,
     json: serde_json::Value,
 }
@@ -347,11 +353,13 @@ struct GpuFigures {
 #[cfg(feature = "gpu")]
 fn gpu_figures(eng: &Engine, shape: [usize; 3]) -> Option<GpuFigures> {
     use shufflenet_web::gpu::{self, FrameShape};
-    let set = eng.gpu_stats()?.kernels;
+    let stats = eng.gpu_stats()?;
+    let set = stats.kernels;
     let dispatches = gpu::work_shape(eng.network(), set, shape);
     let t = FrameShape::of(&dispatches);
     Some(GpuFigures {
         kernels: set.name(),
+        weights: if stats.f16_weights { "f16" } else { "f32" },
         table: gpu::shape_table(&dispatches),
         json: serde_json::json!({"dispatches": t.dispatches, "workgroups": t.workgroups,
             "invocations": t.invocations, "bytes_read": t.bytes_read,
