@@ -19,6 +19,9 @@ step "native tests"
 cargo test -q 2>&1 | tee target/native-tests.log
 grep -q "test result: ok" target/native-tests.log
 
+step "static server against hostile requests (node --test tests/server/)"
+node --test tests/server/
+
 step "browser tests (wasm-pack test, headless Chrome; WebGPU on SwiftShader)"
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-install 2>&1 | tee target/wasm-tests.log
 

@@ -24,6 +24,9 @@ pub enum Error {
     },
     #[error("tensor {name} holds a non-finite value (NaN or infinity) at index {index}")]
     NonFinite { name: String, index: usize },
+    /// Reading the file would cost more memory or work than its size allows.
+    #[error("refused: {0}")]
+    Budget(String),
     #[error("cannot infer the network from the weights: {0}")]
     Layout(String),
     #[error("bad input: {0}")]

@@ -202,3 +202,26 @@ fn bad_inputs_fail_cleanly() {
         "3",
     ]);
 }
+
+#[test]
+fn endless_and_oversized_inputs_are_refused_before_being_read() {
+    // A device that never ends: refused on its first bytes.
+    let start = std::time::Instant::now();
+    let err = fails(&["info", "/dev/zero"]);
+    assert!(err.contains("not a weights file"), "{err}");
+    // A (sparse) file that starts like a zip but is larger than any weights file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.pth");
+    let file = std::fs::File::create(&path).unwrap();
+    std::io::Write::write_all(&mut &file, b"PK\x03\x04").unwrap();
+    file.set_len(600 << 20).unwrap();
+    let err = fails(&["info", path.to_str().unwrap()]);
+    assert!(
+        err.contains("larger than any ShuffleNetV2 weights file"),
+        "{err}"
+    );
+    let secs = start.elapsed().as_secs_f64();
+    println!("both refused in {:.1} ms", secs * 1e3);
+    // Reading either whole takes seconds and half a gigabyte or more.
+    assert!(secs < 5.0, "took {secs:.2} s");
+}

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { benchModel, buildPackage, hasSimd, ortVersion } from './bench/assets.mjs';
-import { serve } from './bench/server.mjs';
+import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BACKENDS = ['cpu-simd128', 'cpu-scalar', 'ort-wasm', 'webgpu', 'ort-webgpu'];

@@ -4,19 +4,48 @@
 # FILE (a .pth or .safetensors) is converted and used for its width. Otherwise weights/ is
 # kept if it has a manifest; else torchvision's pretrained files are downloaded and
 # converted; offline (or with SHUFFLENET_OFFLINE=1), seeded random stand-ins are written and
-# marked untrained.
+# marked untrained. Downloads are checked against the SHA-256 prefix in their published file
+# names (`-5666bf0f80.pth`); the manifest lists each file's full SHA-256, which the page
+# checks after download.
 set -euo pipefail
 CLI="$1" IN="${2:-}"
 DIR="${WEIGHTS_DIR:-$(dirname "$0")/../weights}"
 mkdir -p "$DIR"
+# SHUFFLENET_WEIGHTS_URL: another place holding the same files (a mirror; the tests).
+BASE="${SHUFFLENET_WEIGHTS_URL:-https://download.pytorch.org/models}"
 declare -A URLS=(
-  [0.5]=https://download.pytorch.org/models/shufflenetv2_x0.5-f707e7126e.pth
-  [1.0]=https://download.pytorch.org/models/shufflenetv2_x1-5666bf0f80.pth
-  [1.5]=https://download.pytorch.org/models/shufflenetv2_x1_5-3c479a10.pth
-  [2.0]=https://download.pytorch.org/models/shufflenetv2_x2_0-8be3c8ee.pth
+  [0.5]=$BASE/shufflenetv2_x0.5-f707e7126e.pth
+  [1.0]=$BASE/shufflenetv2_x1-5666bf0f80.pth
+  [1.5]=$BASE/shufflenetv2_x1_5-3c479a10.pth
+  [2.0]=$BASE/shufflenetv2_x2_0-8be3c8ee.pth
 )
 declare -A TRAINED=()
 log() { printf '\033[1;34m[weights]\033[0m %s\n' "$*" >&2; }
+sha256() { sha256sum "$1" | cut -d' ' -f1; }
+
+# Writes manifest.json from TRAINED and the files' hashes.
+write_manifest() {
+  {
+    echo '{"widths": {'
+    sep=
+    for w in 0.5 1.0 1.5 2.0; do
+      printf '%s  "%s": {"url": "weights/shufflenetv2_x%s.safetensors", "trained": %s, "sha256": "%s"}' \
+        "$sep" "$w" "$w" "${TRAINED[$w]}" "$(sha256 "$DIR/shufflenetv2_x$w.safetensors")"
+      sep=$',\n'
+    done
+    printf '\n}}\n'
+  } > "$DIR/manifest.json"
+}
+
+# torchvision names each file after the first hex digits of its SHA-256.
+matches_published_hash() {
+  local file="$1" url="$2" want
+  want=$(basename "$url" .pth); want=${want##*-}
+  case "$(sha256 "$file")" in
+    "$want"*) return 0 ;;
+    *) log "$(basename "$url"): SHA-256 $(sha256 "$file") does not start with $want (corrupt or tampered download)"; return 1 ;;
+  esac
+}
 
 if [ -n "$IN" ]; then
   width=$("$CLI" info "$IN" | awk '/^architecture:/{print $2}' | tr -d x)
@@ -24,6 +53,14 @@ if [ -n "$IN" ]; then
   "$CLI" convert "$IN" "$DIR/shufflenetv2_x$width.safetensors"
   TRAINED[$width]=true
 elif [ -f "$DIR/manifest.json" ]; then
+  if ! grep -q '"sha256"' "$DIR/manifest.json"; then
+    log "adding SHA-256s to $DIR/manifest.json"
+    for w in 0.5 1.0 1.5 2.0; do
+      TRAINED[$w]=false
+      grep -q "\"$w\": {[^}]*\"trained\": true" "$DIR/manifest.json" && TRAINED[$w]=true
+    done
+    write_manifest
+  fi
   log "using $DIR as it is (delete its manifest.json to rebuild it)"
   exit 0
 fi
@@ -33,23 +70,15 @@ for w in 0.5 1.0 1.5 2.0; do
   [ -n "${TRAINED[$w]:-}" ] && continue
   tmp=$(mktemp)
   if [ -z "${SHUFFLENET_OFFLINE:-}" ] && curl -fsSL --max-time 120 --connect-timeout 10 -o "$tmp" "${URLS[$w]}" 2>/dev/null &&
-     "$CLI" convert "$tmp" "$out" 2>/dev/null; then
+     matches_published_hash "$tmp" "${URLS[$w]}" && "$CLI" convert "$tmp" "$out" 2>/dev/null; then
     log "x$w: torchvision's pretrained weights"
     TRAINED[$w]=true
   else
-    log "x$w: offline, writing seeded random stand-in weights (untrained)"
+    log "x$w: offline or no valid download, writing seeded random stand-in weights (untrained)"
     "$CLI" random "$out" --width "$w" --seed 0 2>/dev/null
     TRAINED[$w]=false
   fi
   rm -f "$tmp"
 done
 
-{
-  echo '{"widths": {'
-  sep=
-  for w in 0.5 1.0 1.5 2.0; do
-    printf '%s  "%s": {"url": "weights/shufflenetv2_x%s.safetensors", "trained": %s}' "$sep" "$w" "$w" "${TRAINED[$w]}"
-    sep=$',\n'
-  done
-  printf '\n}}\n'
-} > "$DIR/manifest.json"
+write_manifest

@@ -1,7 +1,9 @@
 //! Weights files: safetensors and torch.save's `.pth` (zip and legacy), validated, then
 //! BatchNorm-folded into a `Network`.
 
+mod budget;
 mod fold;
+mod index;
 pub mod names;
 mod pickle;
 mod pth;
@@ -10,10 +12,11 @@ mod safetensors_file;
 mod state_dict;
 mod validate;
 
+pub use budget::Budget;
 pub use fold::{network as fold_network, BN_EPS};
 pub use safetensors_file::write as write_safetensors;
-pub use state_dict::{DType, RawTensor, StateDict};
-pub use validate::{check, infer_arch};
+pub use state_dict::{DType, RawTensor, StateDict, TensorShapes};
+pub use validate::{check, check_layout, check_values, infer_arch, MAX_STAGE_UNITS};
 
 use crate::model::{Arch, Network};
 use crate::{Error, Result};
@@ -84,31 +87,58 @@ fn describe_foreign(bytes: &[u8]) -> String {
     }
 }
 
-/// Reads any supported format into a state_dict.
-pub fn read_state_dict(bytes: &[u8]) -> Result<(StateDict, Format)> {
+/// The format the first bytes announce (16 are enough), or why they are not weights. Lets a
+/// reader refuse a foreign stream before reading the rest of it.
+pub fn sniff(head: &[u8]) -> Result<Format> {
+    if pth::is_zip(head) {
+        Ok(Format::TorchZip)
+    } else if pth::is_legacy(head) {
+        Ok(Format::TorchLegacy)
+    } else if safetensors_file::sniff(head) {
+        Ok(Format::Safetensors)
+    } else {
+        Err(Error::NotWeights(describe_foreign(head)))
+    }
+}
+
+/// The file's tensors, undecoded, after the size cap and format sniffing.
+fn read_index<'a>(bytes: &'a [u8], budget: &mut Budget) -> Result<(index::Index<'a>, Format)> {
     if bytes.len() > MAX_FILE_BYTES {
         return Err(Error::NotWeights(format!(
             "{} bytes is larger than any ShuffleNetV2 weights file (limit {MAX_FILE_BYTES})",
             bytes.len()
         )));
     }
-    if pth::is_zip(bytes) {
-        Ok((pth::read_zip(bytes)?, Format::TorchZip))
-    } else if pth::is_legacy(bytes) {
-        Ok((pth::read_legacy(bytes)?, Format::TorchLegacy))
-    } else if safetensors_file::sniff(bytes) {
-        Ok((safetensors_file::read(bytes)?, Format::Safetensors))
-    } else {
-        Err(Error::NotWeights(describe_foreign(bytes)))
-    }
+    let format = sniff(bytes)?;
+    let index = match format {
+        Format::TorchZip => pth::read_zip(bytes, budget)?,
+        Format::TorchLegacy => pth::read_legacy(bytes, budget)?,
+        Format::Safetensors => safetensors_file::read(bytes)?,
+    };
+    Ok((index, format))
 }
 
-/// Reads, infers the architecture, validates and folds.
+/// Reads any supported format into a state_dict, within the file's budget (names and
+/// shapes are not checked: see `load`).
+pub fn read_state_dict(bytes: &[u8]) -> Result<(StateDict, Format)> {
+    let mut budget = Budget::for_file(bytes.len());
+    let (index, format) = read_index(bytes, &mut budget)?;
+    Ok((index.decode(&mut budget)?, format))
+}
+
+/// Reads, infers the architecture, checks names and shapes on the header, then decodes
+/// (within the file's budget), checks values and folds.
 pub fn load(bytes: &[u8]) -> Result<Loaded> {
-    let (sd, format) = read_state_dict(bytes)?;
-    let arch = infer_arch(&sd)?;
-    check(&sd, &arch)?;
-    let params = names::expected(&arch)
+    let mut budget = Budget::for_file(bytes.len());
+    let (index, format) = read_index(bytes, &mut budget)?;
+    let arch = infer_arch(&index)?;
+    let expected = names::Expected::for_arch(&arch);
+    check_layout(&index, &expected)?;
+    let sd = index.decode(&mut budget)?;
+    check_values(&sd)?;
+    // Decoding fit the budget, so these sums cannot overflow.
+    let params = expected
+        .order
         .iter()
         .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
         .map(|(_, s)| s.iter().product::<usize>())

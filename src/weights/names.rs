@@ -1,5 +1,7 @@
 //! torchvision's state_dict names and shapes for a given architecture.
 
+use std::collections::HashMap;
+
 use crate::model::Arch;
 
 /// The BatchNorm tensors that follow a conv, in state_dict order.
@@ -72,6 +74,39 @@ pub fn expected(arch: &Arch) -> Vec<(String, Vec<usize>)> {
     out.push(("fc.weight".into(), vec![arch.num_classes, c[4]]));
     out.push(("fc.bias".into(), vec![arch.num_classes]));
     out
+}
+
+/// The tensors one architecture must have, in state_dict order and by name: validation
+/// looks names up by hash, so its time is linear in the number of tensors.
+pub struct Expected {
+    pub order: Vec<(String, Vec<usize>)>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Expected {
+    pub fn new(order: Vec<(String, Vec<usize>)>) -> Expected {
+        let by_name = order
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _))| (n.clone(), i))
+            .collect();
+        Expected { order, by_name }
+    }
+
+    pub fn for_arch(arch: &Arch) -> Expected {
+        Expected::new(expected(arch))
+    }
+
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.by_name.get(name).map(|i| self.order[*i].1.as_slice())
+    }
+
+    /// Whether `name` is an integer counter the file may hold beside these tensors:
+    /// `num_batches_tracked` of one of its BatchNorms.
+    pub fn allows_ignored(&self, name: &str) -> bool {
+        name.strip_suffix(".num_batches_tracked")
+            .is_some_and(|bn| self.by_name.contains_key(&format!("{bn}.running_var")))
+    }
 }
 
 #[cfg(test)]

@@ -4,14 +4,17 @@
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
+use super::budget::Budget;
+use super::index::{numel, Index};
 use super::pickle::{self, Obj, Pickle, Value};
-use super::{DType, StateDict};
+use super::DType;
 use crate::{Error, Result};
 
 /// The legacy format's first pickle is this magic number.
 const LEGACY_MAGIC: u128 = 0x1950a86a20f9469cfc6c;
-/// No state_dict pickle is anywhere near this large (x2.0's is about 60 kB).
-const MAX_PICKLE_BYTES: u64 = 16 << 20;
+/// No state_dict pickle is anywhere near this large (x2.0's is about 60 kB). Both formats'
+/// pickles are read with this cap.
+const MAX_PICKLE_BYTES: usize = 16 << 20;
 
 pub fn is_zip(bytes: &[u8]) -> bool {
     bytes.starts_with(b"PK\x03\x04")
@@ -75,9 +78,10 @@ fn entries(p: &Pickle) -> Result<Vec<(String, usize)>> {
         .collect()
 }
 
-/// Copies each tensor out of its storage bytes, checking every bound.
-fn collect(p: &Pickle, storages: &HashMap<String, &[u8]>) -> Result<StateDict> {
-    let mut sd = StateDict::default();
+/// Finds each tensor's bytes in its storage, checking every bound; nothing is copied, so a
+/// storage shared by many keys costs its size once.
+fn index<'a>(p: &Pickle, storages: &HashMap<String, &'a [u8]>) -> Result<Index<'a>> {
+    let mut index = Index::default();
     for (name, idx) in entries(p)? {
         let Obj::Tensor {
             storage,
@@ -88,7 +92,12 @@ fn collect(p: &Pickle, storages: &HashMap<String, &[u8]>) -> Result<StateDict> {
         else {
             unreachable!("entries() returns tensors only")
         };
-        let Obj::Storage { class, key, numel } = &p.objs[*storage] else {
+        let Obj::Storage {
+            class,
+            key,
+            numel: len,
+        } = &p.objs[*storage]
+        else {
             unreachable!("the pickle machine only builds tensors on storages")
         };
         let (dtype, size) = storage_dtype(class).ok_or_else(|| Error::Dtype {
@@ -97,7 +106,7 @@ fn collect(p: &Pickle, storages: &HashMap<String, &[u8]>) -> Result<StateDict> {
         })?;
         let Some(dtype) = dtype else {
             if name.ends_with("num_batches_tracked") {
-                sd.ignored.push(name);
+                index.ignored.push(name);
                 continue;
             }
             return Err(Error::Dtype {
@@ -105,55 +114,48 @@ fn collect(p: &Pickle, storages: &HashMap<String, &[u8]>) -> Result<StateDict> {
                 dtype: class.clone(),
             });
         };
-        let count = shape
-            .iter()
-            .try_fold(1usize, |a, d| a.checked_mul(*d))
-            .ok_or_else(|| Error::Corrupt(format!("{name}: shape {shape:?} overflows")))?;
-        let mut want = vec![1usize; shape.len()];
-        for i in (0..shape.len().saturating_sub(1)).rev() {
-            want[i] = want[i + 1] * shape[i + 1];
-        }
-        if count > 1 && *stride != want {
-            return Err(Error::Corrupt(format!(
-                "{name}: non-contiguous strides {stride:?} are not supported"
-            )));
+        let count = numel(&name, shape)?;
+        if count > 1 {
+            // Row-major strides. No dimension is 0, so each suffix product is at most
+            // `count` and none overflows.
+            let mut want = vec![1usize; shape.len()];
+            for i in (0..shape.len() - 1).rev() {
+                want[i] = want[i + 1] * shape[i + 1];
+            }
+            if *stride != want {
+                return Err(Error::Corrupt(format!(
+                    "{name}: non-contiguous strides {stride:?} are not supported"
+                )));
+            }
         }
         let bytes = storages
             .get(key)
             .ok_or_else(|| Error::Corrupt(format!("{name}: storage {key} is missing")))?;
-        if bytes.len() < numel.saturating_mul(size) {
+        let declared = len
+            .checked_mul(size)
+            .ok_or_else(|| Error::Corrupt(format!("{name}: storage {key} size {len} overflows")))?;
+        if bytes.len() < declared {
             return Err(Error::Corrupt(format!(
-                "{name}: storage {key} has {} bytes, its header says {}",
-                bytes.len(),
-                numel.saturating_mul(size)
+                "{name}: storage {key} has {} bytes, its header says {declared}",
+                bytes.len()
             )));
         }
         let end = offset
             .checked_add(count)
-            .filter(|e| *e <= *numel)
+            .filter(|e| e <= len)
             .ok_or_else(|| Error::Corrupt(format!("{name}: view runs past its storage")))?;
+        // end <= len, so both products fit: len * size did.
         let raw = &bytes[offset * size..end * size];
-        let data = match dtype {
-            DType::F32 => raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect(),
-            DType::F16 => raw
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32())
-                .collect(),
-        };
-        sd.note_dtype(dtype);
-        sd.insert(name, shape.clone(), data);
+        index.insert(name, shape.clone(), dtype, raw);
     }
-    Ok(sd)
+    Ok(index)
 }
 
 fn zip_err(e: zip::result::ZipError) -> Error {
     Error::Corrupt(format!("zip: {e}"))
 }
 
-pub fn read_zip(bytes: &[u8]) -> Result<StateDict> {
+pub fn read_zip<'a>(bytes: &'a [u8], budget: &mut Budget) -> Result<Index<'a>> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_err)?;
     let pkl_name = archive
         .file_names()
@@ -162,13 +164,15 @@ pub fn read_zip(bytes: &[u8]) -> Result<StateDict> {
         .map(|n| n.into_owned())
         .ok_or_else(|| Error::NotWeights("a zip without data.pkl: not a torch.save file".into()))?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
+    // Read one byte past the cap, so the pickle machine can tell "too long" from "cut short".
+    let entry = archive.by_name(&pkl_name).map_err(zip_err)?;
+    let size = usize::try_from(entry.size()).unwrap_or(usize::MAX);
+    budget.charge(size.min(MAX_PICKLE_BYTES + 1), "data.pkl")?;
     let mut pkl = Vec::new();
-    archive
-        .by_name(&pkl_name)
-        .map_err(zip_err)?
-        .take(MAX_PICKLE_BYTES)
+    entry
+        .take(MAX_PICKLE_BYTES as u64 + 1)
         .read_to_end(&mut pkl)?;
-    let p = pickle::load(&pkl)?;
+    let p = pickle::load(&pkl, MAX_PICKLE_BYTES, budget)?;
     // Storages are stored uncompressed, so each entry is a slice of the file: no copies.
     let mut storages = HashMap::new();
     for i in 0..archive.len() {
@@ -192,14 +196,16 @@ pub fn read_zip(bytes: &[u8]) -> Result<StateDict> {
             })?;
         storages.insert(key.to_string(), slice);
     }
-    collect(&p, &storages)
+    index(&p, &storages)
 }
 
-pub fn read_legacy(bytes: &[u8]) -> Result<StateDict> {
+pub fn read_legacy<'a>(bytes: &'a [u8], budget: &mut Budget) -> Result<Index<'a>> {
     let mut pos = 0;
     let mut next = |what: &str| -> Result<Pickle> {
-        let p = pickle::load(&bytes[pos..])
-            .map_err(|e| Error::Corrupt(format!("legacy .pth {what}: {e}")))?;
+        let p = pickle::load(&bytes[pos..], MAX_PICKLE_BYTES, budget).map_err(|e| match e {
+            Error::Budget(m) => Error::Budget(format!("legacy .pth {what}: {m}")),
+            e => Error::Corrupt(format!("legacy .pth {what}: {e}")),
+        })?;
         pos += p.len;
         Ok(p)
     };
@@ -242,7 +248,7 @@ pub fn read_legacy(bytes: &[u8]) -> Result<StateDict> {
         .collect();
     let mut storages = HashMap::new();
     for key in &key_list {
-        let head = bytes.get(pos..pos + 8).ok_or_else(|| {
+        let head = bytes.get(pos..pos.saturating_add(8)).ok_or_else(|| {
             Error::Corrupt(format!("legacy .pth: truncated before storage {key}"))
         })?;
         let numel = u64::from_le_bytes(head.try_into().expect("8 bytes"));
@@ -260,5 +266,5 @@ pub fn read_legacy(bytes: &[u8]) -> Result<StateDict> {
         storages.insert(key.clone(), data);
         pos += 8 + len;
     }
-    collect(&p, &storages)
+    index(&p, &storages)
 }

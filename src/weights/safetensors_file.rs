@@ -1,5 +1,6 @@
 //! safetensors files, as `safetensors.torch.save_file(model.state_dict())` writes them.
 
+use super::index::Index;
 use super::{DType, StateDict};
 use crate::{Error, Result};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
@@ -10,23 +11,17 @@ pub fn sniff(bytes: &[u8]) -> bool {
     bytes.len() >= 9 && bytes[8] == b'{'
 }
 
-pub fn read(bytes: &[u8]) -> Result<StateDict> {
+/// The header's tensors, their bytes borrowed from the file (nothing decoded yet).
+pub fn read(bytes: &[u8]) -> Result<Index<'_>> {
     let st =
         SafeTensors::deserialize(bytes).map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
-    let mut sd = StateDict::default();
+    let mut index = Index::default();
     for (name, view) in st.tensors() {
-        let shape = view.shape().to_vec();
-        let data = match view.dtype() {
-            Dtype::F32 => {
-                sd.note_dtype(DType::F32);
-                floats::<4>(&view, f32::from_le_bytes)
-            }
-            Dtype::F16 => {
-                sd.note_dtype(DType::F16);
-                floats::<2>(&view, |b| half::f16::from_le_bytes(b).to_f32())
-            }
+        let dtype = match view.dtype() {
+            Dtype::F32 => DType::F32,
+            Dtype::F16 => DType::F16,
             Dtype::I64 | Dtype::I32 if name.ends_with("num_batches_tracked") => {
-                sd.ignored.push(name);
+                index.ignored.push(name);
                 continue;
             }
             other => {
@@ -36,16 +31,9 @@ pub fn read(bytes: &[u8]) -> Result<StateDict> {
                 })
             }
         };
-        sd.insert(name, shape, data);
+        index.insert(name, view.shape().to_vec(), dtype, view.data());
     }
-    Ok(sd)
-}
-
-fn floats<const N: usize>(view: &TensorView, conv: impl Fn([u8; N]) -> f32) -> Vec<f32> {
-    view.data()
-        .chunks_exact(N)
-        .map(|c| conv(c.try_into().expect("chunks_exact yields N bytes")))
-        .collect()
+    Ok(index)
 }
 
 /// Serializes a state_dict (F32, or F16 when `f16`), names sorted as the map holds them.

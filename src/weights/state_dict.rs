@@ -24,6 +24,29 @@ pub struct RawTensor {
     pub data: Vec<f32>,
 }
 
+/// Names and shapes of a state_dict's tensors, whether their values are decoded yet or not:
+/// what the architecture is inferred from and the names are checked on.
+pub trait TensorShapes {
+    fn shape(&self, name: &str) -> Option<&[usize]>;
+    fn names(&self) -> impl Iterator<Item = &str>;
+    /// Integer tensors that were skipped.
+    fn ignored(&self) -> &[String];
+}
+
+impl TensorShapes for StateDict {
+    fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|t| t.shape.as_slice())
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+}
+
 /// A torchvision-style state_dict of float tensors.
 #[derive(Clone, Debug, Default)]
 pub struct StateDict {

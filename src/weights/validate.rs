@@ -1,26 +1,32 @@
 //! Infers the architecture from tensor shapes and checks every name, shape and value.
+//! Names and shapes are checked on the file's header (`TensorShapes`), before any value is
+//! decoded; values after.
 
-use super::{names, StateDict};
+use super::names::Expected;
+use super::{StateDict, TensorShapes};
 use crate::model::Arch;
 use crate::{Error, Result};
 
-fn dim(sd: &StateDict, name: &str, axis: usize) -> Result<usize> {
-    let t = sd
-        .get(name)
+/// Twice the most units per stage any real ShuffleNetV2 has (torchvision's: 4, 8 and 4).
+/// Bounds the names a file can make the validator expect.
+pub const MAX_STAGE_UNITS: usize = 16;
+
+fn dim(sd: &impl TensorShapes, name: &str, axis: usize) -> Result<usize> {
+    let shape = sd
+        .shape(name)
         .ok_or_else(|| Error::Missing(name.to_string()))?;
-    t.shape.get(axis).copied().ok_or_else(|| {
+    shape.get(axis).copied().ok_or_else(|| {
         Error::Layout(format!(
-            "tensor {name} has shape {:?}, too few dimensions",
-            t.shape
+            "tensor {name} has shape {shape:?}, too few dimensions"
         ))
     })
 }
 
 /// Reads the constructor arguments off the shapes: unit counts from the names,
 /// channels from the first unit of each stage, classes from fc.
-pub fn infer_arch(sd: &StateDict) -> Result<Arch> {
-    if !sd.tensors.contains_key("conv1.0.weight") {
-        let sample: Vec<&str> = sd.tensors.keys().take(3).map(String::as_str).collect();
+pub fn infer_arch(sd: &impl TensorShapes) -> Result<Arch> {
+    if sd.shape("conv1.0.weight").is_none() {
+        let sample: Vec<&str> = sd.names().take(3).collect();
         return Err(Error::Layout(format!(
             "no conv1.0.weight: not a torchvision ShuffleNetV2 state_dict (first tensors: {})",
             if sample.is_empty() {
@@ -35,17 +41,28 @@ pub fn infer_arch(sd: &StateDict) -> Result<Arch> {
         let prefix = format!("stage{}.", s + 2);
         // Count consecutive units from 0 so a gap shows up as missing tensors later.
         while sd
-            .tensors
-            .contains_key(&format!("{prefix}{}.branch2.0.weight", *r))
+            .shape(&format!("{prefix}{}.branch2.0.weight", *r))
+            .is_some()
         {
             *r += 1;
+            if *r > MAX_STAGE_UNITS {
+                return Err(Error::Layout(format!(
+                    "stage{} has more than {MAX_STAGE_UNITS} units; no ShuffleNetV2 has that many",
+                    s + 2
+                )));
+            }
         }
         if *r == 0 {
             return Err(Error::Missing(format!("{prefix}0.branch2.0.weight")));
         }
     }
     let c0 = dim(sd, "conv1.0.weight", 0)?;
-    let stage = |s: usize| dim(sd, &format!("stage{}.0.branch2.0.weight", s + 2), 0).map(|b| 2 * b);
+    let stage = |s: usize| {
+        dim(sd, &format!("stage{}.0.branch2.0.weight", s + 2), 0).and_then(|b| {
+            b.checked_mul(2)
+                .ok_or_else(|| Error::Layout(format!("stage{} width overflows", s + 2)))
+        })
+    };
     let channels = [
         c0,
         stage(0)?,
@@ -70,35 +87,48 @@ fn list(names: &[String]) -> String {
     s
 }
 
-/// Every expected tensor present with its shape, nothing extra, every value finite.
-pub fn check(sd: &StateDict, arch: &Arch) -> Result<()> {
-    let expected = names::expected(arch);
+/// Every expected tensor present with its shape, nothing extra (integer counters only where
+/// a BatchNorm has one). Hash lookups: linear in the number of tensors.
+pub fn check_layout(sd: &impl TensorShapes, expected: &Expected) -> Result<()> {
     let missing: Vec<String> = expected
+        .order
         .iter()
-        .filter(|(n, _)| !sd.tensors.contains_key(n))
+        .filter(|(n, _)| sd.shape(n).is_none())
         .map(|(n, _)| n.clone())
         .collect();
     if !missing.is_empty() {
         return Err(Error::Missing(list(&missing)));
     }
     let unexpected: Vec<String> = sd
-        .tensors
-        .keys()
-        .filter(|k| !expected.iter().any(|(n, _)| n == *k))
-        .cloned()
+        .names()
+        .filter(|n| expected.shape(n).is_none())
+        .chain(
+            sd.ignored()
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !expected.allows_ignored(n)),
+        )
+        .map(str::to_string)
         .collect();
     if !unexpected.is_empty() {
         return Err(Error::Unexpected(list(&unexpected)));
     }
-    for (name, shape) in &expected {
-        let t = &sd.tensors[name];
-        if &t.shape != shape {
+    for (name, shape) in &expected.order {
+        let got = sd.shape(name).expect("checked present above");
+        if got != shape.as_slice() {
             return Err(Error::Shape {
                 name: name.clone(),
                 expected: shape.clone(),
-                got: t.shape.clone(),
+                got: got.to_vec(),
             });
         }
+    }
+    Ok(())
+}
+
+/// Every value finite, every variance non-negative.
+pub fn check_values(sd: &StateDict) -> Result<()> {
+    for (name, t) in &sd.tensors {
         if let Some(index) = t.data.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite {
                 name: name.clone(),
@@ -114,4 +144,10 @@ pub fn check(sd: &StateDict, arch: &Arch) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Layout and values of a decoded state_dict against `arch`.
+pub fn check(sd: &StateDict, arch: &Arch) -> Result<()> {
+    check_layout(sd, &Expected::for_arch(arch))?;
+    check_values(sd)
 }

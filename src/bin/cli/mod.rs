@@ -2,6 +2,7 @@
 
 mod npy;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -117,8 +118,32 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Reads a weights file, refusing early what cannot be one: foreign first bytes before the
+/// rest is read (`/dev/zero`), and anything past `MAX_FILE_BYTES` (by its length when it has
+/// one, else by counting: pipes and devices).
 fn read(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
+    let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
+    let too_large = || {
+        Error::NotWeights(format!(
+            "{} is larger than any ShuffleNetV2 weights file (limit {} bytes)",
+            path.display(),
+            weights::MAX_FILE_BYTES
+        ))
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.len() > weights::MAX_FILE_BYTES as u64 {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    (&mut file).take(16).read_to_end(&mut bytes).map_err(io)?;
+    weights::sniff(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    file.take(weights::MAX_FILE_BYTES as u64 + 1 - bytes.len() as u64)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() > weights::MAX_FILE_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
