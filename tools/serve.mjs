@@ -264,7 +264,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     allowedHostNames: (process.env.SERVE_ALLOWED_HOSTS ?? '').split(',').filter(Boolean),
   });
   const reach = host === '127.0.0.1' || host === 'localhost' || host === '::1'
-    ? `bound to ${host} only: not reachable from other machines (HOST=0.0.0.0 to change that)`
+    ? `bound to ${host} only: not reachable from other machines; HOST=0.0.0.0 to change that`
     : `bound to ${host}: reachable from other machines`;
   console.log(`serving ${root} on ${s.url}/ (${reach})`);
 }
