@@ -36,7 +36,7 @@ use packed::Offsets;
 use pipelines::Pipelines;
 use plan::Dims;
 pub use shape::{table as shape_table, DispatchShape, FrameShape};
-pub use timing::{Estimate, StageEstimator, WINDOW as TIMING_WINDOW};
+use timing::StageEstimator;
 
 /// Begin and end timestamps of the five stage passes, at the front of the readback buffer.
 const TIMESTAMP_BYTES: u64 = 5 * 2 * 8;
