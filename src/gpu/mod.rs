@@ -177,11 +177,6 @@ impl GpuBackend {
         self.pipes.set
     }
 
-    /// The work shape of each dispatch of a `[batch, height, width]` frame.
-    pub fn work_shape(&self, shape: [usize; 3]) -> Vec<DispatchShape> {
-        plan::work_shape(&self.dims, &self.offsets, self.pipes.set, shape)
-    }
-
     pub fn timing_method(&self) -> TimingMethod {
         if self.options.profiling == Profiling::Fenced {
             TimingMethod::GpuFenced
