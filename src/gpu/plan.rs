@@ -153,9 +153,9 @@ fn pw_tile(k: usize, pixels: usize, m: usize, branches: usize) -> (usize, usize)
 
 /// Pixel quads and split of `head_tiled`: 16 pixels by 16 channels, a 16-way split.
 const HEAD_PQ: usize = 4;
-/// Slices of `fc_split`'s reduction (`fc_split.wgsl`: 32 classes x 8 slices).
-const FC_SLICES: usize = 8;
-const FC_COLS: usize = 32;
+/// Slices of `fc_split`'s reduction (`fc_split.wgsl`: 16 classes x 16 slices).
+const FC_SLICES: usize = 16;
+const FC_COLS: usize = 16;
 
 /// Channel quads per `dw_quad` workgroup: as many as fit 256 invocations beside the halo,
 /// fewer when that leaves too few workgroups (narrow networks on 7 x 7 maps).
@@ -165,6 +165,19 @@ fn dw_quads(halo_pixels: usize, channels: usize, other_groups: usize) -> usize {
         .rev()
         .find(|q| div_up(channels, 4 * q) * other_groups * HW_GROUP >= HW_MIN_INVOCATIONS)
         .unwrap_or(1)
+}
+
+/// Slices of `dw_quad`'s 1x1 reduction over `k` inputs: as few as keep its serial chain
+/// within 256, as many as fit 256 lanes beside the halo.
+fn dw_split(k: usize, halo_pixels: usize) -> usize {
+    let most = (HW_GROUP / halo_pixels).max(1);
+    (1..=most).find(|&s| dw_serial(k, s) <= 256).unwrap_or(most)
+}
+
+/// `dw_quad`'s longest chain: one slice of the 1x1, the slices' sum, the 9 taps.
+fn dw_serial(k: usize, split: usize) -> usize {
+    let sum = if split > 1 { split } else { 0 };
+    div_up(k, split) + sum + 9
 }
 
 /// The steps of one frame and the floats each activation buffer needs.
@@ -246,20 +259,23 @@ fn steps(
         // Dispatch 1: [1x1 + ReLU ->] depthwise for each branch. Stride 1 reads the second
         // half of the input: the split is an offset.
         // Small late maps get a tile their size, so no workgroup loops over empty pixels.
-        // The hardware set halves the tile until there are enough workgroups.
+        // The hardware set halves the tile until there are enough workgroups and lanes to
+        // split long 1x1 reductions over.
         let widest = if branches == 2 { b.max(in_ch) } else { b };
         let mut tile = dw_tile(stride).min(oh.max(ow));
-        let (tiles_x, tiles, quads) = loop {
+        let (tiles_x, tiles, quads, dw_split) = loop {
             let tiles_x = div_up(ow, tile);
             let tiles = tiles_x * div_up(oh, tile);
             let halo = (tile - 1) * stride + 3;
             if !hw {
-                break (tiles_x, tiles, 0);
+                break (tiles_x, tiles, 0, 0);
             }
-            let quads = dw_quads(halo * halo, widest, tiles * n * branches);
+            let split = dw_split(k2, halo * halo);
+            let quads = dw_quads(split * halo * halo, widest, tiles * n * branches);
             let groups = tiles * div_up(widest, 4 * quads) * n * branches;
-            if groups * HW_GROUP >= HW_MIN_INVOCATIONS || tile <= 2 {
-                break (tiles_x, tiles, quads);
+            let enough = groups * HW_GROUP >= HW_MIN_INVOCATIONS;
+            if (enough && dw_serial(k2, split) <= 256) || tile <= 2 {
+                break (tiles_x, tiles, quads, split);
             }
             tile = tile.div_ceil(2);
         };
@@ -275,6 +291,7 @@ fn steps(
             src_c: u(in_ch),
             dst_c: u(tmp_c),
             quads: u(quads),
+            split: u(dw_split),
             ..Default::default()
         };
         let [pw1, dw2, pw2] = ua.branch2;
@@ -310,8 +327,8 @@ fn steps(
             dst: Act::Tmp,
             groups: dw_groups,
             shape: DispatchShape {
-                // The 1x1's inputs, then the 9 taps.
-                serial_steps: (k2 + 9) as u64,
+                // The 1x1's inputs (or one slice of them and the slices' sum), then the 9 taps.
+                serial_steps: if hw { dw_serial(k2, dw_split) } else { k2 + 9 } as u64,
                 bytes_read: f(n * k2 * ih * iw + k2 * b + b + b * 10 + branch1_weights),
                 bytes_written: f(n * tmp_c * oh * ow),
                 ..shape(stage + 1, Kernel::Dw, dw_groups, 256)
