@@ -73,6 +73,9 @@ fn stages_object(out: &Output) -> JsValue {
 /// while another is pending without tripping Rust's aliasing checks.
 struct State {
     preference: Preference,
+    /// Kernel set and timing mode for the WebGPU backend (`Engine.create`'s options).
+    #[cfg(feature = "gpu")]
+    gpu_options: crate::gpu::GpuOptions,
     /// `None` before the first load, or while a frame is running.
     engine: Option<engine::Engine>,
     info: Option<Info>,
@@ -120,11 +123,35 @@ impl Engine {
         Ok(Engine {
             state: Rc::new(RefCell::new(State {
                 preference,
+                #[cfg(feature = "gpu")]
+                gpu_options: Default::default(),
                 engine: None,
                 info: None,
                 busy: false,
             })),
         })
+    }
+
+    /// WebGPU options, used from the next load on. `kernels`: "auto" (software kernels on
+    /// CPU-type adapters, hardware ones elsewhere), "hardware" or "software". `timing`:
+    /// "auto" (GPU timestamps, averaged when the browser quantizes them) or "precise" (a
+    /// fenced submit per stage: exact, slower frames).
+    #[cfg(feature = "gpu")]
+    #[wasm_bindgen(js_name = setGpuOptions)]
+    pub fn set_gpu_options(
+        &self,
+        kernels: Option<String>,
+        timing: Option<String>,
+    ) -> Result<(), JsError> {
+        let options = crate::gpu::GpuOptions {
+            kernels: crate::gpu::KernelChoice::parse(kernels.as_deref().unwrap_or("auto"))
+                .map_err(js_err)?,
+            profiling: crate::gpu::Profiling::parse(timing.as_deref().unwrap_or("auto"))
+                .map_err(js_err)?,
+            ..Default::default()
+        };
+        self.state.borrow_mut().gpu_options = options;
+        Ok(())
     }
 
     /// Loads weights from bytes (.safetensors or .pth). On error the previous model stays.
@@ -215,6 +242,13 @@ impl Engine {
                     (g.bytes_read_back_per_frame as f64).into(),
                 ),
                 ("weight_bytes", (g.weight_bytes as f64).into()),
+                ("kernels", g.kernels.name().into()),
+                ("invocations_per_frame", (g.shape.invocations as f64).into()),
+                (
+                    "min_invocations_per_dispatch",
+                    (g.shape.min_invocations_per_dispatch as f64).into(),
+                ),
+                ("max_serial_steps", (g.shape.max_serial_steps as f64).into()),
                 ("live_buffers", (g.live_buffers as f64).into()),
             ]),
             None => JsValue::UNDEFINED,
@@ -276,9 +310,9 @@ impl Engine {
     ) -> Result<JsValue, JsError> {
         let input = Tensor::new([n, 3, h, w], data).map_err(js_err)?;
         let start = web_time::Instant::now();
-        let (out, backend) = with_engine(&self.state, async |e| {
+        let (out, backend, kernels) = with_engine(&self.state, async |e| {
             let out = e.run(&input).await?;
-            Ok((out, e.backend()))
+            Ok((out, e.backend(), kernels_value(e)))
         })
         .await?;
         Ok(object(&[
@@ -287,7 +321,10 @@ impl Engine {
             ("stages", stages_object(&out)),
             ("totalMs", (start.elapsed().as_secs_f64() * 1e3).into()),
             ("backend", backend.into()),
+            ("kernels", kernels),
             ("timing", out.times.method.name().into()),
+            ("resolutionMs", resolution_value(&out)),
+            ("framesAveraged", (out.times.frames_averaged as f64).into()),
         ]))
     }
 }
@@ -299,12 +336,18 @@ async fn classify_frame(
     run: impl AsyncFnOnce(&mut engine::Engine) -> crate::Result<Output>,
 ) -> Result<JsValue, JsError> {
     let start = web_time::Instant::now();
-    let (out, backend, fallback) = with_engine(state, async |e| {
+    let (out, backend, fallback, kernels) = with_engine(state, async |e| {
         let out = run(e).await?;
-        Ok((out, e.backend(), fallback_value(e)))
+        Ok((out, e.backend(), fallback_value(e), kernels_value(e)))
     })
     .await?;
-    Ok(prediction(&out, k, start, backend, fallback))
+    let result = prediction(&out, k, start, backend, fallback);
+    // Which WebGPU kernels ran, and how coarse the stage clock is.
+    let _ = Reflect::set(&result, &"kernels".into(), &kernels);
+    let _ = Reflect::set(&result, &"resolutionMs".into(), &resolution_value(&out));
+    let frames = (out.times.frames_averaged as f64).into();
+    let _ = Reflect::set(&result, &"framesAveraged".into(), &frames);
+    Ok(result)
 }
 
 /// A classification result: the top `k` classes, stage times and who ran it.
@@ -333,6 +376,22 @@ fn prediction(
     ])
 }
 
+/// The WebGPU kernel set that ran ("hardware" or "software"), or undefined on the CPU.
+fn kernels_value(e: &engine::Engine) -> JsValue {
+    #[cfg(feature = "gpu")]
+    if let Some(stats) = e.gpu_stats() {
+        return stats.kernels.name().into();
+    }
+    let _ = e;
+    JsValue::UNDEFINED
+}
+
+/// The stage clock's resolution in ms when it is coarse (stage times are then a running
+/// mean over `framesAveraged` frames), else null.
+fn resolution_value(out: &Output) -> JsValue {
+    out.times.resolution_ms.map_or(JsValue::NULL, JsValue::from)
+}
+
 /// Why WebGPU is not running frames, for results: a string, or undefined.
 fn fallback_value(e: &engine::Engine) -> JsValue {
     e.fallback_reason()
@@ -343,9 +402,14 @@ fn fallback_value(e: &engine::Engine) -> JsValue {
 async fn load(state: &Rc<RefCell<State>>, bytes: &[u8]) -> Result<JsValue, JsError> {
     let loaded = weights::load(bytes).map_err(js_err)?;
     let preference = state.borrow().preference;
-    let engine = engine::Engine::new(loaded.network, preference)
-        .await
-        .map_err(js_err)?;
+    #[cfg(feature = "gpu")]
+    let engine = {
+        let options = state.borrow().gpu_options;
+        engine::Engine::with_gpu_options(loaded.network, preference, options).await
+    };
+    #[cfg(not(feature = "gpu"))]
+    let engine = engine::Engine::new(loaded.network, preference).await;
+    let engine = engine.map_err(js_err)?;
     let info = info_object(&loaded.info);
     let mut s = state.borrow_mut();
     s.engine = Some(engine);

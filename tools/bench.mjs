@@ -26,20 +26,25 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--no-first-run',
-  // WebGPU headless on SwiftShader (also the adapter ORT's WebGPU EP gets).
+  // WebGPU headless on SwiftShader (also the adapter ORT's WebGPU EP gets); with
+  // BENCH_ADAPTER=hardware, on the machine's GPU instead (see README, "On a real GPU").
   '--enable-unsafe-webgpu',
   '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-  '--use-webgpu-adapter=swiftshader',
+  ...(process.env.BENCH_ADAPTER === 'hardware'
+    ? ['--ignore-gpu-blocklist']
+    : ['--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader']),
 ];
+// BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
+const HEADLESS = !process.env.BENCH_HEADED;
 
-const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--no-build]
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
   --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
   --batch    images per run (default 1)
   --runs     timed runs (default ${CPU_DEFAULTS.runs} on the CPU backends, ${GPU_DEFAULTS.runs} on the WebGPU ones)
   --warmup   untimed runs first (default ${CPU_DEFAULTS.warmupRuns} and at least ${CPU_DEFAULTS.warmupMs} ms on the CPU, ${GPU_DEFAULTS.warmupRuns} on WebGPU)
   --seed     seed of the random weights and input (default 0)
+  --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
   --no-build use pkg/ and pkg-scalar/ as they are instead of rebuilding them`;
 
 function fail(message) {
@@ -72,6 +77,7 @@ function parse(argv) {
         runs: { type: 'string' },
         warmup: { type: 'string' },
         seed: { type: 'string' },
+        kernels: { type: 'string' },
         'no-build': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -92,6 +98,7 @@ function parse(argv) {
     warmup: positiveInt(parsed.warmup, 'warmup', 0),
     seed: positiveInt(parsed.seed, 'seed', 0) ?? 0,
     build: !parsed['no-build'],
+    kernels: parsed.kernels ? list([parsed.kernels], ['auto', 'hardware', 'software'], 'kernel set')[0] : undefined,
   };
 }
 
@@ -167,7 +174,7 @@ async function main() {
   if (wantOnnx) process.stderr.write(`bench: onnxruntime-web ${ortVersion(ROOT)}\n`);
 
   const server = await serve(ROOT);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: HEADLESS, args: CHROMIUM_ARGS });
   let failures = 0;
   try {
     for (const backend of opts.backends) {
@@ -181,6 +188,7 @@ async function main() {
           warmupRuns: opts.warmup ?? defaults.warmupRuns,
           warmupMs: opts.warmup === undefined ? defaults.warmupMs : 0,
           seed: opts.seed,
+          kernels: opts.kernels,
           pkg: backend === 'cpu-scalar' ? 'pkg-scalar' : 'pkg',
           weightsUrl: `../${models[width].weights}`,
           onnxUrl: models[width].onnx && `../${models[width].onnx}`,

@@ -311,7 +311,8 @@ async function main() {
   if (params.get('camera') !== '0') startCamera(); // runs alongside the engine start-up
 
   try {
-    app.status = await app.client.create(backendPreference);
+    const gpu = { kernels: params.get('kernels'), timing: params.get('timing') };
+    app.status = await app.client.create(backendPreference, gpu);
     view.renderBackend(app.status);
   } catch (err) {
     view.showMessage(`The classifier could not start: ${err.message}`);

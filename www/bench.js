@@ -78,17 +78,18 @@ async function fetchBytes(url) {
 }
 
 /** Our wasm package, initialised, with an engine on `mode` holding the weights. */
-async function ourEngine(pkg, mode, weightsUrl) {
+async function ourEngine(pkg, mode, weightsUrl, kernels) {
   const mod = await import(`../${pkg}/shufflenet_web.js`);
   await mod.default();
   const engine = await mod.Engine.create(mode);
+  if (kernels) engine.setGpuOptions(kernels);
   await engine.loadBytes(await fetchBytes(weightsUrl));
   return { mod, engine };
 }
 
 async function benchOurs(cfg, input) {
   const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
-  const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl);
+  const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl, cfg.kernels);
   const actual = engine.backend();
   if (actual !== cfg.backend) {
     const why = engine.fallbackReason?.();

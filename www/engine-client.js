@@ -36,7 +36,7 @@ class WorkerClient {
     });
   }
 
-  create(preference) { return this.#call('create', [preference]); }
+  create(preference, gpu) { return this.#call('create', [preference, gpu]); }
   loadUrl(url, onProgress) { return this.#call('loadUrl', [url], { onProgress }); }
   loadBytes(bytes) { return this.#call('loadBytes', [bytes], { transfer: [bytes.buffer] }); }
   classify(frame, crop) { return this.#call('classify', [frame, crop], { transfer: [frame] }); }
@@ -47,11 +47,11 @@ class WorkerClient {
 class InlineClient {
   #host = null;
   inWorker = false;
-  async create(preference) {
+  async create(preference, gpu) {
     // Imported lazily so worker mode never loads the wasm glue on the main thread.
     const { EngineHost } = await import('./engine-host.js');
     this.#host = new EngineHost();
-    return this.#host.create(preference);
+    return this.#host.create(preference, gpu);
   }
   loadUrl(url, onProgress) { return this.#host.loadUrl(url, onProgress); }
   loadBytes(bytes) { return this.#host.loadBytes(bytes); }

@@ -19,9 +19,11 @@ export class EngineHost {
     return run;
   }
 
-  async create(preference) {
+  /** `gpu`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`). */
+  async create(preference, gpu = {}) {
     await init();
     this.#engine = await Engine.create(preference);
+    if (gpu.kernels || gpu.timing) this.#engine.setGpuOptions?.(gpu.kernels || undefined, gpu.timing || undefined);
     return this.status();
   }
 

@@ -83,10 +83,16 @@ export function renderPrediction(p, fps) {
 const TIMING_NOTES = {
   'cpu-clock': 'Stage times: the CPU clock around each stage.',
   'gpu-timestamps': 'Stage times: GPU timestamp queries between compute passes.',
-  'gpu-fenced': 'Stage times: wall clock with a GPU fence after each stage (profiling mode).',
+  'gpu-fenced': 'Stage times: wall clock with a GPU fence after each stage (precise mode, ?timing=precise).',
   'frame-only': 'Only the whole frame is timed on this device; the split per stage is unknown.',
 };
-const timingNote = (p) => TIMING_NOTES[p.timing] ?? (p.timing ? `Stage times: ${p.timing}.` : '');
+const timingNote = (p) => {
+  const note = TIMING_NOTES[p.timing] ?? (p.timing ? `Stage times: ${p.timing}.` : '');
+  // Coarse (quantized) GPU timestamps: the engine reports a running mean, never a lone 0.0.
+  if (p.resolutionMs == null) return note;
+  const frames = `${p.framesAveraged} frame${p.framesAveraged === 1 ? '' : 's'}`;
+  return `${note} Mean of ${frames}, ${Number(p.resolutionMs.toPrecision(2))} ms resolution.`;
+};
 
 /** Smoothed classifications per second (exponential moving average of frame intervals). */
 export class FpsMeter {

@@ -56,6 +56,8 @@ pub struct GpuStats {
     /// GPU buffers and textures the backend holds right now.
     pub live_buffers: usize,
     pub frames: u64,
+    /// The last frame's work shape.
+    pub shape: FrameShape,
 }
 
 /// The work shape of every dispatch of a `[batch, height, width]` frame of `net` with
@@ -142,6 +144,7 @@ impl GpuBackend {
                 weight_bytes: 0,
                 live_buffers: 0,
                 frames: 0,
+                shape: FrameShape::default(),
             },
         };
         let side = options.warm_up_side;

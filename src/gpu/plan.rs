@@ -12,7 +12,7 @@ use super::context::Context;
 use super::packed::{padded, Offsets};
 use super::params::{DwParams, FcParams, PwParams, StemParams};
 use super::pipelines::Pipelines;
-use super::shape::DispatchShape;
+use super::shape::{DispatchShape, FrameShape};
 use super::KernelSet;
 use crate::model::{out_size, Network, Stage};
 use crate::{Error, Result};
@@ -111,6 +111,8 @@ pub struct Plan {
     pub stages: [Vec<Dispatch>; 5],
     /// Buffers this plan owns.
     pub buffers: usize,
+    /// The frame's work shape (preprocessing of RGBA frames not included).
+    pub work: FrameShape,
     _held: Vec<wgpu::Buffer>,
 }
 
@@ -479,6 +481,7 @@ impl Plan {
         let [n, h, w] = shape;
         let limits = ctx.device.limits();
         let (steps, sizes) = steps(dims, at, pipes.set, n, h, w);
+        let work = FrameShape::of(&steps.iter().map(|s| s.shape).collect::<Vec<_>>());
         let too_big = |what: &str| {
             Error::Input(format!(
                 "a batch of {n} images of {h} x {w} is too large for this GPU ({what})"
@@ -601,6 +604,7 @@ impl Plan {
             logits,
             logits_bytes,
             buffers: held.len() + 1,
+            work,
             staging,
             stages,
             _held: held,

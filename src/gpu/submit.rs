@@ -141,6 +141,7 @@ impl GpuBackend {
             submits_per_frame: submits,
             readbacks_per_frame: 1,
             bytes_read_back_per_frame: bytes.len() as u64,
+            shape: plan.work,
             ..self.last
         };
         Ok(RawFrame {

@@ -72,6 +72,10 @@ enum Command {
         size: usize,
         #[arg(long)]
         json: bool,
+        /// Also print the work shape of each GPU dispatch (workgroups, invocations, serial
+        /// steps, bytes) as a table.
+        #[arg(long)]
+        shape: bool,
         #[command(flatten)]
         backend: BackendArg,
     },
@@ -92,6 +96,12 @@ struct BackendArg {
     /// auto, webgpu, cpu or reference.
     #[arg(long, default_value = "cpu")]
     backend: String,
+    /// WebGPU kernel set: auto (software on CPU-type adapters), hardware or software.
+    #[arg(long, default_value = "auto")]
+    kernels: String,
+    /// WebGPU stage timing: auto (timestamp queries) or precise (a fenced submit per stage).
+    #[arg(long, default_value = "auto")]
+    timing: String,
 }
 
 pub fn main() -> ExitCode {
@@ -144,6 +154,17 @@ fn load(path: &Path) -> Result<Loaded> {
 
 fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
     let pref = Preference::parse(&backend.backend)?;
+    #[cfg(feature = "gpu")]
+    {
+        use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling};
+        let options = GpuOptions {
+            kernels: KernelChoice::parse(&backend.kernels)?,
+            profiling: Profiling::parse(&backend.timing)?,
+            ..GpuOptions::default()
+        };
+        pollster::block_on(Engine::with_gpu_options(loaded.network, pref, options))
+    }
+    #[cfg(not(feature = "gpu"))]
     pollster::block_on(Engine::new(loaded.network, pref))
 }
 
@@ -231,8 +252,9 @@ fn run(command: Command) -> Result<()> {
             batch,
             size,
             json,
+            shape,
             backend,
-        } => bench(load(&weights)?, &backend, runs, batch, size, json),
+        } => bench(load(&weights)?, &backend, runs, batch, size, json, shape),
     }
 }
 
@@ -261,6 +283,7 @@ fn bench(
     batch: usize,
     size: usize,
     json: bool,
+    shape: bool,
 ) -> Result<()> {
     if runs == 0 || batch == 0 {
         return Err(Error::Usage("--runs and --batch must be at least 1".into()));
@@ -280,12 +303,26 @@ fn bench(
     }
     let mut totals = Vec::with_capacity(runs);
     let mut stages = [0f64; 5];
+    let mut last_times = None;
     for _ in 0..runs {
         let t = web_time::Instant::now();
         let out = pollster::block_on(eng.run(&x))?;
         totals.push(t.elapsed().as_secs_f64() * 1e3);
         for (s, v) in stages.iter_mut().zip(out.times.ms) {
             *s += v / runs as f64;
+        }
+        last_times = Some(out.times);
+    }
+    let gpu = gpu_figures(&eng, [batch, size, size]);
+    if shape {
+        match &gpu {
+            // Beside JSON lines the table goes to stderr, so stdout stays JSON.
+            Some(g) if json => eprint!("{}", g.table),
+            Some(g) => print!("{}", g.table),
+            None => eprintln!(
+                "--shape: no GPU dispatches ({} ran the frames)",
+                eng.backend()
+            ),
         }
     }
     totals.sort_by(f64::total_cmp);
@@ -296,15 +333,26 @@ fn bench(
             .iter()
             .map(|s| (s.name().to_string(), serde_json::json!(stages[*s as usize])))
             .collect();
-        println!(
-            "{}",
-            serde_json::json!({"backend": eng.backend(), "arch": arch, "batch": batch, "size": size,
-                "runs": runs, "median_ms": median, "min_ms": min, "max_ms": max, "stages": st})
-        );
+        let mut line = serde_json::json!({"backend": eng.backend(), "arch": arch, "batch": batch,
+            "size": size, "runs": runs, "median_ms": median, "min_ms": min, "max_ms": max,
+            "stages": st});
+        if let Some(t) = last_times {
+            line["timing"] = t.method.name().into();
+            line["resolution_ms"] = t.resolution_ms.into();
+            line["frames_averaged"] = t.frames_averaged.into();
+        }
+        if let Some(g) = &gpu {
+            line["kernels"] = g.kernels.into();
+            line["shape"] = g.json.clone();
+        }
+        println!("{line}");
     } else {
         println!(
-            "{arch} on {}, batch {batch}, {size}x{size}, {runs} runs",
-            eng.backend()
+            "{arch} on {}{}, batch {batch}, {size}x{size}, {runs} runs",
+            eng.backend(),
+            gpu.as_ref()
+                .map(|g| format!(" ({} kernels)", g.kernels))
+                .unwrap_or_default()
         );
         println!("median {median:.2} ms  min {min:.2} ms  max {max:.2} ms");
         for s in Stage::ALL {
@@ -312,4 +360,33 @@ fn bench(
         }
     }
     Ok(())
+}
+
+/// What a GPU bench line adds: the kernel set that ran and the frame's work shape.
+struct GpuFigures {
+    kernels: &'static str,
+    table: String,
+    json: serde_json::Value,
+}
+
+#[cfg(feature = "gpu")]
+fn gpu_figures(eng: &Engine, shape: [usize; 3]) -> Option<GpuFigures> {
+    use shufflenet_web::gpu::{self, FrameShape};
+    let set = eng.gpu_stats()?.kernels;
+    let dispatches = gpu::work_shape(eng.network(), set, shape);
+    let t = FrameShape::of(&dispatches);
+    Some(GpuFigures {
+        kernels: set.name(),
+        table: gpu::shape_table(&dispatches),
+        json: serde_json::json!({"dispatches": t.dispatches, "workgroups": t.workgroups,
+            "invocations": t.invocations, "bytes_read": t.bytes_read,
+            "bytes_written": t.bytes_written,
+            "min_invocations_per_dispatch": t.min_invocations_per_dispatch,
+            "max_serial_steps": t.max_serial_steps}),
+    })
+}
+
+#[cfg(not(feature = "gpu"))]
+fn gpu_figures(_: &Engine, _: [usize; 3]) -> Option<GpuFigures> {
+    None
 }
