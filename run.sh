@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=; shift ;;
     --weights-dir) export WEIGHTS_DIR="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift 2 ;;
     --host) export HOST="$2"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
