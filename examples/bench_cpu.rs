@@ -1,6 +1,8 @@
 //! Native timing of the fast CPU path (one thread, batch 1, 224x224), every width.
 //! `cargo run --release --no-default-features --example bench_cpu [frames] [width...]`
 
+use pollster::block_on;
+use shufflenet_web::backend::Backend;
 use shufflenet_web::cpu::FastCpu;
 use shufflenet_web::model::{Arch, Stage, Width};
 use shufflenet_web::weights::random_network;
@@ -25,14 +27,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for width in widths {
         let mut cpu = FastCpu::new(&random_network(&Arch::width(width), 1));
         for _ in 0..3 {
-            cpu.run(&input)?;
+            block_on(cpu.run(&input))?;
         }
         let mut totals = Vec::with_capacity(frames);
         let on_cpu = on_cpu_ms();
         let mut stages = [0.0; 5];
         for _ in 0..frames {
             let t = std::time::Instant::now();
-            let out = cpu.run(&input)?;
+            let out = block_on(cpu.run(&input))?;
             totals.push(t.elapsed().as_secs_f64() * 1e3);
             stages
                 .iter_mut()

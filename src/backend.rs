@@ -1,6 +1,96 @@
-//! What a run returns, whichever backend ran it.
+//! The contract every backend meets, and what a run returns, whichever backend ran it.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::model::Stage;
+use crate::preprocess::{self, Crop};
+use crate::tensor::Tensor;
+use crate::Result;
+
+/// A future that stays on its thread: wasm's (JavaScript promises) are not `Send`.
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// What a backend does beyond running a normalized batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Crops, resizes and normalizes RGBA frames on its own device (no CPU resize).
+    pub device_preprocessing: bool,
+    /// How it times stages.
+    pub timing: TimingMethod,
+}
+
+/// An RGBA frame: `width * height * 4` bytes, row-major.
+#[derive(Clone, Copy, Debug)]
+pub struct RgbaFrame<'a> {
+    pub pixels: &'a [u8],
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One way of running a loaded network. The reference loops, the fast CPU kernels and the
+/// WebGPU kernels implement it; the engine and the conformance suite see only this.
+pub trait Backend {
+    /// "cpu-reference", "cpu-simd128", "webgpu", ...
+    fn name(&self) -> &'static str;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Runs an already normalized `N x 3 x H x W` batch (checked with `model::check_input`).
+    fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>>;
+
+    /// Preprocesses an RGBA frame as torchvision evaluates (`crop`) and classifies it. By
+    /// default on the CPU; backends with `device_preprocessing` do it themselves.
+    fn run_rgba<'a>(
+        &'a mut self,
+        frame: RgbaFrame<'a>,
+        crop: Crop,
+    ) -> LocalFuture<'a, Result<Output>> {
+        Box::pin(async move {
+            let input = preprocess::rgba_to_tensor(
+                frame.pixels,
+                frame.width as usize,
+                frame.height as usize,
+                crop,
+            )?;
+            self.run(&input).await
+        })
+    }
+
+    /// Classifies an ImageBitmap. By default its pixels are read through a 2D canvas.
+    #[cfg(target_arch = "wasm32")]
+    fn run_image_bitmap<'a>(
+        &'a mut self,
+        bitmap: &'a web_sys::ImageBitmap,
+        crop: Crop,
+    ) -> LocalFuture<'a, Result<Output>> {
+        Box::pin(async move {
+            let pixels = preprocess::bitmap_pixels(bitmap)?;
+            let frame = RgbaFrame {
+                pixels: &pixels,
+                width: bitmap.width(),
+                height: bitmap.height(),
+            };
+            self.run_rgba(frame, crop).await
+        })
+    }
+
+    /// The activations after the stem and each stage (`[N, C, H, W]`, NCHW), for the
+    /// conformance suite's per-stage checks.
+    #[cfg(feature = "testing")]
+    fn stage_outputs<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<[Tensor; 4]>>;
+
+    /// The GPU adapter's name, for backends that run on one.
+    fn adapter_name(&self) -> Option<String> {
+        None
+    }
+
+    /// Dispatch and transfer figures of the last frame, for the WebGPU backend.
+    #[cfg(feature = "gpu")]
+    fn gpu_stats(&self) -> Option<crate::gpu::GpuStats> {
+        None
+    }
+}
 
 /// How per-stage times were measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,10 @@
 //! Picks the backend that runs a loaded network, for the CLI and the browser alike.
 
+use crate::backend::{Backend, Capabilities, RgbaFrame};
+use crate::cpu::reference::Reference;
 use crate::cpu::FastCpu;
 use crate::model::Network;
-use crate::preprocess::{self, Crop};
+use crate::preprocess::Crop;
 use crate::tensor::Tensor;
 use crate::{Error, Output, Result};
 
@@ -33,16 +35,13 @@ impl Preference {
 
 /// A loaded network and the backend that runs it.
 ///
-/// With `Auto` or `Gpu` the WebGPU backend runs frames while it works. Any GPU failure
+/// With `Auto` or `Gpu` the WebGPU backend runs frames while it works. Any device failure
 /// (no WebGPU, no adapter, a pipeline that fails to build, a device lost mid-stream) moves
-/// the engine to the CPU by itself: the reason is kept for `fallback_reason`, and a frame
-/// that failed on the GPU is rerun on the CPU, so no frame is lost.
+/// the engine to the fast CPU backend by itself: the reason is kept for `fallback_reason`,
+/// and a frame that failed on the device is rerun on the CPU, so no frame is lost.
 pub struct Engine {
     net: Network,
-    cpu: FastCpu,
-    preference: Preference,
-    #[cfg(feature = "gpu")]
-    gpu: Option<crate::gpu::GpuBackend>,
+    backend: Box<dyn Backend>,
     #[cfg(feature = "gpu")]
     gpu_options: crate::gpu::GpuOptions,
     fallback: Option<String>,
@@ -50,19 +49,18 @@ pub struct Engine {
 
 impl Engine {
     pub async fn new(net: Network, preference: Preference) -> Result<Engine> {
-        #[cfg(feature = "gpu")]
-        return Engine::with_gpu_options(net, preference, Default::default()).await;
-        #[cfg(not(feature = "gpu"))]
-        Ok(Engine {
-            cpu: FastCpu::new(&net),
+        let mut engine = Engine {
+            backend: Box::new(FastCpu::new(&net)),
             net,
-            preference,
-            fallback: (preference != Preference::Cpu && preference != Preference::Reference)
-                .then(|| "built without the gpu feature".to_string()),
-        })
+            #[cfg(feature = "gpu")]
+            gpu_options: Default::default(),
+            fallback: None,
+        };
+        engine.start(preference).await;
+        Ok(engine)
     }
 
-    /// `new` with GPU options (tests force faults through these).
+    /// `new` with options for the WebGPU backend (kernel set, timing; tests force faults).
     #[cfg(feature = "gpu")]
     pub async fn with_gpu_options(
         net: Network,
@@ -70,56 +68,54 @@ impl Engine {
         gpu_options: crate::gpu::GpuOptions,
     ) -> Result<Engine> {
         let mut engine = Engine {
-            cpu: FastCpu::new(&net),
+            backend: Box::new(FastCpu::new(&net)),
             net,
-            preference,
-            gpu: None,
             gpu_options,
             fallback: None,
         };
-        if matches!(preference, Preference::Auto | Preference::Gpu) {
-            if let Err(e) = engine.start_gpu().await {
-                engine.fallback = Some(e.to_string());
-            }
-        }
+        engine.start(preference).await;
         Ok(engine)
     }
 
-    #[cfg(feature = "gpu")]
-    async fn start_gpu(&mut self) -> Result<()> {
-        let gpu = crate::gpu::GpuBackend::with_options(&self.net, self.gpu_options).await?;
-        self.gpu = Some(gpu);
-        self.fallback = None;
-        Ok(())
+    /// Builds the backend `preference` asks for; a device that cannot start leaves the fast
+    /// CPU backend running and says why.
+    async fn start(&mut self, preference: Preference) {
+        match preference {
+            Preference::Reference => self.backend = Box::new(Reference::new(&self.net)),
+            Preference::Cpu => self.backend = Box::new(FastCpu::new(&self.net)),
+            Preference::Auto | Preference::Gpu => match self.start_device().await {
+                Ok(device) => {
+                    self.backend = device;
+                    self.fallback = None;
+                }
+                Err(e) => self.fallback = Some(e.to_string()),
+            },
+        }
     }
 
-    /// Switches to `Gpu` (erring with the reason if WebGPU cannot run) or `Cpu`; returns the
-    /// backend now in use.
+    #[cfg(feature = "gpu")]
+    async fn start_device(&self) -> Result<Box<dyn Backend>> {
+        let gpu = crate::gpu::GpuBackend::with_options(&self.net, self.gpu_options).await?;
+        Ok(Box::new(gpu))
+    }
+
+    #[cfg(not(feature = "gpu"))]
+    async fn start_device(&self) -> Result<Box<dyn Backend>> {
+        Err(Error::Gpu("built without the gpu feature".into()))
+    }
+
+    /// Switches to `Gpu` (erring with the reason if WebGPU cannot run), `Cpu` or
+    /// `Reference`; returns the backend now in use.
     pub async fn set_backend(&mut self, preference: Preference) -> Result<&'static str> {
-        match preference {
-            #[cfg(feature = "gpu")]
-            Preference::Gpu | Preference::Auto => {
-                if self.gpu.is_none() {
-                    if let Err(e) = self.start_gpu().await {
-                        self.fallback = Some(e.to_string());
-                        if preference == Preference::Gpu {
-                            return Err(e);
-                        }
-                    }
-                }
-            }
-            #[cfg(not(feature = "gpu"))]
-            Preference::Gpu => {
-                return Err(Error::Gpu("built without the gpu feature".into()));
-            }
-            _ => {
-                #[cfg(feature = "gpu")]
-                {
-                    self.gpu = None;
-                }
-            }
+        let on_device = self.backend.capabilities().device_preprocessing;
+        let wants_device = matches!(preference, Preference::Auto | Preference::Gpu);
+        if on_device != wants_device || !wants_device {
+            self.start(preference).await;
         }
-        self.preference = preference;
+        if preference == Preference::Gpu && !self.backend.capabilities().device_preprocessing {
+            let why = self.fallback.clone().unwrap_or_default();
+            return Err(Error::Gpu(why));
+        }
         Ok(self.backend())
     }
 
@@ -130,31 +126,13 @@ impl Engine {
 
     /// The GPU adapter's name while WebGPU runs frames.
     pub fn adapter_name(&self) -> Option<String> {
-        #[cfg(feature = "gpu")]
-        return self.gpu.as_ref().map(|g| g.adapter_name());
-        #[cfg(not(feature = "gpu"))]
-        None
+        self.backend.adapter_name()
     }
 
     /// Dispatch and transfer figures of the last GPU frame.
     #[cfg(feature = "gpu")]
     pub fn gpu_stats(&self) -> Option<crate::gpu::GpuStats> {
-        self.gpu.as_ref().map(|g| g.stats())
-    }
-
-    /// Keeps a GPU result, or on a GPU failure records why, drops the GPU and returns
-    /// `None` so the caller reruns the frame on the CPU. Bad input is the caller's error.
-    #[cfg(feature = "gpu")]
-    fn gpu_outcome(&mut self, r: Result<Output>) -> Result<Option<Output>> {
-        match r {
-            Ok(out) => Ok(Some(out)),
-            Err(Error::Gpu(why)) => {
-                self.fallback = Some(format!("GPU: {why}"));
-                self.gpu = None;
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+        self.backend.gpu_stats()
     }
 
     pub fn network(&self) -> &Network {
@@ -163,32 +141,36 @@ impl Engine {
 
     /// The backend that runs the next frame.
     pub fn backend(&self) -> &'static str {
-        #[cfg(feature = "gpu")]
-        if self.gpu.is_some() {
-            return "webgpu";
-        }
-        match self.preference {
-            Preference::Reference => "cpu-reference",
-            _ => self.cpu.name(),
+        self.backend.name()
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        self.backend.capabilities()
+    }
+
+    /// Keeps a result, or on a device failure records why, moves to the fast CPU backend
+    /// and returns `None` so the caller reruns the frame there. Bad input is the caller's.
+    fn failed_over(&mut self, result: Result<Output>) -> Result<Option<Output>> {
+        match result {
+            Err(Error::Gpu(why)) => {
+                self.fallback = Some(format!("GPU: {why}"));
+                self.backend = Box::new(FastCpu::new(&self.net));
+                Ok(None)
+            }
+            other => other.map(Some),
         }
     }
 
     /// Runs an already normalized N x 3 x H x W batch.
     pub async fn run(&mut self, input: &Tensor) -> Result<Output> {
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = &mut self.gpu {
-            let r = gpu.run(input).await;
-            if let Some(out) = self.gpu_outcome(r)? {
-                return Ok(out);
-            }
-        }
-        match self.preference {
-            Preference::Reference => crate::cpu::reference::run(&self.net, input),
-            _ => self.cpu.run(input),
+        let result = self.backend.run(input).await;
+        match self.failed_over(result)? {
+            Some(out) => Ok(out),
+            None => self.backend.run(input).await,
         }
     }
 
-    /// Preprocesses an RGBA frame and classifies it.
+    /// Preprocesses an RGBA frame (on the device where the backend can) and classifies it.
     pub async fn run_rgba(
         &mut self,
         rgba: &[u8],
@@ -196,59 +178,30 @@ impl Engine {
         height: u32,
         crop: Crop,
     ) -> Result<Output> {
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = &mut self.gpu {
-            let r = gpu.run_rgba(rgba, width, height, crop).await;
-            if let Some(out) = self.gpu_outcome(r)? {
-                return Ok(out);
-            }
+        let frame = RgbaFrame {
+            pixels: rgba,
+            width,
+            height,
+        };
+        let result = self.backend.run_rgba(frame, crop).await;
+        match self.failed_over(result)? {
+            Some(out) => Ok(out),
+            None => self.backend.run_rgba(frame, crop).await,
         }
-        let input = preprocess::rgba_to_tensor(rgba, width as usize, height as usize, crop)?;
-        self.run(&input).await
     }
 
-    /// Classifies an ImageBitmap: copied straight into a GPU texture when WebGPU runs
-    /// frames, read back through a 2D canvas for the CPU.
+    /// Classifies an ImageBitmap: the backend decides how to read it (copied straight into
+    /// a GPU texture on WebGPU, read through a 2D canvas for the CPU).
     #[cfg(target_arch = "wasm32")]
     pub async fn run_image_bitmap(
         &mut self,
         bitmap: &web_sys::ImageBitmap,
         crop: Crop,
     ) -> Result<Output> {
-        #[cfg(feature = "gpu")]
-        if let Some(gpu) = &mut self.gpu {
-            let r = gpu.run_image_bitmap(bitmap, crop).await;
-            if let Some(out) = self.gpu_outcome(r)? {
-                return Ok(out);
-            }
+        let result = self.backend.run_image_bitmap(bitmap, crop).await;
+        match self.failed_over(result)? {
+            Some(out) => Ok(out),
+            None => self.backend.run_image_bitmap(bitmap, crop).await,
         }
-        let rgba = bitmap_pixels(bitmap)?;
-        self.run_rgba(&rgba, bitmap.width(), bitmap.height(), crop)
-            .await
     }
-}
-
-/// An ImageBitmap's RGBA pixels, drawn on an OffscreenCanvas (works in windows and workers).
-#[cfg(target_arch = "wasm32")]
-fn bitmap_pixels(bitmap: &web_sys::ImageBitmap) -> Result<Vec<u8>> {
-    use wasm_bindgen::JsCast;
-    let js = |e: wasm_bindgen::JsValue| Error::Input(format!("reading the image: {e:?}"));
-    let (w, h) = (bitmap.width(), bitmap.height());
-    if w == 0 || h == 0 {
-        return Err(Error::Input(format!("a {w} x {h} image is empty")));
-    }
-    let canvas = web_sys::OffscreenCanvas::new(w, h).map_err(js)?;
-    let ctx: web_sys::OffscreenCanvasRenderingContext2d = canvas
-        .get_context("2d")
-        .map_err(js)?
-        .ok_or_else(|| Error::Input("no 2D canvas context".into()))?
-        .dyn_into()
-        .map_err(|_| Error::Input("the 2D context is not a 2D context".into()))?;
-    ctx.draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
-        .map_err(js)?;
-    Ok(ctx
-        .get_image_data(0.0, 0.0, w as f64, h as f64)
-        .map_err(js)?
-        .data()
-        .0)
 }

@@ -67,45 +67,62 @@ pub fn taps(span: f64, offset: f64, valid: std::ops::Range<usize>, out: usize) -
         .collect()
 }
 
-/// The source window `[x, y, width, height]` (float pixels) that becomes the 224 x 224
-/// output, and the pixels the filter may read: `[x0, x1) x [y0, y1)`.
-fn source_window(width: usize, height: usize, crop: Crop) -> ([f64; 4], [usize; 4]) {
+/// How one axis of a frame maps onto the 224-pixel input: the `in_len` source pixels from
+/// `src_off` are resized to `out_len`, and the output starts `out_off` pixels into that.
+/// The CPU path and the GPU's preprocessing shader both take their geometry from here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Axis {
+    pub src_off: usize,
+    pub in_len: usize,
+    pub out_len: usize,
+    pub out_off: usize,
+}
+
+/// The horizontal and vertical `Axis` of a `width x height` frame.
+pub fn axes(width: usize, height: usize, crop: Crop) -> [Axis; 2] {
+    let short = width.min(height);
     match crop {
         Crop::Square => {
             // Crop first, then resize: the filter never reads outside the square.
-            let side = width.min(height);
-            let (x, y) = ((width - side) / 2, (height - side) / 2);
-            (
-                [x as f64, y as f64, side as f64, side as f64],
-                [x, x + side, y, y + side],
-            )
+            [width, height].map(|len| Axis {
+                src_off: (len - short) / 2,
+                in_len: short,
+                out_len: SIZE,
+                out_off: 0,
+            })
         }
         Crop::Eval => {
             // Resize(256): the shorter side becomes 256 and the longer keeps the aspect ratio
             // (truncated, as torchvision does). CenterCrop(224) then takes the middle, with
-            // Python's round-half-to-even for the offset. Output pixel i of the resize samples
-            // at (i + 0.5) * in / out, so the crop is a window of the source at that scale.
-            let (w, h) = (width as f64, height as f64);
-            let (rw, rh) = if width <= height {
-                (RESIZE, (RESIZE as f64 * h / w) as usize)
-            } else {
-                ((RESIZE as f64 * w / h) as usize, RESIZE)
-            };
-            let left = ((rw - SIZE) as f64 / 2.0).round_ties_even();
-            let top = ((rh - SIZE) as f64 / 2.0).round_ties_even();
-            let (sx, sy) = (w / rw as f64, h / rh as f64);
-            (
-                [left * sx, top * sy, SIZE as f64 * sx, SIZE as f64 * sy],
-                [0, width, 0, height],
-            )
+            // Python's round-half-to-even for the offset.
+            [width, height].map(|len| {
+                let out_len = if len == short {
+                    RESIZE
+                } else {
+                    (RESIZE as f64 * len as f64 / short as f64) as usize
+                };
+                Axis {
+                    src_off: 0,
+                    in_len: len,
+                    out_len,
+                    out_off: ((out_len - SIZE) as f64 / 2.0).round_ties_even() as usize,
+                }
+            })
         }
     }
 }
 
-/// Horizontal and vertical taps for a frame.
+/// Horizontal and vertical taps for a frame. Output pixel i of a resize samples at
+/// `(i + 0.5) * in / out`, so the crop is a window of the source at that scale; the filter
+/// reads only the axis' own source pixels.
 pub fn plan(width: usize, height: usize, crop: Crop) -> (Vec<Taps>, Vec<Taps>) {
-    let ([x, y, w, h], [x0, x1, y0, y1]) = source_window(width, height, crop);
-    (taps(w, x, x0..x1, SIZE), taps(h, y, y0..y1, SIZE))
+    let [x, y] = axes(width, height, crop).map(|a| {
+        let scale = a.in_len as f64 / a.out_len as f64;
+        let start = a.src_off as f64 + a.out_off as f64 * scale;
+        let valid = a.src_off..a.src_off + a.in_len;
+        taps(SIZE as f64 * scale, start, valid, SIZE)
+    });
+    (x, y)
 }
 
 fn check_frame(len: usize, width: usize, height: usize, channels: usize) -> Result<()> {
@@ -182,6 +199,31 @@ pub fn pixels_to_tensor(
 /// RGBA frame (canvas `ImageData` layout) to a normalized 1x3x224x224.
 pub fn rgba_to_tensor(rgba: &[u8], width: usize, height: usize, crop: Crop) -> Result<Tensor> {
     pixels_to_tensor(rgba, width, height, 4, crop)
+}
+
+/// An ImageBitmap's RGBA pixels, drawn on an OffscreenCanvas (works in windows and workers).
+#[cfg(target_arch = "wasm32")]
+pub fn bitmap_pixels(bitmap: &web_sys::ImageBitmap) -> Result<Vec<u8>> {
+    use wasm_bindgen::JsCast;
+    let js = |e: wasm_bindgen::JsValue| Error::Input(format!("reading the image: {e:?}"));
+    let (w, h) = (bitmap.width(), bitmap.height());
+    if w == 0 || h == 0 {
+        return Err(Error::Input(format!("a {w} x {h} image is empty")));
+    }
+    let canvas = web_sys::OffscreenCanvas::new(w, h).map_err(js)?;
+    let ctx: web_sys::OffscreenCanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .map_err(js)?
+        .ok_or_else(|| Error::Input("no 2D canvas context".into()))?
+        .dyn_into()
+        .map_err(|_| Error::Input("the 2D context is not a 2D context".into()))?;
+    ctx.draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
+        .map_err(js)?;
+    Ok(ctx
+        .get_image_data(0.0, 0.0, w as f64, h as f64)
+        .map_err(js)?
+        .data()
+        .0)
 }
 
 /// Softmax over one row of logits, computed stably.

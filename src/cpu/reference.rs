@@ -1,10 +1,10 @@
 //! The plain reference backend: direct loops over NCHW, written to be read, not to be fast.
 //! Every fast kernel is checked against these functions.
 
-use crate::backend::{Output, StageClock};
-use crate::model::{out_size, Conv, ConvKind, Linear, Network, Stage, Unit};
+use crate::backend::{Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod};
+use crate::model::{check_input, out_size, Conv, ConvKind, Linear, Network, Op, Stage, Unit};
 use crate::tensor::Tensor;
-use crate::{Error, Result};
+use crate::Result;
 
 /// One image's activations: `[channels][height][width]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,79 +141,140 @@ pub fn unit(u: &Unit, x: &Map) -> Map {
     }
 }
 
+/// Global average pool: one value per channel.
+pub fn global_pool(x: &Map) -> Map {
+    let plane = x.h * x.w;
+    Map {
+        c: x.c,
+        h: 1,
+        w: 1,
+        data: (0..x.c)
+            .map(|c| x.data[c * plane..][..plane].iter().sum::<f32>() / plane as f32)
+            .collect(),
+    }
+}
+
+/// The classifier on a pooled `c x 1 x 1` map.
+pub fn linear(fc: &Linear, x: &Map) -> Map {
+    Map {
+        c: fc.out_f,
+        h: 1,
+        w: 1,
+        data: (0..fc.out_f)
+            .map(|o| {
+                let row = &fc.weight[o * fc.in_f..][..fc.in_f];
+                fc.bias[o] + row.iter().zip(&x.data).map(|(w, v)| w * v).sum::<f32>()
+            })
+            .collect(),
+    }
+}
+
 /// Global average pool, then the classifier.
 pub fn pool_fc(fc: &Linear, x: &Map) -> Vec<f32> {
-    let plane = (x.h * x.w) as f32;
-    let pooled: Vec<f32> = (0..x.c)
-        .map(|c| x.data[c * x.h * x.w..][..x.h * x.w].iter().sum::<f32>() / plane)
-        .collect();
-    (0..fc.out_f)
-        .map(|o| {
-            let row = &fc.weight[o * fc.in_f..][..fc.in_f];
-            fc.bias[o] + row.iter().zip(&pooled).map(|(w, v)| w * v).sum::<f32>()
-        })
-        .collect()
+    linear(fc, &global_pool(x)).data
 }
 
-/// Checks an input tensor against what the network accepts.
-pub fn check_input(input: &Tensor) -> Result<()> {
-    let [n, c, h, w] = input.shape;
-    if n == 0 || c != 3 {
-        return Err(Error::Input(format!(
-            "expected N x 3 x H x W with N >= 1, got {:?}",
-            input.shape
-        )));
-    }
-    let max = crate::model::MAX_INPUT;
-    if !(crate::model::MIN_INPUT..=max).contains(&h) || !(1..=max).contains(&w) {
-        return Err(Error::Input(format!(
-            "image side must be between 1 and {max} pixels, got {h} x {w}"
-        )));
-    }
-    if input.data.len() != n * 3 * h * w {
-        return Err(Error::Input("tensor data does not match its shape".into()));
-    }
-    Ok(())
-}
-
-/// The whole network on one image, returning every stage boundary (for kernel tests).
+/// The whole network on one image, walking `Network::steps`; returns the activation after
+/// the stem and after each stage, and the logits.
 pub fn forward_image(net: &Network, x: Map, clock: &mut StageClock) -> (Vec<Map>, Vec<f32>) {
+    let steps = net.steps(x.h, x.w);
     let mut bounds = Vec::with_capacity(4);
-    let mut m = maxpool(&conv(&net.stem, &x));
-    clock.lap(Stage::Stem);
-    bounds.push(m.clone());
-    for (stage, units) in [Stage::Stage2, Stage::Stage3, Stage::Stage4]
-        .into_iter()
-        .zip(&net.stages)
-    {
-        m = units.iter().fold(m, |m, u| unit(u, &m));
-        clock.lap(stage);
-        bounds.push(m.clone());
+    let mut m = x;
+    for (i, step) in steps.iter().enumerate() {
+        m = match step.op {
+            Op::Stem(c) | Op::Conv5(c) => conv(c, &m),
+            Op::MaxPool => maxpool(&m),
+            Op::Unit(u) => unit(u, &m),
+            Op::GlobalPool => global_pool(&m),
+            Op::Fc(fc) => linear(fc, &m),
+        };
+        debug_assert_eq!(
+            (m.c, m.h, m.w),
+            (step.output.c, step.output.h, step.output.w)
+        );
+        let stage_ends = steps.get(i + 1).is_none_or(|next| next.stage != step.stage);
+        if stage_ends {
+            clock.lap(step.stage);
+            if step.stage != Stage::Head {
+                bounds.push(m.clone());
+            }
+        }
     }
-    let logits = pool_fc(&net.fc, &conv(&net.conv5, &m));
-    clock.lap(Stage::Head);
-    (bounds, logits)
+    (bounds, m.data)
+}
+
+/// The reference loops as a backend: the plain truth every other backend is checked against.
+pub struct Reference {
+    net: Network,
+}
+
+impl Reference {
+    pub fn new(net: &Network) -> Reference {
+        Reference { net: net.clone() }
+    }
+
+    /// Every image of a batch through `forward_image`.
+    fn forward(&self, input: &Tensor) -> Result<(Vec<Vec<Map>>, Output)> {
+        check_input(input)?;
+        let [n, c, h, w] = input.shape;
+        let mut clock = StageClock::default();
+        let mut logits = Vec::with_capacity(n * self.net.fc.out_f);
+        let mut bounds = Vec::with_capacity(n);
+        for image in input.data.chunks_exact(input.image_len()) {
+            let x = Map {
+                c,
+                h,
+                w,
+                data: image.to_vec(),
+            };
+            let (b, l) = forward_image(&self.net, x, &mut clock);
+            bounds.push(b);
+            logits.extend(l);
+        }
+        let out = Output {
+            batch: n,
+            classes: self.net.fc.out_f,
+            logits,
+            times: clock.finish(),
+        };
+        Ok((bounds, out))
+    }
+}
+
+impl Backend for Reference {
+    fn name(&self) -> &'static str {
+        "cpu-reference"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            device_preprocessing: false,
+            timing: TimingMethod::CpuClock,
+        }
+    }
+
+    fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>> {
+        Box::pin(async move { self.forward(input).map(|(_, out)| out) })
+    }
+
+    #[cfg(feature = "testing")]
+    fn stage_outputs<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<[Tensor; 4]>> {
+        Box::pin(async move {
+            let (bounds, _) = self.forward(input)?;
+            Ok(std::array::from_fn(|s| {
+                let first = &bounds[0][s];
+                let data = bounds
+                    .iter()
+                    .flat_map(|b| b[s].data.iter().copied())
+                    .collect();
+                Tensor::new([bounds.len(), first.c, first.h, first.w], data)
+                    .expect("stage maps have their shape")
+            }))
+        })
+    }
 }
 
 /// Runs a batch through the reference implementation.
 pub fn run(net: &Network, input: &Tensor) -> Result<Output> {
-    check_input(input)?;
-    let [n, c, h, w] = input.shape;
-    let mut clock = StageClock::default();
-    let mut logits = Vec::with_capacity(n * net.fc.out_f);
-    for i in 0..n {
-        let x = Map {
-            c,
-            h,
-            w,
-            data: input.data[i * input.image_len()..][..input.image_len()].to_vec(),
-        };
-        logits.extend(forward_image(net, x, &mut clock).1);
-    }
-    Ok(Output {
-        batch: n,
-        classes: net.fc.out_f,
-        logits,
-        times: clock.finish(),
-    })
+    Reference::new(net).forward(input).map(|(_, out)| out)
 }

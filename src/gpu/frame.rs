@@ -5,48 +5,17 @@ use super::params::{AxisParams, PreParams};
 pub use crate::preprocess::Crop;
 
 /// Side of the network input a frame is turned into.
-pub const SIDE: usize = 224;
+pub const SIDE: usize = crate::preprocess::SIZE;
 
-/// Python's round() of `d / 2` (half to even), as torchvision's center crop uses.
-fn half_round_even(d: usize) -> usize {
-    let h = d / 2;
-    if d % 2 == 1 && h % 2 == 1 {
-        h + 1
-    } else {
-        h
-    }
-}
-
+/// The shader's parameters: the crop and resize geometry of `preprocess::axes`.
 pub fn params(width: usize, height: usize, crop: Crop) -> PreParams {
     let u = |v: usize| v as u32;
-    let (x, y) = match crop {
-        Crop::Eval => {
-            let short = width.min(height);
-            let long = |l: usize| (256.0 * l as f64 / short as f64) as usize;
-            let (rw, rh) = if width <= height {
-                (256, long(height))
-            } else {
-                (long(width), 256)
-            };
-            let axis = |len: usize, resized: usize| AxisParams {
-                src_off: 0,
-                in_len: u(len),
-                out_len: u(resized),
-                out_off: u(half_round_even(resized - SIDE)),
-            };
-            (axis(width, rw), axis(height, rh))
-        }
-        Crop::Square => {
-            let side = width.min(height);
-            let axis = |len: usize| AxisParams {
-                src_off: u((len - side) / 2),
-                in_len: u(side),
-                out_len: u(SIDE),
-                out_off: 0,
-            };
-            (axis(width), axis(height))
-        }
-    };
+    let [x, y] = crate::preprocess::axes(width, height, crop).map(|a| AxisParams {
+        src_off: u(a.src_off),
+        in_len: u(a.in_len),
+        out_len: u(a.out_len),
+        out_off: u(a.out_off),
+    });
     PreParams {
         x,
         y,

@@ -13,6 +13,7 @@
 
 mod cache;
 mod context;
+mod contract;
 mod frame;
 mod options;
 mod packed;
@@ -24,7 +25,7 @@ mod submit;
 mod timing;
 
 use crate::backend::{Output, TimingMethod};
-use crate::cpu::reference::check_input;
+use crate::model::check_input;
 use crate::model::Network;
 use crate::tensor::Tensor;
 use crate::{Error, Result};

@@ -3,7 +3,7 @@
 //! This is the one description of the graph. Backends differ only in how they run it;
 //! the order of units and the split / concat / shuffle rules below are shared.
 
-use super::arch::{out_size, Arch};
+use super::arch::Arch;
 
 /// How a convolution is shaped. All have padding `kernel / 2`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,38 +116,7 @@ impl Stage {
     }
 }
 
-/// Activation shapes (channels, height, width) at each boundary, for one input size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Shapes {
-    pub input: (usize, usize, usize),
-    /// After conv1 (before the pool).
-    pub conv1: (usize, usize, usize),
-    /// After the max pool: the input of stage2.
-    pub pool: (usize, usize, usize),
-    /// Output of stage2, stage3, stage4.
-    pub stages: [(usize, usize, usize); 3],
-}
-
 impl Network {
-    pub fn shapes(&self, height: usize, width: usize) -> Shapes {
-        let c = self.arch.stages_out_channels;
-        let conv1 = (c[0], out_size(height, 2), out_size(width, 2));
-        let pool = (c[0], out_size(conv1.1, 2), out_size(conv1.2, 2));
-        let mut stages = [(0, 0, 0); 3];
-        let (mut h, mut w) = (pool.1, pool.2);
-        for (i, s) in stages.iter_mut().enumerate() {
-            h = out_size(h, 2);
-            w = out_size(w, 2);
-            *s = (c[i + 1], h, w);
-        }
-        Shapes {
-            input: (3, height, width),
-            conv1,
-            pool,
-            stages,
-        }
-    }
-
     /// Every unit in execution order.
     pub fn units(&self) -> impl Iterator<Item = &Unit> {
         self.stages.iter().flatten()

@@ -2,6 +2,8 @@
 
 mod arch;
 mod graph;
+mod steps;
 
 pub use arch::{out_size, Arch, Width, MAX_INPUT, MIN_INPUT};
-pub use graph::{Conv, ConvKind, Linear, Network, Shapes, Stage, Unit};
+pub use graph::{Conv, ConvKind, Linear, Network, Stage, Unit};
+pub use steps::{check_input, Dims, Layer, Op, Skeleton, Step};

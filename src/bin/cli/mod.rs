@@ -118,32 +118,45 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Reads a weights file, refusing early what cannot be one: foreign first bytes before the
-/// rest is read (`/dev/zero`), and anything past `MAX_FILE_BYTES` (by its length when it has
-/// one, else by counting: pipes and devices).
-fn read(path: &Path) -> Result<Vec<u8>> {
+/// Reads a file of at most `limit` bytes, refusing early what cannot be the right kind:
+/// foreign first bytes (`check` sees the first 16) before the rest is read (`/dev/zero`), and
+/// anything longer (by its length when it has one, else by counting: pipes and devices).
+pub fn read_capped(
+    path: &Path,
+    limit: usize,
+    what: &str,
+    check: impl Fn(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
     let too_large = || {
-        Error::NotWeights(format!(
-            "{} is larger than any ShuffleNetV2 weights file (limit {} bytes)",
-            path.display(),
-            weights::MAX_FILE_BYTES
+        Error::Input(format!(
+            "{} is larger than any {what} this program reads (limit {limit} bytes)",
+            path.display()
         ))
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.len() > weights::MAX_FILE_BYTES as u64 {
+    if file.metadata().map_err(io)?.len() > limit as u64 {
         return Err(too_large());
     }
     let mut bytes = Vec::new();
     (&mut file).take(16).read_to_end(&mut bytes).map_err(io)?;
-    weights::sniff(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-    file.take(weights::MAX_FILE_BYTES as u64 + 1 - bytes.len() as u64)
+    check(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    file.take(limit as u64 + 1 - bytes.len() as u64)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    if bytes.len() > weights::MAX_FILE_BYTES {
+    if bytes.len() > limit {
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    read_capped(
+        path,
+        weights::MAX_FILE_BYTES,
+        "ShuffleNetV2 weights file",
+        |head| weights::sniff(head).map(drop),
+    )
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {

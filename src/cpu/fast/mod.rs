@@ -10,9 +10,8 @@ pub mod probe;
 mod simd;
 mod stem;
 
-use crate::backend::{Output, StageClock};
-use crate::cpu::reference::check_input;
-use crate::model::{out_size, Network, Stage};
+use crate::backend::{Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod};
+use crate::model::{check_input, Dims, Network, Stage};
 use crate::tensor::Tensor;
 use crate::Result;
 use plan::{stride, Buffers, Plan, UnitOps};
@@ -20,6 +19,15 @@ use plan::{stride, Buffers, Plan, UnitOps};
 pub struct FastCpu {
     plan: Plan,
     buffers: Option<Buffers>,
+}
+
+/// An activation at a stage boundary: NHWC pixels of `stride` floats. Read back only by
+/// `stage_outputs`, a test hook.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+struct Boundary<'a> {
+    data: &'a [f32],
+    dims: Dims,
+    stride: usize,
 }
 
 impl FastCpu {
@@ -30,18 +38,12 @@ impl FastCpu {
         }
     }
 
-    /// "cpu-simd128", "cpu-scalar" (wasm without simd128) or "cpu-native".
-    pub fn name(&self) -> &'static str {
-        if cfg!(not(target_arch = "wasm32")) {
-            "cpu-native"
-        } else if cfg!(target_feature = "simd128") {
-            "cpu-simd128"
-        } else {
-            "cpu-scalar"
-        }
-    }
-
-    pub fn run(&mut self, input: &Tensor) -> Result<Output> {
+    /// Every image of a batch through the kernels; `at_stage` sees each stage boundary.
+    fn forward_batch(
+        &mut self,
+        input: &Tensor,
+        mut at_stage: impl FnMut(usize, Boundary<'_>),
+    ) -> Result<Output> {
         check_input(input)?;
         let [n, _, h, w] = input.shape;
         let mut clock = StageClock::default();
@@ -52,7 +54,14 @@ impl FastCpu {
         let bufs = self.buffers.insert(bufs);
         let mut logits = Vec::with_capacity(n * self.plan.classes);
         for image in input.data.chunks_exact(input.image_len()) {
-            forward(&self.plan, bufs, image, (h, w), &mut clock, &mut logits);
+            forward(
+                &self.plan,
+                bufs,
+                image,
+                &mut clock,
+                &mut logits,
+                &mut at_stage,
+            );
         }
         Ok(Output {
             batch: n,
@@ -63,39 +72,118 @@ impl FastCpu {
     }
 }
 
-/// One NCHW image through the network; appends its logits.
+impl Backend for FastCpu {
+    /// "cpu-simd128", "cpu-scalar" (wasm without simd128) or "cpu-native".
+    fn name(&self) -> &'static str {
+        if cfg!(not(target_arch = "wasm32")) {
+            "cpu-native"
+        } else if cfg!(target_feature = "simd128") {
+            "cpu-simd128"
+        } else {
+            "cpu-scalar"
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            device_preprocessing: false,
+            timing: TimingMethod::CpuClock,
+        }
+    }
+
+    fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>> {
+        Box::pin(async move { self.forward_batch(input, |_, _| {}) })
+    }
+
+    #[cfg(feature = "testing")]
+    fn stage_outputs<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<[Tensor; 4]>> {
+        Box::pin(async move {
+            let mut maps: [Vec<f32>; 4] = Default::default();
+            let mut dims = [Dims { c: 0, h: 0, w: 0 }; 4];
+            let slots = self.plan.stage_slots.clone();
+            self.forward_batch(input, |s, b| {
+                dims[s] = b.dims;
+                let plane = b.dims.plane();
+                maps[s].extend(
+                    slots[s]
+                        .iter()
+                        .flat_map(|&slot| (0..plane).map(move |p| b.data[p * b.stride + slot])),
+                );
+            })?;
+            let n = input.batch();
+            let mut out = maps
+                .into_iter()
+                .zip(dims)
+                .map(|(data, d)| Tensor::new([n, d.c, d.h, d.w], data));
+            Ok(std::array::from_fn(|_| {
+                out.next()
+                    .expect("four stages")
+                    .expect("stage maps have their shape")
+            }))
+        })
+    }
+}
+
+/// One NCHW image through the network, walking the plan with the shapes of `b.dims`;
+/// appends its logits.
 fn forward(
     plan: &Plan,
     b: &mut Buffers,
     image: &[f32],
-    (h, w): (usize, usize),
     clock: &mut StageClock,
     logits: &mut Vec<f32>,
+    at_stage: &mut impl FnMut(usize, Boundary<'_>),
 ) {
     let cs = stride(plan.stem_ch);
+    let (input, conv1) = b.dims[0];
     plan.stem
-        .run(image, (h, w), &mut b.patches, &mut b.stem, cs);
-    let (h, w) = (out_size(h, 2), out_size(w, 2));
+        .run(image, (input.h, input.w), &mut b.patches, &mut b.stem, cs);
     let [x, y] = &mut b.act;
     let (mut x, mut y) = (x, y);
-    stem::maxpool(&b.stem, (h, w, cs), x);
+    stem::maxpool(&b.stem, (conv1.h, conv1.w, cs), x);
     clock.lap(Stage::Stem);
-    let (mut h, mut w) = (out_size(h, 2), out_size(w, 2));
-    for (stage, units) in [Stage::Stage2, Stage::Stage3, Stage::Stage4]
+    let pool = b.dims[1].1;
+    at_stage(
+        0,
+        Boundary {
+            data: x,
+            dims: pool,
+            stride: cs,
+        },
+    );
+    let mut layer = 2;
+    for (s, (stage, units)) in [Stage::Stage2, Stage::Stage3, Stage::Stage4]
         .into_iter()
         .zip(&plan.stages)
+        .enumerate()
     {
         for u in units {
-            u.run(x, (h, w), y, &mut b.t1, &mut b.t2);
+            let (i, _) = b.dims[layer];
+            u.run(x, (i.h, i.w), y, &mut b.t1, &mut b.t2);
             if let UnitOps::Down { .. } = u.ops {
                 std::mem::swap(&mut x, &mut y);
-                (h, w) = (out_size(h, 2), out_size(w, 2));
             }
+            layer += 1;
         }
         clock.lap(stage);
+        let out = b.dims[layer - 1].1;
+        at_stage(
+            s + 1,
+            Boundary {
+                data: x,
+                dims: out,
+                stride: stride(out.c),
+            },
+        );
     }
-    let xs = stride(plan.stages[2].last().map_or(plan.stem_ch, |u| 2 * u.branch));
-    plan.head
-        .run(x, h * w, xs, &mut b.feat, &mut b.pooled, logits);
+    let (head_in, _) = b.dims[layer];
+    plan.head.run(
+        x,
+        head_in.plane(),
+        stride(head_in.c),
+        &mut b.feat,
+        &mut b.pooled,
+        logits,
+    );
     clock.lap(Stage::Head);
 }

@@ -17,7 +17,7 @@ use super::head::Head;
 use super::pointwise::Pointwise;
 use super::simd::{round_up, LANES};
 use super::stem::{Stem, PATCH};
-use crate::model::{out_size, Network, Unit};
+use crate::model::{out_size, Dims, Network, Skeleton, Unit};
 
 /// One unit's packed kernels.
 // Built once per network and walked in order: the size difference between variants costs nothing.
@@ -151,6 +151,10 @@ pub fn stride(channels: usize) -> usize {
 /// Every kernel of the network, packed.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    pub skeleton: Skeleton,
+    /// Where each channel lives after the stem and after each stage, to read them back.
+    #[cfg(feature = "testing")]
+    pub stage_slots: Vec<Vec<usize>>,
     pub stem: Stem,
     pub stem_ch: usize,
     pub stages: [Vec<UnitPlan>; 3],
@@ -161,17 +165,25 @@ pub struct Plan {
 impl Plan {
     pub fn new(net: &Network) -> Plan {
         let mut slots: Vec<usize> = (0..net.stem.out_ch).collect();
-        let stages = net.stages.clone().map(|units| {
-            units
+        #[cfg(feature = "testing")]
+        let mut stage_slots = vec![slots.clone()];
+        let stages = net.stages.each_ref().map(|units| {
+            let plans = units
                 .iter()
                 .map(|u| {
                     let (plan, next) = UnitPlan::new(u, &slots);
                     slots = next;
                     plan
                 })
-                .collect()
+                .collect();
+            #[cfg(feature = "testing")]
+            stage_slots.push(slots.clone());
+            plans
         });
         Plan {
+            skeleton: net.skeleton(),
+            #[cfg(feature = "testing")]
+            stage_slots,
             stem: Stem::new(&net.stem),
             stem_ch: net.stem.out_ch,
             stages,
@@ -195,34 +207,36 @@ pub struct Buffers {
     pub t2: Vec<f32>,
     pub feat: Vec<f32>,
     pub pooled: Vec<f32>,
+    /// Input and output shape of every layer (`Skeleton::dims`) at this input size.
+    pub dims: Vec<(Dims, Dims)>,
 }
 
 impl Buffers {
     pub fn new(plan: &Plan, input: (usize, usize)) -> Buffers {
-        let (h1, w1) = (out_size(input.0, 2), out_size(input.1, 2));
-        let (mut h, mut w) = (out_size(h1, 2), out_size(w1, 2));
+        let dims = plan.skeleton.dims(input.0, input.1);
+        let (conv1, pool) = (dims[0].1, dims[1].1);
         let cs = stride(plan.stem_ch);
-        let (mut act, mut t1, mut t2) = (h * w * cs, 0, 0);
-        for u in plan.stages.iter().flatten() {
-            let (oh, ow) = (out_size(h, u.stride()), out_size(w, u.stride()));
+        let (mut act, mut t1, mut t2) = (pool.plane() * cs, 0, 0);
+        for (u, (i, o)) in plan.stages.iter().flatten().zip(&dims[2..]) {
             let bs = u.branch_stride();
             act = act
-                .max(h * w * stride(u.in_ch))
-                .max(oh * ow * stride(2 * u.branch));
-            t1 = t1.max(h * w * bs);
-            t2 = t2.max(oh * ow * bs.max(stride(u.in_ch)));
-            (h, w) = (oh, ow);
+                .max(i.plane() * stride(u.in_ch))
+                .max(o.plane() * stride(2 * u.branch));
+            t1 = t1.max(i.plane() * bs);
+            t2 = t2.max(o.plane() * bs.max(stride(u.in_ch)));
         }
         let fs = plan.head.features();
+        let head_in = dims[dims.len() - 3].0;
         Buffers {
             input,
-            patches: vec![0.0; w1 * PATCH],
-            stem: vec![0.0; h1 * w1 * cs],
+            patches: vec![0.0; conv1.w * PATCH],
+            stem: vec![0.0; conv1.plane() * cs],
             act: [vec![0.0; act], vec![0.0; act]],
             t1: vec![0.0; t1],
             t2: vec![0.0; t2],
-            feat: vec![0.0; h * w * fs],
+            feat: vec![0.0; head_in.plane() * fs],
             pooled: vec![0.0; fs],
+            dims,
         }
     }
 }

@@ -1,0 +1,277 @@
+//! One conformance suite for every backend and every build: the same checks, natively
+//! (`cargo test`) and in headless Chrome (`wasm-pack test`). A backend joins with one
+//! `backend_suite!` line naming its constructor.
+//!
+//! Bounds are relative to the largest reference magnitude. Measured on this project's
+//! machines (the suite prints each figure):
+//!
+//! | backend / adapter            | bound | measured |
+//! |------------------------------|-------|----------|
+//! | CPU (reference, fast)        | 1e-4  | ~1e-6 vs torchvision |
+//! | WebGPU on lavapipe (native)  | 1e-5  | ~1e-6 |
+//! | WebGPU on SwiftShader, other | 1e-3  | ~1e-6 (its fast-math is not guaranteed) |
+//! | any backend, F16 weights     | 2e-2  | ~1e-3 |
+
+mod common;
+
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+use common::{fixtures, rel_err};
+use shufflenet_web::backend::{Backend, RgbaFrame};
+use shufflenet_web::cpu::reference::{self, Reference};
+use shufflenet_web::cpu::FastCpu;
+use shufflenet_web::model::{Arch, Network};
+use shufflenet_web::preprocess::{self, Crop};
+use shufflenet_web::{weights, Error, Tensor};
+
+/// Prints a figure natively and to the browser console.
+macro_rules! report {
+    ($($t:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($t)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        println!($($t)*);
+    }};
+}
+
+/// The bound for F32 weights on `backend`, by where it runs.
+fn bound(backend: &dyn Backend) -> f32 {
+    match backend.adapter_name() {
+        None => 1e-4,
+        Some(a) if a.contains("llvmpipe") || a.contains("lavapipe") => 1e-5,
+        Some(_) => 1e-3,
+    }
+}
+
+fn check(backend: &dyn Backend, what: &str, got: &[f32], want: &[f32], tol: f32) {
+    let e = rel_err(got, want);
+    report!(
+        "{} {what}: relative error {e:.2e} (bound {tol:.0e})",
+        backend.name()
+    );
+    assert!(
+        e <= tol,
+        "{} {what}: relative error {e:.3e} exceeds {tol:.0e}",
+        backend.name()
+    );
+}
+
+/// Deterministic pseudo-random values in about [-2, 2], like a normalized image.
+fn noise(len: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1 << 24) as f32 * 4.0 - 2.0
+        })
+        .collect()
+}
+
+fn input(n: usize, h: usize, w: usize, seed: u32) -> Tensor {
+    Tensor::new([n, 3, h, w], noise(n * 3 * h * w, seed)).unwrap()
+}
+
+/// A narrow network of torchvision's general constructor, unlike the fixtures' own.
+fn custom() -> Network {
+    let arch = Arch::new([1, 2, 1], [8, 16, 32, 48, 40], 7).unwrap();
+    weights::random_network(&arch, 3)
+}
+
+pub async fn torchvision_f32(backend: &mut dyn Backend, stages: bool) {
+    let (_, want) = fixtures::small_io("logits");
+    let out = backend.run(&fixtures::small_input()).await.unwrap();
+    assert_eq!((out.batch, out.classes), (2, 10));
+    let tol = bound(backend);
+    check(backend, "torchvision logits", &out.logits, &want, tol);
+    if stages {
+        let got = backend
+            .stage_outputs(&fixtures::small_input())
+            .await
+            .unwrap();
+        for (name, got) in ["stem", "stage2", "stage3", "stage4"].iter().zip(&got) {
+            let (shape, want) = fixtures::small_io(name);
+            assert_eq!(got.shape[..], shape[..], "{name} shape");
+            check(
+                backend,
+                &format!("torchvision {name}"),
+                &got.data,
+                &want,
+                tol,
+            );
+        }
+    }
+}
+
+pub fn torchvision_f16(backend: &mut dyn Backend, got: &[f32]) {
+    let (_, want) = fixtures::small_io("logits");
+    check(backend, "torchvision logits, F16 weights", got, &want, 2e-2);
+}
+
+/// A custom architecture at odd sizes, 1 x 1 maps (a 1 x 1 input) and a batch of 3.
+pub async fn custom_shapes(backend: &mut dyn Backend, net: &Network) {
+    let tol = bound(backend);
+    for (n, h, w) in [(3, 13, 11), (1, 1, 1), (2, 7, 30)] {
+        let x = input(n, h, w, (h * w) as u32);
+        let got = backend.run(&x).await.unwrap();
+        let want = reference::run(net, &x).unwrap();
+        assert_eq!((got.batch, got.classes), (n, 7));
+        check(
+            backend,
+            &format!("custom {n}x3x{h}x{w}"),
+            &got.logits,
+            &want.logits,
+            tol,
+        );
+    }
+}
+
+/// RGBA frames through the backend's own preprocessing, against the CPU's.
+pub async fn rgba_frames(backend: &mut dyn Backend, net: &Network) {
+    let (w, h) = (61u32, 40u32);
+    let pixels: Vec<u8> = noise((w * h * 4) as usize, 9)
+        .iter()
+        .map(|v| ((v + 2.0) * 63.0) as u8)
+        .collect();
+    let tol = bound(backend).max(1e-4);
+    for crop in [Crop::Eval, Crop::Square] {
+        let frame = RgbaFrame {
+            pixels: &pixels,
+            width: w,
+            height: h,
+        };
+        let got = backend.run_rgba(frame, crop).await.unwrap();
+        let x = preprocess::rgba_to_tensor(&pixels, w as usize, h as usize, crop).unwrap();
+        let want = reference::run(net, &x).unwrap();
+        check(
+            backend,
+            &format!("RGBA {crop:?}"),
+            &got.logits,
+            &want.logits,
+            tol,
+        );
+    }
+}
+
+/// Bad input is an `Error::Input` and the backend keeps working; size changes are followed.
+pub async fn bad_input_then_sizes(backend: &mut dyn Backend, net: &Network) {
+    for bad in [Tensor::zeros([1, 4, 8, 8]), Tensor::zeros([0, 3, 8, 8])] {
+        let r = backend.run(&bad).await;
+        assert!(matches!(r, Err(Error::Input(_))), "{:?}", bad.shape);
+    }
+    let bad_frame = RgbaFrame {
+        pixels: &[0; 7],
+        width: 2,
+        height: 2,
+    };
+    assert!(backend.run_rgba(bad_frame, Crop::Eval).await.is_err());
+    let (a, b) = (input(1, 33, 35, 1), input(1, 20, 9, 2));
+    let first = backend.run(&a).await.unwrap().logits;
+    let other = backend.run(&b).await.unwrap().logits;
+    let want = reference::run(net, &b).unwrap().logits;
+    check(
+        backend,
+        "after a size change",
+        &other,
+        &want,
+        bound(backend),
+    );
+    let again = backend.run(&a).await.unwrap().logits;
+    assert_eq!(again, first, "same input, same logits");
+}
+
+/// The whole suite for one backend. `$make` is an async fn building it from a network;
+/// `stages` says whether it exposes per-stage activations (`Backend::stage_outputs`).
+macro_rules! backend_suite {
+    ($suite:ident, $make:path, stages = $stages:expr) => {
+        mod $suite {
+            use super::*;
+
+            suite_test!(
+                async fn matches_torchvision_f32() {
+                    let net = weights::load(fixtures::SMALL_F32).unwrap().network;
+                    torchvision_f32(&mut *$make(&net).await, $stages).await;
+                }
+            );
+
+            suite_test!(
+                async fn matches_torchvision_f16() {
+                    for file in [fixtures::SMALL_F16, fixtures::SMALL_F16_PTH] {
+                        let net = weights::load(file).unwrap().network;
+                        let mut backend = $make(&net).await;
+                        let out = backend.run(&fixtures::small_input()).await.unwrap();
+                        torchvision_f16(&mut *backend, &out.logits);
+                    }
+                }
+            );
+
+            suite_test!(
+                async fn custom_architecture_odd_sizes_and_batches() {
+                    let net = custom();
+                    custom_shapes(&mut *$make(&net).await, &net).await;
+                }
+            );
+
+            suite_test!(
+                async fn rgba_frames_through_its_preprocessing() {
+                    let net = custom();
+                    rgba_frames(&mut *$make(&net).await, &net).await;
+                }
+            );
+
+            suite_test!(
+                async fn bad_input_and_size_changes() {
+                    let net = custom();
+                    bad_input_then_sizes(&mut *$make(&net).await, &net).await;
+                }
+            );
+        }
+    };
+}
+
+async fn make_reference(net: &Network) -> Box<dyn Backend> {
+    Box::new(Reference::new(net))
+}
+
+async fn make_fast_cpu(net: &Network) -> Box<dyn Backend> {
+    Box::new(FastCpu::new(net))
+}
+
+backend_suite!(reference_backend, make_reference, stages = true);
+backend_suite!(fast_cpu, make_fast_cpu, stages = true);
+
+#[cfg(feature = "gpu")]
+mod gpu_backends {
+    use super::*;
+    use shufflenet_web::gpu::{GpuBackend, GpuOptions, KernelChoice, KernelSet};
+
+    async fn make(net: &Network, set: KernelSet) -> Box<dyn Backend> {
+        let options = GpuOptions {
+            kernels: KernelChoice::Set(set),
+            warm_up_side: 16,
+            ..GpuOptions::default()
+        };
+        Box::new(GpuBackend::with_options(net, options).await.unwrap())
+    }
+
+    pub async fn software(net: &Network) -> Box<dyn Backend> {
+        make(net, KernelSet::Software).await
+    }
+
+    pub async fn hardware(net: &Network) -> Box<dyn Backend> {
+        make(net, KernelSet::Hardware).await
+    }
+}
+
+#[cfg(feature = "gpu")]
+backend_suite!(
+    webgpu_software_kernels,
+    gpu_backends::software,
+    stages = false
+);
+#[cfg(feature = "gpu")]
+backend_suite!(
+    webgpu_hardware_kernels,
+    gpu_backends::hardware,
+    stages = false
+);
