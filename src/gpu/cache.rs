@@ -46,7 +46,7 @@ impl GpuBackend {
         Plan::new(
             &self.ctx,
             &self.pipes,
-            &self.dims,
+            &self.skeleton,
             &self.offsets,
             &self.weights,
             shape,

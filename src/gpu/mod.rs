@@ -26,7 +26,7 @@ mod timing;
 
 use crate::backend::{Output, TimingMethod};
 use crate::model::check_input;
-use crate::model::Network;
+use crate::model::{Network, Skeleton};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use context::Context;
@@ -35,7 +35,6 @@ use frame::FrameInput;
 pub use options::{GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling, WeightPrecision};
 use packed::Offsets;
 use pipelines::Pipelines;
-use plan::Dims;
 pub use shape::{table as shape_table, DispatchShape, FrameShape};
 use timing::StageEstimator;
 
@@ -67,13 +66,14 @@ pub struct GpuStats {
 /// `set`'s kernels: computed from the plan, no GPU needed.
 pub fn work_shape(net: &Network, set: KernelSet, shape: [usize; 3]) -> Vec<DispatchShape> {
     let (_, offsets) = Offsets::pack(net);
-    plan::work_shape(&Dims::of(net), &offsets, set, shape)
+    plan::work_shape(&net.skeleton(), &offsets, set, shape)
 }
 
 pub struct GpuBackend {
     ctx: Context,
     pipes: Pipelines,
-    dims: Dims,
+    skeleton: Skeleton,
+    classes: usize,
     offsets: Offsets,
     weights: wgpu::Buffer,
     weight_bytes: u64,
@@ -136,7 +136,8 @@ impl GpuBackend {
         let mut gpu = GpuBackend {
             ctx,
             pipes,
-            dims: Dims::of(net),
+            skeleton: net.skeleton(),
+            classes: net.fc.out_f,
             offsets,
             weights,
             weight_bytes: bytes.len() as u64,

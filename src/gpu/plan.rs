@@ -14,35 +14,8 @@ use super::params::{DwParams, FcParams, PwParams, StemParams};
 use super::pipelines::Pipelines;
 use super::shape::{DispatchShape, FrameShape};
 use super::KernelSet;
-use crate::model::{out_size, Network, Stage};
+use crate::model::{Skeleton, Stage};
 use crate::{Error, Result};
-
-/// Shape facts the plan needs, kept so the host copy of the weights can be dropped.
-#[derive(Clone, Debug)]
-pub struct Dims {
-    pub stem_out: usize,
-    /// (stride, in_ch, branch) per unit in execution order, and the stage it belongs to.
-    pub units: Vec<(usize, usize, usize, usize)>,
-    pub conv5_out: usize,
-    pub classes: usize,
-}
-
-impl Dims {
-    pub fn of(net: &Network) -> Dims {
-        let units = net
-            .stages
-            .iter()
-            .enumerate()
-            .flat_map(|(s, us)| us.iter().map(move |u| (u.stride, u.in_ch, u.branch, s)))
-            .collect();
-        Dims {
-            stem_out: net.stem.out_ch,
-            units,
-            conv5_out: net.conv5.out_ch,
-            classes: net.fc.out_f,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -182,7 +155,7 @@ fn dw_serial(k: usize, split: usize) -> usize {
 
 /// The steps of one frame and the floats each activation buffer needs.
 fn steps(
-    d: &Dims,
+    d: &Skeleton,
     at: &Offsets,
     set: KernelSet,
     n: usize,
@@ -203,10 +176,16 @@ fn steps(
     };
     let mut size = [0usize; ACTS];
     size[Act::Input as usize] = n * 3 * h * w;
-    let (ch, cw) = (out_size(h, 2), out_size(w, 2));
-    let (ph, pw) = (out_size(ch, 2), out_size(cw, 2));
+    // Shapes come from the network's walk: stem, max pool, the units, conv5, pool, fc.
+    let walk = d.dims(h, w);
+    let units = at.units.len();
+    let (conv1, pooled) = (walk[0].1, walk[1].1);
+    let (ch, cw, ph, pw) = (conv1.h, conv1.w, pooled.h, pooled.w);
+    let stem_out = conv1.c;
+    let (conv5_in, conv5_out) = (walk[2 + units].0, walk[2 + units].1.c);
+    let classes = walk[walk.len() - 1].1.c;
     let mut cur = Act::Ping;
-    size[cur as usize] = n * d.stem_out * ph * pw;
+    size[cur as usize] = n * stem_out * ph * pw;
     let stem_groups = [div_up(pw, 8), div_up(ph, 4), n];
     let mut steps = vec![Step {
         kernel: Kernel::Stem,
@@ -218,7 +197,7 @@ fn steps(
             cw: u(cw),
             ph: u(ph),
             pw: u(pw),
-            oc: u(d.stem_out),
+            oc: u(stem_out),
             w_off: at.stem.w,
             b_off: at.stem.b,
             pad: [0; 2],
@@ -231,18 +210,16 @@ fn steps(
         shape: DispatchShape {
             // 27 taps, then the 9 of the pool window.
             serial_steps: 27 + 9,
-            bytes_read: f(n * 3 * h * w + d.stem_out * 28),
-            bytes_written: f(n * d.stem_out * ph * pw),
+            bytes_read: f(n * 3 * h * w + stem_out * 28),
+            bytes_written: f(n * stem_out * ph * pw),
             ..shape(0, Kernel::Stem, stem_groups, 64)
         },
     }];
-    let (mut ih, mut iw) = (ph, pw);
-    for (&(stride, in_ch, b, stage), ua) in d.units.iter().zip(&at.units) {
-        let (oh, ow) = if stride == 2 {
-            (out_size(ih, 2), out_size(iw, 2))
-        } else {
-            (ih, iw)
-        };
+    let unit_walk = walk[2..2 + units].iter().zip(&d.layers[2..2 + units]);
+    for ((&(input, output), layer), ua) in unit_walk.zip(&at.units) {
+        let (stride, stage) = (layer.stride, layer.stage as usize);
+        let (in_ch, b) = (input.c, output.c / 2);
+        let (ih, iw, oh, ow) = (input.h, input.w, output.h, output.w);
         let next = if cur == Act::Ping {
             Act::Pong
         } else {
@@ -331,7 +308,7 @@ fn steps(
                 serial_steps: if hw { dw_serial(k2, dw_split) } else { k2 + 9 } as u64,
                 bytes_read: f(n * k2 * ih * iw + k2 * b + b + b * 10 + branch1_weights),
                 bytes_written: f(n * tmp_c * oh * ow),
-                ..shape(stage + 1, Kernel::Dw, dw_groups, 256)
+                ..shape(stage, Kernel::Dw, dw_groups, 256)
             },
         });
 
@@ -396,32 +373,31 @@ fn steps(
                 },
                 bytes_read: f(n * tmp_c * oh * ow + copied + (tmp_c + branches) * b),
                 bytes_written: f(n * 2 * b * oh * ow),
-                ..shape(stage + 1, Kernel::Pw, pw_groups, pw_size)
+                ..shape(stage, Kernel::Pw, pw_groups, pw_size)
             },
         });
         cur = next;
-        (ih, iw) = (oh, ow);
     }
-    let c4 = d.units.last().map_or(d.stem_out, |&(_, _, b, _)| 2 * b);
-    size[Act::Pooled as usize] = n * d.conv5_out;
-    size[Act::Logits as usize] = n * d.classes;
-    let ohw = ih * iw;
+    let c4 = conv5_in.c;
+    size[Act::Pooled as usize] = n * conv5_out;
+    size[Act::Logits as usize] = n * classes;
+    let ohw = conv5_in.plane();
     let head_split = 64 / HEAD_PQ;
     let head = PwParams {
-        m: u(d.conv5_out),
+        m: u(conv5_out),
         k: u(c4),
         p: u(n * ohw),
         ohw: u(ohw),
         src_c: u(c4),
-        dst_c: u(d.conv5_out),
+        dst_c: u(conv5_out),
         w: at.conv5.w4(),
-        mp4: u(padded(d.conv5_out) / 4),
+        mp4: u(padded(conv5_out) / 4),
         b: at.conv5.b4(),
         split: if hw { u(head_split) } else { 0 },
         pq: if hw { u(HEAD_PQ) } else { 0 },
         ..Default::default()
     };
-    let head_groups = [n, div_up(d.conv5_out, 16), 1];
+    let head_groups = [n, div_up(conv5_out, 16), 1];
     steps.push(Step {
         kernel: Kernel::Head,
         params: bytemuck::bytes_of(&[head, PwParams::default()]).to_vec(),
@@ -437,22 +413,22 @@ fn steps(
             } else {
                 c4 + div_up(ohw, 64) + 64
             } as u64,
-            bytes_read: f(n * c4 * ohw + (c4 + 1) * d.conv5_out),
-            bytes_written: f(n * d.conv5_out),
+            bytes_read: f(n * c4 * ohw + (c4 + 1) * conv5_out),
+            bytes_written: f(n * conv5_out),
             ..shape(4, Kernel::Head, head_groups, if hw { HW_GROUP } else { 64 })
         },
     });
     let (fc_groups, fc_size) = if hw {
-        ([div_up(d.classes, FC_COLS), n, 1], HW_GROUP)
+        ([div_up(classes, FC_COLS), n, 1], HW_GROUP)
     } else {
-        ([div_up(d.classes, 64), n, 1], 64)
+        ([div_up(classes, 64), n, 1], 64)
     };
     steps.push(Step {
         kernel: Kernel::Fc,
         params: bytemuck::bytes_of(&FcParams {
             n: u(n),
-            in_f: u(d.conv5_out),
-            out_f: u(d.classes),
+            in_f: u(conv5_out),
+            out_f: u(classes),
             w_off: at.fc.w,
             b_off: at.fc.b,
             pad: [0; 3],
@@ -464,12 +440,12 @@ fn steps(
         groups: fc_groups,
         shape: DispatchShape {
             serial_steps: if hw {
-                div_up(d.conv5_out, FC_SLICES) + FC_SLICES
+                div_up(conv5_out, FC_SLICES) + FC_SLICES
             } else {
-                d.conv5_out
+                conv5_out
             } as u64,
-            bytes_read: f(n * d.conv5_out + (d.conv5_out + 1) * d.classes),
-            bytes_written: f(n * d.classes),
+            bytes_read: f(n * conv5_out + (conv5_out + 1) * classes),
+            bytes_written: f(n * classes),
             ..shape(4, Kernel::Fc, fc_groups, fc_size)
         },
     });
@@ -477,7 +453,12 @@ fn steps(
 }
 
 /// The work shape of every dispatch of a frame of `shape` ([batch, height, width]).
-pub fn work_shape(d: &Dims, at: &Offsets, set: KernelSet, shape: [usize; 3]) -> Vec<DispatchShape> {
+pub fn work_shape(
+    d: &Skeleton,
+    at: &Offsets,
+    set: KernelSet,
+    shape: [usize; 3],
+) -> Vec<DispatchShape> {
     let [n, h, w] = shape;
     steps(d, at, set, n, h, w)
         .0
@@ -490,14 +471,14 @@ impl Plan {
     pub fn new(
         ctx: &Context,
         pipes: &Pipelines,
-        dims: &Dims,
+        skeleton: &Skeleton,
         at: &Offsets,
         weights: &wgpu::Buffer,
         shape: [usize; 3],
     ) -> Result<Plan> {
         let [n, h, w] = shape;
         let limits = ctx.device.limits();
-        let (steps, sizes) = steps(dims, at, pipes.set, n, h, w);
+        let (steps, sizes) = steps(skeleton, at, pipes.set, n, h, w);
         let work = FrameShape::of(&steps.iter().map(|s| s.shape).collect::<Vec<_>>());
         let too_big = |what: &str| {
             Error::Input(format!(
