@@ -5,6 +5,7 @@
 #   ./run.sh --weights FILE.pth       use this .pth or .safetensors (any width)
 #   ./run.sh --port 9000 --no-build   skip the wasm build (reuse pkg/)
 #   ./run.sh --weights-dir DIR        serve DIR as /weights/ (default weights/)
+#   ./run.sh --host 0.0.0.0           listen beyond this machine (default 127.0.0.1 only)
 set -euo pipefail
 CALLER_DIR=$PWD
 cd "$(dirname "$0")"
@@ -17,6 +18,7 @@ while [ $# -gt 0 ]; do
     --port) PORT="$2"; shift 2 ;;
     --no-build) BUILD=; shift ;;
     --weights-dir) export WEIGHTS_DIR="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift 2 ;;
+    --host) export HOST="$2"; shift 2 ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac

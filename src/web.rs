@@ -243,6 +243,7 @@ impl Engine {
                 ),
                 ("weight_bytes", (g.weight_bytes as f64).into()),
                 ("kernels", g.kernels.name().into()),
+                ("weights", if g.f16_weights { "f16" } else { "f32" }.into()),
                 ("invocations_per_frame", (g.shape.invocations as f64).into()),
                 (
                     "min_invocations_per_dispatch",

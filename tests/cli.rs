@@ -209,6 +209,9 @@ fn endless_and_oversized_inputs_are_refused_before_being_read() {
     let start = std::time::Instant::now();
     let err = fails(&["info", "/dev/zero"]);
     assert!(err.contains("not a weights file"), "{err}");
+    let weights = fixture("small.safetensors");
+    let err = fails(&["run", weights.to_str().unwrap(), "/dev/zero", "/dev/null"]);
+    assert!(err.contains("not a .npy file"), "{err}");
     // A (sparse) file that starts like a zip but is larger than any weights file.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.pth");

@@ -36,7 +36,7 @@ impl GpuBackend {
         Plan::new(
             &self.ctx,
             &self.pipes,
-            &self.dims,
+            &self.skeleton,
             &self.offsets,
             &self.weights,
             shape,

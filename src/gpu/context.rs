@@ -52,6 +52,8 @@ pub struct Context {
     /// `Cpu` for software adapters (SwiftShader, lavapipe, WARP): picks the kernel set.
     pub device_type: wgpu::DeviceType,
     pub timestamps: bool,
+    /// The device has `shader-f16` (requested whenever the adapter offers it).
+    pub f16: bool,
     pub health: Health,
 }
 
@@ -99,14 +101,12 @@ impl Context {
             .map_err(|e| Error::Gpu(format!("no GPU adapter: {e}")))?;
         let info = adapter.get_info();
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("shufflenet"),
-                required_features: if timestamps {
-                    wgpu::Features::TIMESTAMP_QUERY
-                } else {
-                    wgpu::Features::empty()
-                },
+                required_features: adapter.features()
+                    & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16),
                 // Large inputs or batches need more than the default binding sizes.
                 required_limits: adapter.limits(),
                 ..Default::default()
@@ -131,6 +131,7 @@ impl Context {
             adapter_name,
             device_type: info.device_type,
             timestamps,
+            f16,
             health,
         })
     }

@@ -28,20 +28,19 @@ mod timing;
 
 use crate::backend::{Output, TimingMethod};
 use crate::model::check_input;
-use crate::model::Network;
+use crate::model::{Network, Skeleton};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use context::Context;
 pub use frame::Crop;
 use frame::FrameInput;
-pub use options::{GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling};
+pub use options::{GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling, WeightPrecision};
 use packed::Offsets;
 use pipelines::Pipelines;
-use plan::Dims;
 pub use shape::{table as shape_table, DispatchShape, FrameShape};
 #[cfg(feature = "testing")]
 pub use testing::LiveObjects;
-pub use timing::{Estimate, StageEstimator, WINDOW as TIMING_WINDOW};
+use timing::StageEstimator;
 
 /// Begin and end timestamps of the five stage passes, at the front of the readback buffer.
 const TIMESTAMP_BYTES: u64 = 5 * 2 * 8;
@@ -51,6 +50,8 @@ const TIMESTAMP_BYTES: u64 = 5 * 2 * 8;
 pub struct GpuStats {
     /// The kernel set that ran.
     pub kernels: KernelSet,
+    /// Weights were f16 on the GPU (`shader-f16`), else f32.
+    pub f16_weights: bool,
     pub dispatches_per_frame: usize,
     pub submits_per_frame: usize,
     pub readbacks_per_frame: usize,
@@ -67,13 +68,14 @@ pub struct GpuStats {
 /// `set`'s kernels: computed from the plan, no GPU needed.
 pub fn work_shape(net: &Network, set: KernelSet, shape: [usize; 3]) -> Vec<DispatchShape> {
     let (_, offsets) = Offsets::pack(net);
-    plan::work_shape(&Dims::of(net), &offsets, set, shape)
+    plan::work_shape(&net.skeleton(), &offsets, set, shape)
 }
 
 pub struct GpuBackend {
     ctx: Context,
     pipes: Pipelines,
-    dims: Dims,
+    skeleton: Skeleton,
+    classes: usize,
     offsets: Offsets,
     weights: wgpu::Buffer,
     weight_bytes: u64,
@@ -96,18 +98,26 @@ impl GpuBackend {
     pub async fn with_options(net: &Network, options: GpuOptions) -> Result<GpuBackend> {
         let ctx = Context::acquire(options.fault).await?;
         let set = options.kernels.resolve(ctx.device_type);
+        let f16 = options.weights.resolve(ctx.f16, ctx.device_type);
         let pipes = Pipelines::build(
             &ctx.device,
             set,
+            f16,
             options.fault == Some(GpuFault::PipelineFailure),
         )
         .await?;
         let (data, offsets) = Offsets::pack(net);
+        let bytes = if f16 {
+            let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+            bytemuck::cast_slice(&halves).to_vec()
+        } else {
+            bytemuck::cast_slice(&data).to_vec()
+        };
         let weights = wgpu::util::DeviceExt::create_buffer_init(
             &ctx.device,
             &wgpu::util::BufferInitDescriptor {
                 label: Some("weights"),
-                contents: bytemuck::cast_slice(&data),
+                contents: &bytes,
                 usage: wgpu::BufferUsages::STORAGE,
             },
         );
@@ -128,10 +138,11 @@ impl GpuBackend {
         let mut gpu = GpuBackend {
             ctx,
             pipes,
-            dims: Dims::of(net),
+            skeleton: net.skeleton(),
+            classes: net.fc.out_f,
             offsets,
             weights,
-            weight_bytes: (data.len() * 4) as u64,
+            weight_bytes: bytes.len() as u64,
             queries,
             plans: cache::Plans::default(),
             estimator: StageEstimator::new(timing::WINDOW),
@@ -139,6 +150,7 @@ impl GpuBackend {
             frames: 0,
             last: GpuStats {
                 kernels: set,
+                f16_weights: f16,
                 dispatches_per_frame: 0,
                 submits_per_frame: 0,
                 readbacks_per_frame: 0,
@@ -166,11 +178,6 @@ impl GpuBackend {
     /// The kernel set this backend runs.
     pub fn kernel_set(&self) -> KernelSet {
         self.pipes.set
-    }
-
-    /// The work shape of each dispatch of a `[batch, height, width]` frame.
-    pub fn work_shape(&self, shape: [usize; 3]) -> Vec<DispatchShape> {
-        plan::work_shape(&self.dims, &self.offsets, self.pipes.set, shape)
     }
 
     pub fn timing_method(&self) -> TimingMethod {

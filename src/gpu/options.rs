@@ -99,11 +99,46 @@ impl KernelChoice {
     }
 }
 
+/// How weights are stored on the GPU. Arithmetic accumulates in f32 either way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WeightPrecision {
+    /// f16 on hardware adapters with `shader-f16` (half the weight traffic), else f32.
+    /// Software adapters keep f32: they gain nothing from f16.
+    #[default]
+    Auto,
+    F32,
+    /// f16 wherever the adapter has `shader-f16`; f32 (reported) where it has not.
+    F16,
+}
+
+impl WeightPrecision {
+    pub fn parse(s: &str) -> Result<WeightPrecision> {
+        match s {
+            "auto" => Ok(WeightPrecision::Auto),
+            "f32" => Ok(WeightPrecision::F32),
+            "f16" => Ok(WeightPrecision::F16),
+            _ => Err(Error::Usage(format!(
+                "unknown weight precision {s:?}: expected auto, f32 or f16"
+            ))),
+        }
+    }
+
+    /// Whether weights go to the GPU as f16.
+    pub fn resolve(self, has_f16: bool, device_type: wgpu::DeviceType) -> bool {
+        match self {
+            WeightPrecision::Auto => has_f16 && device_type != wgpu::DeviceType::Cpu,
+            WeightPrecision::F32 => false,
+            WeightPrecision::F16 => has_f16,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct GpuOptions {
     pub fault: Option<GpuFault>,
     pub profiling: Profiling,
     pub kernels: KernelChoice,
+    pub weights: WeightPrecision,
     /// Side of the square input the load-time warm-up frame uses (0: no warm-up).
     pub warm_up_side: usize,
 }
@@ -114,6 +149,7 @@ impl Default for GpuOptions {
             fault: None,
             profiling: Profiling::Auto,
             kernels: KernelChoice::Auto,
+            weights: WeightPrecision::Auto,
             warm_up_side: 224,
         }
     }

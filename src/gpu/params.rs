@@ -25,8 +25,11 @@ pub struct DwParams {
     pub dw_b: u32,
     pub dst_c: u32,
     pub dst_off: u32,
-    /// Hardware set: channel quads per workgroup (the software set uses 16 channels).
+    /// Hardware set: channel quads per workgroup (the software set uses 16 channels), and
+    /// slices the 1x1's reduction is split into.
     pub quads: u32,
+    pub split: u32,
+    pub pad: [u32; 3],
 }
 
 /// `Pw` in pw.wgsl: the last 1x1 + ReLU of one branch, stored shuffled (or conv5 + pool).
@@ -155,7 +158,7 @@ mod layout_tests {
     fn parameter_blocks_match_the_wgsl_structs() {
         let dw = || {
             fields!(DwParams: c, k, src_c, src_off, ih, iw, oh, ow, stride, tile, tiles_x,
-                branches, pw_w, cp4, pw_b, dw_w, dw_b, dst_c, dst_off, quads)
+                branches, pw_w, cp4, pw_b, dw_w, dw_b, dst_c, dst_off, quads, split, pad)
         };
         let pw = || {
             fields!(PwParams: m, k, p, ohw, src_c, src_off, dst_c, out_mul, out_add, w, mp4, b,

@@ -22,6 +22,44 @@ fn sources(set: KernelSet) -> [(&'static str, &'static str); 3] {
     }
 }
 
+/// `source` reading f16 weights: the weights array holds f16 and every load of it is
+/// widened to f32 where it happens, so all arithmetic stays f32.
+pub fn with_f16_weights(source: &str) -> String {
+    let (decl, widen) = if source.contains("weights: array<vec4<f32>>") {
+        ("weights: array<vec4<f32>>", "vec4<f32>(")
+    } else {
+        ("weights: array<f32>", "f32(")
+    };
+    let source = source.replace(decl, &decl.replace("f32", "f16"));
+    let mut out = String::from("enable f16;\n");
+    let mut rest = source.as_str();
+    while let Some(at) = rest.find("weights[") {
+        out.push_str(&rest[..at]);
+        // The index expression ends at the bracket that closes this one.
+        let mut depth = 0;
+        let mut end = rest.len();
+        for (i, c) in rest[at..].char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = at + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push_str(widen);
+        out.push_str(&rest[at..end]);
+        out.push(')');
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub struct Pipelines {
     pub set: KernelSet,
     /// uniform, weights, src, src2, dst: the last 1x1 of a unit, and the head.
@@ -93,13 +131,19 @@ impl Pipelines {
     pub async fn build(
         device: &wgpu::Device,
         set: KernelSet,
+        f16: bool,
         break_shader: bool,
     ) -> Result<Pipelines> {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = |label: &str, source: &str| {
+            let source = if f16 && source.contains("var<storage, read> weights") {
+                with_f16_weights(source)
+            } else {
+                source.to_owned()
+            };
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(Cow::Owned(source.to_owned())),
+                source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
             })
         };
         let [(dw_label, dw_source), (pw_label, pw_source), (fc_label, fc_source)] = sources(set);
@@ -169,6 +213,29 @@ impl Pipelines {
                 "building the compute pipelines failed: {e}"
             ))),
             None => Ok(pipelines),
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_variants_of_every_kernel_parse_and_widen_every_weight_load() {
+        for set in KernelSet::ALL {
+            let stem = ("stem", include_str!("shaders/stem.wgsl"));
+            for (label, source) in sources(set).into_iter().chain([stem]) {
+                let f16 = with_f16_weights(source);
+                naga::front::wgsl::parse_str(&f16)
+                    .unwrap_or_else(|e| panic!("{label} (f16): {}", e.emit_to_string(&f16)));
+                let loads = source.matches("weights[").count();
+                assert!(loads > 0, "{label}");
+                let widened =
+                    f16.matches("32>(weights[").count() + f16.matches("f32(weights[").count();
+                assert_eq!(widened, loads, "{label}: every weight load widened");
+                assert!(f16.contains("array<vec4<f16>>") || f16.contains("array<f16>"));
+            }
         }
     }
 }

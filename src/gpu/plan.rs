@@ -14,35 +14,8 @@ use super::params::{DwParams, FcParams, PwParams, StemParams};
 use super::pipelines::Pipelines;
 use super::shape::{DispatchShape, FrameShape};
 use super::KernelSet;
-use crate::model::{out_size, Network, Stage};
+use crate::model::{Skeleton, Stage};
 use crate::{Error, Result};
-
-/// Shape facts the plan needs, kept so the host copy of the weights can be dropped.
-#[derive(Clone, Debug)]
-pub struct Dims {
-    pub stem_out: usize,
-    /// (stride, in_ch, branch) per unit in execution order, and the stage it belongs to.
-    pub units: Vec<(usize, usize, usize, usize)>,
-    pub conv5_out: usize,
-    pub classes: usize,
-}
-
-impl Dims {
-    pub fn of(net: &Network) -> Dims {
-        let units = net
-            .stages
-            .iter()
-            .enumerate()
-            .flat_map(|(s, us)| us.iter().map(move |u| (u.stride, u.in_ch, u.branch, s)))
-            .collect();
-        Dims {
-            stem_out: net.stem.out_ch,
-            units,
-            conv5_out: net.conv5.out_ch,
-            classes: net.fc.out_f,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -151,9 +124,9 @@ fn pw_tile(k: usize, pixels: usize, m: usize, branches: usize) -> (usize, usize)
 
 /// Pixel quads and split of `head_tiled`: 16 pixels by 16 channels, a 16-way split.
 const HEAD_PQ: usize = 4;
-/// Slices of `fc_split`'s reduction (`fc_split.wgsl`: 32 classes x 8 slices).
-const FC_SLICES: usize = 8;
-const FC_COLS: usize = 32;
+/// Slices of `fc_split`'s reduction (`fc_split.wgsl`: 16 classes x 16 slices).
+const FC_SLICES: usize = 16;
+const FC_COLS: usize = 16;
 
 /// Channel quads per `dw_quad` workgroup: as many as fit 256 invocations beside the halo,
 /// fewer when that leaves too few workgroups (narrow networks on 7 x 7 maps).
@@ -165,9 +138,22 @@ fn dw_quads(halo_pixels: usize, channels: usize, other_groups: usize) -> usize {
         .unwrap_or(1)
 }
 
+/// Slices of `dw_quad`'s 1x1 reduction over `k` inputs: as few as keep its serial chain
+/// within 256, as many as fit 256 lanes beside the halo.
+fn dw_split(k: usize, halo_pixels: usize) -> usize {
+    let most = (HW_GROUP / halo_pixels).max(1);
+    (1..=most).find(|&s| dw_serial(k, s) <= 256).unwrap_or(most)
+}
+
+/// `dw_quad`'s longest chain: one slice of the 1x1, the slices' sum, the 9 taps.
+fn dw_serial(k: usize, split: usize) -> usize {
+    let sum = if split > 1 { split } else { 0 };
+    div_up(k, split) + sum + 9
+}
+
 /// The steps of one frame and the floats each activation buffer needs.
 fn steps(
-    d: &Dims,
+    d: &Skeleton,
     at: &Offsets,
     set: KernelSet,
     n: usize,
@@ -188,10 +174,16 @@ fn steps(
     };
     let mut size = [0usize; ACTS];
     size[Act::Input as usize] = n * 3 * h * w;
-    let (ch, cw) = (out_size(h, 2), out_size(w, 2));
-    let (ph, pw) = (out_size(ch, 2), out_size(cw, 2));
+    // Shapes come from the network's walk: stem, max pool, the units, conv5, pool, fc.
+    let walk = d.dims(h, w);
+    let units = at.units.len();
+    let (conv1, pooled) = (walk[0].1, walk[1].1);
+    let (ch, cw, ph, pw) = (conv1.h, conv1.w, pooled.h, pooled.w);
+    let stem_out = conv1.c;
+    let (conv5_in, conv5_out) = (walk[2 + units].0, walk[2 + units].1.c);
+    let classes = walk[walk.len() - 1].1.c;
     let mut cur = Act::Ping;
-    size[cur as usize] = n * d.stem_out * ph * pw;
+    size[cur as usize] = n * stem_out * ph * pw;
     let stem_groups = [div_up(pw, 8), div_up(ph, 4), n];
     let mut steps = vec![Step {
         kernel: Kernel::Stem,
@@ -203,7 +195,7 @@ fn steps(
             cw: u(cw),
             ph: u(ph),
             pw: u(pw),
-            oc: u(d.stem_out),
+            oc: u(stem_out),
             w_off: at.stem.w,
             b_off: at.stem.b,
             pad: [0; 2],
@@ -216,18 +208,16 @@ fn steps(
         shape: DispatchShape {
             // 27 taps, then the 9 of the pool window.
             serial_steps: 27 + 9,
-            bytes_read: f(n * 3 * h * w + d.stem_out * 28),
-            bytes_written: f(n * d.stem_out * ph * pw),
+            bytes_read: f(n * 3 * h * w + stem_out * 28),
+            bytes_written: f(n * stem_out * ph * pw),
             ..shape(0, Kernel::Stem, stem_groups, 64)
         },
     }];
-    let (mut ih, mut iw) = (ph, pw);
-    for (&(stride, in_ch, b, stage), ua) in d.units.iter().zip(&at.units) {
-        let (oh, ow) = if stride == 2 {
-            (out_size(ih, 2), out_size(iw, 2))
-        } else {
-            (ih, iw)
-        };
+    let unit_walk = walk[2..2 + units].iter().zip(&d.layers[2..2 + units]);
+    for ((&(input, output), layer), ua) in unit_walk.zip(&at.units) {
+        let (stride, stage) = (layer.stride, layer.stage as usize);
+        let (in_ch, b) = (input.c, output.c / 2);
+        let (ih, iw, oh, ow) = (input.h, input.w, output.h, output.w);
         let next = if cur == Act::Ping {
             Act::Pong
         } else {
@@ -244,20 +234,23 @@ fn steps(
         // Dispatch 1: [1x1 + ReLU ->] depthwise for each branch. Stride 1 reads the second
         // half of the input: the split is an offset.
         // Small late maps get a tile their size, so no workgroup loops over empty pixels.
-        // The hardware set halves the tile until there are enough workgroups.
+        // The hardware set halves the tile until there are enough workgroups and lanes to
+        // split long 1x1 reductions over.
         let widest = if branches == 2 { b.max(in_ch) } else { b };
         let mut tile = dw_tile(stride).min(oh.max(ow));
-        let (tiles_x, tiles, quads) = loop {
+        let (tiles_x, tiles, quads, dw_split) = loop {
             let tiles_x = div_up(ow, tile);
             let tiles = tiles_x * div_up(oh, tile);
             let halo = (tile - 1) * stride + 3;
             if !hw {
-                break (tiles_x, tiles, 0);
+                break (tiles_x, tiles, 0, 0);
             }
-            let quads = dw_quads(halo * halo, widest, tiles * n * branches);
+            let split = dw_split(k2, halo * halo);
+            let quads = dw_quads(split * halo * halo, widest, tiles * n * branches);
             let groups = tiles * div_up(widest, 4 * quads) * n * branches;
-            if groups * HW_GROUP >= HW_MIN_INVOCATIONS || tile <= 2 {
-                break (tiles_x, tiles, quads);
+            let enough = groups * HW_GROUP >= HW_MIN_INVOCATIONS;
+            if (enough && dw_serial(k2, split) <= 256) || tile <= 2 {
+                break (tiles_x, tiles, quads, split);
             }
             tile = tile.div_ceil(2);
         };
@@ -273,6 +266,7 @@ fn steps(
             src_c: u(in_ch),
             dst_c: u(tmp_c),
             quads: u(quads),
+            split: u(dw_split),
             ..Default::default()
         };
         let [pw1, dw2, pw2] = ua.branch2;
@@ -308,11 +302,11 @@ fn steps(
             dst: Act::Tmp,
             groups: dw_groups,
             shape: DispatchShape {
-                // The 1x1's inputs, then the 9 taps.
-                serial_steps: (k2 + 9) as u64,
+                // The 1x1's inputs (or one slice of them and the slices' sum), then the 9 taps.
+                serial_steps: if hw { dw_serial(k2, dw_split) } else { k2 + 9 } as u64,
                 bytes_read: f(n * k2 * ih * iw + k2 * b + b + b * 10 + branch1_weights),
                 bytes_written: f(n * tmp_c * oh * ow),
-                ..shape(stage + 1, Kernel::Dw, dw_groups, 256)
+                ..shape(stage, Kernel::Dw, dw_groups, 256)
             },
         });
 
@@ -377,32 +371,31 @@ fn steps(
                 },
                 bytes_read: f(n * tmp_c * oh * ow + copied + (tmp_c + branches) * b),
                 bytes_written: f(n * 2 * b * oh * ow),
-                ..shape(stage + 1, Kernel::Pw, pw_groups, pw_size)
+                ..shape(stage, Kernel::Pw, pw_groups, pw_size)
             },
         });
         cur = next;
-        (ih, iw) = (oh, ow);
     }
-    let c4 = d.units.last().map_or(d.stem_out, |&(_, _, b, _)| 2 * b);
-    size[Act::Pooled as usize] = n * d.conv5_out;
-    size[Act::Logits as usize] = n * d.classes;
-    let ohw = ih * iw;
+    let c4 = conv5_in.c;
+    size[Act::Pooled as usize] = n * conv5_out;
+    size[Act::Logits as usize] = n * classes;
+    let ohw = conv5_in.plane();
     let head_split = 64 / HEAD_PQ;
     let head = PwParams {
-        m: u(d.conv5_out),
+        m: u(conv5_out),
         k: u(c4),
         p: u(n * ohw),
         ohw: u(ohw),
         src_c: u(c4),
-        dst_c: u(d.conv5_out),
+        dst_c: u(conv5_out),
         w: at.conv5.w4(),
-        mp4: u(padded(d.conv5_out) / 4),
+        mp4: u(padded(conv5_out) / 4),
         b: at.conv5.b4(),
         split: if hw { u(head_split) } else { 0 },
         pq: if hw { u(HEAD_PQ) } else { 0 },
         ..Default::default()
     };
-    let head_groups = [n, div_up(d.conv5_out, 16), 1];
+    let head_groups = [n, div_up(conv5_out, 16), 1];
     steps.push(Step {
         kernel: Kernel::Head,
         params: bytemuck::bytes_of(&[head, PwParams::default()]).to_vec(),
@@ -418,22 +411,22 @@ fn steps(
             } else {
                 c4 + div_up(ohw, 64) + 64
             } as u64,
-            bytes_read: f(n * c4 * ohw + (c4 + 1) * d.conv5_out),
-            bytes_written: f(n * d.conv5_out),
+            bytes_read: f(n * c4 * ohw + (c4 + 1) * conv5_out),
+            bytes_written: f(n * conv5_out),
             ..shape(4, Kernel::Head, head_groups, if hw { HW_GROUP } else { 64 })
         },
     });
     let (fc_groups, fc_size) = if hw {
-        ([div_up(d.classes, FC_COLS), n, 1], HW_GROUP)
+        ([div_up(classes, FC_COLS), n, 1], HW_GROUP)
     } else {
-        ([div_up(d.classes, 64), n, 1], 64)
+        ([div_up(classes, 64), n, 1], 64)
     };
     steps.push(Step {
         kernel: Kernel::Fc,
         params: bytemuck::bytes_of(&FcParams {
             n: u(n),
-            in_f: u(d.conv5_out),
-            out_f: u(d.classes),
+            in_f: u(conv5_out),
+            out_f: u(classes),
             w_off: at.fc.w,
             b_off: at.fc.b,
             pad: [0; 3],
@@ -445,12 +438,12 @@ fn steps(
         groups: fc_groups,
         shape: DispatchShape {
             serial_steps: if hw {
-                div_up(d.conv5_out, FC_SLICES) + FC_SLICES
+                div_up(conv5_out, FC_SLICES) + FC_SLICES
             } else {
-                d.conv5_out
+                conv5_out
             } as u64,
-            bytes_read: f(n * d.conv5_out + (d.conv5_out + 1) * d.classes),
-            bytes_written: f(n * d.classes),
+            bytes_read: f(n * conv5_out + (conv5_out + 1) * classes),
+            bytes_written: f(n * classes),
             ..shape(4, Kernel::Fc, fc_groups, fc_size)
         },
     });
@@ -458,7 +451,12 @@ fn steps(
 }
 
 /// The work shape of every dispatch of a frame of `shape` ([batch, height, width]).
-pub fn work_shape(d: &Dims, at: &Offsets, set: KernelSet, shape: [usize; 3]) -> Vec<DispatchShape> {
+pub fn work_shape(
+    d: &Skeleton,
+    at: &Offsets,
+    set: KernelSet,
+    shape: [usize; 3],
+) -> Vec<DispatchShape> {
     let [n, h, w] = shape;
     steps(d, at, set, n, h, w)
         .0
@@ -471,14 +469,14 @@ impl Plan {
     pub fn new(
         ctx: &Context,
         pipes: &Pipelines,
-        dims: &Dims,
+        skeleton: &Skeleton,
         at: &Offsets,
         weights: &wgpu::Buffer,
         shape: [usize; 3],
     ) -> Result<Plan> {
         let [n, h, w] = shape;
         let limits = ctx.device.limits();
-        let (steps, sizes) = steps(dims, at, pipes.set, n, h, w);
+        let (steps, sizes) = steps(skeleton, at, pipes.set, n, h, w);
         let work = FrameShape::of(&steps.iter().map(|s| s.shape).collect::<Vec<_>>());
         let too_big = |what: &str| {
             Error::Input(format!(

@@ -169,7 +169,7 @@ impl GpuBackend {
         };
         Ok(Output {
             batch: frame.batch,
-            classes: self.dims.classes,
+            classes: self.classes,
             logits: frame.logits,
             times: StageTimes {
                 ms: estimate.ms,

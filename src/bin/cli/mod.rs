@@ -102,6 +102,9 @@ struct BackendArg {
     /// WebGPU stage timing: auto (timestamp queries) or precise (a fenced submit per stage).
     #[arg(long, default_value = "auto")]
     timing: String,
+    /// WebGPU weight storage: auto (f16 on hardware adapters with shader-f16), f32 or f16.
+    #[arg(long, default_value = "auto")]
+    gpu_weights: String,
 }
 
 pub fn main() -> ExitCode {
@@ -115,32 +118,45 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Reads a weights file, refusing early what cannot be one: foreign first bytes before the
-/// rest is read (`/dev/zero`), and anything past `MAX_FILE_BYTES` (by its length when it has
-/// one, else by counting: pipes and devices).
-fn read(path: &Path) -> Result<Vec<u8>> {
+/// Reads a file of at most `limit` bytes, refusing early what cannot be the right kind:
+/// foreign first bytes (`check` sees the first 16) before the rest is read (`/dev/zero`), and
+/// anything longer (by its length when it has one, else by counting: pipes and devices).
+pub fn read_capped(
+    path: &Path,
+    limit: usize,
+    what: &str,
+    check: impl Fn(&[u8]) -> Result<()>,
+) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| Error::Io(format!("{}: {e}", path.display()));
     let too_large = || {
-        Error::NotWeights(format!(
-            "{} is larger than any ShuffleNetV2 weights file (limit {} bytes)",
-            path.display(),
-            weights::MAX_FILE_BYTES
+        Error::Input(format!(
+            "{} is larger than any {what} this program reads (limit {limit} bytes)",
+            path.display()
         ))
     };
     let mut file = std::fs::File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.len() > weights::MAX_FILE_BYTES as u64 {
+    if file.metadata().map_err(io)?.len() > limit as u64 {
         return Err(too_large());
     }
     let mut bytes = Vec::new();
     (&mut file).take(16).read_to_end(&mut bytes).map_err(io)?;
-    weights::sniff(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
-    file.take(weights::MAX_FILE_BYTES as u64 + 1 - bytes.len() as u64)
+    check(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    file.take(limit as u64 + 1 - bytes.len() as u64)
         .read_to_end(&mut bytes)
         .map_err(io)?;
-    if bytes.len() > weights::MAX_FILE_BYTES {
+    if bytes.len() > limit {
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    read_capped(
+        path,
+        weights::MAX_FILE_BYTES,
+        "ShuffleNetV2 weights file",
+        |head| weights::sniff(head).map(drop),
+    )
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -156,10 +172,11 @@ fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
     let pref = Preference::parse(&backend.backend)?;
     #[cfg(feature = "gpu")]
     {
-        use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling};
+        use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling, WeightPrecision};
         let options = GpuOptions {
             kernels: KernelChoice::parse(&backend.kernels)?,
             profiling: Profiling::parse(&backend.timing)?,
+            weights: WeightPrecision::parse(&backend.gpu_weights)?,
             ..GpuOptions::default()
         };
         pollster::block_on(Engine::with_gpu_options(loaded.network, pref, options))
@@ -343,6 +360,7 @@ fn bench(
         }
         if let Some(g) = &gpu {
             line["kernels"] = g.kernels.into();
+            line["gpu_weights"] = g.weights.into();
             line["shape"] = g.json.clone();
         }
         println!("{line}");
@@ -365,6 +383,7 @@ fn bench(
 /// What a GPU bench line adds: the kernel set that ran and the frame's work shape.
 struct GpuFigures {
     kernels: &'static str,
+    weights: &'static str,
     table: String,
     json: serde_json::Value,
 }
@@ -372,11 +391,13 @@ struct GpuFigures {
 #[cfg(feature = "gpu")]
 fn gpu_figures(eng: &Engine, shape: [usize; 3]) -> Option<GpuFigures> {
     use shufflenet_web::gpu::{self, FrameShape};
-    let set = eng.gpu_stats()?.kernels;
+    let stats = eng.gpu_stats()?;
+    let set = stats.kernels;
     let dispatches = gpu::work_shape(eng.network(), set, shape);
     let t = FrameShape::of(&dispatches);
     Some(GpuFigures {
         kernels: set.name(),
+        weights: if stats.f16_weights { "f16" } else { "f32" },
         table: gpu::shape_table(&dispatches),
         json: serde_json::json!({"dispatches": t.dispatches, "workgroups": t.workgroups,
             "invocations": t.invocations, "bytes_read": t.bytes_read,

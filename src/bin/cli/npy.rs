@@ -4,8 +4,17 @@ use std::path::Path;
 
 use shufflenet_web::{Error, Result, Tensor};
 
+/// Some 20 images at the largest input side (4096 x 4096): larger is not an input to classify.
+const MAX_NPY_BYTES: usize = 4 << 30;
+
 pub fn read_nchw(path: &Path) -> Result<Tensor> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    let bytes = super::read_capped(path, MAX_NPY_BYTES, ".npy input", |head| {
+        if head.starts_with(b"\x93NUMPY") {
+            Ok(())
+        } else {
+            Err(Error::Input("not a .npy file (no \\x93NUMPY magic)".into()))
+        }
+    })?;
     let bad = |msg: String| Error::Input(format!("{}: {msg}", path.display()));
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a .npy file: {e}")))?;
     if npy.order() != npyz::Order::C {

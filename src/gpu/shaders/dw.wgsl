@@ -31,6 +31,10 @@ struct Dw {
     dst_c: u32,    // channels per image in dst
     dst_off: u32,  // first dst channel written
     quads: u32,    // hardware set only
+    split: u32,    // hardware set only
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 struct Params {

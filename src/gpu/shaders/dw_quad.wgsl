@@ -9,6 +9,9 @@
 // beside its halo (`quads`: 1 on a 16 x 16 or 15 x 15 halo, 3 on 7 x 7's 9 x 9): 4 to 12
 // channels per workgroup, several times the workgroups.
 //
+// Where a 1x1 has many inputs (x1.5 and x2.0 late stages) its reduction is split `split`
+// ways over more lanes of the workgroup and the slices summed in workgroup memory.
+//
 // Stride-2 units also run branch 1's depthwise (straight from the input, no 1x1) in this
 // dispatch: workgroup_id.z = image * branches + branch.
 
@@ -33,6 +36,10 @@ struct Dw {
     dst_c: u32,    // channels per image in dst
     dst_off: u32,  // first dst channel written
     quads: u32,    // channel quads per workgroup
+    split: u32,    // slices of the 1x1's reduction (split * quads * halo pixels <= 256)
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 struct Params {
@@ -44,7 +51,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
-// [4 * quads channels][halo pixels]; quads * halo pixels <= 256.
+// [split][4 * quads channels][halo pixels]; split * quads * halo pixels <= 256. Slice 0
+// ends up holding the 1x1 outputs the depthwise reads.
 var<workgroup> halo_tile: array<f32, 1024>;
 
 fn weight(i: u32) -> f32 {
@@ -63,34 +71,56 @@ fn dw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     let hp = side * side;
     let ty0 = (wg.x / d.tiles_x) * d.tile;
     let tx0 = (wg.x % d.tiles_x) * d.tile;
-    let q = lid / hp;
+    let lanes = d.quads * hp; // lanes per slice
+    let s = lid / lanes;
+    let q = (lid % lanes) / hp;
     let px = lid % hp;
     let ch0 = c0 + 4u * q;
     // Halo pixel `px` in input coordinates; outside the image the depthwise sees zeros.
     let iy = i32(ty0 * d.stride + px / side) - 1;
     let ix = i32(tx0 * d.stride + px % side) - 1;
     let inside = iy >= 0 && iy < i32(d.ih) && ix >= 0 && ix < i32(d.iw);
+    // This lane's slice of the 1x1 (or, without a 1x1, slice 0 loads the input).
     var v = vec4<f32>(0.0);
-    if q < d.quads && ch0 < d.c && inside {
+    if s < d.split && ch0 < d.c && inside {
         let plane = d.ih * d.iw;
         let at = (n * d.src_c + d.src_off) * plane + u32(iy) * d.iw + u32(ix);
         if d.k == 0u {
-            for (var i = 0u; i < 4u; i++) {
+            for (var i = 0u; i < 4u && s == 0u; i++) {
                 if ch0 + i < d.c {
                     v[i] = src[at + (ch0 + i) * plane];
                 }
             }
         } else {
-            var a = weights[d.pw_b + ch0 / 4u];
-            for (var k = 0u; k < d.k; k++) {
-                a += weights[d.pw_w + k * d.cp4 + ch0 / 4u] * src[at + k * plane];
+            if s == 0u {
+                v = weights[d.pw_b + ch0 / 4u];
             }
-            v = max(a, vec4<f32>(0.0));
+            for (var k = s; k < d.k; k += d.split) {
+                v += weights[d.pw_w + k * d.cp4 + ch0 / 4u] * src[at + k * plane];
+            }
         }
     }
-    if q < d.quads {
+    let slot = (4u * q + s * 4u * d.quads) * hp + px;
+    if s < d.split {
         for (var i = 0u; i < 4u; i++) {
-            halo_tile[(4u * q + i) * hp + px] = v[i];
+            halo_tile[slot + i * hp] = v[i];
+        }
+    }
+    workgroupBarrier();
+    // Slice 0 adds the other slices, then the 1x1's ReLU (outside the image all are 0).
+    if s == 0u && d.split > 1u {
+        for (var t = 1u; t < d.split; t++) {
+            for (var i = 0u; i < 4u; i++) {
+                v[i] += halo_tile[slot + (t * 4u * d.quads + i) * hp];
+            }
+        }
+    }
+    if s == 0u && d.k != 0u {
+        v = max(v, vec4<f32>(0.0));
+    }
+    if s == 0u {
+        for (var i = 0u; i < 4u; i++) {
+            halo_tile[slot + i * hp] = v[i];
         }
     }
     workgroupBarrier();

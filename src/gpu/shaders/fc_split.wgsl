@@ -1,8 +1,8 @@
 // Hardware set: the classifier with the reduction split. fc.wgsl gives each class one
 // invocation and all 1,024+ features in a row (16 workgroups at x1.0); here a workgroup of
-// 256 takes 32 classes x 8 slices of the features: the image's pooled features are shared
-// through workgroup memory, each invocation sums every 8th feature (neighbouring lanes read
-// neighbouring weights of the [in][out] layout), and the 8 partial sums are added at the end.
+// 256 takes 16 classes x 16 slices of the features: the image's pooled features are shared
+// through workgroup memory, each invocation sums every 16th feature (neighbouring lanes read
+// neighbouring weights of the [in][out] layout), and the 16 partial sums are added at the end.
 
 struct Fc {
     n: u32,
@@ -20,8 +20,8 @@ struct Fc {
 @group(0) @binding(2) var<storage, read> src: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 
-const COLS: u32 = 32u;    // classes per workgroup
-const SLICES: u32 = 8u;   // COLS * SLICES = 256
+const COLS: u32 = 16u;    // classes per workgroup
+const SLICES: u32 = 16u;  // COLS * SLICES = 256
 const CHUNK: u32 = 1024u; // features staged per round
 
 var<workgroup> feat: array<f32, 1024>;

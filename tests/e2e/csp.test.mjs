@@ -1,0 +1,40 @@
+// The page under tools/serve.mjs's headers: cross-origin isolated, and its Content Security
+// Policy blocks nothing the page does (wasm in the worker, the webcam, an uploaded image).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage, BASE_URL } from './support/browser.mjs';
+import { waitReady, waitFrames, testImageBmp } from './support/page.mjs';
+
+const LONG = { timeout: 300_000 };
+let browser;
+before(async () => {
+  browser = await launch({ camera: 'fake', webgpu: false });
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('the page runs cross-origin isolated with no CSP violation', LONG, async () => {
+  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
+  try {
+    const res = await page.request.get(BASE_URL);
+    assert.match(res.headers()['content-security-policy'], /wasm-unsafe-eval/);
+    // Listening from the first byte of the page: reload with the listener installed.
+    await context.addInitScript(() => {
+      window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    await page.reload();
+    await waitReady(page);
+    const seen = await waitFrames(page, 2, { from: 0 });
+    await page.setInputFiles('#upload', { name: 'disc.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
+    await waitFrames(page, 1, { from: seen });
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
+    const refused = logs.filter((l) => /Content Security Policy|Refused to/i.test(l));
+    assert.deepEqual(refused, [], logs.join('\n'));
+  } finally {
+    await context.close();
+  }
+});
