@@ -20,7 +20,7 @@ pub(super) struct RawFrame {
 impl GpuBackend {
     /// Injected faults and earlier device errors stop a frame before it starts.
     pub(super) fn before_frame(&mut self) -> Result<()> {
-        if self.options.fault == Some(GpuFault::DeviceLost { frame: self.frames }) {
+        if self.options.fault() == Some(GpuFault::DeviceLost { frame: self.frames }) {
             self.ctx.device.destroy();
             self.ctx
                 .health
