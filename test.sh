@@ -30,12 +30,6 @@ WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-
 
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg
-
-step "page JavaScript: type-checked against pkg/'s .d.ts (tsc), linted (eslint)"
-npx tsc -p jsconfig.json
-npx eslint
-
-step "page end to end: the tests"
 # The page and the embed example against the generated pkg/shufflenet_web.d.ts.
 npx tsc -p jsconfig.json
 # The page tests run on the untrained stand-ins, the same on every machine.
