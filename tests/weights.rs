@@ -286,7 +286,7 @@ suite_test!(
 
 suite_test!(
     fn a_storage_under_a_thousand_keys_is_refused_by_name() {
-        // The bomb: a 4 MB storage viewed whole by 1,000 keys (4 GB if copied per key).
+        // A 4 MB storage viewed whole by 1,000 keys (4 GB if copied per key).
         let sd = small_sd();
         let (mut views, mut storages) = separate_storages(&sd);
         let n = 1 << 20;

@@ -130,12 +130,24 @@ def write_fixtures():
     print("fixtures written to", FIX)
 
 
+# What `--full` asserts (relative to the largest torchvision logit), per weights dtype.
+FULL_BOUNDS = {"F32": 1e-4, "F16": 2e-2}
+# Each backend `shufflenet run` is checked with (WebGPU: both kernel sets).
+FULL_BACKENDS = [
+    ["--backend", "cpu"],
+    ["--backend", "webgpu", "--kernels", "software"],
+    ["--backend", "webgpu", "--kernels", "hardware"],
+]
+
+
 def full_check(widths, cli):
-    """Full-size networks: torchvision logits vs `shufflenet run`, F32 and F16 weights."""
+    """Full-size networks: torchvision logits vs `shufflenet run` on every backend, F32 and F16
+    weights; fails when any exceeds FULL_BOUNDS."""
     out_dir = os.path.join(ROOT, "target", "full-check")
     os.makedirs(out_dir, exist_ok=True)
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(5))
     np.save(os.path.join(out_dir, "input.npy"), x.numpy())
+    failures = 0
     for w in widths:
         model = randomize(ShuffleNetV2([4, 8, 4], WIDTHS[w]), seed=11)
         with torch.no_grad():
@@ -146,12 +158,17 @@ def full_check(widths, cli):
             if dtype == "F16":
                 sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
             save_file({k: v.contiguous() for k, v in sd.items()}, path)
-            got_path = os.path.join(out_dir, f"x{w}_{dtype}_logits.npy")
-            subprocess.run(cli + ["run", path, os.path.join(out_dir, "input.npy"), got_path], check=True)
-            got = np.load(got_path)
-            rel = float(np.abs(got - want).max() / np.abs(want).max())
-            print(json.dumps({"width": w, "weights": dtype, "max_abs_logit": float(np.abs(want).max()),
-                              "max_rel_diff": rel}))
+            for backend in FULL_BACKENDS:
+                got_path = os.path.join(out_dir, f"x{w}_{dtype}_logits.npy")
+                subprocess.run(cli + ["run", path, os.path.join(out_dir, "input.npy"), got_path] + backend,
+                               check=True)
+                got = np.load(got_path)
+                rel = float(np.abs(got - want).max() / np.abs(want).max())
+                print(json.dumps({"width": w, "weights": dtype, "backend": " ".join(backend[1::2]),
+                                  "max_abs_logit": float(np.abs(want).max()), "max_rel_diff": rel}))
+                failures += rel > FULL_BOUNDS[dtype]
+    if failures:
+        sys.exit(f"{failures} full-size checks exceeded their bounds {FULL_BOUNDS}")
 
 
 def main():

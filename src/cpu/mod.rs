@@ -3,4 +3,6 @@
 mod fast;
 pub mod reference;
 
-pub use fast::{probe, FastCpu};
+#[cfg(feature = "testing")]
+pub use fast::probe;
+pub use fast::FastCpu;

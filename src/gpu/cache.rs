@@ -29,16 +29,6 @@ impl Plans {
     pub fn frame_input(&self) -> Option<&FrameInput> {
         self.frame_input.as_ref()
     }
-
-    /// GPU buffers and textures the plans hold.
-    pub fn buffers(&self) -> usize {
-        self.recent
-            .iter()
-            .chain(&self.frame_plan)
-            .map(|p| p.buffers)
-            .sum::<usize>()
-            + 2 * usize::from(self.frame_input.is_some())
-    }
 }
 
 impl GpuBackend {

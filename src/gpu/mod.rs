@@ -22,6 +22,8 @@ mod pipelines;
 mod plan;
 mod shape;
 mod submit;
+#[cfg(feature = "testing")]
+mod testing;
 mod timing;
 
 use crate::backend::{Output, TimingMethod};
@@ -36,6 +38,8 @@ pub use options::{GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling, Weig
 use packed::Offsets;
 use pipelines::Pipelines;
 pub use shape::{table as shape_table, DispatchShape, FrameShape};
+#[cfg(feature = "testing")]
+pub use testing::LiveObjects;
 use timing::StageEstimator;
 
 /// Begin and end timestamps of the five stage passes, at the front of the readback buffer.
@@ -55,8 +59,6 @@ pub struct GpuStats {
     pub bytes_read_back_per_frame: u64,
     /// Weights uploaded once at load.
     pub weight_bytes: u64,
-    /// GPU buffers and textures the backend holds right now.
-    pub live_buffers: usize,
     pub frames: u64,
     /// The last frame's work shape.
     pub shape: FrameShape,
@@ -94,14 +96,14 @@ impl GpuBackend {
     /// Opens the device, builds every pipeline of the kernel set, uploads the weights and
     /// runs one warm-up frame so the first real frame is not the slow one.
     pub async fn with_options(net: &Network, options: GpuOptions) -> Result<GpuBackend> {
-        let ctx = Context::acquire(options.fault).await?;
+        let ctx = Context::acquire(options.fault()).await?;
         let set = options.kernels.resolve(ctx.device_type);
         let f16 = options.weights.resolve(ctx.f16, ctx.device_type);
         let pipes = Pipelines::build(
             &ctx.device,
             set,
             f16,
-            options.fault == Some(GpuFault::PipelineFailure),
+            options.fault() == Some(GpuFault::PipelineFailure),
         )
         .await?;
         let (data, offsets) = Offsets::pack(net);
@@ -155,7 +157,6 @@ impl GpuBackend {
                 bytes_uploaded_per_frame: 0,
                 bytes_read_back_per_frame: 0,
                 weight_bytes: 0,
-                live_buffers: 0,
                 frames: 0,
                 shape: FrameShape::default(),
             },
@@ -190,9 +191,7 @@ impl GpuBackend {
     }
 
     pub fn stats(&self) -> GpuStats {
-        let queries = usize::from(self.queries.is_some()) * 2;
         GpuStats {
-            live_buffers: 1 + queries + self.plans.buffers(),
             weight_bytes: self.weight_bytes,
             frames: self.frames,
             ..self.last

@@ -135,6 +135,8 @@ impl WeightPrecision {
 
 #[derive(Clone, Copy, Debug)]
 pub struct GpuOptions {
+    /// A failure to force (tests only).
+    #[cfg(feature = "testing")]
     pub fault: Option<GpuFault>,
     pub profiling: Profiling,
     pub kernels: KernelChoice,
@@ -143,9 +145,20 @@ pub struct GpuOptions {
     pub warm_up_side: usize,
 }
 
+impl GpuOptions {
+    /// The failure tests force, if any; always none outside the `testing` feature.
+    pub fn fault(&self) -> Option<GpuFault> {
+        #[cfg(feature = "testing")]
+        return self.fault;
+        #[cfg(not(feature = "testing"))]
+        None
+    }
+}
+
 impl Default for GpuOptions {
     fn default() -> Self {
         GpuOptions {
+            #[cfg(feature = "testing")]
             fault: None,
             profiling: Profiling::Auto,
             kernels: KernelChoice::Auto,

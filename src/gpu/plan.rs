@@ -82,10 +82,11 @@ pub struct Plan {
     /// Timestamps (if any) then logits: the frame's single readback.
     pub staging: wgpu::Buffer,
     pub stages: [Vec<Dispatch>; 5],
-    /// Buffers this plan owns.
-    pub buffers: usize,
     /// The frame's work shape (preprocessing of RGBA frames not included).
     pub work: FrameShape,
+    /// The buffer holding the activation after the stem and after each stage.
+    #[cfg(feature = "testing")]
+    pub stage_outputs: [wgpu::Buffer; 4],
     _held: Vec<wgpu::Buffer>,
 }
 
@@ -512,6 +513,8 @@ impl Plan {
             .map(|i| match i {
                 i if i == Act::Input as usize => act(i, wgpu::BufferUsages::COPY_DST),
                 i if i == Act::Logits as usize => act(i, wgpu::BufferUsages::COPY_SRC),
+                // Stage activations are copied out only by the conformance suite's probe.
+                _ if cfg!(feature = "testing") => act(i, wgpu::BufferUsages::COPY_SRC),
                 _ => act(i, wgpu::BufferUsages::empty()),
             })
             .collect();
@@ -592,6 +595,11 @@ impl Plan {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        #[cfg(feature = "testing")]
+        let stage_outputs = std::array::from_fn(|stage| {
+            let last = steps.iter().rev().find(|s| s.shape.stage as usize == stage);
+            acts[last.expect("every stage dispatches").dst as usize].clone()
+        });
         let mut held = acts;
         let input = held[Act::Input as usize].clone();
         let logits = held[Act::Logits as usize].clone();
@@ -601,10 +609,11 @@ impl Plan {
             input,
             logits,
             logits_bytes,
-            buffers: held.len() + 1,
             work,
             staging,
             stages,
+            #[cfg(feature = "testing")]
+            stage_outputs,
             _held: held,
         })
     }

@@ -20,7 +20,7 @@ pub(super) struct RawFrame {
 impl GpuBackend {
     /// Injected faults and earlier device errors stop a frame before it starts.
     pub(super) fn before_frame(&mut self) -> Result<()> {
-        if self.options.fault == Some(GpuFault::DeviceLost { frame: self.frames }) {
+        if self.options.fault() == Some(GpuFault::DeviceLost { frame: self.frames }) {
             self.ctx.device.destroy();
             self.ctx
                 .health
@@ -47,7 +47,7 @@ impl GpuBackend {
     }
 
     /// Records one stage's dispatches into a compute pass of its own.
-    fn record_stage(
+    pub(super) fn record_stage(
         &self,
         enc: &mut wgpu::CommandEncoder,
         plan: &Plan,
@@ -181,7 +181,7 @@ impl GpuBackend {
     }
 
     /// Maps the staging buffer and copies it out: the frame's one readback.
-    async fn read_back(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
+    pub(super) async fn read_back(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
         let (tx, rx) = futures_channel::oneshot::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);

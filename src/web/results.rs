@@ -138,10 +138,11 @@ pub struct GpuStats {
     pub bytes_read_back_per_frame: u64,
     pub weight_bytes: u64,
     pub kernels: String,
+    /// "f16" (`shader-f16`) or "f32": how the weights are kept on the GPU.
+    pub weights: String,
     pub invocations_per_frame: u64,
     pub min_invocations_per_dispatch: u64,
     pub max_serial_steps: u64,
-    pub live_buffers: usize,
 }
 
 #[cfg(feature = "gpu")]
@@ -155,10 +156,10 @@ impl From<crate::gpu::GpuStats> for GpuStats {
             bytes_read_back_per_frame: g.bytes_read_back_per_frame,
             weight_bytes: g.weight_bytes,
             kernels: g.kernels.name().into(),
+            weights: if g.f16_weights { "f16" } else { "f32" }.into(),
             invocations_per_frame: g.shape.invocations,
             min_invocations_per_dispatch: g.shape.min_invocations_per_dispatch,
             max_serial_steps: g.shape.max_serial_steps,
-            live_buffers: g.live_buffers,
         }
     }
 }

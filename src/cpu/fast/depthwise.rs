@@ -43,6 +43,7 @@ impl Depthwise {
         Depthwise::new(conv, &(0..conv.out_ch).collect::<Vec<_>>())
     }
 
+    #[cfg(feature = "testing")]
     pub fn stride(&self) -> usize {
         self.stride
     }

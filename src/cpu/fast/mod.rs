@@ -6,6 +6,7 @@ mod depthwise;
 mod head;
 mod plan;
 mod pointwise;
+#[cfg(feature = "testing")]
 pub mod probe;
 mod simd;
 mod stem;

@@ -90,6 +90,7 @@ impl UnitPlan {
         (plan, out)
     }
 
+    #[cfg(feature = "testing")]
     pub fn stride(&self) -> usize {
         match self.ops {
             UnitOps::Split { .. } => 1,
