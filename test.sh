@@ -11,6 +11,9 @@ step() { printf '\n\033[1;32m==> %s\033[0m\n' "$*" >&2; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "eslint (page, worker, example, server, e2e tests)"
+npx eslint .
+
 step "cargo clippy (native and wasm32)"
 cargo clippy -q --all-targets -- -D warnings
 wasm cargo clippy -q --lib --target wasm32-unknown-unknown -- -D warnings
@@ -27,6 +30,8 @@ WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-
 
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg
+# The page and the embed example against the generated pkg/shufflenet_web.d.ts.
+npx tsc -p jsconfig.json
 # The page tests run on the untrained stand-ins, the same on every machine.
 export WEIGHTS_DIR="$PWD/target/e2e-weights"
 rm -rf "$WEIGHTS_DIR" && SHUFFLENET_OFFLINE=1 tools/weights.sh target/debug/shufflenet

@@ -10,6 +10,7 @@ pub mod engine;
 mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod integrity;
 pub mod model;
 pub mod preprocess;
 pub mod tensor;

@@ -4,18 +4,21 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Object, Reflect, Uint8Array};
+use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::backend::Output;
 use crate::engine::{self, Preference};
-use crate::model::Stage;
 use crate::preprocess::{self, Crop};
 use crate::tensor::Tensor;
-use crate::weights::{self, Info, MAX_FILE_BYTES};
+use crate::weights::{self, Info};
 use crate::Error;
+
+mod load;
+mod results;
+
+pub use results::{ClassScore, Loaded, Logits, Prediction, RunInfo, StageMs, WeightsInfo};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -32,41 +35,6 @@ pub fn wasm_memory_bytes() -> f64 {
 
 fn js_err(e: Error) -> JsError {
     JsError::new(&e.to_string())
-}
-
-/// A plain JS object from key/value pairs.
-fn object(fields: &[(&str, JsValue)]) -> JsValue {
-    let o = Object::new();
-    for (k, v) in fields {
-        // Setting a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
-    }
-    o.into()
-}
-
-fn info_object(info: &Info) -> JsValue {
-    object(&[
-        ("arch", info.arch.describe().into()),
-        (
-            "width",
-            info.arch
-                .known_width()
-                .map_or(JsValue::NULL, |w| w.label().into()),
-        ),
-        ("dtype", info.dtype.name().into()),
-        ("params", (info.params as f64).into()),
-        ("format", info.format.name().into()),
-        ("bytes", (info.file_bytes as f64).into()),
-        ("classes", (info.arch.num_classes as f64).into()),
-    ])
-}
-
-fn stages_object(out: &Output) -> JsValue {
-    let fields: Vec<(&str, JsValue)> = Stage::ALL
-        .iter()
-        .map(|s| (s.name(), out.times.get(*s).into()))
-        .collect();
-    object(&fields)
 }
 
 /// Shared state: methods borrow it only between awaits, so JavaScript may call any method
@@ -156,29 +124,48 @@ impl Engine {
 
     /// Loads weights from bytes (.safetensors or .pth). On error the previous model stays.
     #[wasm_bindgen(js_name = loadBytes)]
-    pub async fn load_bytes(&self, bytes: Vec<u8>) -> Result<JsValue, JsError> {
-        load(&self.state, &bytes).await
+    pub async fn load_bytes(&self, bytes: Vec<u8>) -> Result<Ts<WeightsInfo>, JsError> {
+        Ok(load(&self.state, &bytes).await?.into_ts()?)
     }
 
-    /// Fetches weights, streaming, calling `on_progress(loaded, total)` as bytes arrive
-    /// (`total` is undefined when the server sends no Content-Length).
+    /// Loads the weights at `url` from the Cache API or over fetch (streaming, calling
+    /// `on_progress(loaded, total)`; `total` is undefined without a Content-Length), checked
+    /// against `sha256` (hex, e.g. the manifest's) when given. Resolves to
+    /// `{ info, cached, bytes }`. A file that fails to load is never cached, and on error the
+    /// previous model stays.
     #[wasm_bindgen(js_name = loadUrl)]
     pub async fn load_url(
         &self,
         url: String,
         on_progress: Option<js_sys::Function>,
-    ) -> Result<JsValue, JsError> {
-        let bytes = fetch_bytes(&url, on_progress.as_ref()).await?;
-        load(&self.state, &bytes).await
+        sha256: Option<String>,
+    ) -> Result<Ts<Loaded>, JsError> {
+        let got = load::get(&url, sha256.as_deref(), on_progress.as_ref()).await?;
+        match load(&self.state, &got.bytes).await {
+            Ok(info) => {
+                got.remember(&url).await;
+                let loaded = Loaded {
+                    info,
+                    cached: got.cached,
+                    bytes: got.bytes.len(),
+                };
+                Ok(loaded.into_ts()?)
+            }
+            Err(e) => {
+                if got.cached {
+                    got.forget(&url).await;
+                }
+                Err(e)
+            }
+        }
     }
 
     /// What the loaded weights are, or undefined before the first load.
-    pub fn info(&self) -> JsValue {
-        self.state
-            .borrow()
-            .info
+    pub fn info(&self) -> Option<Ts<WeightsInfo>> {
+        let s = self.state.borrow();
+        s.info
             .as_ref()
-            .map_or(JsValue::UNDEFINED, info_object)
+            .and_then(|i| WeightsInfo::from(i).into_ts().ok())
     }
 
     /// The backend that runs the next frame.
@@ -223,36 +210,12 @@ impl Engine {
     /// else undefined.
     #[cfg(feature = "gpu")]
     #[wasm_bindgen(js_name = gpuStats)]
-    pub fn gpu_stats(&self) -> JsValue {
+    pub fn gpu_stats(&self) -> Option<Ts<results::GpuStats>> {
         let s = self.state.borrow();
-        match s.engine.as_ref().and_then(|e| e.gpu_stats()) {
-            Some(g) => object(&[
-                (
-                    "dispatches_per_frame",
-                    (g.dispatches_per_frame as f64).into(),
-                ),
-                ("submits_per_frame", (g.submits_per_frame as f64).into()),
-                ("readbacks_per_frame", (g.readbacks_per_frame as f64).into()),
-                (
-                    "bytes_uploaded_per_frame",
-                    (g.bytes_uploaded_per_frame as f64).into(),
-                ),
-                (
-                    "bytes_read_back_per_frame",
-                    (g.bytes_read_back_per_frame as f64).into(),
-                ),
-                ("weight_bytes", (g.weight_bytes as f64).into()),
-                ("kernels", g.kernels.name().into()),
-                ("weights", if g.f16_weights { "f16" } else { "f32" }.into()),
-                ("invocations_per_frame", (g.shape.invocations as f64).into()),
-                (
-                    "min_invocations_per_dispatch",
-                    (g.shape.min_invocations_per_dispatch as f64).into(),
-                ),
-                ("max_serial_steps", (g.shape.max_serial_steps as f64).into()),
-            ]),
-            None => JsValue::UNDEFINED,
-        }
+        s.engine
+            .as_ref()
+            .and_then(|e| e.gpu_stats())
+            .and_then(|g| results::GpuStats::from(g).into_ts().ok())
     }
 
     /// Classifies a canvas frame into the top `k` classes. `crop`: "square" or "eval".
@@ -261,7 +224,7 @@ impl Engine {
         frame: web_sys::ImageData,
         k: usize,
         crop: Option<String>,
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<Ts<Prediction>, JsError> {
         let (w, h) = (frame.width(), frame.height());
         self.classify_rgba(frame.data().0, w, h, k, crop).await
     }
@@ -274,7 +237,7 @@ impl Engine {
         bitmap: web_sys::ImageBitmap,
         k: usize,
         crop: Option<String>,
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<Ts<Prediction>, JsError> {
         let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
         classify_frame(&self.state, k, async |e| {
             e.run_image_bitmap(&bitmap, crop).await
@@ -291,7 +254,7 @@ impl Engine {
         height: u32,
         k: usize,
         crop: Option<String>,
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<Ts<Prediction>, JsError> {
         let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
         classify_frame(&self.state, k, async |e| {
             e.run_rgba(&rgba, width, height, crop).await
@@ -307,25 +270,21 @@ impl Engine {
         n: usize,
         h: usize,
         w: usize,
-    ) -> Result<JsValue, JsError> {
+    ) -> Result<Ts<Logits>, JsError> {
         let input = Tensor::new([n, 3, h, w], data).map_err(js_err)?;
         let start = web_time::Instant::now();
         let (out, backend, kernels) = with_engine(&self.state, async |e| {
             let out = e.run(&input).await?;
-            Ok((out, e.backend(), kernels_value(e)))
+            Ok((out, e.backend(), kernels_of(e)))
         })
         .await?;
-        Ok(object(&[
-            ("logits", js_sys::Float32Array::from(&out.logits[..]).into()),
-            ("classes", (out.classes as f64).into()),
-            ("stages", stages_object(&out)),
-            ("totalMs", (start.elapsed().as_secs_f64() * 1e3).into()),
-            ("backend", backend.into()),
-            ("kernels", kernels),
-            ("timing", out.times.method.name().into()),
-            ("resolutionMs", resolution_value(&out)),
-            ("framesAveraged", (out.times.frames_averaged as f64).into()),
-        ]))
+        let run = run_info(&out, start, backend, kernels);
+        let logits = Logits {
+            classes: out.classes,
+            logits: out.logits,
+            run,
+        };
+        Ok(logits.into_ts()?)
     }
 }
 
@@ -334,72 +293,60 @@ async fn classify_frame(
     state: &Rc<RefCell<State>>,
     k: usize,
     run: impl AsyncFnOnce(&mut engine::Engine) -> crate::Result<Output>,
-) -> Result<JsValue, JsError> {
+) -> Result<Ts<Prediction>, JsError> {
     let start = web_time::Instant::now();
     let (out, backend, fallback, kernels) = with_engine(state, async |e| {
         let out = run(e).await?;
-        Ok((out, e.backend(), fallback_value(e), kernels_value(e)))
+        let fallback = e.fallback_reason().map(str::to_string);
+        Ok((out, e.backend(), fallback, kernels_of(e)))
     })
     .await?;
-    let result = prediction(&out, k, start, backend, fallback);
-    // Which WebGPU kernels ran, and how coarse the stage clock is.
-    let _ = Reflect::set(&result, &"kernels".into(), &kernels);
-    let _ = Reflect::set(&result, &"resolutionMs".into(), &resolution_value(&out));
-    let frames = (out.times.frames_averaged as f64).into();
-    let _ = Reflect::set(&result, &"framesAveraged".into(), &frames);
-    Ok(result)
+    let top = preprocess::top_k(out.logits_of(0), k.max(1))
+        .into_iter()
+        .map(|(index, prob)| ClassScore {
+            index,
+            name: crate::classes::name(index).to_string(),
+            prob,
+        })
+        .collect();
+    let prediction = Prediction {
+        top,
+        fallback,
+        run: run_info(&out, start, backend, kernels),
+    };
+    Ok(prediction.into_ts()?)
 }
 
-/// A classification result: the top `k` classes, stage times and who ran it.
-fn prediction(
+/// Stage times, the clock, and who ran the frame.
+fn run_info(
     out: &Output,
-    k: usize,
     start: web_time::Instant,
     backend: &str,
-    fallback: JsValue,
-) -> JsValue {
-    let top = js_sys::Array::new();
-    for (index, prob) in preprocess::top_k(out.logits_of(0), k.max(1)) {
-        top.push(&object(&[
-            ("index", (index as f64).into()),
-            ("name", crate::classes::name(index).into()),
-            ("prob", (prob as f64).into()),
-        ]));
+    kernels: Option<String>,
+) -> RunInfo {
+    RunInfo {
+        stages: StageMs::from(out),
+        total_ms: start.elapsed().as_secs_f64() * 1e3,
+        backend: backend.into(),
+        timing: out.times.method.name().into(),
+        kernels,
+        resolution_ms: out.times.resolution_ms,
+        frames_averaged: out.times.frames_averaged,
     }
-    object(&[
-        ("top", top.into()),
-        ("stages", stages_object(out)),
-        ("totalMs", (start.elapsed().as_secs_f64() * 1e3).into()),
-        ("backend", backend.into()),
-        ("timing", out.times.method.name().into()),
-        ("fallback", fallback),
-    ])
 }
 
-/// The WebGPU kernel set that ran ("hardware" or "software"), or undefined on the CPU.
-fn kernels_value(e: &engine::Engine) -> JsValue {
+/// The WebGPU kernel set that ran ("hardware" or "software"); `None` on the CPU.
+fn kernels_of(e: &engine::Engine) -> Option<String> {
     #[cfg(feature = "gpu")]
     if let Some(stats) = e.gpu_stats() {
-        return stats.kernels.name().into();
+        return Some(stats.kernels.name().into());
     }
     let _ = e;
-    JsValue::UNDEFINED
-}
-
-/// The stage clock's resolution in ms when it is coarse (stage times are then a running
-/// mean over `framesAveraged` frames), else null.
-fn resolution_value(out: &Output) -> JsValue {
-    out.times.resolution_ms.map_or(JsValue::NULL, JsValue::from)
-}
-
-/// Why WebGPU is not running frames, for results: a string, or undefined.
-fn fallback_value(e: &engine::Engine) -> JsValue {
-    e.fallback_reason()
-        .map_or(JsValue::UNDEFINED, JsValue::from)
+    None
 }
 
 /// Validates and folds, then builds the backend; only then replaces the running model.
-async fn load(state: &Rc<RefCell<State>>, bytes: &[u8]) -> Result<JsValue, JsError> {
+async fn load(state: &Rc<RefCell<State>>, bytes: &[u8]) -> Result<WeightsInfo, JsError> {
     let loaded = weights::load(bytes).map_err(js_err)?;
     let preference = state.borrow().preference;
     #[cfg(feature = "gpu")]
@@ -410,82 +357,9 @@ async fn load(state: &Rc<RefCell<State>>, bytes: &[u8]) -> Result<JsValue, JsErr
     #[cfg(not(feature = "gpu"))]
     let engine = engine::Engine::new(loaded.network, preference).await;
     let engine = engine.map_err(js_err)?;
-    let info = info_object(&loaded.info);
+    let info = WeightsInfo::from(&loaded.info);
     let mut s = state.borrow_mut();
     s.engine = Some(engine);
     s.info = Some(loaded.info);
     Ok(info)
-}
-
-/// `fetch` in a window or a worker.
-fn fetch(url: &str) -> Result<js_sys::Promise, JsError> {
-    let global = js_sys::global();
-    if let Some(w) = global.dyn_ref::<web_sys::Window>() {
-        Ok(w.fetch_with_str(url))
-    } else if let Some(w) = global.dyn_ref::<web_sys::WorkerGlobalScope>() {
-        Ok(w.fetch_with_str(url))
-    } else {
-        Err(JsError::new("no fetch in this JavaScript context"))
-    }
-}
-
-async fn fetch_bytes(
-    url: &str,
-    on_progress: Option<&js_sys::Function>,
-) -> Result<Vec<u8>, JsError> {
-    let fail = |what: &str, e: JsValue| {
-        JsError::new(&format!(
-            "fetching {url}: {what}: {}",
-            e.as_string().unwrap_or_else(|| format!("{e:?}"))
-        ))
-    };
-    let resp: web_sys::Response = JsFuture::from(fetch(url)?)
-        .await
-        .map_err(|e| fail("network error", e))?
-        .unchecked_into();
-    if !resp.ok() {
-        return Err(JsError::new(&format!(
-            "fetching {url}: HTTP {} {}",
-            resp.status(),
-            resp.status_text()
-        )));
-    }
-    let total = resp
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<f64>().ok());
-    let total_js = total.map_or(JsValue::UNDEFINED, JsValue::from);
-    let body = resp
-        .body()
-        .ok_or_else(|| JsError::new(&format!("fetching {url}: the response has no body")))?;
-    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut bytes = Vec::with_capacity(total.map_or(0, |t| (t as usize).min(MAX_FILE_BYTES)));
-    loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| fail("read error", e))?;
-        let done = Reflect::get(&chunk, &"done".into()).map_err(|e| fail("read error", e))?;
-        if done.as_bool() == Some(true) {
-            break;
-        }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
-            .map_err(|e| fail("read error", e))?
-            .unchecked_into();
-        if bytes.len() + value.length() as usize > MAX_FILE_BYTES {
-            let _ = reader.cancel();
-            return Err(js_err(Error::NotWeights(format!(
-                "{url} is larger than any ShuffleNetV2 weights file ({MAX_FILE_BYTES} bytes)"
-            ))));
-        }
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-        if let Some(cb) = on_progress {
-            // A throwing progress callback must not abort the download.
-            let _ = cb.call2(&JsValue::NULL, &(bytes.len() as f64).into(), &total_js);
-        }
-    }
-    Ok(bytes)
 }

@@ -31,10 +31,10 @@ fn data_url(bytes: &[u8]) -> String {
 #[wasm_bindgen_test]
 async fn loads_bytes_and_classifies_a_frame() {
     let e = Engine::create(Some("cpu".into())).await.unwrap();
-    let info = e.load_bytes(fixtures::SMALL_PTH.to_vec()).await.unwrap();
+    let info = JsValue::from(e.load_bytes(fixtures::SMALL_PTH.to_vec()).await.unwrap());
     assert_eq!(get(&info, "classes").as_f64(), Some(10.0));
     assert_eq!(get(&info, "dtype").as_string().as_deref(), Some("F32"));
-    let p = e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap();
+    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap());
     let top: js_sys::Array = get(&p, "top").dyn_into().unwrap();
     assert_eq!(top.length(), 3);
     let probs: Vec<f64> = top
@@ -46,13 +46,20 @@ async fn loads_bytes_and_classifies_a_frame() {
         assert!(get(&get(&p, "stages"), s).as_f64().unwrap() >= 0.0);
     }
     assert!(get(&p, "backend").as_string().unwrap().starts_with("cpu"));
+    // The typed result reaches JavaScript as a plain object with the .d.ts's field names.
+    assert!(get(&p, "totalMs").as_f64().unwrap() >= 0.0);
+    assert_eq!(get(&p, "framesAveraged").as_f64(), Some(1.0));
+    assert!(
+        get(&p, "kernels").is_undefined(),
+        "no kernel set on the CPU"
+    );
 }
 
 #[wasm_bindgen_test]
 async fn a_bad_load_keeps_the_previous_model() {
     let e = Engine::create(Some("cpu".into())).await.unwrap();
     e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
-    let before = e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap();
+    let before = JsValue::from(e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap());
     let err = e
         .load_bytes(b"<!DOCTYPE html><p>404</p>".to_vec())
         .await
@@ -65,10 +72,13 @@ async fn a_bad_load_keeps_the_previous_model() {
     assert!(String::from(msg).contains("HTML"));
     let truncated = fixtures::SMALL_F32[..5000].to_vec();
     assert!(e.load_bytes(truncated).await.is_err());
-    let after = e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap();
+    let after = JsValue::from(e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap());
     let index = |p: &JsValue| get(&js_sys::Array::from(&get(p, "top")).get(0), "index");
     assert_eq!(index(&before), index(&after));
-    assert_eq!(get(&e.info(), "classes").as_f64(), Some(10.0));
+    assert_eq!(
+        get(&e.info().unwrap().into(), "classes").as_f64(),
+        Some(10.0)
+    );
 }
 
 #[wasm_bindgen_test]
@@ -79,18 +89,47 @@ async fn load_url_streams_with_progress() {
     let cb = Closure::<dyn FnMut(f64, JsValue)>::new(move |loaded: f64, _total: JsValue| {
         s.borrow_mut().push(loaded);
     });
-    let info = e
+    let loaded = e
         .load_url(
             data_url(fixtures::SMALL_F16),
             Some(cb.as_ref().unchecked_ref::<js_sys::Function>().clone()),
+            Some(shufflenet_web::integrity::sha256_hex(fixtures::SMALL_F16)),
         )
         .await
         .unwrap();
+    let loaded = JsValue::from(loaded);
+    assert_eq!(get(&loaded, "cached").as_bool(), Some(false));
+    let info = get(&loaded, "info");
     assert_eq!(get(&info, "dtype").as_string().as_deref(), Some("F16"));
     let seen = seen.borrow();
     assert!(!seen.is_empty(), "no progress reported");
     assert!(seen.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(*seen.last().unwrap() as usize, fixtures::SMALL_F16.len());
+}
+
+#[wasm_bindgen_test]
+async fn load_url_refuses_a_sha256_mismatch_and_keeps_the_model() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
+    let wrong = shufflenet_web::integrity::sha256_hex(b"other bytes");
+    let err = e
+        .load_url(data_url(fixtures::SMALL_F16), None, Some(wrong))
+        .await
+        .err()
+        .unwrap();
+    let msg = String::from(
+        JsValue::from(err)
+            .dyn_into::<js_sys::Error>()
+            .unwrap()
+            .message(),
+    );
+    assert!(msg.contains("SHA-256"), "{msg}");
+    assert_eq!(
+        get(&e.info().unwrap().into(), "dtype")
+            .as_string()
+            .as_deref(),
+        Some("F32")
+    );
 }
 
 #[wasm_bindgen_test]
@@ -109,7 +148,7 @@ async fn errors_reach_javascript_as_messages() {
     );
     assert!(msg.contains("no model loaded"), "{msg}");
     let missing = e
-        .load_url("/no/such/weights.safetensors".into(), None)
+        .load_url("/no/such/weights.safetensors".into(), None, None)
         .await
         .err()
         .unwrap();
@@ -157,10 +196,11 @@ async fn image_bitmaps_classify_like_their_pixels_on_both_backends() {
     for backend in ["cpu", "webgpu"] {
         let e = Engine::create(Some(backend.into())).await.unwrap();
         e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
-        let a = e.classify_rgba(px.clone(), 64, 48, 10, None).await.unwrap();
+        let a = JsValue::from(e.classify_rgba(px.clone(), 64, 48, 10, None).await.unwrap());
         let b = e
             .classify_bitmap(bitmap(&px, 64, 48).await, 10, None)
             .await
+            .map(JsValue::from)
             .unwrap();
         let used = get(&b, "backend").as_string().unwrap();
         assert!(used.starts_with(backend), "asked {backend}, ran {used}");

@@ -159,7 +159,7 @@ async function runOne(browser, url, cfg) {
     }
   } catch (e) {
     const tail = logs.slice(-20).join('\n');
-    throw new Error(`${e.message.split('\n')[0]}${tail ? `\npage console:\n${tail}` : ''}`);
+    throw new Error(`${e.message.split('\n')[0]}${tail ? `\npage console:\n${tail}` : ''}`, { cause: e });
   } finally {
     await page.close();
   }

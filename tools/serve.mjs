@@ -36,10 +36,12 @@ const TYPES = {
 
 // What the page and the bench need: their own scripts and wasm (compiled from bytes:
 // wasm-unsafe-eval), module workers, fetches to this origin, the webcam and dropped images
-// (blob:), the data: favicon.
+// (blob:), the data: favicon. The one inline script allowed, by its hash, is the import map of
+// examples/embed/index.html (import maps cannot be external files).
+const EMBED_IMPORT_MAP = "'sha256-cnc3GwLUrhe5mKQm4OrhFVuc7XLTlN79j3R14nC692M='";
 export const CSP = [
   "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
+  `script-src 'self' 'wasm-unsafe-eval' ${EMBED_IMPORT_MAP}`,
   "worker-src 'self' blob:",
   "connect-src 'self'",
   "img-src 'self' data: blob:",

@@ -81,13 +81,18 @@ setup_node() {
 # Runs a command with the wasm toolchain's variables.
 wasm() { env "${WASM_ENV[@]}" "$@"; }
 
-# Builds the page's wasm package into DIR (default pkg/). cargo + wasm-bindgen directly:
-# wasm-pack's build refuses a toolchain whose std is built from source.
+# Builds the npm package `shufflenet-web` into DIR (default pkg/): the module, its .d.ts, the
+# wasm, package.json and README (templates in tools/pkg/). The layout `wasm-pack build --target
+# web` makes, built with cargo + wasm-bindgen directly: wasm-pack's build refuses a toolchain
+# whose std is built from source.
 build_pkg() {
-  local out="${1:-pkg}"
+  local out="${1:-pkg}" version
   (cd "$ROOT" && wasm cargo build -q --lib --release --target wasm32-unknown-unknown)
-  wasm-bindgen --target web --no-typescript --out-dir "$ROOT/$out" \
+  wasm-bindgen --target web --out-dir "$ROOT/$out" \
     "$ROOT/target/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+  version=$(awk -F'"' '/^version = /{print $2; exit}' "$ROOT/Cargo.toml")
+  sed "s/CARGO_VERSION/$version/" "$ROOT/tools/pkg/package.json" > "$ROOT/$out/package.json"
+  cp "$ROOT/tools/pkg/README.md" "$ROOT/$out/README.md"
 }
 
 setup_all() {

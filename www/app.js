@@ -1,14 +1,8 @@
 // The page controller: wires the camera, uploads, drops and controls to the engine client and
 // renders what comes back.
 //
-// Inference runs in a Web Worker. Measured with tests/e2e/bench-ui-fps.mjs (headless chromium,
-// 2 shared cores, fake webcam, CPU backend, 10 s per row; table in docs/page.md): with the
-// reference-speed CPU path on the main thread the page's requestAnimationFrame rate fell to
-// 4.7-6.6 fps at x0.5 and 1.3-2.6 fps at x1.0 (gaps up to 2.8 s), because each classification
-// blocks rendering; in the worker it stayed at 51-60 fps. With the fast SIMD128 path the main
-// thread still drops to 33-43 fps at x0.5 and 47-52 at x1.0 while the worker keeps 47-60 and
-// classifies more frames (72-76 vs 34-43 per second at x0.5). `?worker=0` keeps the main-thread
-// mode for that measurement.
+// Inference runs in a Web Worker so a slow frame never blocks rendering (why, with figures:
+// docs/page.md "UI frame rate"). `?worker=0` keeps the main-thread mode to measure that.
 
 import { createEngineClient } from './engine-client.js';
 import { openCamera, listCameras, frameReady, CameraError } from './camera.js';
@@ -145,7 +139,7 @@ async function loadWidth(width) {
     setState('loading');
     view.showProgress(`Loading x${width} weights…`);
     try {
-      const loaded = await app.client.loadUrl(new URL(entry.url, location.href).href, view.updateProgress);
+      const loaded = await app.client.loadUrl(new URL(entry.url, location.href).href, view.updateProgress, entry.sha256);
       noticeFallback(loaded.status);
       app.width = width;
       app.modelLoaded = true;

@@ -1,7 +1,8 @@
+// @ts-check
 // One interface to the Engine wherever it runs: in the inference worker (default) or on the
 // main thread (`?worker=0`, kept to measure the difference; see README "UI frame rate").
 //
-// Methods: create(preference), loadUrl(url, onProgress), loadBytes(bytes), classify(frame, crop),
+// Methods: create(preference), loadUrl(url, onProgress, sha256), loadBytes(bytes), classify(frame, crop),
 // setBackend(name), memory(). `frame` is an ImageBitmap; it is transferred to the worker.
 
 class WorkerClient {
@@ -28,7 +29,13 @@ class WorkerClient {
     };
   }
 
-  #call(method, args, { transfer = [], onProgress } = {}) {
+  /**
+   * @param {string} method
+   * @param {unknown[]} args
+   * @param {{ transfer?: Transferable[], onProgress?: (loaded: number, total?: number) => void }} [options]
+   */
+  #call(method, args, options = {}) {
+    const { transfer = [], onProgress } = options;
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, onProgress });
@@ -37,7 +44,7 @@ class WorkerClient {
   }
 
   create(preference, gpu) { return this.#call('create', [preference, gpu]); }
-  loadUrl(url, onProgress) { return this.#call('loadUrl', [url], { onProgress }); }
+  loadUrl(url, onProgress, sha256) { return this.#call('loadUrl', [url, sha256], { onProgress }); }
   loadBytes(bytes) { return this.#call('loadBytes', [bytes], { transfer: [bytes.buffer] }); }
   classify(frame, crop) { return this.#call('classify', [frame, crop], { transfer: [frame] }); }
   setBackend(name) { return this.#call('setBackend', [name]); }
@@ -53,7 +60,7 @@ class InlineClient {
     this.#host = new EngineHost();
     return this.#host.create(preference, gpu);
   }
-  loadUrl(url, onProgress) { return this.#host.loadUrl(url, onProgress); }
+  loadUrl(url, onProgress, sha256) { return this.#host.loadUrl(url, onProgress, sha256); }
   loadBytes(bytes) { return this.#host.loadBytes(bytes); }
   classify(frame, crop) { return this.#host.classify(frame, crop); }
   setBackend(name) { return this.#host.setBackend(name); }

@@ -144,7 +144,7 @@ export function renderWidth(width) {
   const select = $('width');
   let custom = select.querySelector('option[value="custom"]');
   if (width == null) {
-    if (!custom) select.append((custom = el('option', { value: 'custom', textContent: 'from file' })));
+    if (!custom) select.append(el('option', { value: 'custom', textContent: 'from file' }));
     select.value = 'custom';
   } else {
     custom?.remove();

@@ -42,7 +42,6 @@ export async function openPage(browser, query = '', { viewport = { width: 1280, 
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
-  if (process.env.SHUFFLENET_MOCK_ENGINE) await (await import('./mock-route.mjs')).routeMockEngine(context);
   await page.goto(new URL(query ? `?${query}` : '', BASE_URL).href);
   return { context, page, logs };
 }
