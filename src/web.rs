@@ -50,8 +50,9 @@ struct State {
     busy: bool,
 }
 
-#[wasm_bindgen]
-pub struct Engine {
+/// `Engine` in JavaScript: the browser-facing wrapper around `engine::Engine`.
+#[wasm_bindgen(js_name = Engine)]
+pub struct WebEngine {
     state: Rc<RefCell<State>>,
 }
 
@@ -83,12 +84,12 @@ async fn with_engine<T>(
     result.map_err(js_err)
 }
 
-#[wasm_bindgen]
-impl Engine {
+#[wasm_bindgen(js_class = Engine)]
+impl WebEngine {
     /// `backend`: "auto" (WebGPU where it works), "webgpu" or "cpu".
-    pub async fn create(backend: Option<String>) -> Result<Engine, JsError> {
+    pub async fn create(backend: Option<String>) -> Result<WebEngine, JsError> {
         let preference = Preference::parse(backend.as_deref().unwrap_or("auto")).map_err(js_err)?;
-        Ok(Engine {
+        Ok(WebEngine {
             state: Rc::new(RefCell::new(State {
                 preference,
                 #[cfg(feature = "gpu")]

@@ -5,7 +5,7 @@ mod common;
 
 use common::fixtures;
 use js_sys::Reflect;
-use shufflenet_web::web::Engine;
+use shufflenet_web::web::WebEngine as Engine;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::wasm_bindgen_test;
 
