@@ -21,23 +21,13 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::{fixtures, rel_err};
+use common::{fixtures, input, noise, rel_err};
 use shufflenet_web::backend::{Backend, RgbaFrame};
 use shufflenet_web::cpu::reference::{self, Reference};
 use shufflenet_web::cpu::FastCpu;
 use shufflenet_web::model::{Arch, Network};
 use shufflenet_web::preprocess::{self, Crop};
 use shufflenet_web::{weights, Error, Tensor};
-
-/// Prints a figure natively and to the browser console.
-macro_rules! report {
-    ($($t:tt)*) => {{
-        #[cfg(target_arch = "wasm32")]
-        wasm_bindgen_test::console_log!($($t)*);
-        #[cfg(not(target_arch = "wasm32"))]
-        println!($($t)*);
-    }};
-}
 
 /// The bound for F32 weights on `backend`, by where it runs.
 fn bound(backend: &dyn Backend) -> f32 {
@@ -59,21 +49,6 @@ fn check(backend: &dyn Backend, what: &str, got: &[f32], want: &[f32], tol: f32)
         "{} {what}: relative error {e:.3e} exceeds {tol:.0e}",
         backend.name()
     );
-}
-
-/// Deterministic pseudo-random values in about [-2, 2], like a normalized image.
-fn noise(len: usize, seed: u32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (state >> 8) as f32 / (1 << 24) as f32 * 4.0 - 2.0
-        })
-        .collect()
-}
-
-fn input(n: usize, h: usize, w: usize, seed: u32) -> Tensor {
-    Tensor::new([n, 3, h, w], noise(n * 3 * h * w, seed)).unwrap()
 }
 
 /// A narrow network of torchvision's general constructor, unlike the fixtures' own.

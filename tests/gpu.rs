@@ -7,7 +7,7 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::rel_err;
+use common::{input, rel_err};
 use shufflenet_web::cpu::reference;
 use shufflenet_web::engine::{Engine, Preference};
 use shufflenet_web::gpu::{
@@ -16,28 +16,6 @@ use shufflenet_web::gpu::{
 };
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
-
-/// Prints a figure natively and to the browser console (shown with --nocapture).
-macro_rules! report {
-    ($($t:tt)*) => {{
-        #[cfg(target_arch = "wasm32")]
-        wasm_bindgen_test::console_log!($($t)*);
-        #[cfg(not(target_arch = "wasm32"))]
-        println!($($t)*);
-    }};
-}
-
-/// Deterministic pseudo-random input in about [-2, 2], like a normalized image.
-fn input(n: usize, h: usize, w: usize, seed: u32) -> Tensor {
-    let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
-    let data = (0..n * 3 * h * w)
-        .map(|_| {
-            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (state >> 8) as f32 / (1 << 24) as f32 * 4.0 - 2.0
-        })
-        .collect();
-    Tensor::new([n, 3, h, w], data).unwrap()
-}
 
 fn small() -> GpuOptions {
     GpuOptions {

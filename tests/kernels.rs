@@ -5,7 +5,7 @@ mod common;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use common::assert_close;
+use common::{assert_close, noise};
 use shufflenet_web::cpu::probe;
 use shufflenet_web::cpu::reference::{self, Map};
 use shufflenet_web::model::{Arch, Network, Width};
@@ -18,19 +18,6 @@ fn networks() -> impl Iterator<Item = (Width, Network)> {
     Width::ALL
         .into_iter()
         .map(|w| (w, random_network(&Arch::width(w), 7 + w as u64)))
-}
-
-/// Deterministic values in [-1, 1).
-fn noise(n: usize, seed: u32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            (s >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 fn map(c: usize, h: usize, w: usize, seed: u32) -> Map {

@@ -23,6 +23,33 @@ macro_rules! suite_test {
     };
 }
 
+/// Prints a figure natively and to the browser console (shown with --nocapture).
+#[macro_export]
+macro_rules! report {
+    ($($t:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($t)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        println!($($t)*);
+    }};
+}
+
+/// Deterministic pseudo-random values in about [-2, 2], like a normalized image.
+pub fn noise(len: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1 << 24) as f32 * 4.0 - 2.0
+        })
+        .collect()
+}
+
+/// An `n x 3 x h x w` batch of `noise`.
+pub fn input(n: usize, h: usize, w: usize, seed: u32) -> shufflenet_web::Tensor {
+    shufflenet_web::Tensor::new([n, 3, h, w], noise(n * 3 * h * w, seed)).unwrap()
+}
+
 /// Largest difference relative to the largest reference magnitude.
 pub fn rel_err(got: &[f32], want: &[f32]) -> f32 {
     assert_eq!(got.len(), want.len(), "lengths differ");
