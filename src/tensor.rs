@@ -50,7 +50,8 @@ impl Tensor {
     }
 }
 
-/// Largest `|a - b|` over two equally long slices.
+/// Largest `|a - b|` over two equally long slices (tests compare backends with it).
+#[cfg(feature = "testing")]
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "compared slices differ in length");
     a.iter()
@@ -60,6 +61,7 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// Largest `|v|`.
+#[cfg(feature = "testing")]
 pub fn max_abs(a: &[f32]) -> f32 {
     a.iter().map(|v| v.abs()).fold(0.0, f32::max)
 }

@@ -164,6 +164,46 @@ fn bench_reports_stages() {
     }
 }
 
+/// `--backend webgpu` runs on WebGPU or fails; `auto` falls back to the CPU and says so.
+#[cfg(feature = "gpu")]
+#[test]
+fn asking_for_webgpu_without_an_adapter_is_an_error() {
+    let w = fixture("small.safetensors");
+    let args = [
+        "bench",
+        w.to_str().unwrap(),
+        "--runs",
+        "1",
+        "--size",
+        "32",
+        "--json",
+    ];
+    // wgpu reads WGPU_BACKEND: DirectX 12 does not exist here, so no adapter is found.
+    let without_adapter = |backend: &str| {
+        Command::new(BIN)
+            .args(args)
+            .args(["--backend", backend])
+            .env("WGPU_BACKEND", "dx12")
+            .output()
+            .unwrap()
+    };
+    let gpu = without_adapter("webgpu");
+    let err = String::from_utf8_lossy(&gpu.stderr);
+    assert!(!gpu.status.success(), "ran without an adapter");
+    assert!(
+        err.starts_with("error: ") && err.contains("adapter"),
+        "{err}"
+    );
+    let auto = without_adapter("auto");
+    assert!(
+        auto.status.success(),
+        "{}",
+        String::from_utf8_lossy(&auto.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&auto.stdout).unwrap();
+    assert_ne!(v["backend"], "webgpu", "{v}");
+}
+
 #[test]
 fn bad_inputs_fail_cleanly() {
     let dir = tempfile::tempdir().unwrap();

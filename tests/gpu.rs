@@ -97,18 +97,21 @@ suite_test!(
     }
 );
 
-suite_test!(
-    async fn x0_5_matches_reference_at_224() {
-        check_against_reference(Width::X0_5, sized([1, 224, 224], [1, 97, 97])).await;
-    }
-);
+// Full size natively. In Chrome, where SwiftShader takes seconds per such frame, the shared
+// conformance suite covers large maps with the torchvision fixtures.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn x0_5_matches_reference_at_224() {
+    pollster::block_on(check_against_reference(Width::X0_5, [1, 224, 224]));
+}
 
-suite_test!(
-    async fn tiny_inputs_match_reference() {
-        // 1 x 1 images: every spatial map is a single pixel, all padding paths run.
-        check_against_reference(Width::X0_5, [2, 1, 1]).await;
-    }
-);
+// 1 x 1 images: every spatial map is a single pixel, all padding paths run. (In Chrome the
+// conformance suite runs 1 x 1 maps on both sets.)
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn tiny_inputs_match_reference() {
+    pollster::block_on(check_against_reference(Width::X0_5, [2, 1, 1]));
+}
 
 suite_test!(
     async fn f16_weights_where_the_adapter_has_shader_f16() {
@@ -205,8 +208,14 @@ suite_test!(
                     && s.bytes_read_back_per_frame <= 1000 * 4 + 128
             );
             assert!(s.weight_bytes as usize >= net.folded_params() * 4);
-            // Figures for the report (not asserted): ms per 224 x 224 frame on this adapter.
-            for side in [224, 16] {
+            // Figures for the report (not asserted): ms per frame on this adapter. 224 x 224
+            // only natively: SwiftShader's figure says nothing about real GPUs.
+            let sides: &[usize] = if cfg!(target_arch = "wasm32") {
+                &[16]
+            } else {
+                &[224, 16]
+            };
+            for &side in sides {
                 let x = input(1, side, side, 1);
                 gpu.run(&x).await.unwrap();
                 let start = web_time::Instant::now();
@@ -268,21 +277,28 @@ suite_test!(
         let net = weights::random_network(&Arch::width(Width::X0_5), 3);
         let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
         let x = input(1, 16, 16, 5);
+        // Natively wgpu counts objects, so 1,000 frames; in Chrome only wasm memory is seen,
+        // and the page soak runs minutes of webcam frames.
+        let frames: u64 = if cfg!(target_arch = "wasm32") {
+            200
+        } else {
+            1000
+        };
         let first = gpu.run(&x).await.unwrap();
         let before = gpu.live_objects();
         #[cfg(target_arch = "wasm32")]
         let memory = core::arch::wasm32::memory_size(0);
-        for _ in 0..999 {
+        for _ in 1..frames {
             let out = gpu.run(&x).await.unwrap();
             assert_eq!(out.logits, first.logits);
         }
-        assert_eq!(gpu.stats().frames, 1000);
+        assert_eq!(gpu.stats().frames, frames);
         let after = gpu.live_objects();
-        report!("device objects before {before:?}, after 1000 frames {after:?}");
+        report!("device objects before {before:?}, after {frames} frames {after:?}");
         assert_eq!(
             grown(before, after),
             Vec::<&str>::new(),
-            "grew over 1000 frames"
+            "grew over {frames} frames"
         );
         #[cfg(target_arch = "wasm32")]
         assert_eq!(
@@ -373,6 +389,8 @@ suite_test!(
     }
 );
 
+// Natively only: the conformance suite checks bad input on both sets in Chrome too.
+#[cfg(not(target_arch = "wasm32"))]
 suite_test!(
     async fn bad_input_is_an_error() {
         let net = weights::random_network(&Arch::width(Width::X0_5), 5);
@@ -384,6 +402,9 @@ suite_test!(
     }
 );
 
+// Natively only: in Chrome the conformance suite checks RGBA frames on both sets; the
+// per-frame counts asserted here come from the plan, not the adapter.
+#[cfg(not(target_arch = "wasm32"))]
 suite_test!(
     async fn rgba_frames_match_cpu_preprocessing() {
         let net = weights::random_network(&Arch::width(Width::X0_5), 8);

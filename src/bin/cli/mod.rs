@@ -171,7 +171,7 @@ fn load(path: &Path) -> Result<Loaded> {
 fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
     let pref = Preference::parse(&backend.backend)?;
     #[cfg(feature = "gpu")]
-    {
+    let engine = {
         use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling, WeightPrecision};
         let options = GpuOptions {
             kernels: KernelChoice::parse(&backend.kernels)?,
@@ -179,10 +179,15 @@ fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
             weights: WeightPrecision::parse(&backend.gpu_weights)?,
             ..GpuOptions::default()
         };
-        pollster::block_on(Engine::with_gpu_options(loaded.network, pref, options))
-    }
+        pollster::block_on(Engine::with_gpu_options(loaded.network, pref, options))?
+    };
     #[cfg(not(feature = "gpu"))]
-    pollster::block_on(Engine::new(loaded.network, pref))
+    let engine = pollster::block_on(Engine::new(loaded.network, pref))?;
+    // `--backend webgpu` means WebGPU or an error, never CPU figures under its name.
+    match engine.fallback_reason() {
+        Some(why) if pref == Preference::Gpu => Err(Error::Gpu(why.to_string())),
+        _ => Ok(engine),
+    }
 }
 
 fn run(command: Command) -> Result<()> {
