@@ -1,17 +1,24 @@
-// The page controller: wires the camera, uploads, drops and controls to the engine client and
+// The page controller: wires the camera, uploads, drops and controls to the engine supervisor and
 // renders what comes back.
 //
 // Inference runs in a Web Worker so a slow frame never blocks rendering (why, with figures:
 // docs/page.md "UI frame rate"). `?worker=0` keeps the main-thread mode to measure that.
 
-import { createEngineClient } from './engine-client.js';
+import { EngineLost } from './engine-client.js';
+import { EngineSupervisor, Superseded } from './engine-supervisor.js';
 import { openCamera, listCameras, frameReady, CameraError } from './camera.js';
+import { decodeImage, frameOptions } from './image-input.js';
 import * as view from './view.js';
 
 const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
 const backendPreference = params.get('backend') ?? 'auto';
 const WEIGHT_EXTENSIONS = /\.(pth|pt|safetensors)$/i;
+// The crate's `weights::MAX_FILE_BYTES`: no ShuffleNetV2 weights file is larger, so a bigger
+// dropped file is refused before a byte of it is read.
+const MAX_WEIGHTS_BYTES = 512 * 2 ** 20;
+// `?frameTimeout=S`: seconds a frame may take before the engine counts as hung (default 30).
+const frameTimeout = Number(params.get('frameTimeout')) || 0;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -27,25 +34,31 @@ const els = {
 };
 
 const app = {
-  client: createEngineClient({ worker: useWorker }),
+  engine: new EngineSupervisor({
+    worker: useWorker,
+    limits: frameTimeout > 0 ? { classify: frameTimeout * 1000 } : {},
+    onRestart: noticeRestart,
+  }),
   status: null, // { backend, adapter, fallbackReason }
   manifest: null,
   modelLoaded: false,
   width: null, // width key of the weights in use, or null for a dropped file
+  loads: 0, // weight loads asked for and not yet settled
   source: 'none', // 'camera' | 'image' | 'none'
   paused: false,
   cameraOk: false,
   stillBitmap: null,
-  busy: false, // a weights load or backend switch is running
+  busy: 0, // weight loads and backend switches running
+  restarts: 0,
   frames: 0,
   fps: new view.FpsMeter(),
 };
 
 // Exposed for the end-to-end tests and the benchmarks (memory soak, frame counts).
 window.shufflenet = {
-  memory: () => app.client.memory(),
+  memory: () => app.engine.memory(),
   get frames() { return app.frames; },
-  get inWorker() { return app.client.inWorker; },
+  get inWorker() { return app.engine.inWorker; },
 };
 
 // ---- the classification loop -------------------------------------------------------------
@@ -66,7 +79,7 @@ async function loop() {
     await frameReady(els.video);
     let frame;
     try {
-      frame = await createImageBitmap(els.video);
+      frame = await createImageBitmap(els.video, frameOptions(els.video.videoWidth, els.video.videoHeight));
     } catch {
       await sleep(100); // the stream is switching cameras
       continue;
@@ -74,22 +87,44 @@ async function loop() {
     await classify(frame, 'square');
     // On the main thread, let the page paint once between classifications; the worker needs no
     // such pause (waiting for a frame there only adds latency).
-    if (!app.client.inWorker) await new Promise((resolve) => requestAnimationFrame(resolve));
+    if (!app.engine.inWorker) await new Promise((resolve) => requestAnimationFrame(resolve));
   }
 }
 
 async function classify(frame, crop) {
   try {
-    const p = await app.client.classify(frame, crop);
+    const p = await app.engine.classify(frame, crop);
     app.frames++;
     document.body.dataset.frames = String(app.frames);
     view.renderPrediction(p, app.fps.tick());
     noticeFallback(p.status);
   } catch (err) {
+    // A frame lost with its engine: the supervisor is starting another and says so.
+    if (err instanceof EngineLost || err instanceof Superseded) return;
     view.showMessage(`Classification failed: ${err.message}`);
     await sleep(1000);
   }
 }
+
+/** The engine died or hung and a fresh one took over (or could not). */
+function noticeRestart({ phase, reason, status, model, error }) {
+  if (phase === 'restarting') {
+    app.restarts++;
+    document.body.dataset.restarts = String(app.restarts);
+    view.showMessage(`The classifier stopped (${reason.message}). Restarting it…`);
+  } else if (phase === 'restarted') {
+    noticeFallback(status);
+    const what = model ? ` and reloaded ${describeSource(model.source)}` : '';
+    view.showMessage(`The classifier stopped (${reason.message}). It was restarted${what}; classification carries on.`);
+    showRunningModel();
+  } else {
+    app.modelLoaded = false; // nothing runs frames now
+    view.showMessage(`The classifier stopped (${reason.message}) and could not be restarted: ${error.message}`);
+    refreshState();
+  }
+}
+
+const describeSource = (source) => (source.kind === 'url' ? `the x${source.width} weights` : source.name);
 
 // ---- backend ----------------------------------------------------------------------------------
 
@@ -107,7 +142,7 @@ async function switchBackend() {
   const target = app.status.backend === 'webgpu' ? 'cpu' : 'webgpu';
   await withBusy(async () => {
     try {
-      const status = await app.client.setBackend(target);
+      const status = await app.engine.setBackend(target);
       app.status = status;
       view.renderBackend(status);
       view.clearMessage();
@@ -135,50 +170,62 @@ async function loadWidth(width) {
     view.renderWidth(app.width);
     return;
   }
+  const url = new URL(entry.url, location.href).href;
+  const source = { kind: 'url', url, sha256: entry.sha256, name: entry.url, width, trained: entry.trained !== false };
+  await loadWeights(source, `Loading x${width} weights…`, (err) => `The x${width} weights could not be loaded: ${err.message}`);
+}
+
+async function loadWeightsFile(file) {
+  if (file.size > MAX_WEIGHTS_BYTES) {
+    const mb = (n) => (n / 2 ** 20).toFixed(0);
+    view.showMessage(
+      `${file.name} is ${mb(file.size)} MiB, larger than any ShuffleNetV2 weights file (${mb(MAX_WEIGHTS_BYTES)} MiB); it was not read.`,
+    );
+    return;
+  }
+  const source = { kind: 'file', file, name: file.name, trained: true };
+  await loadWeights(source, `Reading ${file.name}…`, (err) => `${file.name} is not usable weights: ${err.message}`);
+}
+
+/**
+ * Loads weights; the last load asked for wins. A load replaced by a newer one leaves the
+ * progress bar, the message and the model shown to that newer one.
+ */
+async function loadWeights(source, label, failure) {
+  app.loads++;
+  let superseded = false;
   await withBusy(async () => {
-    setState('loading');
-    view.showProgress(`Loading x${width} weights…`);
+    refreshState();
+    view.showProgress(label);
+    if (source.kind === 'url') view.renderWidth(source.width);
     try {
-      const loaded = await app.client.loadUrl(new URL(entry.url, location.href).href, view.updateProgress, entry.sha256);
+      const loaded = await app.engine.load(source, view.updateProgress);
       noticeFallback(loaded.status);
-      app.width = width;
-      app.modelLoaded = true;
-      rememberWidth(width);
-      view.renderModel(loaded, { source: entry.url, trained: entry.trained !== false });
       view.clearMessage();
-      reclassifyStill();
     } catch (err) {
-      view.showMessage(`The x${width} weights could not be loaded: ${err.message}${app.modelLoaded ? ' — the previous model keeps running.' : ''}`);
+      superseded = err instanceof Superseded;
+      if (!superseded) view.showMessage(`${failure(err)}${app.engine.model ? ' — the previous model keeps running.' : ''}`);
     } finally {
-      view.hideProgress();
-      view.renderWidth(app.width);
-      setState(app.modelLoaded ? 'ready' : 'error');
+      app.loads--;
+      if (!superseded) {
+        showRunningModel();
+        view.hideProgress();
+      }
     }
   });
 }
 
-async function loadWeightsFile(file) {
-  await withBusy(async () => {
-    setState('loading');
-    view.showProgress(`Reading ${file.name}…`);
-    try {
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      view.updateProgress(bytes.byteLength, bytes.byteLength);
-      const loaded = await app.client.loadBytes(bytes);
-      noticeFallback(loaded.status);
-      app.width = null;
-      app.modelLoaded = true;
-      view.renderModel(loaded, { source: file.name, trained: true });
-      view.clearMessage();
-      reclassifyStill();
-    } catch (err) {
-      view.showMessage(`${file.name} is not usable weights: ${err.message}${app.modelLoaded ? ' — the previous model keeps running.' : ''}`);
-    } finally {
-      view.hideProgress();
-      view.renderWidth(app.width);
-      setState(app.modelLoaded ? 'ready' : 'error');
-    }
-  });
+/** Shows the weights the engine runs now (after a load, a failed one included). */
+function showRunningModel() {
+  const model = app.engine.model;
+  app.modelLoaded = Boolean(model);
+  if (!model) return;
+  const { source, result } = model;
+  app.width = source.kind === 'url' ? source.width : null;
+  if (app.width) rememberWidth(app.width);
+  view.renderModel(result, { source: source.name, trained: source.trained });
+  view.renderWidth(app.width);
+  reclassifyStill();
 }
 
 // ---- sources: camera and images ----------------------------------------------------------
@@ -202,7 +249,7 @@ async function startCamera(deviceId) {
 async function showImage(file) {
   let bitmap;
   try {
-    bitmap = await createImageBitmap(file);
+    bitmap = await decodeImage(file); // scaled down if huge
   } catch {
     view.showMessage(`${file.name || 'That file'} is not an image this browser can read.`);
     return;
@@ -238,23 +285,23 @@ function handleFile(file) {
 
 // ---- wiring -----------------------------------------------------------------------------------
 
-function setState(state) {
+/** `body[data-state]`: loading while weights load, then ready, or error when no model runs. */
+function refreshState(state = app.loads > 0 ? 'loading' : app.modelLoaded ? 'ready' : 'error') {
   document.body.dataset.state = state;
-  const ready = state !== 'loading' || app.modelLoaded;
-  els.width.disabled = app.busy || !app.manifest;
-  els.backendSwitch.disabled = app.busy || !app.modelLoaded;
-  els.pause.disabled = !ready;
+  els.width.disabled = !app.manifest; // a width asked for during a load replaces that load
+  els.backendSwitch.disabled = app.busy > 0 || !app.modelLoaded;
+  els.pause.disabled = state === 'loading' && !app.modelLoaded;
   poke();
 }
 
 async function withBusy(fn) {
-  app.busy = true;
-  setState(document.body.dataset.state);
+  app.busy++;
+  refreshState();
   try {
     await fn();
   } finally {
-    app.busy = false;
-    setState(document.body.dataset.state);
+    app.busy--;
+    refreshState();
   }
 }
 
@@ -306,12 +353,12 @@ async function main() {
 
   try {
     const gpu = { kernels: params.get('kernels'), timing: params.get('timing') };
-    app.status = await app.client.create(backendPreference, gpu);
+    app.status = await app.engine.create(backendPreference, gpu);
     view.renderBackend(app.status);
   } catch (err) {
     view.showMessage(`The classifier could not start: ${err.message}`);
     view.renderBackend(null);
-    setState('error');
+    refreshState('error');
     return;
   }
 
@@ -319,7 +366,7 @@ async function main() {
     app.manifest = await loadManifest();
   } catch (err) {
     view.showMessage(`No weights to load (${err.message}). Drop a .pth or .safetensors file on the page.`);
-    setState('error');
+    refreshState('error');
     return;
   }
   const widths = Object.keys(app.manifest.widths);

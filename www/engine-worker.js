@@ -1,7 +1,8 @@
 // @ts-check
 // Inference worker: owns the Engine so a slow frame (CPU path, or SwiftShader's seconds-long
 // GPU frames) never blocks the page. Protocol: {id, method, args} in; {id, ok, value | error}
-// or {id, progress: [loaded, total]} out. See engine-client.js.
+// or {id, progress: [loaded, total]} out; `fatal: true` on an error means the wasm instance
+// trapped (a panic or a failed allocation) and cannot be trusted again. See engine-client.js.
 
 import { EngineHost } from './engine-host.js';
 
@@ -13,6 +14,7 @@ self.onmessage = async ({ data: { id, method, args } }) => {
     const value = method === 'loadUrl' ? await host.loadUrl(args[0], onProgress, args[1]) : await host[method](...args);
     self.postMessage({ id, ok: true, value });
   } catch (err) {
-    self.postMessage({ id, ok: false, error: String(err?.message ?? err) });
+    const fatal = err instanceof WebAssembly.RuntimeError;
+    self.postMessage({ id, ok: false, error: String(err?.message ?? err), fatal });
   }
 };

@@ -1,0 +1,169 @@
+// Keeps an engine running for the page. When the engine's worker dies or stops answering, a fresh
+// one starts with the same backend and the weights that were running (from the Cache API, or the
+// dropped file read again), and frames carry on. Weight loads run one at a time and the last one
+// asked for wins: a newer request cancels a load still running by replacing its worker (which
+// takes its download with it); on the main thread (`?worker=0`), where there is no worker to
+// replace, the older load finishes and the newer one replaces it.
+//
+// A weights source is `{ kind: 'url', url, sha256 }` or `{ kind: 'file', file }`; other fields (width,
+// trained...) travel along for the page.
+
+import { createEngineClient, EngineLost } from './engine-client.js';
+
+/** A load that a newer one replaced; its outcome is not the page's concern. */
+export class Superseded extends Error {
+  name = 'Superseded';
+  constructor() {
+    super('a newer load replaced this one');
+  }
+}
+
+/** Restarts in a row without a classified frame in between before giving up. */
+const MAX_RESTARTS = 3;
+
+export class EngineSupervisor {
+  #worker;
+  #limits;
+  #onRestart;
+  #client = null;
+  #started = false;
+  #preference = 'auto';
+  #gpu = undefined; // the GPU options create() was given, for restarts
+  #model = null; // { source, result } of the weights the engine runs
+  #ops = Promise.resolve(); // create, loads, backend switches and restarts, one at a time
+  #ready = Promise.resolve(); // settles once a restart has finished
+  #loadSeq = 0;
+  #loadingOn = null; // the client a load is running on
+  #restartsInARow = 0;
+  #gaveUp = null;
+
+  /**
+   * `onRestart({ phase: 'restarting' | 'restarted' | 'failed', reason, status, model, error })`
+   * hears of restarts after a crash or a hang (not of the quiet ones that cancel a load).
+   */
+  constructor({ worker = true, limits = {}, onRestart = () => {} } = {}) {
+    this.#worker = worker;
+    this.#limits = limits;
+    this.#onRestart = onRestart;
+  }
+
+  get inWorker() {
+    return this.#worker;
+  }
+
+  /** `{ source, result }` of the weights running now, or null. */
+  get model() {
+    return this.#model;
+  }
+
+  #exclusive(fn) {
+    const run = this.#ops.then(fn);
+    this.#ops = run.catch(() => {});
+    return run;
+  }
+
+  #spawn() {
+    const client = createEngineClient({
+      worker: this.#worker,
+      limits: this.#limits,
+      onLost: (err) => {
+        // Only the current engine matters, and only once it has run (a worker that cannot
+        // even start is reported by create()).
+        if (client === this.#client && this.#started) this.#ready = this.#exclusive(() => this.#restart(err));
+      },
+    });
+    this.#client = client;
+    return client;
+  }
+
+  create(preference, gpu) {
+    return this.#exclusive(async () => {
+      const status = await this.#spawn().create(preference, gpu);
+      this.#preference = preference;
+      this.#gpu = gpu;
+      this.#started = true;
+      return status;
+    });
+  }
+
+  /** A fresh engine with the backend and weights of the one it replaces. `reason` null: quiet. */
+  async #restart(reason) {
+    if (this.#gaveUp) throw this.#gaveUp;
+    const say = (event) => reason && this.#onRestart({ reason, model: this.#model, ...event });
+    if (reason && ++this.#restartsInARow > MAX_RESTARTS) {
+      this.#gaveUp = new Error(`the engine failed ${MAX_RESTARTS} times in a row; reload the page (last: ${reason.message})`);
+      say({ phase: 'failed', error: this.#gaveUp });
+      throw this.#gaveUp;
+    }
+    say({ phase: 'restarting' });
+    const client = this.#spawn();
+    try {
+      let status = await client.create(this.#preference, this.#gpu);
+      if (this.#model) {
+        const result = await this.#load(client, this.#model.source);
+        this.#model = { source: this.#model.source, result };
+        status = result.status;
+      }
+      say({ phase: 'restarted', status });
+    } catch (error) {
+      if (error instanceof EngineLost) throw error; // died again: its own restart is queued
+      // The weights could not be had again (cache and server gone): the engine runs without.
+      this.#model = null;
+      say({ phase: 'failed', error });
+      throw error;
+    }
+  }
+
+  /** Loads `source`; rejects with Superseded if a newer load was asked for meanwhile. */
+  load(source, onProgress) {
+    const seq = ++this.#loadSeq;
+    const latest = () => seq === this.#loadSeq;
+    if (this.#worker && this.#loadingOn === this.#client) {
+      this.#loadingOn = null;
+      this.#client.close(new Superseded());
+      this.#ready = this.#exclusive(() => this.#restart(null));
+    }
+    return this.#exclusive(async () => {
+      if (!latest()) throw new Superseded();
+      const client = (this.#loadingOn = this.#client);
+      try {
+        const result = await this.#load(client, source, (...p) => latest() && onProgress?.(...p));
+        this.#model = { source, result }; // it runs now, even if a newer load is waiting
+        if (!latest()) throw new Superseded();
+        return result;
+      } catch (err) {
+        throw latest() ? err : new Superseded();
+      } finally {
+        if (this.#loadingOn === client) this.#loadingOn = null;
+      }
+    });
+  }
+
+  async #load(client, source, onProgress) {
+    if (source.kind === 'url') return client.loadUrl(source.url, onProgress, source.sha256);
+    const bytes = new Uint8Array(await source.file.arrayBuffer());
+    onProgress?.(bytes.byteLength, bytes.byteLength);
+    return client.loadBytes(bytes);
+  }
+
+  setBackend(name) {
+    return this.#exclusive(async () => {
+      const status = await this.#client.setBackend(name);
+      this.#preference = name;
+      return status;
+    });
+  }
+
+  /** Classifies on the current engine, waiting out a restart. */
+  async classify(frame, crop) {
+    await this.#ready.catch(() => {});
+    const p = await this.#client.classify(frame, crop);
+    this.#restartsInARow = 0;
+    return p;
+  }
+
+  async memory() {
+    await this.#ready.catch(() => {});
+    return this.#client.memory();
+  }
+}
