@@ -160,6 +160,46 @@ suite_test!(
     }
 );
 
+// Natively only: wgpu 30 does not pass subgroups through the browser's WebGPU, so in Chrome
+// both runs would be the workgroup-memory reduction the other tests cover.
+#[cfg(not(target_arch = "wasm32"))]
+suite_test!(
+    async fn subgroup_classifier_where_the_adapter_has_subgroups() {
+        // The hardware set's classifier reduces with subgroupAdd where the device has
+        // subgroups (lavapipe does) and matches the reference either way.
+        // x2.0: 2,048 features, 1,000 classes (the last workgroup's 16 are 8 real ones).
+        let net = weights::random_network(&Arch::width(Width::X2_0), 14);
+        let x = input(2, 9, 7, 15);
+        let want = reference::run(&net, &x).unwrap();
+        for subgroups in [true, false] {
+            let options = GpuOptions {
+                subgroups,
+                ..forced_set(KernelSet::Hardware)
+            };
+            let mut gpu = GpuBackend::with_options(&net, options).await.unwrap();
+            let got = gpu.run(&x).await.unwrap();
+            let stats = gpu.stats();
+            let e = rel_err(&got.logits, &want.logits);
+            report!(
+                "hardware set, subgroups asked {subgroups}, used {} on {}: relative error {e:.2e}",
+                stats.subgroups,
+                gpu.adapter_name()
+            );
+            assert!(
+                e <= 1e-3,
+                "subgroups {}: relative error {e:.3e}",
+                stats.subgroups
+            );
+            assert!(subgroups || !stats.subgroups, "used without being asked");
+            let fc = stats.shape.max_serial_steps;
+            assert!(fc <= 256, "{:?}", stats.shape);
+            if gpu.adapter_name().contains("llvmpipe") {
+                assert_eq!(stats.subgroups, subgroups, "lavapipe has subgroups");
+            }
+        }
+    }
+);
+
 suite_test!(
     fn hardware_set_meets_the_work_shape_target() {
         // Computed from the plan: no GPU involved. The target at 224 x 224, batch 1 (set for
@@ -167,9 +207,19 @@ suite_test!(
         // reduction chain is longer than 256.
         for width in Width::ALL {
             let net = weights::random_network(&Arch::width(width), 1);
-            for set in KernelSet::ALL {
-                let shape = gpu::work_shape(&net, set, [1, 224, 224]);
-                report!("x{} {} set, 1 x 224 x 224:", width.label(), set.name());
+            // The hardware set with and without the subgroup classifier.
+            for (set, subgroups) in [
+                (KernelSet::Software, false),
+                (KernelSet::Hardware, false),
+                (KernelSet::Hardware, true),
+            ] {
+                let shape = gpu::work_shape(&net, set, subgroups, [1, 224, 224]);
+                report!(
+                    "x{} {} set{}, 1 x 224 x 224:",
+                    width.label(),
+                    set.name(),
+                    if subgroups { " with subgroups" } else { "" }
+                );
                 report!("{}", gpu::shape_table(&shape));
                 let t = FrameShape::of(&shape);
                 assert_eq!(t.dispatches, 35);
@@ -184,8 +234,10 @@ suite_test!(
             }
         }
         let net = weights::random_network(&Arch::width(Width::X1_0), 1);
-        let before = FrameShape::of(&gpu::work_shape(&net, KernelSet::Software, [1, 224, 224]));
-        let after = FrameShape::of(&gpu::work_shape(&net, KernelSet::Hardware, [1, 224, 224]));
+        let shape =
+            |set, subgroups| FrameShape::of(&gpu::work_shape(&net, set, subgroups, [1, 224, 224]));
+        let before = shape(KernelSet::Software, false);
+        let after = shape(KernelSet::Hardware, false);
         // Same compulsory traffic: the sets differ in how work is cut, not in what is read.
         assert_eq!(before.bytes_written, after.bytes_written);
         assert!(before.min_invocations_per_dispatch < 4096, "{before:?}");

@@ -54,6 +54,8 @@ pub struct Context {
     pub timestamps: bool,
     /// The device has `shader-f16` (requested whenever the adapter offers it).
     pub f16: bool,
+    /// The device has subgroup operations (requested whenever the adapter offers them).
+    pub subgroups: bool,
     pub health: Health,
 }
 
@@ -102,11 +104,15 @@ impl Context {
         let info = adapter.get_info();
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
+        // wgpu 30 maps `subgroups` natively only (not through the browser's WebGPU yet).
+        let subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("shufflenet"),
                 required_features: adapter.features()
-                    & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SHADER_F16),
+                    & (wgpu::Features::TIMESTAMP_QUERY
+                        | wgpu::Features::SHADER_F16
+                        | wgpu::Features::SUBGROUP),
                 // Large inputs or batches need more than the default binding sizes.
                 required_limits: adapter.limits(),
                 ..Default::default()
@@ -132,6 +138,7 @@ impl Context {
             device_type: info.device_type,
             timestamps,
             f16,
+            subgroups,
             health,
         })
     }

@@ -52,6 +52,8 @@ pub struct GpuStats {
     pub kernels: KernelSet,
     /// Weights were f16 on the GPU (`shader-f16`), else f32.
     pub f16_weights: bool,
+    /// The classifier reduced with subgroup operations (`fc_subgroup`).
+    pub subgroups: bool,
     pub dispatches_per_frame: usize,
     pub submits_per_frame: usize,
     pub readbacks_per_frame: usize,
@@ -65,9 +67,14 @@ pub struct GpuStats {
 }
 
 /// The work shape of every dispatch of a `[batch, height, width]` frame of `net` with
-/// `set`'s kernels: computed from the plan, no GPU needed.
-pub fn work_shape(net: &Network, set: KernelSet, shape: [usize; 3]) -> Vec<DispatchShape> {
-    let (_, offsets) = Offsets::pack(net);
+/// `set`'s kernels (`subgroups`: the subgroup classifier): from the plan, no GPU needed.
+pub fn work_shape(
+    net: &Network,
+    set: KernelSet,
+    subgroups: bool,
+    shape: [usize; 3],
+) -> Vec<DispatchShape> {
+    let (_, offsets) = Offsets::pack(net, set == KernelSet::Hardware && subgroups);
     plan::work_shape(&net.skeleton(), &offsets, set, shape)
 }
 
@@ -99,14 +106,16 @@ impl GpuBackend {
         let ctx = Context::acquire(options.fault()).await?;
         let set = options.kernels.resolve(ctx.device_type);
         let f16 = options.weights.resolve(ctx.f16, ctx.device_type);
+        let subgroups = set == KernelSet::Hardware && options.subgroups && ctx.subgroups;
         let pipes = Pipelines::build(
             &ctx.device,
             set,
             f16,
+            subgroups,
             options.fault() == Some(GpuFault::PipelineFailure),
         )
         .await?;
-        let (data, offsets) = Offsets::pack(net);
+        let (data, offsets) = Offsets::pack(net, subgroups);
         let bytes = if f16 {
             let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
             bytemuck::cast_slice(&halves).to_vec()
@@ -151,6 +160,7 @@ impl GpuBackend {
             last: GpuStats {
                 kernels: set,
                 f16_weights: f16,
+                subgroups,
                 dispatches_per_frame: 0,
                 submits_per_frame: 0,
                 readbacks_per_frame: 0,

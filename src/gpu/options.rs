@@ -141,6 +141,9 @@ pub struct GpuOptions {
     pub profiling: Profiling,
     pub kernels: KernelChoice,
     pub weights: WeightPrecision,
+    /// Subgroup operations for the hardware set's classifier reduction, where the device
+    /// offers them (false: the workgroup-memory reduction everywhere).
+    pub subgroups: bool,
     /// Side of the square input the load-time warm-up frame uses (0: no warm-up).
     pub warm_up_side: usize,
 }
@@ -163,6 +166,7 @@ impl Default for GpuOptions {
             profiling: Profiling::Auto,
             kernels: KernelChoice::Auto,
             weights: WeightPrecision::Auto,
+            subgroups: true,
             warm_up_side: 224,
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! Layouts are chosen for the kernels: 1x1 convs are transposed to `[in][out]` with `out`
 //! padded to a multiple of 16 (one invocation's block, read as 4 uniform vec4 loads), the
-//! classifier is transposed to `[in][out]`, and every tensor starts on a vec4 boundary.
+//! classifier is transposed to `[in][out]` (kept `[out][in]` for `fc_subgroup`), and every
+//! tensor starts on a vec4 boundary.
 
 use crate::model::{ConvKind, Network};
 
@@ -39,6 +40,8 @@ pub struct Offsets {
     pub units: Vec<UnitAt>,
     pub conv5: ConvAt,
     pub fc: ConvAt,
+    /// The classifier is stored `[out][in]`, for `fc_subgroup.wgsl`.
+    pub fc_rows: bool,
 }
 
 /// Output channels of a 1x1 rounded up to whole 16-channel blocks.
@@ -88,8 +91,9 @@ impl Packer {
 }
 
 impl Offsets {
-    /// All weights in execution order, and where each layer starts.
-    pub fn pack(net: &Network) -> (Vec<f32>, Offsets) {
+    /// All weights in execution order, and where each layer starts; `fc_rows` keeps the
+    /// classifier `[out][in]`.
+    pub fn pack(net: &Network, fc_rows: bool) -> (Vec<f32>, Offsets) {
         let mut p = Packer {
             data: Vec::with_capacity(net.folded_params() * 11 / 10),
         };
@@ -107,7 +111,11 @@ impl Offsets {
             .collect();
         let conv5 = p.conv(&net.conv5);
         let fc = &net.fc;
-        let fc = p.transposed(&fc.weight, &fc.bias, fc.out_f, fc.in_f, fc.out_f);
+        let fc = if fc_rows {
+            p.put(&fc.weight, &fc.bias)
+        } else {
+            p.transposed(&fc.weight, &fc.bias, fc.out_f, fc.in_f, fc.out_f)
+        };
         p.align();
         (
             p.data,
@@ -116,6 +124,7 @@ impl Offsets {
                 units,
                 conv5,
                 fc,
+                fc_rows,
             },
         )
     }

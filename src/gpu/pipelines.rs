@@ -6,8 +6,8 @@ use super::KernelSet;
 use crate::{Error, Result};
 
 /// WGSL sources of one kernel set: (depthwise, 1x1 + head, fc). The stem and the
-/// preprocessing are shared.
-fn sources(set: KernelSet) -> [(&'static str, &'static str); 3] {
+/// preprocessing are shared. `subgroups`: the hardware set's classifier reduces with them.
+fn sources(set: KernelSet, subgroups: bool) -> [(&'static str, &'static str); 3] {
     match set {
         KernelSet::Software => [
             ("dw", include_str!("shaders/dw.wgsl")),
@@ -17,7 +17,11 @@ fn sources(set: KernelSet) -> [(&'static str, &'static str); 3] {
         KernelSet::Hardware => [
             ("dw_quad", include_str!("shaders/dw_quad.wgsl")),
             ("pw_tiled", include_str!("shaders/pw_tiled.wgsl")),
-            ("fc_split", include_str!("shaders/fc_split.wgsl")),
+            if subgroups {
+                ("fc_subgroup", include_str!("shaders/fc_subgroup.wgsl"))
+            } else {
+                ("fc_split", include_str!("shaders/fc_split.wgsl"))
+            },
         ],
     }
 }
@@ -132,6 +136,7 @@ impl Pipelines {
         device: &wgpu::Device,
         set: KernelSet,
         f16: bool,
+        subgroups: bool,
         break_shader: bool,
     ) -> Result<Pipelines> {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -146,7 +151,8 @@ impl Pipelines {
                 source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
             })
         };
-        let [(dw_label, dw_source), (pw_label, pw_source), (fc_label, fc_source)] = sources(set);
+        let [(dw_label, dw_source), (pw_label, pw_source), (fc_label, fc_source)] =
+            sources(set, subgroups);
         let mut pw_source = pw_source.to_owned();
         if break_shader {
             pw_source.push_str("\nfn injected_fault( {\n");
@@ -223,9 +229,13 @@ mod tests {
 
     #[test]
     fn f16_variants_of_every_kernel_parse_and_widen_every_weight_load() {
-        for set in KernelSet::ALL {
+        for (set, subgroups) in [
+            (KernelSet::Software, false),
+            (KernelSet::Hardware, false),
+            (KernelSet::Hardware, true),
+        ] {
             let stem = ("stem", include_str!("shaders/stem.wgsl"));
-            for (label, source) in sources(set).into_iter().chain([stem]) {
+            for (label, source) in sources(set, subgroups).into_iter().chain([stem]) {
                 let f16 = with_f16_weights(source);
                 naga::front::wgsl::parse_str(&f16)
                     .unwrap_or_else(|e| panic!("{label} (f16): {}", e.emit_to_string(&f16)));

@@ -419,6 +419,8 @@ fn steps(
             ..shape(4, Kernel::Head, head_groups, if hw { HW_GROUP } else { 64 })
         },
     });
+    // The subgroup classifier runs where its weights were packed for it.
+    let fc_subgroup = hw && at.fc_rows;
     let (fc_groups, fc_size) = if hw {
         ([div_up(classes, FC_COLS), n, 1], HW_GROUP)
     } else {
@@ -440,13 +442,21 @@ fn steps(
         dst: Act::Logits,
         groups: fc_groups,
         shape: DispatchShape {
-            serial_steps: if hw {
+            // Per class every 256th feature, then the subgroups' sums (at most 64 of them).
+            serial_steps: if fc_subgroup {
+                FC_COLS * div_up(conv5_out, HW_GROUP) + HW_GROUP / 4
+            } else if hw {
                 div_up(conv5_out, FC_SLICES) + FC_SLICES
             } else {
                 conv5_out
             } as u64,
             bytes_read: f(n * conv5_out + (conv5_out + 1) * classes),
             bytes_written: f(n * classes),
+            kernel: if fc_subgroup {
+                "fc_subgroup"
+            } else {
+                Kernel::Fc.label(set)
+            },
             ..shape(4, Kernel::Fc, fc_groups, fc_size)
         },
     });

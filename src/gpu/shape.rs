@@ -59,13 +59,13 @@ pub fn table(dispatches: &[DispatchShape]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:>3}  {:7} {:10} {:>10} {:>11} {:>7} {:>11} {:>11}",
+        "{:>3}  {:7} {:11} {:>10} {:>11} {:>7} {:>11} {:>11}",
         "#", "stage", "kernel", "workgroups", "invocations", "serial", "bytes read", "written"
     );
     for (i, d) in dispatches.iter().enumerate() {
         let _ = writeln!(
             s,
-            "{:>3}  {:7} {:10} {:>10} {:>11} {:>7} {:>11} {:>11}",
+            "{:>3}  {:7} {:11} {:>10} {:>11} {:>7} {:>11} {:>11}",
             i,
             d.stage.name(),
             d.kernel,

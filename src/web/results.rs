@@ -140,6 +140,8 @@ pub struct GpuStats {
     pub kernels: String,
     /// "f16" (`shader-f16`) or "f32": how the weights are kept on the GPU.
     pub weights: String,
+    /// The classifier reduced with subgroup operations.
+    pub subgroups: bool,
     pub invocations_per_frame: u64,
     pub min_invocations_per_dispatch: u64,
     pub max_serial_steps: u64,
@@ -157,6 +159,7 @@ impl From<crate::gpu::GpuStats> for GpuStats {
             weight_bytes: g.weight_bytes,
             kernels: g.kernels.name().into(),
             weights: if g.f16_weights { "f16" } else { "f32" }.into(),
+            subgroups: g.subgroups,
             invocations_per_frame: g.shape.invocations,
             min_invocations_per_dispatch: g.shape.min_invocations_per_dispatch,
             max_serial_steps: g.shape.max_serial_steps,

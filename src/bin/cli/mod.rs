@@ -398,7 +398,7 @@ fn gpu_figures(eng: &Engine, shape: [usize; 3]) -> Option<GpuFigures> {
     use shufflenet_web::gpu::{self, FrameShape};
     let stats = eng.gpu_stats()?;
     let set = stats.kernels;
-    let dispatches = gpu::work_shape(eng.network(), set, shape);
+    let dispatches = gpu::work_shape(eng.network(), set, stats.subgroups, shape);
     let t = FrameShape::of(&dispatches);
     Some(GpuFigures {
         kernels: set.name(),
@@ -408,7 +408,7 @@ fn gpu_figures(eng: &Engine, shape: [usize; 3]) -> Option<GpuFigures> {
             "invocations": t.invocations, "bytes_read": t.bytes_read,
             "bytes_written": t.bytes_written,
             "min_invocations_per_dispatch": t.min_invocations_per_dispatch,
-            "max_serial_steps": t.max_serial_steps}),
+            "max_serial_steps": t.max_serial_steps, "subgroups": stats.subgroups}),
     })
 }
 
