@@ -9,6 +9,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::backend::Output;
+use crate::classes::ClassNames;
 use crate::engine::{self, Preference};
 use crate::preprocess::{self, Crop};
 use crate::tensor::Tensor;
@@ -161,6 +162,27 @@ impl WebEngine {
         }
     }
 
+    /// Class names for the loaded model from a names file's bytes (`class_indices.json`, a
+    /// JSON array, or one name per line); `file` names it in errors. The count must match
+    /// the head; on error the previous names stay. Resolves to the updated weights info.
+    #[wasm_bindgen(js_name = setClassNames)]
+    pub fn set_class_names(
+        &self,
+        bytes: Vec<u8>,
+        file: String,
+    ) -> Result<Ts<WeightsInfo>, JsError> {
+        let names = ClassNames::parse(&bytes, &file).map_err(js_err)?;
+        let mut s = self.state.borrow_mut();
+        let info = s.info.as_mut().ok_or_else(|| {
+            JsError::new("no model loaded: load weights before their class names")
+        })?;
+        names
+            .check_count(info.arch.num_classes)
+            .map_err(|e| JsError::new(&format!("{file}: {e}")))?;
+        info.class_names = std::sync::Arc::new(names);
+        Ok(WeightsInfo::from(&*info).into_ts()?)
+    }
+
     /// What the loaded weights are, or undefined before the first load.
     pub fn info(&self) -> Option<Ts<WeightsInfo>> {
         let s = self.state.borrow();
@@ -296,6 +318,8 @@ async fn classify_frame(
     run: impl AsyncFnOnce(&mut engine::Engine) -> crate::Result<Output>,
 ) -> Result<Ts<Prediction>, JsError> {
     let start = web_time::Instant::now();
+    // The names of the model this frame runs on (a load may replace both meanwhile).
+    let names = state.borrow().info.as_ref().map(|i| i.class_names.clone());
     let (out, backend, fallback, kernels) = with_engine(state, async |e| {
         let out = run(e).await?;
         let fallback = e.fallback_reason().map(str::to_string);
@@ -306,7 +330,10 @@ async fn classify_frame(
         .into_iter()
         .map(|(index, prob)| ClassScore {
             index,
-            name: crate::classes::name(index).to_string(),
+            name: names
+                .as_ref()
+                .and_then(|n| n.names().get(index).cloned())
+                .unwrap_or_else(|| format!("class {index}")),
             prob,
         })
         .collect();

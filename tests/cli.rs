@@ -164,6 +164,120 @@ fn bench_reports_stages() {
     }
 }
 
+/// Top-k as (index, name) pairs from `classify --json`.
+fn top_names(out: &str) -> Vec<(u64, String)> {
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    v["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["index"].as_u64().unwrap(),
+                t["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn class_names_travel_with_the_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (five, named, kept) = (
+        path("five.pth"),
+        path("named.safetensors"),
+        path("kept.safetensors"),
+    );
+    let img = fixture("image.png");
+    let img = img.to_str().unwrap();
+    ok(&[
+        "random",
+        &five,
+        "--width",
+        "0.5",
+        "--classes",
+        "5",
+        "--seed",
+        "3",
+    ]);
+
+    // A 5-class head without names: "class N", and top-k capped at the class count.
+    let plain = top_names(&ok(&["classify", &five, img, "--top", "10", "--json"]));
+    assert_eq!(plain.len(), 5, "{plain:?}");
+    for (i, name) in &plain {
+        assert_eq!(name, &format!("class {i}"));
+    }
+    assert!(ok(&["info", &five]).contains("class names: none"));
+
+    // class_indices.json embedded by convert, then used by classify and shown by info.
+    let flowers = ["daisy", "dandelion", "roses", "sunflowers", "tulips"];
+    let indices: serde_json::Map<String, serde_json::Value> = flowers
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (i.to_string(), serde_json::json!(f)))
+        .collect();
+    std::fs::write(
+        path("class_indices.json"),
+        serde_json::to_string(&indices).unwrap(),
+    )
+    .unwrap();
+    ok(&[
+        "convert",
+        &five,
+        &named,
+        "--labels",
+        &path("class_indices.json"),
+    ]);
+    assert!(
+        ok(&["info", &named]).contains("class names: daisy, dandelion, roses, sunflowers, tulips")
+    );
+    let top = top_names(&ok(&["classify", &named, img, "--top", "3", "--json"]));
+    assert_eq!(top.len(), 3);
+    for (k, (i, name)) in top.iter().enumerate() {
+        assert_eq!(*i, plain[k].0, "same model, same order");
+        assert_eq!(name, flowers[*i as usize]);
+    }
+    // A later convert keeps them; labels.txt overrides them for one classify.
+    ok(&["convert", &named, &kept, "--f16"]);
+    assert!(ok(&["info", &kept]).contains("class names: daisy"));
+    std::fs::write(path("labels.txt"), "a\nb\nc\nd\ne\n").unwrap();
+    let relabelled = top_names(&ok(&[
+        "classify",
+        &kept,
+        img,
+        "--labels",
+        &path("labels.txt"),
+        "--json",
+    ]));
+    assert!(relabelled
+        .iter()
+        .all(|(i, n)| n == ["a", "b", "c", "d", "e"][*i as usize].as_ref() as &str));
+
+    // A count that does not match the head names both numbers, and nothing is written.
+    std::fs::write(path("four.txt"), "a\nb\nc\nd\n").unwrap();
+    let err = fails(&[
+        "convert",
+        &five,
+        &path("out.safetensors"),
+        "--labels",
+        &path("four.txt"),
+    ]);
+    assert!(
+        err.contains("4 names") && err.contains("5 outputs"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out.safetensors").exists());
+    let err = fails(&["classify", &five, img, "--labels", &path("four.txt")]);
+    assert!(
+        err.contains("4 names") && err.contains("5 outputs"),
+        "{err}"
+    );
+    // A 1000-class head keeps ImageNet's names.
+    ok(&["random", &path("imagenet.safetensors"), "--width", "0.5"]);
+    assert!(ok(&["info", &path("imagenet.safetensors")]).contains("class names: ImageNet-1k"));
+}
+
 /// `--backend webgpu` runs on WebGPU or fails; `auto` falls back to the CPU and says so.
 #[cfg(feature = "gpu")]
 #[test]

@@ -8,6 +8,7 @@ mod mutate;
 mod torch_save;
 
 use common::fixtures;
+use shufflenet_web::classes::{ClassNames, Source};
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::weights::{self, StateDict};
 use shufflenet_web::Error;
@@ -27,7 +28,7 @@ fn small_sd() -> StateDict {
 }
 
 fn save(sd: &StateDict) -> Vec<u8> {
-    weights::write_safetensors(sd, false).unwrap()
+    weights::write_safetensors(sd, false, None).unwrap()
 }
 
 suite_test!(
@@ -561,3 +562,20 @@ fn fuzz_replay_corpus_and_structured_mutations() {
         "{loaded} loaded, {refused} refused"
     );
 }
+
+suite_test!(
+    fn class_names_in_the_metadata_load_and_are_checked_against_the_head() {
+        let sd = weights::random::state_dict(&Arch::width(Width::X0_5), 2);
+        let names = |n: usize| ClassNames::given((0..n).map(|i| format!("kind {i}")).collect());
+        let named = weights::write_safetensors(&sd, false, Some(&names(1000).unwrap())).unwrap();
+        let loaded = weights::load(&named).unwrap();
+        assert_eq!(loaded.info.class_names.source(), Source::Given);
+        assert_eq!(loaded.info.class_names.name(999), "kind 999");
+        let unnamed = weights::load(&save(&sd)).unwrap();
+        assert_eq!(unnamed.info.class_names.source(), Source::ImageNet);
+
+        let three = weights::write_safetensors(&sd, false, Some(&names(3).unwrap())).unwrap();
+        let e = err(&three).to_string();
+        assert!(e.contains("3 names") && e.contains("1000 outputs"), "{e}");
+    }
+);

@@ -7,6 +7,7 @@ use serde::Serialize;
 use tsify::Tsify;
 
 use crate::backend::Output;
+use crate::classes::Source;
 use crate::model::Stage;
 use crate::weights::Info;
 
@@ -24,6 +25,10 @@ pub struct WeightsInfo {
     pub format: String,
     pub bytes: usize,
     pub classes: usize,
+    /// Where the class names come from: "imagenet" (a 1000-class head), "numbered" (none
+    /// known: "class 3") or "given" (the file's metadata, or a names file).
+    #[serde(rename = "classNames")]
+    pub class_names: String,
 }
 
 impl From<&Info> for WeightsInfo {
@@ -36,6 +41,12 @@ impl From<&Info> for WeightsInfo {
             format: info.format.name().into(),
             bytes: info.file_bytes,
             classes: info.arch.num_classes,
+            class_names: match info.class_names.source() {
+                Source::ImageNet => "imagenet",
+                Source::Numbered => "numbered",
+                Source::Given => "given",
+            }
+            .into(),
         }
     }
 }

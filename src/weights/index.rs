@@ -23,6 +23,8 @@ pub struct Index<'a> {
     pub entries: BTreeMap<String, Entry<'a>>,
     /// Integer tensors the file holds (BatchNorm's `num_batches_tracked`), skipped.
     pub ignored: Vec<String>,
+    /// Class names stored with the weights (safetensors metadata).
+    pub class_names: Option<crate::classes::ClassNames>,
 }
 
 /// Elements in a shape, or an error naming the tensor when the product overflows.

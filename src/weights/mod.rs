@@ -18,6 +18,9 @@ pub use safetensors_file::write as write_safetensors;
 pub use state_dict::{DType, RawTensor, StateDict, TensorShapes};
 pub use validate::{check, check_layout, check_values, infer_arch, MAX_STAGE_UNITS};
 
+use std::sync::Arc;
+
+use crate::classes::ClassNames;
 use crate::model::{Arch, Network};
 use crate::{Error, Result};
 
@@ -52,6 +55,9 @@ pub struct Info {
     /// Learnable parameters, as `sum(p.numel() for p in model.parameters())` counts them.
     pub params: usize,
     pub file_bytes: usize,
+    /// The file's class names (checked against the head), else the defaults for its size.
+    /// Shared: every classified frame holds on to the names of the model it ran on.
+    pub class_names: Arc<ClassNames>,
 }
 
 /// A validated, folded network and what its file held.
@@ -130,8 +136,15 @@ pub fn read_state_dict(bytes: &[u8]) -> Result<(StateDict, Format)> {
 /// (within the file's budget), checks values and folds.
 pub fn load(bytes: &[u8]) -> Result<Loaded> {
     let mut budget = Budget::for_file(bytes.len());
-    let (index, format) = read_index(bytes, &mut budget)?;
+    let (mut index, format) = read_index(bytes, &mut budget)?;
     let arch = infer_arch(&index)?;
+    let class_names = match index.class_names.take() {
+        Some(names) => {
+            names.check_count(arch.num_classes)?;
+            names
+        }
+        None => ClassNames::default_for(arch.num_classes),
+    };
     let expected = names::Expected::for_arch(&arch);
     check_layout(&index, &expected)?;
     let sd = index.decode(&mut budget)?;
@@ -151,6 +164,7 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
             dtype: sd.dtype.unwrap_or(DType::F32),
             params,
             file_bytes: bytes.len(),
+            class_names: Arc::new(class_names),
         },
         state_dict: sd,
     })

@@ -2,6 +2,7 @@
 
 use super::index::Index;
 use super::{DType, StateDict};
+use crate::classes::ClassNames;
 use crate::{Error, Result};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
@@ -16,6 +17,11 @@ pub fn read(bytes: &[u8]) -> Result<Index<'_>> {
     let st =
         SafeTensors::deserialize(bytes).map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
     let mut index = Index::default();
+    let (_, metadata) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
+    if let Some(m) = metadata.metadata() {
+        index.class_names = ClassNames::from_metadata(m)?;
+    }
     for (name, view) in st.tensors() {
         let dtype = match view.dtype() {
             Dtype::F32 => DType::F32,
@@ -36,8 +42,9 @@ pub fn read(bytes: &[u8]) -> Result<Index<'_>> {
     Ok(index)
 }
 
-/// Serializes a state_dict (F32, or F16 when `f16`), names sorted as the map holds them.
-pub fn write(sd: &StateDict, f16: bool) -> Result<Vec<u8>> {
+/// Serializes a state_dict (F32, or F16 when `f16`), names sorted as the map holds them,
+/// with the class names in the metadata when given.
+pub fn write(sd: &StateDict, f16: bool, names: Option<&ClassNames>) -> Result<Vec<u8>> {
     let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = sd
         .tensors
         .iter()
@@ -62,5 +69,6 @@ pub fn write(sd: &StateDict, f16: bool) -> Result<Vec<u8>> {
                 .map_err(|e| Error::Io(format!("safetensors: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    safetensors::serialize(views, None).map_err(|e| Error::Io(format!("safetensors: {e}")))
+    let metadata = names.map(|n| [n.to_metadata()].into_iter().collect());
+    safetensors::serialize(views, metadata).map_err(|e| Error::Io(format!("safetensors: {e}")))
 }

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use shufflenet_web::classes::{self, ClassNames, Source};
 use shufflenet_web::engine::{Engine, Preference};
 use shufflenet_web::model::{Arch, Stage, Width};
 use shufflenet_web::preprocess::{self, Crop};
 use shufflenet_web::weights::{self, Loaded};
-use shufflenet_web::{classes, Error, Result, Tensor};
+use shufflenet_web::{Error, Result, Tensor};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +34,10 @@ enum Command {
         /// Store F16 instead of F32.
         #[arg(long)]
         f16: bool,
+        /// Class names to store with the weights: class_indices.json, a JSON array, or
+        /// labels.txt (one per line). Without it, names the input holds are kept.
+        #[arg(long)]
+        labels: Option<PathBuf>,
     },
     /// Classify images (JPEG, PNG, WebP, BMP) with torchvision's eval transform.
     Classify {
@@ -47,6 +52,9 @@ enum Command {
         /// eval (resize 256, center crop 224) or square (center square crop to 224).
         #[arg(long, default_value = "eval")]
         crop: String,
+        /// Class names to show instead of the file's (or the defaults).
+        #[arg(long)]
+        labels: Option<PathBuf>,
         #[command(flatten)]
         backend: BackendArg,
     },
@@ -86,6 +94,9 @@ enum Command {
         width: String,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Outputs of the classifier head (a fine-tuned model's class count).
+        #[arg(long, default_value_t = 1000)]
+        classes: usize,
         #[arg(long)]
         f16: bool,
     },
@@ -163,6 +174,21 @@ fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
 }
 
+/// A names file, checked against a head of `outputs` classes.
+fn read_names(path: &Path, outputs: usize) -> Result<ClassNames> {
+    let bytes = read_capped(
+        path,
+        classes::MAX_FILE_BYTES,
+        "class names file",
+        |_| Ok(()),
+    )?;
+    let names = ClassNames::parse(&bytes, &path.display().to_string())?;
+    names
+        .check_count(outputs)
+        .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
+    Ok(names)
+}
+
 fn load(path: &Path) -> Result<Loaded> {
     let bytes = read(path)?;
     weights::load(&bytes).map_err(|e| Error::Io(format!("{}: {e}", path.display())))
@@ -192,17 +218,29 @@ fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Convert { input, output, f16 } => {
+        Command::Convert {
+            input,
+            output,
+            f16,
+            labels,
+        } => {
             let loaded = load(&input)?;
+            let names = match labels {
+                Some(path) => read_names(&path, loaded.info.arch.num_classes)?,
+                None => (*loaded.info.class_names).clone(),
+            };
+            let given = names.source() == Source::Given;
+            let sd = &loaded.state_dict;
             write(
                 &output,
-                &weights::write_safetensors(&loaded.state_dict, f16)?,
+                &weights::write_safetensors(sd, f16, given.then_some(&names))?,
             )?;
             eprintln!(
-                "wrote {} ({}, {})",
+                "wrote {} ({}, {}{})",
                 output.display(),
                 loaded.info.arch.describe(),
-                if f16 { "F16" } else { "F32" }
+                if f16 { "F16" } else { "F32" },
+                if given { ", with its class names" } else { "" }
             );
             Ok(())
         }
@@ -212,6 +250,7 @@ fn run(command: Command) -> Result<()> {
             println!("stage repeats: {:?}", info.arch.stages_repeats);
             println!("channels: {:?}", info.arch.stages_out_channels);
             println!("classes: {}", info.arch.num_classes);
+            println!("class names: {}", describe_names(&info.class_names));
             println!("parameters: {}", info.params);
             println!("dtype: {}", info.dtype.name());
             println!("format: {}", info.format.name());
@@ -222,11 +261,21 @@ fn run(command: Command) -> Result<()> {
             output,
             width,
             seed,
+            classes,
             f16,
         } => {
-            let arch = Arch::width(Width::parse(&width)?);
+            if classes == 0 || classes > classes::MAX_CLASSES {
+                return Err(Error::Usage(format!(
+                    "--classes {classes}: expected 1 to {}",
+                    classes::MAX_CLASSES
+                )));
+            }
+            let arch = Arch {
+                num_classes: classes,
+                ..Arch::width(Width::parse(&width)?)
+            };
             let sd = weights::random::state_dict(&arch, seed);
-            write(&output, &weights::write_safetensors(&sd, f16)?)?;
+            write(&output, &weights::write_safetensors(&sd, f16, None)?)?;
             eprintln!(
                 "wrote {} (untrained x{} stand-in, seed {seed})",
                 output.display(),
@@ -251,10 +300,16 @@ fn run(command: Command) -> Result<()> {
             top,
             json,
             crop,
+            labels,
             backend,
         } => {
             let crop = Crop::parse(&crop)?;
-            let mut eng = engine(load(&weights)?, &backend)?;
+            let loaded = load(&weights)?;
+            let names = match labels {
+                Some(path) => read_names(&path, loaded.info.arch.num_classes)?,
+                None => (*loaded.info.class_names).clone(),
+            };
+            let mut eng = engine(loaded, &backend)?;
             for path in images {
                 let img = image::open(&path)
                     .map_err(|e| Error::Input(format!("{}: {e}", path.display())))?
@@ -264,7 +319,7 @@ fn run(command: Command) -> Result<()> {
                     preprocess::pixels_to_tensor(img.as_raw(), w as usize, h as usize, 3, crop)?;
                 let out = pollster::block_on(eng.run(&x))?;
                 let best = preprocess::top_k(out.logits_of(0), top);
-                print_predictions(&path, &best, json);
+                print_predictions(&path, &best, &names, json);
             }
             Ok(())
         }
@@ -280,11 +335,24 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-fn print_predictions(path: &Path, best: &[(usize, f32)], json: bool) {
+/// What `info` says of a file's class names.
+fn describe_names(names: &ClassNames) -> String {
+    match names.source() {
+        Source::ImageNet => "ImageNet-1k".into(),
+        Source::Numbered => "none (shown as \"class 0\", \"class 1\", ...)".into(),
+        Source::Given => {
+            let shown: Vec<&str> = names.names().iter().take(5).map(String::as_str).collect();
+            let more = if names.len() > 5 { ", ..." } else { "" };
+            format!("{}{more}", shown.join(", "))
+        }
+    }
+}
+
+fn print_predictions(path: &Path, best: &[(usize, f32)], names: &ClassNames, json: bool) {
     if json {
         let top: Vec<_> = best
             .iter()
-            .map(|(i, p)| serde_json::json!({"index": i, "name": classes::name(*i), "prob": p}))
+            .map(|(i, p)| serde_json::json!({"index": i, "name": names.name(*i), "prob": p}))
             .collect();
         println!(
             "{}",
@@ -293,7 +361,7 @@ fn print_predictions(path: &Path, best: &[(usize, f32)], json: bool) {
     } else {
         println!("{}", path.display());
         for (i, p) in best {
-            println!("  {:6.2}%  {:4}  {}", p * 100.0, i, classes::name(*i));
+            println!("  {:6.2}%  {:4}  {}", p * 100.0, i, names.name(*i));
         }
     }
 }
