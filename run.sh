@@ -2,7 +2,9 @@
 # Builds the wasm package and serves the page on http://127.0.0.1:8080.
 #
 #   ./run.sh                          weights from weights/, else torchvision's, else stand-ins
-#   ./run.sh --weights FILE.pth       use this .pth or .safetensors (any width)
+#   ./run.sh --weights FILE.pth       use this .pth, .mdl or .safetensors (any width, or your own
+#                                     fine-tune: the page opens it first as "custom model")
+#   ./run.sh --weights F --labels L   ... with its class names (class_indices.json or labels.txt)
 #   ./run.sh --port 9000 --no-build   skip the wasm build (reuse pkg/)
 #   ./run.sh --weights-dir DIR        serve DIR as /weights/ (default weights/)
 #   ./run.sh --host 0.0.0.0           listen beyond this machine (default 127.0.0.1 only)
@@ -11,19 +13,23 @@ CALLER_DIR=$PWD
 cd "$(dirname "$0")"
 source tools/setup.sh
 
-PORT=8080 WEIGHTS_IN= BUILD=1
+PORT=8080 WEIGHTS_IN= LABELS_IN= BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --weights) WEIGHTS_IN="$(cd "$CALLER_DIR" && realpath "$2")"; shift 2 ;;
+    --labels) LABELS_IN="$(cd "$CALLER_DIR" && realpath "$2")"; shift 2 ;;
     --port) PORT="$2"; shift 2 ;;
     --no-build) BUILD=; shift ;;
     --weights-dir) export WEIGHTS_DIR="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift 2 ;;
     --host) export HOST="$2"; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
+if [ -n "$LABELS_IN" ] && [ -z "$WEIGHTS_IN" ]; then
+  echo "--labels names the classes of --weights FILE: give both" >&2; exit 2
+fi
 setup_all
 if [ -n "$BUILD" ] || [ ! -f pkg/shufflenet_web.js ]; then
   log "building the wasm package"
@@ -31,7 +37,7 @@ if [ -n "$BUILD" ] || [ ! -f pkg/shufflenet_web.js ]; then
 fi
 if [ -n "$WEIGHTS_IN" ] || [ ! -f "${WEIGHTS_DIR:-weights}/manifest.json" ]; then
   cargo build --release -q --bin shufflenet
-  tools/weights.sh target/release/shufflenet "$WEIGHTS_IN"
+  tools/weights.sh target/release/shufflenet "$WEIGHTS_IN" "$LABELS_IN"
 fi
 log "open http://127.0.0.1:$PORT/"
 exec node tools/serve.mjs . "$PORT"

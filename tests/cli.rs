@@ -252,7 +252,7 @@ fn class_names_travel_with_the_weights() {
     ]));
     assert!(relabelled
         .iter()
-        .all(|(i, n)| n == ["a", "b", "c", "d", "e"][*i as usize].as_ref() as &str));
+        .all(|(i, n)| n == ["a", "b", "c", "d", "e"][*i as usize]));
 
     // A count that does not match the head names both numbers, and nothing is written.
     std::fs::write(path("four.txt"), "a\nb\nc\nd\n").unwrap();

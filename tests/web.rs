@@ -221,3 +221,66 @@ async fn image_bitmaps_classify_like_their_pixels_on_both_backends() {
         }
     }
 }
+
+/// (index, name) of each row of a prediction's top-k.
+fn top_names(p: &JsValue) -> Vec<(u32, String)> {
+    let top: js_sys::Array = get(p, "top").dyn_into().unwrap();
+    top.iter()
+        .map(|t| {
+            let index = get(&t, "index").as_f64().unwrap() as u32;
+            (index, get(&t, "name").as_string().unwrap())
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_names_file_names_the_predictions_and_a_wrong_count_changes_nothing() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    let info = JsValue::from(e.load_bytes(fixtures::SMALL_PTH.to_vec()).await.unwrap());
+    assert_eq!(
+        get(&info, "classNames").as_string().as_deref(),
+        Some("numbered")
+    );
+    // A 10-class head: top-20 is capped at 10, each row "class N".
+    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 20, None).await.unwrap());
+    let before = top_names(&p);
+    assert_eq!(before.len(), 10);
+    assert!(
+        before.iter().all(|(i, n)| *n == format!("class {i}")),
+        "{before:?}"
+    );
+
+    let labels: String = (0..10).map(|i| format!("thing {i}\n")).collect();
+    let info = JsValue::from(
+        e.set_class_names(labels.into_bytes(), "labels.txt".into())
+            .unwrap(),
+    );
+    assert_eq!(
+        get(&info, "classNames").as_string().as_deref(),
+        Some("given")
+    );
+    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap());
+    let named = top_names(&p);
+    assert_eq!(named.len(), 3);
+    for ((i, n), (j, _)) in named.iter().zip(&before) {
+        assert_eq!((i, n.as_str()), (j, format!("thing {i}").as_str()));
+    }
+
+    let err = JsValue::from(
+        e.set_class_names(
+            br#"{"0": "a", "1": "b"}"#.to_vec(),
+            "class_indices.json".into(),
+        )
+        .err()
+        .expect("two names for ten outputs"),
+    );
+    let message = get(&err, "message").as_string().unwrap();
+    assert!(
+        message.contains("class_indices.json")
+            && message.contains("2 names")
+            && message.contains("10 outputs"),
+        "{message}"
+    );
+    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap());
+    assert_eq!(top_names(&p), named, "the previous names stay");
+}

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Fills $WEIGHTS_DIR (default weights/) with one safetensors file per width and manifest.json.
-#   tools/weights.sh CLI [FILE]
-# FILE (a .pth or .safetensors) is converted and used for its width. Otherwise weights/ is
+#   tools/weights.sh CLI [FILE [LABELS]]
+# FILE (a .pth, .mdl or .safetensors) is converted and used for its width; a model of no
+# published width (a fine-tune with its own classes) becomes model.safetensors, listed as
+# "model" in the manifest, which the page opens first. LABELS (class_indices.json or
+# labels.txt) is stored in the converted file as its class names. Otherwise weights/ is
 # kept if it has a manifest; else torchvision's pretrained files are downloaded and
 # converted; offline (or with SHUFFLENET_OFFLINE=1), seeded random stand-ins are written and
 # marked untrained. Downloads are checked against the SHA-256 prefix in their published file
 # names (`-5666bf0f80.pth`); the manifest lists each file's full SHA-256, which the page
 # checks after download.
 set -euo pipefail
-CLI="$1" IN="${2:-}"
+CLI="$1" IN="${2:-}" LABELS="${3:-}"
 DIR="${WEIGHTS_DIR:-$(dirname "$0")/../weights}"
 mkdir -p "$DIR"
 # SHUFFLENET_WEIGHTS_URL: another place holding the same files (a mirror; the tests).
@@ -33,7 +36,12 @@ write_manifest() {
         "$sep" "$w" "$w" "${TRAINED[$w]}" "$(sha256 "$DIR/shufflenetv2_x$w.safetensors")"
       sep=$',\n'
     done
-    printf '\n}}\n'
+    printf '\n}'
+    if [ -f "$DIR/model.safetensors" ]; then
+      printf ',\n"model": {"url": "weights/model.safetensors", "name": "%s", "sha256": "%s"}' \
+        "$(cat "$DIR/model.name" 2>/dev/null || echo model)" "$(sha256 "$DIR/model.safetensors")"
+    fi
+    printf '}\n'
   } > "$DIR/manifest.json"
 }
 
@@ -48,10 +56,19 @@ matches_published_hash() {
 }
 
 if [ -n "$IN" ]; then
+  labels=()
+  [ -n "$LABELS" ] && labels=(--labels "$LABELS")
   width=$("$CLI" info "$IN" | awk '/^architecture:/{print $2}' | tr -d x)
-  case "$width" in 0.5|1.0|1.5|2.0) ;; *) echo "$IN is not one of the four published widths" >&2; exit 1 ;; esac
-  "$CLI" convert "$IN" "$DIR/shufflenetv2_x$width.safetensors"
-  TRAINED[$width]=true
+  case "$width" in
+    0.5|1.0|1.5|2.0)
+      "$CLI" convert "$IN" "$DIR/shufflenetv2_x$width.safetensors" "${labels[@]}"
+      rm -f "$DIR/model.safetensors" "$DIR/model.name"
+      TRAINED[$width]=true ;;
+    *)
+      "$CLI" convert "$IN" "$DIR/model.safetensors" "${labels[@]}"
+      basename "$IN" | tr -d '"\\' > "$DIR/model.name"
+      log "$(basename "$IN"): a custom model, served as weights/model.safetensors" ;;
+  esac
 elif [ -f "$DIR/manifest.json" ]; then
   if ! grep -q '"sha256"' "$DIR/manifest.json"; then
     log "adding SHA-256s to $DIR/manifest.json"

@@ -13,7 +13,10 @@ import * as view from './view.js';
 const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
 const backendPreference = params.get('backend') ?? 'auto';
-const WEIGHT_EXTENSIONS = /\.(pth|pt|safetensors)$/i;
+const WEIGHT_EXTENSIONS = /\.(pth|pt|mdl|safetensors)$/i;
+// class_indices.json, a JSON array of names, or labels.txt: one name per output.
+const NAMES_EXTENSIONS = /\.(json|txt)$/i;
+const MAX_NAMES_BYTES = 4 * 2 ** 20;
 // The crate's `weights::MAX_FILE_BYTES`: no ShuffleNetV2 weights file is larger, so a bigger
 // dropped file is refused before a byte of it is read.
 const MAX_WEIGHTS_BYTES = 512 * 2 ** 20;
@@ -124,7 +127,7 @@ function noticeRestart({ phase, reason, status, model, error }) {
   }
 }
 
-const describeSource = (source) => (source.kind === 'url' ? `the x${source.width} weights` : source.name);
+const describeSource = (source) => (source.kind === 'url' && source.width ? `the x${source.width} weights` : source.name);
 
 // ---- backend ----------------------------------------------------------------------------------
 
@@ -223,7 +226,7 @@ function showRunningModel() {
   const { source, result } = model;
   app.width = source.kind === 'url' ? source.width : null;
   if (app.width) rememberWidth(app.width);
-  view.renderModel(result, { source: source.name, trained: source.trained });
+  view.renderModel(result, { source: source.name, trained: source.trained, namesFile: model.names?.file });
   view.renderWidth(app.width);
   reclassifyStill();
 }
@@ -277,10 +280,34 @@ function setSource(source) {
   poke();
 }
 
-function handleFile(file) {
-  if (!file) return;
-  if (WEIGHT_EXTENSIONS.test(file.name)) loadWeightsFile(file);
-  else showImage(file);
+/**
+ * Weights, a names file and an image may come together: the weights load first, then the
+ * names name them. Names alone name the model already running.
+ */
+async function handleFiles(files) {
+  const list = [...(files ?? [])];
+  const weights = list.find((f) => WEIGHT_EXTENSIONS.test(f.name));
+  const names = list.find((f) => NAMES_EXTENSIONS.test(f.name));
+  const image = list.find((f) => f !== weights && f !== names);
+  if (weights) await loadWeightsFile(weights);
+  if (names) await loadNames(names);
+  if (image) showImage(image);
+}
+
+async function loadNames(file) {
+  if (file.size > MAX_NAMES_BYTES) {
+    view.showMessage(`${file.name} is too large for a class names file; it was not read.`);
+    return;
+  }
+  try {
+    await app.engine.setClassNames(file);
+    view.clearMessage();
+  } catch (err) {
+    if (err instanceof EngineLost) return; // the restart says so
+    view.showMessage(`${err.message} — the previous names stay.`);
+  } finally {
+    showRunningModel();
+  }
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
@@ -318,7 +345,7 @@ function wire() {
   els.camera.addEventListener('change', () => startCamera(els.camera.value));
   els.useCamera.addEventListener('click', () => (els.video.srcObject ? setSource('camera') : startCamera()));
   els.upload.addEventListener('change', () => {
-    handleFile(els.upload.files[0]);
+    handleFiles(els.upload.files);
     els.upload.value = ''; // choosing the same file again still fires `change`
   });
   $('message-close').addEventListener('click', view.clearMessage);
@@ -341,7 +368,7 @@ function wire() {
     e.preventDefault();
     depth = 0;
     els.dropzone.classList.remove('dragging');
-    handleFile(e.dataTransfer?.files?.[0]);
+    handleFiles(e.dataTransfer?.files);
   });
 }
 
@@ -371,8 +398,19 @@ async function main() {
   }
   const widths = Object.keys(app.manifest.widths);
   view.offerWidths(widths);
+  // A model served with `./run.sh --weights FILE` that has no published width (your own
+  // fine-tune) opens first; `?width=` still picks a published one.
+  const own = app.manifest.model;
+  if (own?.url && !params.has('width')) return loadOwnModel(own);
   const wanted = params.get('width') ?? (widths.includes('1.0') ? '1.0' : widths[0]);
   await loadWidth(wanted);
+}
+
+async function loadOwnModel(entry) {
+  const url = new URL(entry.url, location.href).href;
+  const name = String(entry.name ?? 'model');
+  const source = { kind: 'url', url, sha256: entry.sha256, name, width: null, trained: true };
+  await loadWeights(source, `Loading ${name}…`, (err) => `${name} could not be loaded: ${err.message}`);
 }
 
 /** Keeps the chosen width in the address so a reload or a shared link opens the same model. */

@@ -28,6 +28,7 @@ export const TIME_LIMITS = {
   loadUrl: 120_000,
   loadBytes: 120_000,
   setBackend: 120_000,
+  setClassNames: 10_000,
   classify: 30_000,
   memory: 10_000,
 };
@@ -125,6 +126,7 @@ class WorkerClient {
   loadBytes(bytes) { return this.#call('loadBytes', [bytes], { transfer: [bytes.buffer] }); }
   classify(frame, crop) { return this.#call('classify', [frame, crop], { transfer: [frame] }); }
   setBackend(name) { return this.#call('setBackend', [name]); }
+  setClassNames(bytes, file) { return this.#call('setClassNames', [bytes, file]); }
   memory() { return this.#call('memory', []); }
 }
 
@@ -142,6 +144,7 @@ class InlineClient {
   loadBytes(bytes) { return this.#host.loadBytes(bytes); }
   classify(frame, crop) { return this.#host.classify(frame, crop); }
   setBackend(name) { return this.#host.setBackend(name); }
+  setClassNames(bytes, file) { return this.#host.setClassNames(bytes, file); }
   async memory() { return this.#host.memory(); }
   close() {}
 }

@@ -69,6 +69,11 @@ export class EngineHost {
     return { ...p, status: this.status() };
   }
 
+  /** Names the loaded model's classes from a names file; the count must match its head. */
+  async setClassNames(bytes, file) {
+    return this.#serial(async () => this.#engine.setClassNames(bytes, file));
+  }
+
   async setBackend(name) {
     await this.#serial(() => this.#engine.setBackend(name));
     return this.status();

@@ -6,7 +6,8 @@
 // replace, the older load finishes and the newer one replaces it.
 //
 // A weights source is `{ kind: 'url', url, sha256 }` or `{ kind: 'file', file }`; other fields (width,
-// trained...) travel along for the page.
+// trained...) travel along for the page. Class names set from a names file stay with the model
+// they name and are set again after a restart.
 
 import { createEngineClient, EngineLost } from './engine-client.js';
 
@@ -29,7 +30,7 @@ export class EngineSupervisor {
   #started = false;
   #preference = 'auto';
   #gpu = undefined; // the GPU options create() was given, for restarts
-  #model = null; // { source, result } of the weights the engine runs
+  #model = null; // { source, result, names } of the weights the engine runs (names: a names file)
   #ops = Promise.resolve(); // create, loads, backend switches and restarts, one at a time
   #ready = Promise.resolve(); // settles once a restart has finished
   #loadSeq = 0;
@@ -100,8 +101,10 @@ export class EngineSupervisor {
     try {
       let status = await client.create(this.#preference, this.#gpu);
       if (this.#model) {
-        const result = await this.#load(client, this.#model.source);
-        this.#model = { source: this.#model.source, result };
+        const { source, names } = this.#model;
+        const result = await this.#load(client, source);
+        if (names) result.info = await client.setClassNames(names.bytes.slice(), names.file);
+        this.#model = { source, result, names };
         status = result.status;
       }
       say({ phase: 'restarted', status });
@@ -144,6 +147,21 @@ export class EngineSupervisor {
     const bytes = new Uint8Array(await source.file.arrayBuffer());
     onProgress?.(bytes.byteLength, bytes.byteLength);
     return client.loadBytes(bytes);
+  }
+
+  /**
+   * Names the running model's classes from a names `file` (a File); resolves to the model's
+   * updated info. On error the previous names stay.
+   */
+  setClassNames(file) {
+    return this.#exclusive(async () => {
+      if (!this.#model) throw new Error('load weights before their class names');
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      const info = await this.#client.setClassNames(bytes.slice(), file.name);
+      this.#model.result = { ...this.#model.result, info };
+      this.#model.names = { bytes, file: file.name };
+      return info;
+    });
   }
 
   setBackend(name) {

@@ -144,7 +144,7 @@ export function renderWidth(width) {
   const select = $('width');
   let custom = select.querySelector('option[value="custom"]');
   if (width == null) {
-    if (!custom) select.append(el('option', { value: 'custom', textContent: 'from file' }));
+    if (!custom) select.append(el('option', { value: 'custom', textContent: 'custom model' }));
     select.value = 'custom';
   } else {
     custom?.remove();
@@ -152,12 +152,22 @@ export function renderWidth(width) {
   }
 }
 
-export function renderModel({ info, cached, bytes }, { source, trained }) {
+/** What the model info says of the class names. */
+function describeClasses(info, namesFile) {
+  const n = Number(info.classes).toLocaleString('en');
+  if (namesFile) return `${n}, named by ${namesFile}`;
+  if (info.classNames === 'given') return `${n}, named in the weights file`;
+  if (info.classNames === 'imagenet') return `${n} (ImageNet)`;
+  return `${n} (no names: drop a class_indices.json or labels.txt)`;
+}
+
+export function renderModel({ info, cached, bytes }, { source, trained, namesFile }) {
   $('untrained').hidden = trained;
   document.body.dataset.trained = String(trained);
   document.body.dataset.arch = info.arch ?? '';
   const rows = [
     ['Architecture', `ShuffleNet V2 ${info.arch ?? '?'}`],
+    ['Classes', describeClasses(info, namesFile)],
     ['Parameters', info.params != null ? Number(info.params).toLocaleString('en') : '?'],
     ['Stored as', `${info.dtype ?? '?'} ${info.format ?? ''}`.trim()],
     ['Size', `${(bytes / 1e6).toFixed(1)} MB${cached ? ' (from the browser cache)' : ''}`],

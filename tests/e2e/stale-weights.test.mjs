@@ -5,31 +5,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { launch } from './support/browser.mjs';
 import { waitReady, predictions, messageText, testImageBmp } from './support/page.mjs';
+import { ROOT, serveWeights } from './support/server.mjs';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const CLI = join(ROOT, 'target/debug/shufflenet');
 const PORT = Number(process.env.E2E_PORT ?? 8087) + 3;
-const BASE = `http://127.0.0.1:${PORT}/`;
-
-async function serve(weightsDir) {
-  const server = spawn('node', ['tools/serve.mjs', '.', String(PORT)], {
-    cwd: ROOT,
-    env: { ...process.env, WEIGHTS_DIR: weightsDir },
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 100; i++) {
-    if (await fetch(`${BASE}weights/manifest.json`).then((r) => r.ok, () => false)) return server;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  server.kill();
-  throw new Error(`the server did not start on ${BASE}`);
-}
 
 /** Drops the test image and returns the top-5 it gets. */
 async function classifyImage(page) {
@@ -49,7 +34,7 @@ test('weights replaced by others of the same size are downloaded again, not serv
   const weights = join(dir, 'weights');
   cpSync(process.env.WEIGHTS_DIR ?? join(ROOT, 'target/e2e-weights'), weights, { recursive: true });
   const file = join(weights, 'shufflenetv2_x0.5.safetensors');
-  const server = await serve(weights);
+  const server = await serveWeights(weights, PORT);
   const browser = await launch({ camera: 'none' });
   try {
     const context = await browser.newContext();
@@ -58,7 +43,7 @@ test('weights replaced by others of the same size are downloaded again, not serv
     context.on('response', (r) => {
       if (r.request().method() === 'GET' && r.url().endsWith('x0.5.safetensors') && r.status() === 200) downloads.push(r.url());
     });
-    await page.goto(`${BASE}?width=0.5&backend=cpu&camera=0`);
+    await page.goto(`${server.base}?width=0.5&backend=cpu&camera=0`);
     await waitReady(page);
     assert.equal(await page.evaluate(() => document.body.dataset.trained), 'false', 'the stand-ins say so');
     const before = await classifyImage(page);

@@ -1,0 +1,22 @@
+// A second page server for tests that change the weights it serves (never the shared one).
+
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../../..');
+
+/** Serves the page with `/weights/` from `weightsDir` on `port`; resolves to { base, kill }. */
+export async function serveWeights(weightsDir, port) {
+  const server = spawn('node', ['tools/serve.mjs', '.', String(port)], {
+    cwd: ROOT,
+    env: { ...process.env, WEIGHTS_DIR: weightsDir },
+    stdio: 'ignore',
+  });
+  const base = `http://127.0.0.1:${port}/`;
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${base}weights/manifest.json`).then((r) => r.ok, () => false)) return { base, kill: () => server.kill() };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  server.kill();
+  throw new Error(`the server did not start on ${base}`);
+}
