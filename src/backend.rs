@@ -80,6 +80,11 @@ pub trait Backend {
     #[cfg(feature = "testing")]
     fn stage_outputs<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<[Tensor; 4]>>;
 
+    /// The largest frame side it takes (a device's texture limit); `None`: no limit of its own.
+    fn max_frame_side(&self) -> Option<u32> {
+        None
+    }
+
     /// The GPU adapter's name, for backends that run on one.
     fn adapter_name(&self) -> Option<String> {
         None

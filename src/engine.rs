@@ -45,6 +45,8 @@ pub struct Engine {
     #[cfg(feature = "gpu")]
     gpu_options: crate::gpu::GpuOptions,
     fallback: Option<String>,
+    /// Who ran the last frame: the backend, or the fast CPU for a frame too big for it.
+    last_ran: &'static str,
 }
 
 impl Engine {
@@ -55,6 +57,7 @@ impl Engine {
             #[cfg(feature = "gpu")]
             gpu_options: Default::default(),
             fallback: None,
+            last_ran: "",
         };
         engine.start(preference).await;
         Ok(engine)
@@ -72,6 +75,7 @@ impl Engine {
             net,
             gpu_options,
             fallback: None,
+            last_ran: "",
         };
         engine.start(preference).await;
         Ok(engine)
@@ -161,13 +165,28 @@ impl Engine {
         }
     }
 
+    /// The backend that ran the last frame (the fast CPU for one too big for the device).
+    pub fn last_ran(&self) -> &'static str {
+        self.last_ran
+    }
+
+    /// A frame larger than the device's textures runs on the fast CPU, that frame only: the
+    /// page scales frames to 2,048 pixels first, but a library caller may pass any size the
+    /// CPU takes, and a device limit is no reason to refuse it.
+    fn too_big_for_device(&self, width: u32, height: u32) -> Option<FastCpu> {
+        let max = self.backend.max_frame_side()?;
+        (width.max(height) > max).then(|| FastCpu::new(&self.net))
+    }
+
     /// Runs an already normalized N x 3 x H x W batch.
     pub async fn run(&mut self, input: &Tensor) -> Result<Output> {
         let result = self.backend.run(input).await;
-        match self.failed_over(result)? {
-            Some(out) => Ok(out),
-            None => self.backend.run(input).await,
-        }
+        let out = match self.failed_over(result)? {
+            Some(out) => out,
+            None => self.backend.run(input).await?,
+        };
+        self.last_ran = self.backend.name();
+        Ok(out)
     }
 
     /// Preprocesses an RGBA frame (on the device where the backend can) and classifies it.
@@ -183,11 +202,18 @@ impl Engine {
             width,
             height,
         };
-        let result = self.backend.run_rgba(frame, crop).await;
-        match self.failed_over(result)? {
-            Some(out) => Ok(out),
-            None => self.backend.run_rgba(frame, crop).await,
+        if let Some(mut cpu) = self.too_big_for_device(width, height) {
+            let out = cpu.run_rgba(frame, crop).await?;
+            self.last_ran = cpu.name();
+            return Ok(out);
         }
+        let result = self.backend.run_rgba(frame, crop).await;
+        let out = match self.failed_over(result)? {
+            Some(out) => out,
+            None => self.backend.run_rgba(frame, crop).await?,
+        };
+        self.last_ran = self.backend.name();
+        Ok(out)
     }
 
     /// Classifies an ImageBitmap: the backend decides how to read it (copied straight into
@@ -198,10 +224,17 @@ impl Engine {
         bitmap: &web_sys::ImageBitmap,
         crop: Crop,
     ) -> Result<Output> {
-        let result = self.backend.run_image_bitmap(bitmap, crop).await;
-        match self.failed_over(result)? {
-            Some(out) => Ok(out),
-            None => self.backend.run_image_bitmap(bitmap, crop).await,
+        if let Some(mut cpu) = self.too_big_for_device(bitmap.width(), bitmap.height()) {
+            let out = cpu.run_image_bitmap(bitmap, crop).await?;
+            self.last_ran = cpu.name();
+            return Ok(out);
         }
+        let result = self.backend.run_image_bitmap(bitmap, crop).await;
+        let out = match self.failed_over(result)? {
+            Some(out) => out,
+            None => self.backend.run_image_bitmap(bitmap, crop).await?,
+        };
+        self.last_ran = self.backend.name();
+        Ok(out)
     }
 }

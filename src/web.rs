@@ -323,7 +323,11 @@ async fn classify_frame(
     let (out, backend, fallback, kernels) = with_engine(state, async |e| {
         let out = run(e).await?;
         let fallback = e.fallback_reason().map(str::to_string);
-        Ok((out, e.backend(), fallback, kernels_of(e)))
+        // A frame too big for the device ran on the fast CPU: no GPU kernels to name.
+        let kernels = (e.last_ran() == e.backend())
+            .then(|| kernels_of(e))
+            .flatten();
+        Ok((out, e.last_ran(), fallback, kernels))
     })
     .await?;
     let top = preprocess::top_k(out.logits_of(0), k.max(1))

@@ -50,6 +50,10 @@ impl Backend for GpuBackend {
         Box::pin(self.stage_activations(input))
     }
 
+    fn max_frame_side(&self) -> Option<u32> {
+        Some(self.ctx.device.limits().max_texture_dimension_2d)
+    }
+
     fn adapter_name(&self) -> Option<String> {
         Some(GpuBackend::adapter_name(self))
     }
