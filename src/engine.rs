@@ -45,6 +45,8 @@ pub struct Engine {
     #[cfg(feature = "gpu")]
     gpu_options: crate::gpu::GpuOptions,
     fallback: Option<String>,
+    /// Threads of the fast CPU backend, the caller's included.
+    cpu_threads: usize,
 }
 
 impl Engine {
@@ -55,6 +57,7 @@ impl Engine {
             #[cfg(feature = "gpu")]
             gpu_options: Default::default(),
             fallback: None,
+            cpu_threads: 1,
         };
         engine.start(preference).await;
         Ok(engine)
@@ -72,6 +75,7 @@ impl Engine {
             net,
             gpu_options,
             fallback: None,
+            cpu_threads: 1,
         };
         engine.start(preference).await;
         Ok(engine)
@@ -82,7 +86,7 @@ impl Engine {
     async fn start(&mut self, preference: Preference) {
         match preference {
             Preference::Reference => self.backend = Box::new(Reference::new(&self.net)),
-            Preference::Cpu => self.backend = Box::new(FastCpu::new(&self.net)),
+            Preference::Cpu => self.backend = self.fast_cpu(),
             Preference::Auto | Preference::Gpu => match self.start_device().await {
                 Ok(device) => {
                     self.backend = device;
@@ -117,6 +121,19 @@ impl Engine {
             return Err(Error::Gpu(why));
         }
         Ok(self.backend())
+    }
+
+    fn fast_cpu(&self) -> Box<dyn Backend> {
+        Box::new(FastCpu::with_threads(&self.net, self.cpu_threads))
+    }
+
+    /// Runs the fast CPU backend on `threads` threads from now on (restarting it if it runs
+    /// frames). Results do not depend on the count.
+    pub fn set_cpu_threads(&mut self, threads: usize) {
+        self.cpu_threads = threads.max(1);
+        if self.backend.name().starts_with("cpu-") {
+            self.backend = self.fast_cpu();
+        }
     }
 
     /// Why WebGPU is not running frames, if it was wanted and is not.
@@ -154,7 +171,7 @@ impl Engine {
         match result {
             Err(Error::Gpu(why)) => {
                 self.fallback = Some(format!("GPU: {why}"));
-                self.backend = Box::new(FastCpu::new(&self.net));
+                self.backend = self.fast_cpu();
                 Ok(None)
             }
             other => other.map(Some),
