@@ -1,5 +1,6 @@
-//! Native timing of the fast CPU path (one thread, batch 1, 224x224), every width.
-//! `cargo run --release --no-default-features --example bench_cpu [frames] [width...]`
+//! Native timing of the fast CPU path (batch 1, 224x224), every width, on 1 thread or on
+//! each count given as `tN`.
+//! `cargo run --release --no-default-features --example bench_cpu [frames] [width...] [tN...]`
 
 use pollster::block_on;
 use shufflenet_web::backend::Backend;
@@ -9,7 +10,15 @@ use shufflenet_web::weights::random_network;
 use shufflenet_web::Tensor;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (threads, args): (Vec<String>, Vec<String>) =
+        std::env::args().skip(1).partition(|a| a.starts_with('t'));
+    let threads = match threads.is_empty() {
+        true => vec![1],
+        false => threads
+            .iter()
+            .map(|t| t[1..].parse::<usize>())
+            .collect::<Result<_, _>>()?,
+    };
     let frames: usize = args.first().map_or(Ok(30), |a| a.parse())?;
     let widths = match args.get(1..) {
         Some(w) if !w.is_empty() => w
@@ -24,8 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|i| (i % 251) as f32 / 125.0 - 1.0)
             .collect(),
     )?;
-    for width in widths {
-        let mut cpu = FastCpu::new(&random_network(&Arch::width(width), 1));
+    for (width, &threads) in widths
+        .into_iter()
+        .flat_map(|w| threads.iter().map(move |t| (w, t)))
+    {
+        let mut cpu = FastCpu::with_threads(&random_network(&Arch::width(width), 1), threads);
         for _ in 0..3 {
             block_on(cpu.run(&input))?;
         }
@@ -52,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|(s, m)| format!("{} {m:.2}", s.name()))
             .collect();
         println!(
-            "{} x{}: median {:.2} ms/frame, min {:.2}, on-cpu mean {} ({})",
+            "{}-t{threads} x{}: median {:.2} ms/frame, min {:.2}, on-cpu mean {} ({})",
             cpu.name(),
             width.label(),
             totals[frames / 2],

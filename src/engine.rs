@@ -47,6 +47,8 @@ pub struct Engine {
     fallback: Option<String>,
     /// Who ran the last frame: the backend, or the fast CPU for a frame too big for it.
     last_ran: &'static str,
+    /// Threads of the fast CPU backend, the caller's included.
+    cpu_threads: usize,
 }
 
 impl Engine {
@@ -58,6 +60,7 @@ impl Engine {
             gpu_options: Default::default(),
             fallback: None,
             last_ran: "",
+            cpu_threads: 1,
         };
         engine.start(preference).await;
         Ok(engine)
@@ -76,6 +79,7 @@ impl Engine {
             gpu_options,
             fallback: None,
             last_ran: "",
+            cpu_threads: 1,
         };
         engine.start(preference).await;
         Ok(engine)
@@ -86,7 +90,7 @@ impl Engine {
     async fn start(&mut self, preference: Preference) {
         match preference {
             Preference::Reference => self.backend = Box::new(Reference::new(&self.net)),
-            Preference::Cpu => self.backend = Box::new(FastCpu::new(&self.net)),
+            Preference::Cpu => self.backend = self.fast_cpu(),
             Preference::Auto | Preference::Gpu => match self.start_device().await {
                 Ok(device) => {
                     self.backend = device;
@@ -121,6 +125,19 @@ impl Engine {
             return Err(Error::Gpu(why));
         }
         Ok(self.backend())
+    }
+
+    fn fast_cpu(&self) -> Box<dyn Backend> {
+        Box::new(FastCpu::with_threads(&self.net, self.cpu_threads))
+    }
+
+    /// Runs the fast CPU backend on `threads` threads from now on (restarting it if it runs
+    /// frames). Results do not depend on the count.
+    pub fn set_cpu_threads(&mut self, threads: usize) {
+        self.cpu_threads = threads.max(1);
+        if self.backend.name().starts_with("cpu-") {
+            self.backend = self.fast_cpu();
+        }
     }
 
     /// Why WebGPU is not running frames, if it was wanted and is not.
@@ -158,7 +175,7 @@ impl Engine {
         match result {
             Err(Error::Gpu(why)) => {
                 self.fallback = Some(format!("GPU: {why}"));
-                self.backend = Box::new(FastCpu::new(&self.net));
+                self.backend = self.fast_cpu();
                 Ok(None)
             }
             other => other.map(Some),
@@ -175,7 +192,7 @@ impl Engine {
     /// CPU takes, and a device limit is no reason to refuse it.
     fn too_big_for_device(&self, width: u32, height: u32) -> Option<FastCpu> {
         let max = self.backend.max_frame_side()?;
-        (width.max(height) > max).then(|| FastCpu::new(&self.net))
+        (width.max(height) > max).then(|| FastCpu::with_threads(&self.net, self.cpu_threads))
     }
 
     /// Runs an already normalized N x 3 x H x W batch.

@@ -216,6 +216,15 @@ async fn make_fast_cpu(net: &Network) -> Box<dyn Backend> {
 backend_suite!(reference_backend, make_reference);
 backend_suite!(fast_cpu, make_fast_cpu);
 
+/// Three threads: uneven splits of every layer (natively; the wasm builds have one thread).
+#[cfg(not(target_arch = "wasm32"))]
+async fn make_fast_cpu_threads(net: &Network) -> Box<dyn Backend> {
+    Box::new(FastCpu::with_threads(net, 3))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+backend_suite!(fast_cpu_threads, make_fast_cpu_threads);
+
 #[cfg(feature = "gpu")]
 mod gpu_backends {
     use super::*;

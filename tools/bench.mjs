@@ -9,7 +9,7 @@ import { benchModel, buildPackage, hasSimd, ortVersion } from './bench/assets.mj
 import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['cpu-simd128', 'cpu-scalar', 'ort-wasm', 'webgpu', 'ort-webgpu'];
+const BACKENDS = ['cpu-simd128', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'webgpu', 'ort-webgpu'];
 const WIDTHS = ['0.5', '1.0', '1.5', '2.0'];
 const DEFAULT_WIDTHS = ['0.5', '1.0', '2.0'];
 const GPU = new Set(['webgpu', 'ort-webgpu']);

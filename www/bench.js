@@ -120,7 +120,8 @@ async function benchOrt(cfg, input) {
   const ep = cfg.backend === 'ort-webgpu' ? 'webgpu' : 'wasm';
   const ort = await import(ORT_DIST + (ep === 'webgpu' ? 'ort.webgpu.min.mjs' : 'ort.wasm.min.mjs'));
   ort.env.wasm.wasmPaths = new URL(ORT_DIST, location.href).href;
-  ort.env.wasm.numThreads = 1;
+  // 'ort-wasm-tN' runs N threads (the bench page is cross-origin isolated); others one.
+  ort.env.wasm.numThreads = Number(/-t(\d+)$/.exec(cfg.backend)?.[1] ?? 1);
   ort.env.wasm.simd = true;
   ort.env.wasm.proxy = false;
   const session = await ort.InferenceSession.create(cfg.onnxUrl, {

@@ -2,6 +2,7 @@
 //! tap of four neighbouring channels, so a pixel is nine vector multiply-adds per 4 channels.
 //! Interior pixels run without bounds checks; only the one-pixel border pays for them.
 
+use super::pool::{Pool, Shared, MIN_PART_MACS};
 use super::simd::{round_up, F4, LANES};
 use crate::model::{out_size, Conv};
 
@@ -48,8 +49,16 @@ impl Depthwise {
         self.stride
     }
 
-    /// `x` is `h x w` pixels of `xs` floats, `y` gets `out_size(h) x out_size(w)` pixels of `ys`.
-    pub fn run(&self, x: &[f32], (h, w, xs): (usize, usize, usize), y: &mut [f32], ys: usize) {
+    /// `x` is `h x w` pixels of `xs` floats, `y` gets `out_size(h) x out_size(w)` pixels of
+    /// `ys`. Output rows are split between the pool's threads.
+    pub fn run(
+        &self,
+        pool: &Pool,
+        x: &[f32],
+        (h, w, xs): (usize, usize, usize),
+        y: &mut [f32],
+        ys: usize,
+    ) {
         let s = self.stride;
         let (oh, ow) = (out_size(h, s), out_size(w, s));
         assert!(
@@ -60,19 +69,40 @@ impl Depthwise {
             x.len() >= h * w * xs && y.len() >= oh * ow * ys,
             "depthwise buffers"
         );
-        let (inner_y, inner_x) = (interior(h, oh, s), interior(w, ow, s));
-        for oy in 0..oh {
-            let mut ox = 0;
-            while ox < ow {
-                if inner_y.contains(&oy) && ox == inner_x.start && !inner_x.is_empty() {
-                    // SAFETY: interior pixels read only rows oy*s-1..=oy*s+1 and columns
-                    // ox*s-1..=ox*s+1, all inside the checked input.
-                    unsafe { self.interior_run(x, w, xs, y, ys, oy, inner_x.clone(), ow) };
-                    ox = inner_x.end;
-                } else {
-                    self.border_pixel(x, (h, w, xs), &mut y[(oy * ow + ox) * ys..], oy, ox);
-                    ox += 1;
-                }
+        let y = Shared(y.as_mut_ptr());
+        let min_rows = MIN_PART_MACS.div_ceil(9 * self.width * ow.max(1));
+        pool.split(oh, 1, min_rows, |rows| {
+            for oy in rows {
+                // SAFETY: row `oy` of the checked output, written by this part alone.
+                let row =
+                    unsafe { core::slice::from_raw_parts_mut(y.ptr().add(oy * ow * ys), ow * ys) };
+                self.row(x, (h, w, xs), row, ys, oy, ow);
+            }
+        });
+    }
+
+    /// Output row `oy` (`ow` pixels of `ys` floats in `row`).
+    fn row(
+        &self,
+        x: &[f32],
+        (h, w, xs): (usize, usize, usize),
+        row: &mut [f32],
+        ys: usize,
+        oy: usize,
+        ow: usize,
+    ) {
+        let s = self.stride;
+        let (inner_y, inner_x) = (interior(h, out_size(h, s), s), interior(w, ow, s));
+        let mut ox = 0;
+        while ox < ow {
+            if inner_y.contains(&oy) && ox == inner_x.start && !inner_x.is_empty() {
+                // SAFETY: interior pixels read only rows oy*s-1..=oy*s+1 and columns
+                // ox*s-1..=ox*s+1, all inside the checked input.
+                unsafe { self.interior_run(x, w, xs, row, ys, oy, inner_x.clone()) };
+                ox = inner_x.end;
+            } else {
+                self.border_pixel(x, (h, w, xs), &mut row[ox * ys..], oy, ox);
+                ox += 1;
             }
         }
     }
@@ -83,18 +113,17 @@ impl Depthwise {
         x: &[f32],
         w: usize,
         xs: usize,
-        y: &mut [f32],
+        row: &mut [f32],
         ys: usize,
         oy: usize,
         cols: core::ops::Range<usize>,
-        ow: usize,
     ) {
         let s = self.stride;
         let taps: [usize; 9] = core::array::from_fn(|t| ((t / 3) * w + t % 3) * xs);
         let (wp, bp) = (self.weights.as_ptr(), self.bias.as_ptr());
         for ox in cols {
             let src = x.as_ptr().add(((oy * s - 1) * w + ox * s - 1) * xs);
-            let dst = y.as_mut_ptr().add((oy * ow + ox) * ys);
+            let dst = row.as_mut_ptr().add(ox * ys);
             for c in (0..self.width).step_by(LANES) {
                 let mut acc = F4::load(bp.add(c));
                 for (t, &off) in taps.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! one-row matrix product against weights packed like any other 1x1 layer.
 
 use super::pointwise::Pointwise;
+use super::pool::Pool;
 use super::simd::{F4, LANES};
 use crate::model::{Conv, Linear};
 
@@ -32,20 +33,20 @@ impl Head {
     /// `features()`; the logits are appended to `logits`.
     pub fn run(
         &self,
+        pool: &Pool,
         x: &[f32],
-        pixels: usize,
-        xs: usize,
+        (pixels, xs): (usize, usize),
         feat: &mut [f32],
         pooled: &mut [f32],
         logits: &mut Vec<f32>,
     ) {
         let fs = self.features();
-        self.conv5.run(x, xs, pixels, feat, fs);
+        self.conv5.run(pool, x, xs, pixels, feat, fs);
         average(&feat[..pixels * fs], fs, &mut pooled[..fs]);
         let start = logits.len();
         logits.resize(start + self.classes, 0.0);
         self.fc
-            .run(pooled, fs, 1, &mut logits[start..], self.classes);
+            .run(pool, pooled, fs, 1, &mut logits[start..], self.classes);
     }
 }
 

@@ -6,6 +6,7 @@ mod depthwise;
 mod head;
 mod plan;
 mod pointwise;
+mod pool;
 #[cfg(feature = "testing")]
 pub mod probe;
 mod simd;
@@ -16,10 +17,12 @@ use crate::model::{check_input, Dims, Network, Stage};
 use crate::tensor::Tensor;
 use crate::Result;
 use plan::{stride, Buffers, Plan, UnitOps};
+use pool::Pool;
 
 pub struct FastCpu {
     plan: Plan,
     buffers: Option<Buffers>,
+    pool: Pool,
 }
 
 /// An activation at a stage boundary: NHWC pixels of `stride` floats. Read back only by
@@ -36,7 +39,21 @@ impl FastCpu {
         FastCpu {
             plan: Plan::new(net),
             buffers: None,
+            pool: Pool::new(1),
         }
+    }
+
+    /// Runs each layer on `threads` threads (the caller's included). Results do not
+    /// depend on the count: each output element is computed by the same arithmetic.
+    pub fn with_threads(net: &Network, threads: usize) -> FastCpu {
+        FastCpu {
+            pool: Pool::new(threads),
+            ..FastCpu::new(net)
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
     }
 
     /// Every image of a batch through the kernels; `at_stage` sees each stage boundary.
@@ -57,6 +74,7 @@ impl FastCpu {
         for image in input.data.chunks_exact(input.image_len()) {
             forward(
                 &self.plan,
+                &self.pool,
                 bufs,
                 image,
                 &mut clock,
@@ -129,6 +147,7 @@ impl Backend for FastCpu {
 /// appends its logits.
 fn forward(
     plan: &Plan,
+    pool: &Pool,
     b: &mut Buffers,
     image: &[f32],
     clock: &mut StageClock,
@@ -137,18 +156,23 @@ fn forward(
 ) {
     let cs = stride(plan.stem_ch);
     let (input, conv1) = b.dims[0];
-    plan.stem
-        .run(image, (input.h, input.w), &mut b.patches, &mut b.stem, cs);
+    plan.stem.run(
+        pool,
+        image,
+        (input.h, input.w),
+        &mut b.patches,
+        &mut b.stem,
+        cs,
+    );
     let [x, y] = &mut b.act;
     let (mut x, mut y) = (x, y);
     stem::maxpool(&b.stem, (conv1.h, conv1.w, cs), x);
     clock.lap(Stage::Stem);
-    let pool = b.dims[1].1;
     at_stage(
         0,
         Boundary {
             data: x,
-            dims: pool,
+            dims: b.dims[1].1,
             stride: cs,
         },
     );
@@ -160,7 +184,7 @@ fn forward(
     {
         for u in units {
             let (i, _) = b.dims[layer];
-            u.run(x, (i.h, i.w), y, &mut b.t1, &mut b.t2);
+            u.run(pool, x, (i.h, i.w), y, &mut b.t1, &mut b.t2);
             if let UnitOps::Down { .. } = u.ops {
                 std::mem::swap(&mut x, &mut y);
             }
@@ -179,9 +203,9 @@ fn forward(
     }
     let (head_in, _) = b.dims[layer];
     plan.head.run(
+        pool,
         x,
-        head_in.plane(),
-        stride(head_in.c),
+        (head_in.plane(), stride(head_in.c)),
         &mut b.feat,
         &mut b.pooled,
         logits,

@@ -15,6 +15,7 @@
 use super::depthwise::Depthwise;
 use super::head::Head;
 use super::pointwise::Pointwise;
+use super::pool::Pool;
 use super::simd::{round_up, LANES};
 use super::stem::{Stem, PATCH};
 use crate::model::{out_size, Dims, Network, Skeleton, Unit};
@@ -106,6 +107,7 @@ impl UnitPlan {
     /// Runs the unit on `x` (`h x w` pixels of `stride(in_ch)` floats). Stride 2 writes `y`.
     pub fn run(
         &self,
+        pool: &Pool,
         x: &mut [f32],
         (h, w): (usize, usize),
         y: &mut [f32],
@@ -116,9 +118,9 @@ impl UnitPlan {
         match &self.ops {
             UnitOps::Split { pw1, dw, pw2 } => {
                 let xs = stride(2 * self.branch);
-                pw1.run(x, xs, h * w, t1, bs);
-                dw.run(t1, (h, w, bs), t2, bs);
-                pw2.run(t2, bs, h * w, x, xs);
+                pw1.run(pool, x, xs, h * w, t1, bs);
+                dw.run(pool, t1, (h, w, bs), t2, bs);
+                pw2.run(pool, t2, bs, h * w, x, xs);
             }
             UnitOps::Down {
                 b1_dw,
@@ -129,11 +131,11 @@ impl UnitPlan {
             } => {
                 let (xs, ys) = (stride(self.in_ch), stride(2 * self.branch));
                 let pixels = out_size(h, 2) * out_size(w, 2);
-                b1_dw.run(x, (h, w, xs), t2, xs);
-                b1_pw.run(t2, xs, pixels, y, ys);
-                pw1.run(x, xs, h * w, t1, bs);
-                dw.run(t1, (h, w, bs), t2, bs);
-                pw2.run(t2, bs, pixels, y, ys);
+                b1_dw.run(pool, x, (h, w, xs), t2, xs);
+                b1_pw.run(pool, t2, xs, pixels, y, ys);
+                pw1.run(pool, x, xs, h * w, t1, bs);
+                dw.run(pool, t1, (h, w, bs), t2, bs);
+                pw2.run(pool, t2, bs, pixels, y, ys);
             }
         }
     }

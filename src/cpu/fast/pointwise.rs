@@ -10,6 +10,7 @@
 //! read through a gather list (or straight, when the slots are `0..K`), outputs go straight
 //! to their slots, which is how a branch writes into its half of the shuffled output.
 
+use super::pool::{Pool, Shared, MIN_PART_MACS};
 use super::simd::{round_up, F4, LANES};
 
 /// Pixels per register tile: 6 x 2 accumulators plus operands fit 16 vector registers.
@@ -116,7 +117,16 @@ impl Pointwise {
     }
 
     /// Runs on `rows` pixels: pixel `p` reads `a[p * a_stride..]`, writes `c[p * c_stride..]`.
-    pub fn run(&self, a: &[f32], a_stride: usize, rows: usize, c: &mut [f32], c_stride: usize) {
+    /// The pixels are split between the pool's threads in whole register tiles.
+    pub fn run(
+        &self,
+        pool: &Pool,
+        a: &[f32],
+        a_stride: usize,
+        rows: usize,
+        c: &mut [f32],
+        c_stride: usize,
+    ) {
         if rows == 0 {
             return;
         }
@@ -128,26 +138,42 @@ impl Pointwise {
             c.len() >= (rows - 1) * c_stride + self.out_extent,
             "pointwise output too short"
         );
+        let (a, c) = (Shared(a.as_ptr() as *mut f32), Shared(c.as_mut_ptr()));
+        // SAFETY: rows and slots were checked against the slice lengths above, and each
+        // part writes only the pixels of its own range.
+        pool.split(
+            rows,
+            MR,
+            MIN_PART_MACS.div_ceil(self.k * self.blocks * NR),
+            |part| unsafe { self.run_rows(a.ptr(), a_stride, part, c.ptr(), c_stride) },
+        );
+    }
+
+    /// Pixels `rows` of a checked `run`.
+    unsafe fn run_rows(
+        &self,
+        a: *const f32,
+        a_stride: usize,
+        rows: core::ops::Range<usize>,
+        c: *mut f32,
+        c_stride: usize,
+    ) {
         let chunk = (PANEL_BUDGET / (self.k * NR).max(1)).max(1);
-        let (a, c) = (a.as_ptr(), c.as_mut_ptr());
         let mut b0 = 0;
         while b0 < self.blocks {
             let b1 = (b0 + chunk).min(self.blocks);
-            let mut p = 0;
-            // SAFETY: rows and slots were checked against the slice lengths above.
-            unsafe {
-                while p + MR <= rows {
-                    self.tiles::<MR>(a, a_stride, c, c_stride, p, b0..b1);
-                    p += MR;
-                }
-                match rows - p {
-                    5 => self.tiles::<5>(a, a_stride, c, c_stride, p, b0..b1),
-                    4 => self.tiles::<4>(a, a_stride, c, c_stride, p, b0..b1),
-                    3 => self.tiles::<3>(a, a_stride, c, c_stride, p, b0..b1),
-                    2 => self.tiles::<2>(a, a_stride, c, c_stride, p, b0..b1),
-                    1 => self.tiles::<1>(a, a_stride, c, c_stride, p, b0..b1),
-                    _ => {}
-                }
+            let mut p = rows.start;
+            while p + MR <= rows.end {
+                self.tiles::<MR>(a, a_stride, c, c_stride, p, b0..b1);
+                p += MR;
+            }
+            match rows.end - p {
+                5 => self.tiles::<5>(a, a_stride, c, c_stride, p, b0..b1),
+                4 => self.tiles::<4>(a, a_stride, c, c_stride, p, b0..b1),
+                3 => self.tiles::<3>(a, a_stride, c, c_stride, p, b0..b1),
+                2 => self.tiles::<2>(a, a_stride, c, c_stride, p, b0..b1),
+                1 => self.tiles::<1>(a, a_stride, c, c_stride, p, b0..b1),
+                _ => {}
             }
             b0 = b1;
         }

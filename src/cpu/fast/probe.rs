@@ -5,6 +5,7 @@ use super::depthwise::Depthwise;
 use super::head::Head;
 use super::plan::{stride, UnitOps, UnitPlan};
 use super::pointwise::Pointwise;
+use super::pool::Pool;
 use super::stem::{self, Stem, PATCH};
 use crate::cpu::reference::Map;
 use crate::model::{out_size, Conv, Linear, Unit};
@@ -31,6 +32,11 @@ fn from_nhwc(data: &[f32], (h, w, xs): (usize, usize, usize), slots: &[usize]) -
     m
 }
 
+/// The kernels one at a time on the calling thread; threads are checked on whole networks.
+fn serial() -> Pool {
+    Pool::new(1)
+}
+
 fn ids(n: usize) -> Vec<usize> {
     (0..n).collect()
 }
@@ -52,7 +58,7 @@ pub fn pointwise(conv: &Conv, x: &Map, scattered: bool) -> Map {
     let (xs, ys) = (stride(k), stride(2 * conv.out_ch));
     let input = to_nhwc(x, &in_slots, xs);
     let mut out = vec![0.0; x.h * x.w * ys];
-    op.run(&input, xs, x.h * x.w, &mut out, ys);
+    op.run(&serial(), &input, xs, x.h * x.w, &mut out, ys);
     from_nhwc(&out, (x.h, x.w, ys), &out_slots)
 }
 
@@ -61,7 +67,13 @@ pub fn depthwise(conv: &Conv, x: &Map) -> Map {
     let xs = stride(conv.in_ch);
     let (oh, ow) = (out_size(x.h, op.stride()), out_size(x.w, op.stride()));
     let mut out = vec![0.0; oh * ow * xs];
-    op.run(&to_nhwc(x, &ids(x.c), xs), (x.h, x.w, xs), &mut out, xs);
+    op.run(
+        &serial(),
+        &to_nhwc(x, &ids(x.c), xs),
+        (x.h, x.w, xs),
+        &mut out,
+        xs,
+    );
     from_nhwc(&out, (oh, ow, xs), &ids(x.c))
 }
 
@@ -71,7 +83,7 @@ pub fn stem_conv(conv: &Conv, x: &Map) -> Map {
     let (oh, ow, ys) = (out_size(x.h, 2), out_size(x.w, 2), stride(conv.out_ch));
     let mut patches = vec![0.0; ow * PATCH];
     let mut out = vec![0.0; oh * ow * ys];
-    op.run(&x.data, (x.h, x.w), &mut patches, &mut out, ys);
+    op.run(&serial(), &x.data, (x.h, x.w), &mut patches, &mut out, ys);
     from_nhwc(&out, (oh, ow, ys), &ids(conv.out_ch))
 }
 
@@ -97,7 +109,7 @@ pub fn units(us: &[Unit], x: &Map) -> Map {
         let mut t1 = vec![0.0; h * w * plan.branch_stride()];
         let mut t2 = vec![0.0; size(u.in_ch.max(u.branch), oh, ow)];
         cur.resize(size(u.in_ch, h, w).max(cur.len()), 0.0);
-        plan.run(&mut cur, (h, w), &mut out, &mut t1, &mut t2);
+        plan.run(&serial(), &mut cur, (h, w), &mut out, &mut t1, &mut t2);
         if let UnitOps::Down { .. } = plan.ops {
             cur = out;
         }
@@ -114,9 +126,9 @@ pub fn head(conv5: &Conv, fc: &Linear, x: &Map) -> Vec<f32> {
     let mut pooled = vec![0.0; op.features()];
     let mut logits = Vec::new();
     op.run(
+        &serial(),
         &to_nhwc(x, &ids(x.c), xs),
-        pixels,
-        xs,
+        (pixels, xs),
         &mut feat,
         &mut pooled,
         &mut logits,

@@ -4,6 +4,7 @@
 //! stays in cache) and run through the packed 1x1 kernel, so it shares the register tiling.
 
 use super::pointwise::Pointwise;
+use super::pool::Pool;
 use super::simd::{F4, LANES};
 use crate::model::{out_size, Conv};
 
@@ -27,6 +28,7 @@ impl Stem {
     /// `ys` floats to `y`. `patches` holds at least one output row of im2col values.
     pub fn run(
         &self,
+        pool: &Pool,
         image: &[f32],
         (h, w): (usize, usize),
         patches: &mut [f32],
@@ -54,7 +56,7 @@ impl Stem {
                 }
             }
             self.conv
-                .run(patches, PATCH, ow, &mut y[oy * ow * ys..], ys);
+                .run(pool, patches, PATCH, ow, &mut y[oy * ow * ys..], ys);
         }
     }
 }

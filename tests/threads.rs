@@ -1,0 +1,70 @@
+//! The fast CPU backend on several threads computes every output element with the same
+//! arithmetic as on one: results are bit-identical, at every width, at the 7 x 7 maps of
+//! stage 4 (224 x 224 input) and on a long stream of small frames with backends dropped
+//! and rebuilt mid-stream (weights swapped) and frames abandoned before they ran.
+//!
+//! Native only: the wasm builds have no threads yet (the pool there is the caller alone),
+//! so in the browser these checks would hold trivially.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::input;
+use shufflenet_web::backend::Backend;
+use shufflenet_web::cpu::FastCpu;
+use shufflenet_web::model::{Arch, Width};
+use shufflenet_web::weights::random_network;
+
+/// Two backends on the same weights, one on `threads` threads.
+fn pair(width: Width, seed: u64, threads: usize) -> (FastCpu, FastCpu) {
+    let net = random_network(&Arch::width(width), seed);
+    let many = FastCpu::with_threads(&net, threads);
+    assert_eq!(many.threads(), threads.max(1));
+    (FastCpu::new(&net), many)
+}
+
+suite_test!(
+    async fn every_width_at_224_matches_one_thread_bit_for_bit() {
+        let x = input(1, 224, 224, 7);
+        for width in Width::ALL {
+            let (mut one, mut many) = pair(width, 1, 3);
+            let want = one.run(&x).await.unwrap();
+            let got = many.run(&x).await.unwrap();
+            assert!(
+                got.logits == want.logits,
+                "x{} on {} threads differs from one thread",
+                width.label(),
+                many.threads()
+            );
+        }
+    }
+);
+
+suite_test!(
+    async fn stream_of_frames_on_four_threads_with_swaps_and_abandoned_frames() {
+        // 64 x 64 frames reach 2 x 2 maps in stage 4: every layer still splits four ways.
+        // Four threads on this 2-core CI machine hand over slowly (about 0.1 s a frame when
+        // the cores are busy), so the stream is 100 frames, not the 500.
+        const FRAMES: usize = 100;
+        let frames: Vec<_> = (0..8).map(|s| input(1, 64, 64, s)).collect();
+        let (mut one, mut many) = pair(Width::X1_0, 0, 4);
+        for i in 0..FRAMES {
+            if i % 25 == 24 {
+                // Weights swapped mid-stream: the pool is dropped (its threads joined) and a
+                // new one started.
+                (one, many) = pair(Width::X1_0, i as u64, 4);
+            }
+            let x = &frames[i % frames.len()];
+            if i % 7 == 3 {
+                // A frame cancelled before it ran leaves the pool idle and usable.
+                drop(many.run(x));
+            }
+            let want = one.run(x).await.unwrap();
+            let got = many.run(x).await.unwrap();
+            assert!(
+                got.logits == want.logits,
+                "frame {i}: four threads differ from one"
+            );
+        }
+    }
+);
