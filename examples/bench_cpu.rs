@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
     )?;
     for width in widths {
-        let mut cpu = FastCpu::new(&random_network(&Arch::width(width), 1));
+        let mut cpu = FastCpu::new(&random_network(&Arch::width(width), 1))?;
         for _ in 0..3 {
             block_on(cpu.run(&input))?;
         }

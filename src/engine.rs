@@ -33,6 +33,15 @@ impl Preference {
     }
 }
 
+/// The fast CPU backend, or the reference for a network its kernels refuse (the
+/// tutorial's, until they run it): the CPU that can run it.
+fn cpu_backend(net: &Network) -> Box<dyn Backend> {
+    match FastCpu::new(net) {
+        Ok(fast) => Box::new(fast),
+        Err(_) => Box::new(Reference::new(net)),
+    }
+}
+
 /// A loaded network and the backend that runs it.
 ///
 /// With `Auto` or `Gpu` the WebGPU backend runs frames while it works. Any device failure
@@ -50,7 +59,7 @@ pub struct Engine {
 impl Engine {
     pub async fn new(net: Network, preference: Preference) -> Result<Engine> {
         let mut engine = Engine {
-            backend: Box::new(FastCpu::new(&net)),
+            backend: cpu_backend(&net),
             net,
             #[cfg(feature = "gpu")]
             gpu_options: Default::default(),
@@ -68,7 +77,7 @@ impl Engine {
         gpu_options: crate::gpu::GpuOptions,
     ) -> Result<Engine> {
         let mut engine = Engine {
-            backend: Box::new(FastCpu::new(&net)),
+            backend: cpu_backend(&net),
             net,
             gpu_options,
             fallback: None,
@@ -82,7 +91,7 @@ impl Engine {
     async fn start(&mut self, preference: Preference) {
         match preference {
             Preference::Reference => self.backend = Box::new(Reference::new(&self.net)),
-            Preference::Cpu => self.backend = Box::new(FastCpu::new(&self.net)),
+            Preference::Cpu => self.backend = cpu_backend(&self.net),
             Preference::Auto | Preference::Gpu => match self.start_device().await {
                 Ok(device) => {
                     self.backend = device;
@@ -154,7 +163,7 @@ impl Engine {
         match result {
             Err(Error::Gpu(why)) => {
                 self.fallback = Some(format!("GPU: {why}"));
-                self.backend = Box::new(FastCpu::new(&self.net));
+                self.backend = cpu_backend(&self.net);
                 Ok(None)
             }
             other => other.map(Some),

@@ -3,7 +3,7 @@
 //! Interior pixels run without bounds checks; only the one-pixel border pays for them.
 
 use super::simd::{round_up, F4, LANES};
-use crate::model::{out_size, Conv};
+use crate::model::{out_size, Activation, Conv};
 
 #[derive(Clone, Debug)]
 pub struct Depthwise {
@@ -33,7 +33,7 @@ impl Depthwise {
         Depthwise {
             width,
             stride: conv.stride,
-            relu: conv.relu,
+            relu: conv.act == Activation::Relu,
             weights,
             bias,
         }

@@ -32,11 +32,13 @@ struct Boundary<'a> {
 }
 
 impl FastCpu {
-    pub fn new(net: &Network) -> FastCpu {
-        FastCpu {
+    /// Refuses networks its kernels do not run yet (the tutorial's).
+    pub fn new(net: &Network) -> Result<FastCpu> {
+        net.torchvision_only_refusal("fast CPU")?;
+        Ok(FastCpu {
             plan: Plan::new(net),
             buffers: None,
-        }
+        })
     }
 
     /// Every image of a batch through the kernels; `at_stage` sees each stage boundary.
