@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .flat_map(|w| threads.iter().map(move |t| (w, t)))
     {
-        let mut cpu = FastCpu::with_threads(&random_network(&Arch::width(width), 1), threads);
+        let mut cpu = FastCpu::with_threads(&random_network(&Arch::width(width), 1), threads)?;
         for _ in 0..3 {
             block_on(cpu.run(&input))?;
         }

@@ -33,6 +33,15 @@ impl Preference {
     }
 }
 
+/// The fast CPU backend on `threads` threads, or the reference for a network its kernels
+/// refuse (the tutorial's, until they run it): the CPU that can run it.
+fn cpu_backend(net: &Network, threads: usize) -> Box<dyn Backend> {
+    match FastCpu::with_threads(net, threads) {
+        Ok(fast) => Box::new(fast),
+        Err(_) => Box::new(Reference::new(net)),
+    }
+}
+
 /// A loaded network and the backend that runs it.
 ///
 /// With `Auto` or `Gpu` the WebGPU backend runs frames while it works. Any device failure
@@ -54,7 +63,7 @@ pub struct Engine {
 impl Engine {
     pub async fn new(net: Network, preference: Preference) -> Result<Engine> {
         let mut engine = Engine {
-            backend: Box::new(FastCpu::new(&net)),
+            backend: cpu_backend(&net, 1),
             net,
             #[cfg(feature = "gpu")]
             gpu_options: Default::default(),
@@ -74,7 +83,7 @@ impl Engine {
         gpu_options: crate::gpu::GpuOptions,
     ) -> Result<Engine> {
         let mut engine = Engine {
-            backend: Box::new(FastCpu::new(&net)),
+            backend: cpu_backend(&net, 1),
             net,
             gpu_options,
             fallback: None,
@@ -128,7 +137,7 @@ impl Engine {
     }
 
     fn fast_cpu(&self) -> Box<dyn Backend> {
-        Box::new(FastCpu::with_threads(&self.net, self.cpu_threads))
+        cpu_backend(&self.net, self.cpu_threads)
     }
 
     /// Runs the fast CPU backend on `threads` threads from now on (restarting it if it runs
@@ -192,7 +201,9 @@ impl Engine {
     /// CPU takes, and a device limit is no reason to refuse it.
     fn too_big_for_device(&self, width: u32, height: u32) -> Option<FastCpu> {
         let max = self.backend.max_frame_side()?;
-        (width.max(height) > max).then(|| FastCpu::with_threads(&self.net, self.cpu_threads))
+        (width.max(height) > max)
+            .then(|| FastCpu::with_threads(&self.net, self.cpu_threads).ok())
+            .flatten()
     }
 
     /// Runs an already normalized N x 3 x H x W batch.

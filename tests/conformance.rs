@@ -15,6 +15,10 @@
 //! | WebGPU on lavapipe (native), both sets  | 1e-5  | 8.1e-7 |
 //! | WebGPU on SwiftShader (Chrome), others  | 1e-3  | 8.1e-7 |
 //! | any backend with F16 weights            | 2e-2  | 1.2e-3 |
+//!
+//! The tutorial's network (issue 11) is checked the same way against the fixture script's
+//! PyTorch definition of it, with 1 and 2 groups; backends that cannot run it yet must
+//! refuse it at build.
 
 mod common;
 
@@ -73,6 +77,34 @@ pub async fn torchvision_f32(backend: &mut dyn Backend) {
         check(
             backend,
             &format!("torchvision {name}"),
+            &got.data,
+            &want,
+            tol,
+        );
+    }
+}
+
+/// The tutorial's network with `groups` groups, every stage and the logits against PyTorch.
+pub async fn tutorial_f32(backend: &mut dyn Backend, groups: usize) {
+    let x = fixtures::tutorial_input();
+    let tol = bound(backend);
+    let out = backend.run(&x).await.unwrap();
+    let (_, want) = fixtures::tutorial_io(&format!("g{groups}.logits"));
+    assert_eq!((out.batch, out.classes), (2, 5));
+    check(
+        backend,
+        &format!("tutorial g{groups} logits"),
+        &out.logits,
+        &want,
+        tol,
+    );
+    let got = backend.stage_outputs(&x).await.unwrap();
+    for (name, got) in ["stem", "stage2", "stage3", "stage4"].iter().zip(&got) {
+        let (shape, want) = fixtures::tutorial_io(&format!("g{groups}.{name}"));
+        assert_eq!(got.shape[..], shape[..], "{name} shape");
+        check(
+            backend,
+            &format!("tutorial g{groups} {name}"),
             &got.data,
             &want,
             tol,
@@ -157,11 +189,24 @@ pub async fn bad_input_then_sizes(backend: &mut dyn Backend, net: &Network) {
     assert_eq!(again, first, "same input, same logits");
 }
 
-/// The whole suite for one backend. `$make` is an async fn building it from a network.
+/// The whole suite for one backend. `$make` is an async fn building it from a network;
+/// `$tutorial` one building it for the tutorial's network (`refuses_tutorial` for a backend
+/// whose kernels do not run it yet: it must refuse at build, never run it wrongly).
 macro_rules! backend_suite {
-    ($suite:ident, $make:path) => {
+    ($suite:ident, $make:path, $tutorial:path) => {
         mod $suite {
             use super::*;
+
+            suite_test!(
+                async fn matches_pytorch_on_the_tutorial_network() {
+                    for (groups, file) in [(1, fixtures::TUTORIAL_G1), (2, fixtures::TUTORIAL_G2)] {
+                        let net = weights::load(file).unwrap().network;
+                        if let Some(mut backend) = $tutorial(&net).await {
+                            tutorial_f32(&mut *backend, groups).await;
+                        }
+                    }
+                }
+            );
 
             suite_test!(
                 async fn matches_torchvision_f32() {
@@ -210,16 +255,32 @@ async fn make_reference(net: &Network) -> Box<dyn Backend> {
 }
 
 async fn make_fast_cpu(net: &Network) -> Box<dyn Backend> {
-    Box::new(FastCpu::new(net))
+    Box::new(FastCpu::new(net).unwrap())
 }
 
-backend_suite!(reference_backend, make_reference);
-backend_suite!(fast_cpu, make_fast_cpu);
+async fn tutorial_reference(net: &Network) -> Option<Box<dyn Backend>> {
+    Some(make_reference(net).await)
+}
+
+/// The fast CPU does not run the tutorial's network yet: it refuses, saying so.
+async fn fast_cpu_refuses_tutorial(net: &Network) -> Option<Box<dyn Backend>> {
+    let e = FastCpu::new(net)
+        .err()
+        .expect("fast CPU refuses the tutorial network");
+    assert!(
+        e.to_string().contains("cannot run tutorial ShuffleNetV2"),
+        "{e}"
+    );
+    None
+}
+
+backend_suite!(reference_backend, make_reference, tutorial_reference);
+backend_suite!(fast_cpu, make_fast_cpu, fast_cpu_refuses_tutorial);
 
 /// Three threads: uneven splits of every layer (natively; the wasm builds have one thread).
 #[cfg(not(target_arch = "wasm32"))]
 async fn make_fast_cpu_threads(net: &Network) -> Box<dyn Backend> {
-    Box::new(FastCpu::with_threads(net, 3))
+    Box::new(FastCpu::with_threads(net, 3).unwrap())
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -246,9 +307,36 @@ mod gpu_backends {
     pub async fn hardware(net: &Network) -> Box<dyn Backend> {
         make(net, KernelSet::Hardware).await
     }
+
+    /// The WGSL kernels do not run the tutorial's network yet: both sets refuse at load.
+    pub async fn refuses_tutorial(net: &Network) -> Option<Box<dyn Backend>> {
+        for set in [KernelSet::Software, KernelSet::Hardware] {
+            let options = GpuOptions {
+                kernels: KernelChoice::Set(set),
+                ..GpuOptions::default()
+            };
+            let e = GpuBackend::with_options(net, options)
+                .await
+                .err()
+                .expect("WebGPU refuses the tutorial network");
+            assert!(
+                e.to_string().contains("cannot run tutorial ShuffleNetV2"),
+                "{e}"
+            );
+        }
+        None
+    }
 }
 
 #[cfg(feature = "gpu")]
-backend_suite!(webgpu_software_kernels, gpu_backends::software);
+backend_suite!(
+    webgpu_software_kernels,
+    gpu_backends::software,
+    gpu_backends::refuses_tutorial
+);
 #[cfg(feature = "gpu")]
-backend_suite!(webgpu_hardware_kernels, gpu_backends::hardware);
+backend_suite!(
+    webgpu_hardware_kernels,
+    gpu_backends::hardware,
+    gpu_backends::refuses_tutorial
+);

@@ -18,9 +18,9 @@ use shufflenet_web::weights::random_network;
 /// Two backends on the same weights, one on `threads` threads.
 fn pair(width: Width, seed: u64, threads: usize) -> (FastCpu, FastCpu) {
     let net = random_network(&Arch::width(width), seed);
-    let many = FastCpu::with_threads(&net, threads);
+    let many = FastCpu::with_threads(&net, threads).unwrap();
     assert_eq!(many.threads(), threads.max(1));
-    (FastCpu::new(&net), many)
+    (FastCpu::new(&net).unwrap(), many)
 }
 
 suite_test!(

@@ -3,6 +3,7 @@
 
     python3 tools/make_fixtures.py            # regenerate tests/fixtures/ and assets/
     python3 tools/make_fixtures.py --full     # full-width checks of `shufflenet run` vs torchvision
+                                              # and the tutorial's three factories
 
 Every expected value the tests read comes from here. Weights are seeded random, BatchNorm
 running statistics and affine parameters included, so a BN-folding bug cannot hide.
@@ -66,6 +67,104 @@ def stage_outputs(model, x):
     return dict(stem=stem, stage2=s2, stage3=s3, stage4=s4, logits=logits)
 
 
+# The tutorial's ShuffleNetV2 (issue 11), written from its facts: conv biases, ReLU6, two
+# units per stage, the processed half first, `groups`-way 3x3 convs and channel shuffle.
+TUTORIAL_PLANES = {"2.0": [244, 488, 976], "1.0": [116, 232, 464], "0.5": [48, 96, 192]}
+# The narrow instances the committed fixtures use (conv5 narrowed too, to keep them small).
+TUTORIAL_SMALL = dict(planes=[32, 48, 64], conv5=40, num_classes=5)
+
+
+def tutorial_conv(inp, out, k, stride, groups, act):
+    """Sequential(conv with bias, BN[, ReLU6]): state_dict entries `0.*` and `1.*`."""
+    layers = [torch.nn.Conv2d(inp, out, k, stride, k // 2, groups=groups, bias=True),
+              torch.nn.BatchNorm2d(out)]
+    return torch.nn.Sequential(*layers, *([torch.nn.ReLU6(inplace=True)] if act else []))
+
+
+def tutorial_shuffle(x, groups):
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+
+class TutorialUnit(torch.nn.Module):
+    def __init__(self, inp, out, stride, groups):
+        super().__init__()
+        self.stride, self.groups = stride, groups
+        if stride == 2:
+            mid = out - inp
+            self.bottleneck = torch.nn.Sequential(
+                tutorial_conv(inp, inp, 1, 1, 1, True),
+                tutorial_conv(inp, mid, 3, 2, groups, False),
+                tutorial_conv(mid, mid, 1, 1, 1, True))
+            self.shortcut = torch.nn.Sequential(
+                tutorial_conv(inp, inp, 3, 2, groups, False),
+                tutorial_conv(inp, inp, 1, 1, 1, True))
+        else:
+            mid = out // 2
+            self.bottleneck = torch.nn.Sequential(
+                tutorial_conv(mid, mid, 1, 1, 1, True),
+                tutorial_conv(mid, mid, 3, 1, groups, False),
+                tutorial_conv(mid, mid, 1, 1, 1, True))
+
+    def forward(self, x):
+        if self.stride == 2:
+            y = torch.cat([self.bottleneck(x), self.shortcut(x)], 1)
+        else:
+            a, b = x.chunk(2, dim=1)
+            y = torch.cat([self.bottleneck(a), b], 1)
+        return tutorial_shuffle(y, self.groups)
+
+
+class TutorialShuffleNetV2(torch.nn.Module):
+    """Two units per stage (stage2's first with 1 group); conv5 without BN or activation."""
+
+    def __init__(self, planes, groups=1, num_classes=5, conv5=1024):
+        super().__init__()
+        self.stage1 = torch.nn.Sequential(tutorial_conv(3, 24, 3, 2, 1, True),
+                                          torch.nn.MaxPool2d(3, 2, 1))
+        inp = 24
+        for s, p in enumerate(planes):
+            first = TutorialUnit(inp, p, 2, 1 if s == 0 else groups)
+            setattr(self, f"stage{s + 2}", torch.nn.Sequential(first, TutorialUnit(p, p, 1, groups)))
+            inp = p
+        self.conv5 = torch.nn.Conv2d(inp, conv5, 1)
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+        self.dropout = torch.nn.Dropout(0.2)  # defined by the tutorial, never used
+        self.linear = torch.nn.Linear(conv5, num_classes)
+
+    def forward(self, x):
+        x = self.stage4(self.stage3(self.stage2(self.stage1(x))))
+        return self.linear(self.pool(self.conv5(x)).flatten(1))
+
+
+def tutorial_factory(width, num_classes=5):
+    """The tutorial's shufflenet_v2_x{2_0,1_0,0_5} (x1_5's second definition is x1.0's)."""
+    return TutorialShuffleNetV2(TUTORIAL_PLANES[width], 1, num_classes, 2048 if width == "2.0" else 1024)
+
+
+def tutorial_stage_outputs(model, x):
+    with torch.no_grad():
+        stem = model.stage1(x)
+        s2 = model.stage2(stem)
+        s3 = model.stage3(s2)
+        s4 = model.stage4(s3)
+        logits = model(x)
+    return dict(stem=stem, stage2=s2, stage3=s3, stage4=s4, logits=logits)
+
+
+def write_tutorial_fixtures():
+    """tutorial_g{1,2}.mdl (torch.save of the state_dict, as the tutorial's readers save it)
+    and tutorial_io.safetensors: one small input, every stage and the logits of each."""
+    x = torch.randn(2, 3, 29, 35, generator=torch.Generator().manual_seed(4))
+    io = {"input": x}
+    for groups in [1, 2]:
+        model = randomize(TutorialShuffleNetV2(groups=groups, **TUTORIAL_SMALL), seed=20 + groups)
+        torch.save(model.state_dict(), os.path.join(FIX, f"tutorial_g{groups}.mdl"))
+        for k, v in tutorial_stage_outputs(model, x).items():
+            io[f"g{groups}.{k}"] = v
+    save_file({k: v.contiguous() for k, v in io.items()}, os.path.join(FIX, "tutorial_io.safetensors"))
+
+
 def test_image():
     """A 97 x 61 RGB picture with edges, gradients and noise, so resampling errors show."""
     rng = np.random.default_rng(3)
@@ -124,7 +223,9 @@ def write_fixtures():
             n = sum(p.numel() for p in ShuffleNetV2([4, 8, 4], ch).parameters())
             f.write(f"{w} {n}\n")
 
-    meta = {"small": SMALL, "input_shape": list(x.shape), "torch": torch.__version__}
+    write_tutorial_fixtures()
+    meta = {"small": SMALL, "input_shape": list(x.shape), "torch": torch.__version__,
+            "tutorial_small": TUTORIAL_SMALL}
     with open(os.path.join(FIX, "README.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print("fixtures written to", FIX)
@@ -171,6 +272,43 @@ def full_check(widths, cli):
         sys.exit(f"{failures} full-size checks exceeded their bounds {FULL_BOUNDS}")
 
 
+# The backends `--full` checks the tutorial's factories on: the WGSL and fast CPU kernels
+# refuse its network until they run it (the engine then runs it on the reference).
+TUTORIAL_FULL_BACKENDS = [["--backend", "reference"], ["--backend", "cpu"]]
+
+
+def tutorial_full_check(cli):
+    """The tutorial's three factories at full size, saved as its readers do (`.mdl`, F32 and
+    F16): PyTorch logits vs `shufflenet run`; fails when any exceeds FULL_BOUNDS."""
+    out_dir = os.path.join(ROOT, "target", "full-check")
+    os.makedirs(out_dir, exist_ok=True)
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(6))
+    np.save(os.path.join(out_dir, "tutorial_input.npy"), x.numpy())
+    failures = 0
+    for w in ["2.0", "1.0", "0.5"]:
+        model = randomize(tutorial_factory(w), seed=12)
+        with torch.no_grad():
+            want = model(x).numpy()
+        for dtype in ["F32", "F16"]:
+            sd = model.state_dict()
+            if dtype == "F16":
+                sd = {k: v.half() if v.is_floating_point() else v for k, v in sd.items()}
+            path = os.path.join(out_dir, f"tutorial_x{w}_{dtype}.mdl")
+            torch.save(sd, path)
+            for backend in TUTORIAL_FULL_BACKENDS:
+                got_path = os.path.join(out_dir, f"tutorial_x{w}_{dtype}_logits.npy")
+                subprocess.run(cli + ["run", path, os.path.join(out_dir, "tutorial_input.npy"), got_path]
+                               + backend, check=True)
+                got = np.load(got_path)
+                rel = float(np.abs(got - want).max() / np.abs(want).max())
+                print(json.dumps({"tutorial": w, "weights": dtype, "backend": backend[1],
+                                  "max_abs_diff": float(np.abs(got - want).max()),
+                                  "max_abs_logit": float(np.abs(want).max()), "max_rel_diff": rel}))
+                failures += rel > FULL_BOUNDS[dtype]
+    if failures:
+        sys.exit(f"{failures} tutorial full-size checks exceeded their bounds {FULL_BOUNDS}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="run full-width checks instead")
@@ -180,6 +318,7 @@ def main():
     a = ap.parse_args()
     if a.full:
         full_check(a.widths.split(","), [a.cli])
+        tutorial_full_check([a.cli])
     else:
         write_fixtures()
 

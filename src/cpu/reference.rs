@@ -2,7 +2,9 @@
 //! Every fast kernel is checked against these functions.
 
 use crate::backend::{Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod};
-use crate::model::{check_input, out_size, Conv, ConvKind, Linear, Network, Op, Stage, Unit};
+use crate::model::{
+    check_input, out_size, Conv, ConvKind, HalfOrder, Linear, Network, Op, Stage, Unit,
+};
 use crate::tensor::Tensor;
 use crate::Result;
 
@@ -73,11 +75,9 @@ pub fn conv(layer: &Conv, x: &Map) -> Map {
         for oy in 0..oh {
             for ox in 0..ow {
                 let mut acc = layer.bias[o];
-                // A depthwise filter reads only its own channel.
-                let (first, count) = match layer.kind {
-                    ConvKind::Depthwise3x3 => (o, 1),
-                    _ => (0, layer.in_ch),
-                };
+                // A filter reads only its own group's channels (depthwise: its own).
+                let count = layer.in_ch / layer.groups();
+                let first = o / (layer.out_ch / layer.groups()) * count;
                 for (i, ic) in (first..first + count).enumerate() {
                     for ky in 0..k {
                         for kx in 0..k {
@@ -87,7 +87,7 @@ pub fn conv(layer: &Conv, x: &Map) -> Map {
                         }
                     }
                 }
-                y.data[(o * oh + oy) * ow + ox] = if layer.relu { acc.max(0.0) } else { acc };
+                y.data[(o * oh + oy) * ow + ox] = layer.act.apply(acc);
             }
         }
     }
@@ -117,27 +117,44 @@ pub fn maxpool(x: &Map) -> Map {
     y
 }
 
-/// Concatenate `a` and `b` along channels, then shuffle with two groups.
-pub fn concat_shuffle(a: &Map, b: &Map) -> Map {
-    assert_eq!((a.c, a.h, a.w), (b.c, b.h, b.w), "branch shapes");
+/// Concatenate `a` and `b` along channels, then shuffle with `groups` groups: torch's
+/// `view(n, g, c / g, h, w).transpose(1, 2)`, so output channel `j * g + i` is concatenated
+/// channel `i * (c / g) + j`.
+pub fn concat_shuffle(a: &Map, b: &Map, groups: usize) -> Map {
+    assert_eq!((a.h, a.w), (b.h, b.w), "branch shapes");
     let plane = a.h * a.w;
-    let mut y = Map::zeros(2 * a.c, a.h, a.w);
-    for j in 0..a.c {
-        y.data[2 * j * plane..][..plane].copy_from_slice(&a.data[j * plane..][..plane]);
-        y.data[(2 * j + 1) * plane..][..plane].copy_from_slice(&b.data[j * plane..][..plane]);
+    let c = a.c + b.c;
+    let mut cat = a.data.clone();
+    cat.extend_from_slice(&b.data);
+    let per_group = c / groups;
+    let mut y = Map::zeros(c, a.h, a.w);
+    for i in 0..groups {
+        for j in 0..per_group {
+            y.data[(j * groups + i) * plane..][..plane]
+                .copy_from_slice(&cat[(i * per_group + j) * plane..][..plane]);
+        }
     }
     y
 }
 
 pub fn unit(u: &Unit, x: &Map) -> Map {
     let run = |convs: &[Conv], input: Map| convs.iter().fold(input, |m, c| conv(c, &m));
-    match &u.branch1 {
-        None => {
-            let kept = x.channels(0, u.branch);
-            let changed = run(&u.branch2, x.channels(u.branch, u.branch));
-            concat_shuffle(&kept, &changed)
-        }
-        Some(b1) => concat_shuffle(&run(b1, x.clone()), &run(&u.branch2, x.clone())),
+    // The processed half (stride 1) and the pass-through one, or both branches (stride 2).
+    let (processed, other) = match (&u.branch1, u.order) {
+        (None, HalfOrder::PassFirst) => (
+            x.channels(u.in_ch - u.branch, u.branch),
+            x.channels(0, u.in_ch - u.branch),
+        ),
+        (None, HalfOrder::ProcessedFirst) => (
+            x.channels(0, u.branch),
+            x.channels(u.branch, u.in_ch - u.branch),
+        ),
+        (Some(b1), _) => (x.clone(), run(b1, x.clone())),
+    };
+    let processed = run(&u.branch2, processed);
+    match u.order {
+        HalfOrder::PassFirst => concat_shuffle(&other, &processed, u.shuffle_groups),
+        HalfOrder::ProcessedFirst => concat_shuffle(&processed, &other, u.shuffle_groups),
     }
 }
 

@@ -103,6 +103,7 @@ impl GpuBackend {
     /// Opens the device, builds every pipeline of the kernel set, uploads the weights and
     /// runs one warm-up frame so the first real frame is not the slow one.
     pub async fn with_options(net: &Network, options: GpuOptions) -> Result<GpuBackend> {
+        net.torchvision_only_refusal("WebGPU")?;
         let ctx = Context::acquire(options.fault()).await?;
         let set = options.kernels.resolve(ctx.device_type);
         let f16 = options.weights.resolve(ctx.f16, ctx.device_type);

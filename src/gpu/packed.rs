@@ -85,7 +85,7 @@ impl Packer {
             ConvKind::Pointwise => {
                 self.transposed(&c.weight, &c.bias, c.out_ch, c.in_ch, padded(c.out_ch))
             }
-            ConvKind::Full3x3 | ConvKind::Depthwise3x3 => self.put(&c.weight, &c.bias),
+            _ => self.put(&c.weight, &c.bias),
         }
     }
 }

@@ -46,12 +46,24 @@ impl Width {
     }
 }
 
-/// `ShuffleNetV2(stages_repeats, stages_out_channels, num_classes)`.
+/// Which code defines the network: both fold into the same graph (`graph.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// `torchvision.models.ShuffleNetV2`.
+    Torchvision,
+    /// The tutorial's re-implementation (issue 11): conv biases, ReLU6, two units per
+    /// stage, processed half first, 3x3 convs and channel shuffle with `groups` groups.
+    Tutorial { groups: usize },
+}
+
+/// `ShuffleNetV2(stages_repeats, stages_out_channels, num_classes)`, or the tutorial's
+/// network with the same fields (`stages_out_channels` = stem, planes, conv5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arch {
     pub stages_repeats: [usize; 3],
     pub stages_out_channels: [usize; 5],
     pub num_classes: usize,
+    pub family: Family,
 }
 
 impl Arch {
@@ -81,6 +93,7 @@ impl Arch {
             stages_repeats,
             stages_out_channels,
             num_classes,
+            family: Family::Torchvision,
         })
     }
 
@@ -89,13 +102,57 @@ impl Arch {
             stages_repeats: [4, 8, 4],
             stages_out_channels: width.channels(),
             num_classes: 1000,
+            family: Family::Torchvision,
         }
+    }
+
+    /// The tutorial's `ShuffleNetV2(planes, groups, num_classes)`: a 24-channel stem, two
+    /// units per stage, `conv5` channels as its weights have them (1024 or 2048).
+    pub fn tutorial(
+        planes: [usize; 3],
+        groups: usize,
+        conv5: usize,
+        num_classes: usize,
+    ) -> Result<Arch, Error> {
+        if groups == 0 || conv5 == 0 || num_classes == 0 {
+            return Err(Error::Usage(
+                "groups, conv5 channels and classes must be positive".into(),
+            ));
+        }
+        let mut inp = TUTORIAL_STEM;
+        for (s, &p) in planes.iter().enumerate() {
+            // The stride-2 unit's bottleneck makes `p - inp` channels, the stride-1 unit
+            // splits `p` in half; `groups` dividing `p / 2` makes it divide every 3x3 conv's
+            // channels and the shuffle's (stage2's stride-2 unit uses 1 group).
+            if p <= inp || !p.is_multiple_of(2) {
+                return Err(Error::Usage(format!(
+                    "stage{} has {p} planes: it must be even and more than its input's {inp}",
+                    s + 2
+                )));
+            }
+            if !(p / 2).is_multiple_of(groups) {
+                return Err(Error::Usage(format!(
+                    "groups = {groups} does not divide stage{}'s channels ({inp} in, {p} out, \
+                     halves of {})",
+                    s + 2,
+                    p / 2
+                )));
+            }
+            inp = p;
+        }
+        Ok(Arch {
+            stages_repeats: [2, 2, 2],
+            stages_out_channels: [TUTORIAL_STEM, planes[0], planes[1], planes[2], conv5],
+            num_classes,
+            family: Family::Tutorial { groups },
+        })
     }
 
     /// The published width this is, if any.
     pub fn known_width(&self) -> Option<Width> {
         Width::ALL.into_iter().find(|w| {
-            self.stages_repeats == [4, 8, 4]
+            self.family == Family::Torchvision
+                && self.stages_repeats == [4, 8, 4]
                 && self.stages_out_channels == w.channels()
                 && self.num_classes == 1000
         })
@@ -103,6 +160,14 @@ impl Arch {
 
     /// Human name: "x1.0", or the constructor arguments for a custom network.
     pub fn describe(&self) -> String {
+        if let Family::Tutorial { groups } = self.family {
+            let c = self.stages_out_channels;
+            return format!(
+                "tutorial ShuffleNetV2 (2 units/stage, ReLU6), planes {:?}, groups {groups}, {} classes",
+                [c[1], c[2], c[3]],
+                self.num_classes
+            );
+        }
         match self.known_width() {
             Some(w) => format!("x{}", w.label()),
             None => format!(
@@ -112,6 +177,9 @@ impl Arch {
         }
     }
 }
+
+/// The tutorial's stem width (`stage1`: 3x3/2 conv 3 -> 24).
+pub const TUTORIAL_STEM: usize = 24;
 
 /// Output side of a 3x3 convolution or pool with padding 1 and the given stride.
 pub fn out_size(size: usize, stride: usize) -> usize {
@@ -139,6 +207,20 @@ mod tests {
     fn rejects_odd_stage_width() {
         assert!(Arch::new([1, 1, 1], [8, 9, 16, 32, 64], 10).is_err());
         assert!(Arch::new([1, 1, 1], [8, 8, 16, 32, 64], 10).is_ok());
+    }
+
+    #[test]
+    fn tutorial_groups_must_divide_channels() {
+        let a = Arch::tutorial([244, 488, 976], 1, 2048, 5).unwrap();
+        assert_eq!(
+            a.describe(),
+            "tutorial ShuffleNetV2 (2 units/stage, ReLU6), planes [244, 488, 976], groups 1, 5 classes"
+        );
+        assert_eq!(a.known_width(), None);
+        assert!(Arch::tutorial([32, 48, 64], 2, 40, 5).is_ok());
+        let e = Arch::tutorial([32, 48, 64], 3, 40, 5).unwrap_err();
+        assert!(e.to_string().contains("groups = 3 does not divide"), "{e}");
+        assert!(Arch::tutorial([20, 48, 64], 1, 40, 5).is_err());
     }
 
     #[test]

@@ -4,6 +4,6 @@ mod arch;
 mod graph;
 mod steps;
 
-pub use arch::{out_size, Arch, Width, MAX_INPUT, MIN_INPUT};
-pub use graph::{Conv, ConvKind, Linear, Network, Stage, Unit};
+pub use arch::{out_size, Arch, Family, Width, MAX_INPUT, MIN_INPUT, TUTORIAL_STEM};
+pub use graph::{Activation, Conv, ConvKind, HalfOrder, Linear, Network, Stage, Unit};
 pub use steps::{check_input, Dims, Layer, Op, Skeleton, Step};

@@ -10,6 +10,7 @@ mod pth;
 pub mod random;
 mod safetensors_file;
 mod state_dict;
+mod tutorial;
 mod validate;
 
 pub use budget::Budget;

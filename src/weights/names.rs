@@ -2,23 +2,39 @@
 
 use std::collections::HashMap;
 
-use crate::model::Arch;
+use crate::model::{Arch, Family};
 
 /// The BatchNorm tensors that follow a conv, in state_dict order.
 pub const BN_PARTS: [&str; 4] = ["weight", "bias", "running_mean", "running_var"];
 
-/// Where a conv's weight and its BatchNorm live, e.g. `stage2.0.branch2` indices 0 and 1.
+/// Where a conv's weight, its bias and its BatchNorm live, e.g. `stage2.0.branch2` indices
+/// 0 and 1 (torchvision's convs have no bias; the tutorial's conv5 has no BatchNorm).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConvNames {
     pub weight: String,
+    pub bias: Option<String>,
     /// Prefix of the BatchNorm, e.g. `conv1.1`.
-    pub bn: String,
+    pub bn: Option<String>,
 }
 
 fn conv_names(prefix: &str, conv: usize) -> ConvNames {
     ConvNames {
         weight: format!("{prefix}.{conv}.weight"),
-        bn: format!("{prefix}.{}", conv + 1),
+        bias: None,
+        bn: Some(format!("{prefix}.{}", conv + 1)),
+    }
+}
+
+/// Pushes a conv's tensors with their shapes (`shape` is the weight's) in state_dict order.
+pub fn push_conv(out: &mut Vec<(String, Vec<usize>)>, n: ConvNames, shape: [usize; 4]) {
+    out.push((n.weight, shape.to_vec()));
+    if let Some(bias) = n.bias {
+        out.push((bias, vec![shape[0]]));
+    }
+    if let Some(bn) = n.bn {
+        for part in BN_PARTS {
+            out.push((format!("{bn}.{part}"), vec![shape[0]]));
+        }
     }
 }
 
@@ -42,17 +58,16 @@ pub fn branch2(stage: usize, unit: usize) -> [ConvNames; 3] {
     [conv_names(&p, 0), conv_names(&p, 3), conv_names(&p, 5)]
 }
 
-/// Every float tensor torchvision's `ShuffleNetV2(arch)` has, with its shape.
-/// (`num_batches_tracked` counters are integers and not listed: they are ignored.)
+/// Every float tensor `arch`'s network has, with its shape: torchvision's `ShuffleNetV2`
+/// or the tutorial's. (`num_batches_tracked` counters are integers and not listed: they
+/// are ignored.)
 pub fn expected(arch: &Arch) -> Vec<(String, Vec<usize>)> {
+    if let Family::Tutorial { groups } = arch.family {
+        return super::tutorial::expected(arch, groups);
+    }
     let c = arch.stages_out_channels;
     let mut out = Vec::new();
-    let mut conv = |n: ConvNames, shape: [usize; 4]| {
-        out.push((n.weight, shape.to_vec()));
-        for part in BN_PARTS {
-            out.push((format!("{}.{part}", n.bn), vec![shape[0]]));
-        }
-    };
+    let mut conv = |n: ConvNames, shape: [usize; 4]| push_conv(&mut out, n, shape);
     conv(stem(), [c[0], 3, 3, 3]);
     let mut inp = c[0];
     for s in 0..3 {

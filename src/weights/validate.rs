@@ -23,12 +23,18 @@ fn dim(sd: &impl TensorShapes, name: &str, axis: usize) -> Result<usize> {
 }
 
 /// Reads the constructor arguments off the shapes: unit counts from the names,
-/// channels from the first unit of each stage, classes from fc.
+/// channels from the first unit of each stage, classes from fc (the tutorial's network
+/// when its stem is there).
 pub fn infer_arch(sd: &impl TensorShapes) -> Result<Arch> {
+    if sd.shape(super::tutorial::MARKER).is_some() {
+        return super::tutorial::infer_arch(sd);
+    }
     if sd.shape("conv1.0.weight").is_none() {
         let sample: Vec<&str> = sd.names().take(3).collect();
         return Err(Error::Layout(format!(
-            "no conv1.0.weight: not a torchvision ShuffleNetV2 state_dict (first tensors: {})",
+            "no conv1.0.weight nor {}: not a torchvision or tutorial ShuffleNetV2 state_dict \
+             (first tensors: {})",
+            super::tutorial::MARKER,
             if sample.is_empty() {
                 "none".to_string()
             } else {

@@ -46,3 +46,20 @@ pub fn small_input() -> shufflenet_web::Tensor {
 pub fn preprocess(name: &str) -> (Vec<usize>, Vec<f32>) {
     tensor(PREPROCESS, name)
 }
+
+/// The tutorial's network (issue 11), narrow, with 1 and 2 groups, saved as its readers do:
+/// `torch.save(model.state_dict(), "….mdl")`.
+pub const TUTORIAL_G1: &[u8] = include_bytes!("../fixtures/tutorial_g1.mdl");
+pub const TUTORIAL_G2: &[u8] = include_bytes!("../fixtures/tutorial_g2.mdl");
+const TUTORIAL_IO: &[u8] = include_bytes!("../fixtures/tutorial_io.safetensors");
+
+/// PyTorch's outputs of the tutorial fixtures: `input`, and `g{1,2}.{stem, stage2, stage3,
+/// stage4, logits}`.
+pub fn tutorial_io(name: &str) -> (Vec<usize>, Vec<f32>) {
+    tensor(TUTORIAL_IO, name)
+}
+
+pub fn tutorial_input() -> shufflenet_web::Tensor {
+    let (s, d) = tutorial_io("input");
+    shufflenet_web::Tensor::new([s[0], s[1], s[2], s[3]], d).unwrap()
+}

@@ -4,7 +4,7 @@
 
 use super::pool::{Pool, Shared, MIN_PART_MACS};
 use super::simd::{round_up, F4, LANES};
-use crate::model::{out_size, Conv};
+use crate::model::{out_size, Activation, Conv};
 
 #[derive(Clone, Debug)]
 pub struct Depthwise {
@@ -34,7 +34,7 @@ impl Depthwise {
         Depthwise {
             width,
             stride: conv.stride,
-            relu: conv.relu,
+            relu: conv.act == Activation::Relu,
             weights,
             bias,
         }

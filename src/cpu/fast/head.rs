@@ -4,7 +4,7 @@
 use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::simd::{F4, LANES};
-use crate::model::{Conv, Linear};
+use crate::model::{Activation, Conv, Linear};
 
 #[derive(Clone, Debug)]
 pub struct Head {
@@ -18,7 +18,13 @@ impl Head {
     pub fn new(conv5: &Conv, fc: &Linear, slots: &[usize]) -> Head {
         let out: Vec<usize> = (0..conv5.out_ch).collect();
         Head {
-            conv5: Pointwise::new(&conv5.weight, &conv5.bias, conv5.relu, slots, &out),
+            conv5: Pointwise::new(
+                &conv5.weight,
+                &conv5.bias,
+                conv5.act == Activation::Relu,
+                slots,
+                &out,
+            ),
             fc: Pointwise::dense(&fc.weight, &fc.bias, false, fc.in_f, fc.out_f),
             classes: fc.out_f,
         }

@@ -35,21 +35,23 @@ struct Boundary<'a> {
 }
 
 impl FastCpu {
-    pub fn new(net: &Network) -> FastCpu {
-        FastCpu {
+    /// Refuses networks its kernels do not run yet (the tutorial's).
+    pub fn new(net: &Network) -> Result<FastCpu> {
+        net.torchvision_only_refusal("fast CPU")?;
+        Ok(FastCpu {
             plan: Plan::new(net),
             buffers: None,
             pool: Pool::new(1),
-        }
+        })
     }
 
     /// Runs each layer on `threads` threads (the caller's included). Results do not
     /// depend on the count: each output element is computed by the same arithmetic.
-    pub fn with_threads(net: &Network, threads: usize) -> FastCpu {
-        FastCpu {
+    pub fn with_threads(net: &Network, threads: usize) -> Result<FastCpu> {
+        Ok(FastCpu {
             pool: Pool::new(threads),
-            ..FastCpu::new(net)
-        }
+            ..FastCpu::new(net)?
+        })
     }
 
     pub fn threads(&self) -> usize {

@@ -18,7 +18,7 @@ use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::simd::{round_up, LANES};
 use super::stem::{Stem, PATCH};
-use crate::model::{out_size, Dims, Network, Skeleton, Unit};
+use crate::model::{out_size, Activation, Dims, Network, Skeleton, Unit};
 
 /// One unit's packed kernels.
 // Built once per network and walked in order: the size difference between variants costs nothing.
@@ -54,7 +54,7 @@ impl UnitPlan {
         let b = u.branch;
         let ids = |from: usize| (from..from + b).collect::<Vec<_>>();
         let pw = |c: &crate::model::Conv, i: &[usize], o: &[usize]| {
-            Pointwise::new(&c.weight, &c.bias, c.relu, i, o)
+            Pointwise::new(&c.weight, &c.bias, c.act == Activation::Relu, i, o)
         };
         let [c1, c2, c3] = &u.branch2;
         let (ops, out) = match &u.branch1 {

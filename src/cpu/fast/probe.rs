@@ -8,7 +8,7 @@ use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::stem::{self, Stem, PATCH};
 use crate::cpu::reference::Map;
-use crate::model::{out_size, Conv, Linear, Unit};
+use crate::model::{out_size, Activation, Conv, Linear, Unit};
 
 /// NHWC pixels of `xs` floats, channel `c` at `slots[c]`, other slots zero.
 fn to_nhwc(x: &Map, slots: &[usize], xs: usize) -> Vec<f32> {
@@ -54,7 +54,13 @@ pub fn pointwise(conv: &Conv, x: &Map, scattered: bool) -> Map {
     } else {
         (ids(k), ids(conv.out_ch))
     };
-    let op = Pointwise::new(&conv.weight, &conv.bias, conv.relu, &in_slots, &out_slots);
+    let op = Pointwise::new(
+        &conv.weight,
+        &conv.bias,
+        conv.act == Activation::Relu,
+        &in_slots,
+        &out_slots,
+    );
     let (xs, ys) = (stride(k), stride(2 * conv.out_ch));
     let input = to_nhwc(x, &in_slots, xs);
     let mut out = vec![0.0; x.h * x.w * ys];

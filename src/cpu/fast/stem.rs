@@ -6,7 +6,7 @@
 use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::simd::{F4, LANES};
-use crate::model::{out_size, Conv};
+use crate::model::{out_size, Activation, Conv};
 
 /// Values per im2col row: 3 channels x 3 x 3 taps, in torch's `[in][ky][kx]` order.
 pub const PATCH: usize = 27;
@@ -20,7 +20,13 @@ impl Stem {
     pub fn new(conv: &Conv) -> Stem {
         assert_eq!(conv.in_ch * 9, PATCH, "the stem takes 3 channels");
         Stem {
-            conv: Pointwise::dense(&conv.weight, &conv.bias, conv.relu, PATCH, conv.out_ch),
+            conv: Pointwise::dense(
+                &conv.weight,
+                &conv.bias,
+                conv.act == Activation::Relu,
+                PATCH,
+                conv.out_ch,
+            ),
         }
     }
 
