@@ -284,7 +284,11 @@ async fn make_fast_cpu_threads(net: &Network) -> Box<dyn Backend> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-backend_suite!(fast_cpu_threads, make_fast_cpu_threads);
+backend_suite!(
+    fast_cpu_threads,
+    make_fast_cpu_threads,
+    fast_cpu_refuses_tutorial
+);
 
 #[cfg(feature = "gpu")]
 mod gpu_backends {
