@@ -3,10 +3,10 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::model::Stage;
+use crate::model::{Linear, Stage};
 use crate::preprocess::{self, Crop};
 use crate::tensor::Tensor;
-use crate::Result;
+use crate::{Error, Result};
 
 /// A future that stays on its thread: wasm's (JavaScript promises) are not `Send`.
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -85,6 +85,10 @@ pub trait Backend {
         None
     }
 
+    /// Replaces the classifier with `fc` (a taught head) and keeps the backbone as loaded.
+    /// `fc` is checked with `check_head` first; on error nothing changes.
+    fn set_head(&mut self, fc: &Linear) -> Result<()>;
+
     /// The GPU adapter's name, for backends that run on one.
     fn adapter_name(&self) -> Option<String> {
         None
@@ -143,19 +147,28 @@ impl StageTimes {
     }
 }
 
-/// Logits for a batch and how long each stage took.
+/// Logits and pooled features for a batch, and how long each stage took.
 #[derive(Clone, Debug)]
 pub struct Output {
     pub batch: usize,
     pub classes: usize,
     /// `[batch][classes]`.
     pub logits: Vec<f32>,
+    /// Values per image of `features`: conv5's channels (1024, or 2048 for x2.0).
+    pub feature_len: usize,
+    /// `[batch][feature_len]`: conv5 after the global average pool, what the fc reads (a
+    /// taught head trains on these).
+    pub features: Vec<f32>,
     pub times: StageTimes,
 }
 
 impl Output {
     pub fn logits_of(&self, image: usize) -> &[f32] {
         &self.logits[image * self.classes..(image + 1) * self.classes]
+    }
+
+    pub fn features_of(&self, image: usize) -> &[f32] {
+        &self.features[image * self.feature_len..(image + 1) * self.feature_len]
     }
 }
 
@@ -190,4 +203,29 @@ impl StageClock {
             frames_averaged: 1,
         }
     }
+}
+
+/// Checks a classifier against the `feature_len` features it will read.
+pub fn check_head(fc: &Linear, feature_len: usize) -> Result<()> {
+    if fc.in_f != feature_len || fc.out_f == 0 {
+        return Err(Error::Input(format!(
+            "a head must map {feature_len} features to at least one class, got {} -> {}",
+            fc.in_f, fc.out_f
+        )));
+    }
+    if fc.weight.len() != fc.in_f * fc.out_f || fc.bias.len() != fc.out_f {
+        return Err(Error::Input("head weights do not match its shape".into()));
+    }
+    if let Some(index) = fc
+        .weight
+        .iter()
+        .chain(&fc.bias)
+        .position(|v| !v.is_finite())
+    {
+        return Err(Error::NonFinite {
+            name: "fc".into(),
+            index,
+        });
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ pub mod gpu;
 pub mod integrity;
 pub mod model;
 pub mod preprocess;
+pub mod teach;
 pub mod tensor;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

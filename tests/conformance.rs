@@ -4,7 +4,9 @@
 //!
 //! Every backend is checked at every stage and at the logits against torchvision's own
 //! outputs (the committed fixtures), on a custom architecture at odd sizes, 1 x 1 maps and
-//! batches, on RGBA frames through its own preprocessing, and on bad input.
+//! batches, on RGBA frames through its own preprocessing, and on bad input. Pooled
+//! features are checked against the reference's (and, through the fixture's fc, against
+//! torchvision's logits), and a swapped-in head against the reference with that head.
 //!
 //! Bounds are relative to the largest reference magnitude, per where the backend runs; the
 //! suite prints each figure. Largest errors seen:
@@ -29,7 +31,7 @@ use common::{fixtures, input, noise, rel_err};
 use shufflenet_web::backend::{Backend, RgbaFrame};
 use shufflenet_web::cpu::reference::{self, Reference};
 use shufflenet_web::cpu::FastCpu;
-use shufflenet_web::model::{Arch, Network};
+use shufflenet_web::model::{Arch, Linear, Network};
 use shufflenet_web::preprocess::{self, Crop};
 use shufflenet_web::{weights, Error, Tensor};
 
@@ -67,6 +69,23 @@ pub async fn torchvision_f32(backend: &mut dyn Backend) {
     assert_eq!((out.batch, out.classes), (2, 10));
     let tol = bound(backend);
     check(backend, "torchvision logits", &out.logits, &want, tol);
+    // The fixtures hold no pooled stage: the fixture's fc over the features must give
+    // torchvision's logits.
+    let fc = weights::load(fixtures::SMALL_F32).unwrap().network.fc;
+    assert_eq!(
+        (out.feature_len, out.features.len()),
+        (fc.in_f, 2 * fc.in_f)
+    );
+    let from_features: Vec<f32> = (0..out.batch)
+        .flat_map(|i| apply(&fc, out.features_of(i)))
+        .collect();
+    check(
+        backend,
+        "torchvision logits from features",
+        &from_features,
+        &want,
+        tol,
+    );
     let got = backend
         .stage_outputs(&fixtures::small_input())
         .await
@@ -189,6 +208,69 @@ pub async fn bad_input_then_sizes(backend: &mut dyn Backend, net: &Network) {
     assert_eq!(again, first, "same input, same logits");
 }
 
+/// `fc` over one image's features.
+fn apply(fc: &Linear, x: &[f32]) -> Vec<f32> {
+    (0..fc.out_f)
+        .map(|o| {
+            let row = &fc.weight[o * fc.in_f..(o + 1) * fc.in_f];
+            fc.bias[o] + row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>()
+        })
+        .collect()
+}
+
+/// Pooled features match the reference's; a bad head is refused and changes nothing; a
+/// new head with another class count is swapped in and matches the reference with it.
+pub async fn features_and_head_swap(backend: &mut dyn Backend, net: &Network) {
+    let tol = bound(backend);
+    let x = input(2, 19, 23, 5);
+    let got = backend.run(&x).await.unwrap();
+    let want = reference::run(net, &x).unwrap();
+    assert_eq!(got.feature_len, net.conv5.out_ch);
+    check(
+        backend,
+        "pooled features",
+        &got.features,
+        &want.features,
+        tol,
+    );
+    let k = net.conv5.out_ch;
+    let head = |classes: usize, seed: u32| Linear {
+        in_f: k,
+        out_f: classes,
+        weight: noise(classes * k, seed),
+        bias: noise(classes, seed + 1),
+    };
+    let mut nan = head(3, 7);
+    nan.weight[4] = f32::NAN;
+    let narrow = Linear {
+        in_f: k - 1,
+        ..head(3, 7)
+    };
+    for bad in [nan, narrow] {
+        assert!(matches!(
+            backend.set_head(&bad),
+            Err(Error::Input(_) | Error::NonFinite { .. })
+        ));
+    }
+    let same = backend.run(&x).await.unwrap();
+    assert_eq!(same.logits, got.logits, "a refused head changes nothing");
+    let fc = head(3, 11);
+    backend.set_head(&fc).unwrap();
+    let swapped = backend.run(&x).await.unwrap();
+    let mut taught = net.clone();
+    taught.fc = fc;
+    let want = reference::run(&taught, &x).unwrap();
+    assert_eq!(swapped.classes, 3);
+    check(backend, "swapped head", &swapped.logits, &want.logits, tol);
+    check(
+        backend,
+        "features after the swap",
+        &swapped.features,
+        &got.features,
+        tol,
+    );
+}
+
 /// The whole suite for one backend. `$make` is an async fn building it from a network;
 /// `$tutorial` one building it for the tutorial's network (`refuses_tutorial` for a backend
 /// whose kernels do not run it yet: it must refuse at build, never run it wrongly).
@@ -237,6 +319,13 @@ macro_rules! backend_suite {
                 async fn rgba_frames_through_its_preprocessing() {
                     let net = custom();
                     rgba_frames(&mut *$make(&net).await, &net).await;
+                }
+            );
+
+            suite_test!(
+                async fn pooled_features_and_head_swap() {
+                    let net = custom();
+                    features_and_head_swap(&mut *$make(&net).await, &net).await;
                 }
             );
 

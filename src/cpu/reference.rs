@@ -1,7 +1,9 @@
 //! The plain reference backend: direct loops over NCHW, written to be read, not to be fast.
 //! Every fast kernel is checked against these functions.
 
-use crate::backend::{Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod};
+use crate::backend::{
+    check_head, Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod,
+};
 use crate::model::{
     check_input, out_size, Conv, ConvKind, HalfOrder, Linear, Network, Op, Stage, Unit,
 };
@@ -191,18 +193,31 @@ pub fn pool_fc(fc: &Linear, x: &Map) -> Vec<f32> {
     linear(fc, &global_pool(x)).data
 }
 
-/// The whole network on one image, walking `Network::steps`; returns the activation after
-/// the stem and after each stage, and the logits.
-pub fn forward_image(net: &Network, x: Map, clock: &mut StageClock) -> (Vec<Map>, Vec<f32>) {
+/// What one image leaves behind in the reference.
+pub struct ImageRun {
+    /// The activation after the stem and after each stage.
+    pub bounds: Vec<Map>,
+    /// The globally pooled conv5 output, what the fc reads.
+    pub features: Vec<f32>,
+    pub logits: Vec<f32>,
+}
+
+/// The whole network on one image, walking `Network::steps`.
+pub fn forward_image(net: &Network, x: Map, clock: &mut StageClock) -> ImageRun {
     let steps = net.steps(x.h, x.w);
     let mut bounds = Vec::with_capacity(4);
+    let mut features = Vec::new();
     let mut m = x;
     for (i, step) in steps.iter().enumerate() {
         m = match step.op {
             Op::Stem(c) | Op::Conv5(c) => conv(c, &m),
             Op::MaxPool => maxpool(&m),
             Op::Unit(u) => unit(u, &m),
-            Op::GlobalPool => global_pool(&m),
+            Op::GlobalPool => {
+                let pooled = global_pool(&m);
+                features.clone_from(&pooled.data);
+                pooled
+            }
             Op::Fc(fc) => linear(fc, &m),
         };
         debug_assert_eq!(
@@ -217,7 +232,11 @@ pub fn forward_image(net: &Network, x: Map, clock: &mut StageClock) -> (Vec<Map>
             }
         }
     }
-    (bounds, m.data)
+    ImageRun {
+        bounds,
+        features,
+        logits: m.data,
+    }
 }
 
 /// The reference loops as a backend: the plain truth every other backend is checked against.
@@ -236,6 +255,7 @@ impl Reference {
         let [n, c, h, w] = input.shape;
         let mut clock = StageClock::default();
         let mut logits = Vec::with_capacity(n * self.net.fc.out_f);
+        let mut features = Vec::with_capacity(n * self.net.fc.in_f);
         let mut bounds = Vec::with_capacity(n);
         for image in input.data.chunks_exact(input.image_len()) {
             let x = Map {
@@ -244,14 +264,17 @@ impl Reference {
                 w,
                 data: image.to_vec(),
             };
-            let (b, l) = forward_image(&self.net, x, &mut clock);
-            bounds.push(b);
-            logits.extend(l);
+            let run = forward_image(&self.net, x, &mut clock);
+            bounds.push(run.bounds);
+            features.extend(run.features);
+            logits.extend(run.logits);
         }
         let out = Output {
             batch: n,
             classes: self.net.fc.out_f,
             logits,
+            feature_len: self.net.fc.in_f,
+            features,
             times: clock.finish(),
         };
         Ok((bounds, out))
@@ -272,6 +295,12 @@ impl Backend for Reference {
 
     fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>> {
         Box::pin(async move { self.forward(input).map(|(_, out)| out) })
+    }
+
+    fn set_head(&mut self, fc: &Linear) -> Result<()> {
+        check_head(fc, self.net.conv5.out_ch)?;
+        self.net.fc = fc.clone();
+        Ok(())
     }
 
     #[cfg(feature = "testing")]

@@ -2,6 +2,7 @@
 
 use super::{GpuBackend, GpuStats};
 use crate::backend::{Backend, Capabilities, LocalFuture, Output, RgbaFrame};
+use crate::model::Linear;
 use crate::preprocess::Crop;
 use crate::tensor::Tensor;
 use crate::Result;
@@ -43,6 +44,10 @@ impl Backend for GpuBackend {
         crop: Crop,
     ) -> LocalFuture<'a, Result<Output>> {
         Box::pin(GpuBackend::run_image_bitmap(self, bitmap, crop))
+    }
+
+    fn set_head(&mut self, fc: &Linear) -> Result<()> {
+        GpuBackend::set_head(self, fc)
     }
 
     #[cfg(feature = "testing")]

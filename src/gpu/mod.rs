@@ -28,7 +28,7 @@ mod timing;
 
 use crate::backend::{Output, TimingMethod};
 use crate::model::check_input;
-use crate::model::{Network, Skeleton};
+use crate::model::{Linear, Network, Skeleton};
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use context::Context;
@@ -83,6 +83,8 @@ pub struct GpuBackend {
     pipes: Pipelines,
     skeleton: Skeleton,
     classes: usize,
+    /// conv5's channels: the pooled features per image.
+    feature_len: usize,
     offsets: Offsets,
     weights: wgpu::Buffer,
     weight_bytes: u64,
@@ -117,18 +119,13 @@ impl GpuBackend {
         )
         .await?;
         let (data, offsets) = Offsets::pack(net, subgroups);
-        let bytes = if f16 {
-            let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
-            bytemuck::cast_slice(&halves).to_vec()
-        } else {
-            bytemuck::cast_slice(&data).to_vec()
-        };
+        let bytes = weight_bytes(&data, f16);
         let weights = wgpu::util::DeviceExt::create_buffer_init(
             &ctx.device,
             &wgpu::util::BufferInitDescriptor {
                 label: Some("weights"),
                 contents: &bytes,
-                usage: wgpu::BufferUsages::STORAGE,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
             },
         );
         let queries = ctx.timestamps.then(|| {
@@ -150,6 +147,7 @@ impl GpuBackend {
             pipes,
             skeleton: net.skeleton(),
             classes: net.fc.out_f,
+            feature_len: net.conv5.out_ch,
             offsets,
             weights,
             weight_bytes: bytes.len() as u64,
@@ -299,5 +297,57 @@ impl GpuBackend {
         let out = self.finish_frame(frame, upload)?;
         self.frames += 1;
         Ok(out)
+    }
+}
+
+/// Weights as the kernels read them: f16 or f32.
+fn weight_bytes(data: &[f32], f16: bool) -> Vec<u8> {
+    if f16 {
+        let halves: Vec<half::f16> = data.iter().map(|&v| half::f16::from_f32(v)).collect();
+        bytemuck::cast_slice(&halves).to_vec()
+    } else {
+        bytemuck::cast_slice(data).to_vec()
+    }
+}
+
+impl GpuBackend {
+    /// Swaps in a taught classifier: the backbone's weights are copied on the device into a
+    /// buffer ending in the new head (the classifier is packed last), nothing is reloaded.
+    /// Plans are rebuilt on the next frame (their logits size and bindings change).
+    pub fn set_head(&mut self, fc: &Linear) -> Result<()> {
+        crate::backend::check_head(fc, self.feature_len)?;
+        self.ctx.health.check()?;
+        let (tail, offsets) = self.offsets.with_fc(fc);
+        let f16 = self.last.f16_weights;
+        let elem = if f16 { 2 } else { 4 };
+        let backbone = u64::from(self.offsets.fc.w) * elem;
+        let tail = weight_bytes(&tail, f16);
+        let weights = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("weights"),
+            size: backbone + tail.len() as u64,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("swap head"),
+            });
+        enc.copy_buffer_to_buffer(&self.weights, 0, &weights, 0, backbone);
+        self.ctx.queue.write_buffer(&weights, backbone, &tail);
+        self.ctx.queue.submit([enc.finish()]);
+        self.weights = weights;
+        self.weight_bytes = backbone + tail.len() as u64;
+        self.offsets = offsets;
+        self.classes = fc.out_f;
+        // The skeleton's last layer is the fc: its width sizes the logits buffers.
+        if let Some(last) = self.skeleton.layers.last_mut() {
+            last.out_ch = Some(fc.out_f);
+        }
+        self.plans = cache::Plans::default();
+        Ok(())
     }
 }

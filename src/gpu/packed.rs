@@ -6,7 +6,7 @@
 //! classifier is transposed to `[in][out]` (kept `[out][in]` for `fc_subgroup`), and every
 //! tensor starts on a vec4 boundary.
 
-use crate::model::{ConvKind, Network};
+use crate::model::{ConvKind, Linear, Network};
 
 /// Where one layer's weight and bias start in the packed buffer, in floats.
 #[derive(Clone, Copy, Debug)]
@@ -90,7 +90,38 @@ impl Packer {
     }
 }
 
+impl Packer {
+    /// The classifier, last in the buffer so a taught head replaces only the tail.
+    fn fc(&mut self, fc: &Linear, rows: bool) -> ConvAt {
+        let at = if rows {
+            self.put(&fc.weight, &fc.bias)
+        } else {
+            self.transposed(&fc.weight, &fc.bias, fc.out_f, fc.in_f, fc.out_f)
+        };
+        self.align();
+        at
+    }
+}
+
 impl Offsets {
+    /// A new classifier packed to follow the backbone (which ends at `self.fc.w`): the
+    /// tail to write there and the offsets that then hold.
+    pub fn with_fc(&self, fc: &Linear) -> (Vec<f32>, Offsets) {
+        let start = self.fc.w as usize;
+        let mut p = Packer {
+            data: vec![0.0; start],
+        };
+        let at = p.fc(fc, self.fc_rows);
+        let tail = p.data.split_off(start);
+        (
+            tail,
+            Offsets {
+                fc: at,
+                ..self.clone()
+            },
+        )
+    }
+
     /// All weights in execution order, and where each layer starts; `fc_rows` keeps the
     /// classifier `[out][in]`.
     pub fn pack(net: &Network, fc_rows: bool) -> (Vec<f32>, Offsets) {
@@ -110,13 +141,7 @@ impl Offsets {
             })
             .collect();
         let conv5 = p.conv(&net.conv5);
-        let fc = &net.fc;
-        let fc = if fc_rows {
-            p.put(&fc.weight, &fc.bias)
-        } else {
-            p.transposed(&fc.weight, &fc.bias, fc.out_f, fc.in_f, fc.out_f)
-        };
-        p.align();
+        let fc = p.fc(&net.fc, fc_rows);
         (
             p.data,
             Offsets {

@@ -79,7 +79,10 @@ pub struct Plan {
     pub input: wgpu::Buffer,
     pub logits: wgpu::Buffer,
     pub logits_bytes: u64,
-    /// Timestamps (if any) then logits: the frame's single readback.
+    /// The pooled conv5 features the fc reads, `[batch][conv5_out]`.
+    pub pooled: wgpu::Buffer,
+    pub pooled_bytes: u64,
+    /// Timestamps (if any), logits, then pooled features: the frame's single readback.
     pub staging: wgpu::Buffer,
     pub stages: [Vec<Dispatch>; 5],
     /// The frame's work shape (preprocessing of RGBA frames not included).
@@ -522,7 +525,9 @@ impl Plan {
         let acts: Vec<wgpu::Buffer> = (0..ACTS)
             .map(|i| match i {
                 i if i == Act::Input as usize => act(i, wgpu::BufferUsages::COPY_DST),
-                i if i == Act::Logits as usize => act(i, wgpu::BufferUsages::COPY_SRC),
+                i if i == Act::Logits as usize || i == Act::Pooled as usize => {
+                    act(i, wgpu::BufferUsages::COPY_SRC)
+                }
                 // Stage activations are copied out only by the conformance suite's probe.
                 _ if cfg!(feature = "testing") => act(i, wgpu::BufferUsages::COPY_SRC),
                 _ => act(i, wgpu::BufferUsages::empty()),
@@ -599,9 +604,10 @@ impl Plan {
         }
 
         let logits_bytes = (sizes[Act::Logits as usize] * 4) as u64;
+        let pooled_bytes = (sizes[Act::Pooled as usize] * 4) as u64;
         let staging = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
-            size: super::TIMESTAMP_BYTES + logits_bytes,
+            size: super::TIMESTAMP_BYTES + logits_bytes + pooled_bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -613,12 +619,15 @@ impl Plan {
         let mut held = acts;
         let input = held[Act::Input as usize].clone();
         let logits = held[Act::Logits as usize].clone();
+        let pooled = held[Act::Pooled as usize].clone();
         held.push(params);
         Ok(Plan {
             shape,
             input,
             logits,
             logits_bytes,
+            pooled,
+            pooled_bytes,
             work,
             staging,
             stages,

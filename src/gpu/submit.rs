@@ -1,5 +1,5 @@
 //! One frame on the GPU: record every stage into one command buffer, submit it, and read
-//! the logits and stage timestamps back in one copy.
+//! the logits, pooled features and stage timestamps back in one copy.
 
 use super::plan::{Kernel, Plan};
 use super::timing::Estimate;
@@ -11,6 +11,7 @@ use crate::{Error, Result};
 /// What a frame's readback held, before stage times are estimated.
 pub(super) struct RawFrame {
     logits: Vec<f32>,
+    features: Vec<f32>,
     batch: usize,
     /// Stage times already measured (fenced or frame-only), or the timestamps in ns.
     times: Result<[f64; 5], [u64; 10]>,
@@ -115,6 +116,14 @@ impl GpuBackend {
             TIMESTAMP_BYTES,
             plan.logits_bytes,
         );
+        // The features ride in the same readback, after the logits.
+        enc.copy_buffer_to_buffer(
+            &plan.pooled,
+            0,
+            &plan.staging,
+            TIMESTAMP_BYTES + plan.logits_bytes,
+            plan.pooled_bytes,
+        );
         self.ctx.queue.submit([enc.finish()]);
         submits += 1;
         let bytes = self.read_back(&plan.staging).await?;
@@ -144,8 +153,11 @@ impl GpuBackend {
             shape: plan.work,
             ..self.last
         };
+        let (logits, features) =
+            bytes[TIMESTAMP_BYTES as usize..].split_at(plan.logits_bytes as usize);
         Ok(RawFrame {
-            logits: bytemuck::pod_collect_to_vec(&bytes[TIMESTAMP_BYTES as usize..]),
+            logits: bytemuck::pod_collect_to_vec(logits),
+            features: bytemuck::pod_collect_to_vec(features),
             batch: plan.shape[0],
             times,
             stats,
@@ -171,6 +183,8 @@ impl GpuBackend {
             batch: frame.batch,
             classes: self.classes,
             logits: frame.logits,
+            feature_len: self.feature_len,
+            features: frame.features,
             times: StageTimes {
                 ms: estimate.ms,
                 method: self.timing_method(),

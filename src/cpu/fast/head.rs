@@ -11,6 +11,7 @@ pub struct Head {
     conv5: Pointwise,
     fc: Pointwise,
     classes: usize,
+    feature_len: usize,
 }
 
 impl Head {
@@ -27,7 +28,19 @@ impl Head {
             ),
             fc: Pointwise::dense(&fc.weight, &fc.bias, false, fc.in_f, fc.out_f),
             classes: fc.out_f,
+            feature_len: conv5.out_ch,
         }
+    }
+
+    /// Packs a new classifier; conv5 stays as it is.
+    pub fn set_fc(&mut self, fc: &Linear) {
+        self.fc = Pointwise::dense(&fc.weight, &fc.bias, false, fc.in_f, fc.out_f);
+        self.classes = fc.out_f;
+    }
+
+    /// conv5's channels, the pooled features per image.
+    pub fn feature_len(&self) -> usize {
+        self.feature_len
     }
 
     /// Floats per pixel of the conv5 output.
@@ -36,7 +49,9 @@ impl Head {
     }
 
     /// `x` holds `pixels` of `xs` floats. `feat` holds `pixels x features()`, `pooled` holds
-    /// `features()`; the logits are appended to `logits`.
+    /// `features()`; the pooled features and the logits are appended to `features` and
+    /// `logits`.
+    #[allow(clippy::too_many_arguments)]
     pub fn run(
         &self,
         pool: &Pool,
@@ -44,11 +59,13 @@ impl Head {
         (pixels, xs): (usize, usize),
         feat: &mut [f32],
         pooled: &mut [f32],
+        features: &mut Vec<f32>,
         logits: &mut Vec<f32>,
     ) {
         let fs = self.features();
         self.conv5.run(pool, x, xs, pixels, feat, fs);
         average(&feat[..pixels * fs], fs, &mut pooled[..fs]);
+        features.extend_from_slice(&pooled[..self.feature_len]);
         let start = logits.len();
         logits.resize(start + self.classes, 0.0);
         self.fc

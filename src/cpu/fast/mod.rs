@@ -12,8 +12,10 @@ pub mod probe;
 mod simd;
 mod stem;
 
-use crate::backend::{Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod};
-use crate::model::{check_input, Dims, Network, Stage};
+use crate::backend::{
+    check_head, Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod,
+};
+use crate::model::{check_input, Dims, Linear, Network, Stage};
 use crate::tensor::Tensor;
 use crate::Result;
 use plan::{stride, Buffers, Plan, UnitOps};
@@ -72,7 +74,9 @@ impl FastCpu {
             _ => Buffers::new(&self.plan, (h, w)),
         };
         let bufs = self.buffers.insert(bufs);
+        let feature_len = self.plan.head.feature_len();
         let mut logits = Vec::with_capacity(n * self.plan.classes);
+        let mut features = Vec::with_capacity(n * feature_len);
         for image in input.data.chunks_exact(input.image_len()) {
             forward(
                 &self.plan,
@@ -80,7 +84,7 @@ impl FastCpu {
                 bufs,
                 image,
                 &mut clock,
-                &mut logits,
+                (&mut features, &mut logits),
                 &mut at_stage,
             );
         }
@@ -88,6 +92,8 @@ impl FastCpu {
             batch: n,
             classes: self.plan.classes,
             logits,
+            feature_len,
+            features,
             times: clock.finish(),
         })
     }
@@ -114,6 +120,13 @@ impl Backend for FastCpu {
 
     fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>> {
         Box::pin(async move { self.forward_batch(input, |_, _| {}) })
+    }
+
+    fn set_head(&mut self, fc: &Linear) -> Result<()> {
+        check_head(fc, self.plan.head.feature_len())?;
+        self.plan.head.set_fc(fc);
+        self.plan.classes = fc.out_f;
+        Ok(())
     }
 
     #[cfg(feature = "testing")]
@@ -146,14 +159,14 @@ impl Backend for FastCpu {
 }
 
 /// One NCHW image through the network, walking the plan with the shapes of `b.dims`;
-/// appends its logits.
+/// appends its pooled features and its logits.
 fn forward(
     plan: &Plan,
     pool: &Pool,
     b: &mut Buffers,
     image: &[f32],
     clock: &mut StageClock,
-    logits: &mut Vec<f32>,
+    (features, logits): (&mut Vec<f32>, &mut Vec<f32>),
     at_stage: &mut impl FnMut(usize, Boundary<'_>),
 ) {
     let cs = stride(plan.stem_ch);
@@ -210,6 +223,7 @@ fn forward(
         (head_in.plane(), stride(head_in.c)),
         &mut b.feat,
         &mut b.pooled,
+        features,
         logits,
     );
     clock.lap(Stage::Head);

@@ -137,6 +137,7 @@ pub fn head(conv5: &Conv, fc: &Linear, x: &Map) -> Vec<f32> {
         (pixels, xs),
         &mut feat,
         &mut pooled,
+        &mut Vec::new(),
         &mut logits,
     );
     logits

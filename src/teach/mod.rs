@@ -1,0 +1,242 @@
+//! Teaching new classes: a classifier head trained on the backbone's pooled features.
+//!
+//! Multinomial logistic regression (softmax) with L2, full batch, by gradient descent with
+//! a backtracking (Armijo) line search: every accepted step lowers the loss, so the loss
+//! falls monotonically. It stops when the loss stops moving or the gradient vanishes
+//! (converged), or at the time cap. The start point comes from the seed, so a seed gives
+//! the same head every time.
+
+use crate::model::Linear;
+use crate::{Error, Result};
+use web_time::Instant;
+
+/// Labelled feature vectors, `[samples][feature_len]`.
+#[derive(Clone, Debug)]
+pub struct Samples<'a> {
+    pub features: &'a [f32],
+    pub feature_len: usize,
+    /// The class of each sample, `< classes`.
+    pub labels: &'a [usize],
+    pub classes: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct TrainOptions {
+    /// L2 penalty on the weights (not the bias): `l2 / 2 * |W|^2`.
+    pub l2: f32,
+    pub seed: u64,
+    /// Wall-clock cap; the best head so far is returned when it is reached.
+    pub max_ms: f64,
+    /// Converged when one step lowers the loss by less than this fraction of it.
+    pub tolerance: f32,
+}
+
+impl Default for TrainOptions {
+    fn default() -> TrainOptions {
+        TrainOptions {
+            l2: 1e-3,
+            seed: 0,
+            max_ms: 2_000.0,
+            tolerance: 1e-3,
+        }
+    }
+}
+
+/// A trained head and how training went.
+#[derive(Clone, Debug)]
+pub struct Trained {
+    pub head: Linear,
+    /// The loss before the first step and after each accepted step.
+    pub losses: Vec<f32>,
+    pub converged: bool,
+    /// Fraction of the training samples the head classifies right.
+    pub train_accuracy: f32,
+    pub ms: f64,
+}
+
+impl Samples<'_> {
+    fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The checks that keep training meaningful; nothing is changed on error.
+    fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Input(m));
+        if self.feature_len == 0 || self.features.len() != self.len() * self.feature_len {
+            return bad(format!(
+                "{} feature values for {} samples of {}",
+                self.features.len(),
+                self.len(),
+                self.feature_len
+            ));
+        }
+        if self.classes < 2 {
+            return bad("teaching needs at least two classes".into());
+        }
+        let mut counts = vec![0usize; self.classes];
+        for &l in self.labels {
+            match counts.get_mut(l) {
+                Some(c) => *c += 1,
+                None => return bad(format!("label {l} but only {} classes", self.classes)),
+            }
+        }
+        if let Some(empty) = counts.iter().position(|&c| c == 0) {
+            return bad(format!("class {empty} has no samples"));
+        }
+        if let Some(i) = self.features.iter().position(|v| !v.is_finite()) {
+            return bad(format!(
+                "feature {} of sample {} is not a finite number",
+                i % self.feature_len,
+                i / self.feature_len
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Trains a head mapping `samples.feature_len` features to `samples.classes` classes.
+pub fn train(samples: &Samples, opts: &TrainOptions) -> Result<Trained> {
+    samples.check()?;
+    if !(opts.l2 >= 0.0 && opts.l2.is_finite()) {
+        return Err(Error::Input(format!("L2 must be >= 0, got {}", opts.l2)));
+    }
+    let start = Instant::now();
+    let (k, d) = (samples.classes, samples.feature_len);
+    // Parameters: `[k][d]` weights, then `k` biases.
+    let mut params = seeded(k * d, opts.seed, 0.01);
+    params.resize(k * d + k, 0.0);
+    let mut grad = vec![0.0; params.len()];
+    let mut loss = loss_and_grad(samples, opts.l2, &params, Some(&mut grad));
+    let mut losses = vec![loss];
+    let mut step = 1.0f32;
+    let mut converged = false;
+    let mut trial = vec![0.0; params.len()];
+    while start.elapsed().as_secs_f64() * 1e3 < opts.max_ms {
+        let g2: f32 = grad.iter().map(|g| g * g).sum();
+        if g2 < 1e-12 {
+            converged = true;
+            break;
+        }
+        // Backtrack until the Armijo condition holds.
+        let next = loop {
+            for ((t, p), g) in trial.iter_mut().zip(&params).zip(&grad) {
+                *t = p - step * g;
+            }
+            let l = loss_and_grad(samples, opts.l2, &trial, None);
+            if l <= loss - 0.5 * step * g2 {
+                break Some(l);
+            }
+            step *= 0.5;
+            if step < 1e-12 {
+                break None;
+            }
+        };
+        let Some(next) = next else {
+            converged = true;
+            break;
+        };
+        std::mem::swap(&mut params, &mut trial);
+        let drop = loss - next;
+        loss = loss_and_grad(samples, opts.l2, &params, Some(&mut grad));
+        losses.push(loss);
+        if drop <= opts.tolerance * loss.max(1e-6) {
+            converged = true;
+            break;
+        }
+        step *= 2.0;
+    }
+    let bias = params.split_off(k * d);
+    let head = Linear {
+        in_f: d,
+        out_f: k,
+        weight: params,
+        bias,
+    };
+    let right = (0..samples.len())
+        .filter(|&i| predict(&head, &samples.features[i * d..(i + 1) * d]) == samples.labels[i])
+        .count();
+    Ok(Trained {
+        head,
+        losses,
+        converged,
+        train_accuracy: right as f32 / samples.len() as f32,
+        ms: start.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// The most likely class of one feature vector under `head`.
+pub fn predict(head: &Linear, x: &[f32]) -> usize {
+    let logits = logits(head, x);
+    (0..logits.len())
+        .max_by(|&a, &b| logits[a].total_cmp(&logits[b]))
+        .unwrap_or(0)
+}
+
+/// `head` over one feature vector.
+pub fn logits(head: &Linear, x: &[f32]) -> Vec<f32> {
+    head.weight
+        .chunks_exact(head.in_f)
+        .zip(&head.bias)
+        .map(|(row, b)| b + row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
+        .collect()
+}
+
+/// Mean cross-entropy plus `l2 / 2 * |W|^2`; the gradient into `grad` when asked.
+fn loss_and_grad(s: &Samples, l2: f32, params: &[f32], mut grad: Option<&mut [f32]>) -> f32 {
+    let (k, d, n) = (s.classes, s.feature_len, s.len());
+    let (w, b) = params.split_at(k * d);
+    if let Some(g) = grad.as_deref_mut() {
+        for (gw, w) in g[..k * d].iter_mut().zip(w) {
+            *gw = l2 * w;
+        }
+        g[k * d..].fill(0.0);
+    }
+    let mut total = 0.0f64;
+    let mut p = vec![0.0f32; k];
+    for (x, &label) in s.features.chunks_exact(d).zip(s.labels) {
+        for (c, pc) in p.iter_mut().enumerate() {
+            *pc = b[c]
+                + w[c * d..(c + 1) * d]
+                    .iter()
+                    .zip(x)
+                    .map(|(w, v)| w * v)
+                    .sum::<f32>();
+        }
+        let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for pc in p.iter_mut() {
+            *pc = (*pc - max).exp();
+            sum += *pc;
+        }
+        total += f64::from(sum.ln() - (p[label].ln()));
+        if let Some(g) = grad.as_deref_mut() {
+            let (gw, gb) = g.split_at_mut(k * d);
+            for c in 0..k {
+                // d loss / d logit = softmax - one-hot, averaged over the batch.
+                let delta = (p[c] / sum - f32::from(u8::from(c == label))) / n as f32;
+                gb[c] += delta;
+                for (g, v) in gw[c * d..(c + 1) * d].iter_mut().zip(x) {
+                    *g += delta * v;
+                }
+            }
+        }
+    }
+    let penalty: f32 = w.iter().map(|w| w * w).sum::<f32>() * l2 / 2.0;
+    (total / n as f64) as f32 + penalty
+}
+
+/// `len` values in `[-scale, scale)` from a small xorshift generator seeded with `seed`.
+fn seeded(len: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut s = seed ^ 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,99 @@
+use super::*;
+
+/// `per_class` samples of each of `classes` clusters in `d` dimensions: class `c` is
+/// centred on `spread` along axis `c`, with noise of amplitude `noise`.
+fn clusters(
+    classes: usize,
+    per_class: usize,
+    d: usize,
+    spread: f32,
+    noise: f32,
+) -> (Vec<f32>, Vec<usize>) {
+    let jitter = seeded(classes * per_class * d, 42, noise);
+    let mut features = Vec::new();
+    let mut labels = Vec::new();
+    for c in 0..classes {
+        for i in 0..per_class {
+            let at = (c * per_class + i) * d;
+            features.extend((0..d).map(|j| jitter[at + j] + if j == c { spread } else { 0.0 }));
+            labels.push(c);
+        }
+    }
+    (features, labels)
+}
+
+fn samples<'a>(features: &'a [f32], labels: &'a [usize], d: usize, classes: usize) -> Samples<'a> {
+    Samples {
+        features,
+        feature_len: d,
+        labels,
+        classes,
+    }
+}
+
+#[test]
+fn separable_features_reach_full_training_accuracy() {
+    let (f, l) = clusters(5, 50, 64, 1.0, 0.3);
+    let t = train(&samples(&f, &l, 64, 5), &TrainOptions::default()).unwrap();
+    assert_eq!(t.train_accuracy, 1.0);
+    assert_eq!((t.head.out_f, t.head.in_f), (5, 64));
+}
+
+#[test]
+fn loss_decreases_monotonically_and_converges() {
+    // Overlapping clusters: a convex problem whose optimum is not at infinity.
+    let (f, l) = clusters(3, 40, 16, 0.5, 1.0);
+    let t = train(
+        &samples(&f, &l, 16, 3),
+        &TrainOptions {
+            l2: 1e-2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(t.converged, "not converged in {} steps", t.losses.len());
+    assert!(t.losses.len() > 3);
+    for pair in t.losses.windows(2) {
+        assert!(pair[1] < pair[0], "loss rose: {pair:?}");
+    }
+}
+
+#[test]
+fn same_seed_same_head() {
+    let (f, l) = clusters(3, 10, 8, 1.0, 0.5);
+    let s = samples(&f, &l, 8, 3);
+    let opts = TrainOptions {
+        seed: 9,
+        ..Default::default()
+    };
+    let (a, b) = (train(&s, &opts).unwrap(), train(&s, &opts).unwrap());
+    assert_eq!(a.head.weight, b.head.weight);
+    assert_eq!(a.head.bias, b.head.bias);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_message() {
+    let (mut f, l) = clusters(3, 4, 8, 1.0, 0.1);
+    let message = |s: Samples| match train(&s, &TrainOptions::default()) {
+        Err(Error::Input(m)) => m,
+        other => panic!("expected an input error, got {other:?}"),
+    };
+    assert!(message(samples(&f, &l, 8, 4)).contains("class 3 has no samples"));
+    let one = vec![0; 12];
+    assert!(message(samples(&f, &one, 8, 1)).contains("at least two classes"));
+    assert!(message(samples(&f[1..], &l, 8, 3)).contains("feature values"));
+    f[8 * 5 + 2] = f32::NAN;
+    assert!(message(samples(&f, &l, 8, 3)).contains("feature 2 of sample 5"));
+}
+
+#[test]
+fn the_time_cap_stops_training() {
+    let (f, l) = clusters(3, 20, 16, 0.5, 1.0);
+    let opts = TrainOptions {
+        max_ms: 0.0,
+        ..Default::default()
+    };
+    let t = train(&samples(&f, &l, 16, 3), &opts).unwrap();
+    assert!(!t.converged);
+    assert_eq!(t.losses.len(), 1);
+}
