@@ -382,3 +382,101 @@ fn endless_and_oversized_inputs_are_refused_before_being_read() {
     // Reading either whole takes seconds and half a gigabyte or more.
     assert!(secs < 5.0, "took {secs:.2} s");
 }
+
+/// A `w x h` PNG: a reddish or bluish picture with per-image noise (`seed`).
+fn picture(path: &Path, reddish: bool, seed: u32) {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    let img = image::RgbImage::from_fn(48, 40, |x, y| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let n = (state >> 27) as u8;
+        let stripe = ((x + y) / 6 % 2) as u8 * 40;
+        if reddish {
+            image::Rgb([200 + n, 30 + stripe, 20 + n])
+        } else {
+            image::Rgb([20 + n, 40 + stripe, 200 + n])
+        }
+    });
+    img.save(path).unwrap();
+}
+
+#[test]
+fn teach_trains_a_head_from_image_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |p: &str| dir.path().join(p);
+    let data = path("data");
+    for (class, reddish) in [("apples", true), ("sea", false)] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for i in 0..10 {
+            picture(
+                &data.join(class).join(format!("{i}.png")),
+                reddish,
+                i + u32::from(reddish) * 100,
+            );
+        }
+    }
+    std::fs::write(data.join("apples/notes.txt"), "not an image").unwrap();
+    let backbone = path("backbone.safetensors");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    ok(&["random", &s(&backbone), "--width", "0.5", "--seed", "2"]);
+    let taught = path("taught.safetensors");
+    let out = cli(&[
+        "teach",
+        &s(&backbone),
+        &s(&data),
+        "-o",
+        &s(&taught),
+        "--holdout",
+        "0.2",
+        "--seed",
+        "1",
+    ]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: skipping") && stderr.contains("notes.txt"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("apples: 2/2") && stdout.contains("sea: 2/2"),
+        "{stdout}"
+    );
+    // The export: the backbone with a 2-class head named by the folders.
+    let info = ok(&["info", &s(&taught)]);
+    assert!(
+        info.contains("classes: 2") && info.contains("class names: apples, sea"),
+        "{info}"
+    );
+    // New pictures of each kind are classified right.
+    for (reddish, want) in [(true, "apples"), (false, "sea")] {
+        let img = path(&format!("new-{want}.png"));
+        picture(&img, reddish, 999);
+        let top = top_names(&ok(&[
+            "classify",
+            &s(&taught),
+            &s(&img),
+            "--top",
+            "1",
+            "--json",
+        ]));
+        assert_eq!(top[0].1, want);
+    }
+    // A class folder without images is an error naming it (after the other folders' lines).
+    std::fs::create_dir_all(data.join("empty")).unwrap();
+    let out = cli(&[
+        "teach",
+        &s(&backbone),
+        &s(&data),
+        "-o",
+        &s(&path("x.safetensors")),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("error: ") && err.contains("empty: no readable images"),
+        "{err}"
+    );
+    assert!(!path("x.safetensors").exists());
+}

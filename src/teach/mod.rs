@@ -172,6 +172,36 @@ pub fn predict(head: &Linear, x: &[f32]) -> usize {
         .unwrap_or(0)
 }
 
+/// Splits sample indices into (train, held out): `holdout` of each class (rounded; at least
+/// one sample of each class always trains), chosen by `seed`.
+pub fn split(
+    labels: &[usize],
+    classes: usize,
+    holdout: f32,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize
+    };
+    let (mut train, mut held) = (Vec::new(), Vec::new());
+    for c in 0..classes {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        for i in (1..idx.len()).rev() {
+            idx.swap(i, next() % (i + 1));
+        }
+        let out = ((idx.len() as f32 * holdout).round() as usize).min(idx.len().saturating_sub(1));
+        held.extend_from_slice(&idx[..out]);
+        train.extend_from_slice(&idx[out..]);
+    }
+    train.sort_unstable();
+    held.sort_unstable();
+    (train, held)
+}
+
 /// `head` over one feature vector.
 pub fn logits(head: &Linear, x: &[f32]) -> Vec<f32> {
     head.weight

@@ -97,3 +97,17 @@ fn the_time_cap_stops_training() {
     assert!(!t.converged);
     assert_eq!(t.losses.len(), 1);
 }
+
+#[test]
+fn the_split_holds_out_a_share_of_every_class_by_seed() {
+    let labels: Vec<usize> = (0..50).map(|i| i % 5).collect();
+    let (train, held) = split(&labels, 5, 0.2, 7);
+    assert_eq!((train.len(), held.len()), (40, 10));
+    for c in 0..5 {
+        assert_eq!(held.iter().filter(|&&i| labels[i] == c).count(), 2);
+    }
+    assert_eq!(split(&labels, 5, 0.2, 7), (train, held.clone()));
+    assert_ne!(split(&labels, 5, 0.2, 8).1, held);
+    // The only sample of a class always trains.
+    assert_eq!(split(&[0, 1], 2, 0.5, 1), (vec![0, 1], vec![]));
+}

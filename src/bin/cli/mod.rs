@@ -1,6 +1,7 @@
 //! Command-line parsing and the subcommands.
 
 mod npy;
+mod teach;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,23 @@ enum Command {
         /// steps, bytes) as a table.
         #[arg(long)]
         shape: bool,
+        #[command(flatten)]
+        backend: BackendArg,
+    },
+    /// Teach a new classifier head from a folder per class of images (ImageFolder layout):
+    /// prints held-out accuracy per class and writes the backbone with the new head and the
+    /// folder names as class names (loads in torchvision with num_classes = the folders).
+    Teach {
+        backbone: PathBuf,
+        data: PathBuf,
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Share of each class's images held out to measure accuracy.
+        #[arg(long, default_value_t = 0.2)]
+        holdout: f32,
+        /// Seed of the held-out split and the training start.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
         #[command(flatten)]
         backend: BackendArg,
     },
@@ -321,6 +339,21 @@ fn run(command: Command) -> Result<()> {
                 let best = preprocess::top_k(out.logits_of(0), top);
                 print_predictions(&path, &best, &names, json);
             }
+            Ok(())
+        }
+        Command::Teach {
+            backbone,
+            data,
+            output,
+            holdout,
+            seed,
+            backend,
+        } => {
+            let loaded = load(&backbone)?;
+            let sd = loaded.state_dict.clone();
+            let bytes = teach::run(engine(loaded, &backend)?, sd, &data, holdout, seed)?;
+            write(&output, &bytes)?;
+            eprintln!("wrote {}", output.display());
             Ok(())
         }
         Command::Bench {
