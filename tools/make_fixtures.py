@@ -4,6 +4,8 @@
     python3 tools/make_fixtures.py            # regenerate tests/fixtures/ and assets/
     python3 tools/make_fixtures.py --full     # full-width checks of `shufflenet run` vs torchvision
                                               # and the tutorial's three factories
+    python3 tools/make_fixtures.py --teach    # `shufflenet teach` output loads into torchvision
+                                              # (num_classes=K) and gives the engine's logits
 
 Every expected value the tests read comes from here. Weights are seeded random, BatchNorm
 running statistics and affine parameters included, so a BN-folding bug cannot hide.
@@ -309,14 +311,57 @@ def tutorial_full_check(cli):
         sys.exit(f"{failures} tutorial full-size checks exceeded their bounds {FULL_BOUNDS}")
 
 
+def teach_roundtrip(cli):
+    """`shufflenet teach` on two generated image folders; the exported file loads strictly into
+    `torchvision.models.shufflenet_v2_x0_5(num_classes=2)` with the folder names in its
+    metadata, and torchvision's logits match `shufflenet run`'s within 1e-4 relative."""
+    import torchvision
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    out_dir = os.path.join(ROOT, "target", "teach-check")
+    data = os.path.join(out_dir, "data")
+    rng = np.random.default_rng(3)
+    for name, colour in [("apples", (200, 40, 30)), ("sea", (30, 60, 200))]:
+        os.makedirs(os.path.join(data, name), exist_ok=True)
+        for i in range(10):
+            px = np.clip(np.array(colour) + rng.integers(-30, 30, (40, 48, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(px).save(os.path.join(data, name, f"{i}.png"))
+    backbone = os.path.join(out_dir, "backbone.safetensors")
+    model = randomize(ShuffleNetV2([4, 8, 4], WIDTHS["0.5"]), seed=13)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, backbone)
+    taught = os.path.join(out_dir, "taught.safetensors")
+    subprocess.run(cli + ["teach", backbone, data, "-o", taught], check=True)
+
+    with safe_open(taught, "pt") as f:
+        names = json.loads(f.metadata()["class_names"])
+    assert names == ["apples", "sea"], names
+    tv = torchvision.models.shufflenet_v2_x0_5(num_classes=len(names)).eval()
+    tv.load_state_dict(load_file(taught), strict=True)
+    x = torch.randn(3, 3, 96, 80, generator=torch.Generator().manual_seed(7))
+    np.save(os.path.join(out_dir, "input.npy"), x.numpy())
+    got_path = os.path.join(out_dir, "logits.npy")
+    subprocess.run(cli + ["run", taught, os.path.join(out_dir, "input.npy"), got_path], check=True)
+    with torch.no_grad():
+        want = tv(x).numpy()
+    got = np.load(got_path)
+    rel = float(np.abs(got - want).max() / np.abs(want).max())
+    print(json.dumps({"teach_roundtrip": "x0.5", "classes": names, "max_rel_diff": rel}))
+    if rel > 1e-4:
+        sys.exit(f"torchvision's logits for the taught head differ by {rel:.2e} (bound 1e-4)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="run full-width checks instead")
     ap.add_argument("--widths", default="0.5,1.0", help="widths for --full (default 0.5,1.0)")
     ap.add_argument("--cli", default=os.path.join(ROOT, "target", "release", "shufflenet"),
                     help="the shufflenet binary (build it with cargo build --release)")
+    ap.add_argument("--teach", action="store_true", help="check `shufflenet teach`'s export in torchvision")
     a = ap.parse_args()
-    if a.full:
+    if a.teach:
+        teach_roundtrip([a.cli])
+    elif a.full:
         full_check(a.widths.split(","), [a.cli])
         tutorial_full_check([a.cli])
     else:
