@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, BASE_URL } from './support/browser.mjs';
-import { waitReady, waitFrames, frames, messageText } from './support/page.mjs';
+import { waitReady, waitFrames, frames, messageText, engineWorker, crashEngineOnNextCall } from './support/page.mjs';
 import { bigPng } from './support/png.mjs';
 
 const LONG = { timeout: 300_000 };
@@ -22,7 +22,6 @@ async function withPage(camera, query, fn, launchOptions = {}) {
   }
 }
 
-const engineWorker = (page) => page.workers().find((w) => w.url().includes('engine-worker'));
 const arch = (page) => page.evaluate(() => document.body.dataset.arch);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -60,17 +59,7 @@ test('the engine crashes mid-stream: a fresh one reloads the weights from the ca
     await waitFrames(page, 3, { from: 0 });
     const downloads = countDownloads(page.context());
     const crashed = engineWorker(page);
-    // What a wasm trap (a panic, a failed allocation) inside an engine call looks like from
-    // outside: the call never answers, the error escapes to the worker's global scope, and the
-    // trapped instance answers nothing after it.
-    await crashed.evaluate(() => {
-      self.onmessage = () => {
-        setTimeout(() => {
-          throw new WebAssembly.RuntimeError('unreachable executed');
-        });
-        self.onmessage = null;
-      };
-    });
+    await crashEngineOnNextCall(crashed);
     await page.waitForFunction(() => /restarted/.test(document.getElementById('message-text').textContent), null, {
       timeout: 60_000,
     });

@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch, openPage } from './support/browser.mjs';
-import { waitReady, waitFrames, predictions, messageText } from './support/page.mjs';
+import { waitReady, waitFrames, predictions, messageText, engineWorker, crashEngineOnNextCall } from './support/page.mjs';
 import { ROOT, serveWeights } from './support/server.mjs';
 
 const CLI = join(ROOT, 'target/debug/shufflenet');
@@ -60,15 +60,7 @@ test('a 5-class model dropped with its class_indices.json shows its own class na
     assert.deepEqual((await predictions(page)).map((p) => p.name).sort(), [...FLOWERS].sort());
 
     // The engine crashes: its replacement reloads the dropped model and names it again.
-    const worker = page.workers().find((w) => w.url().includes('engine-worker'));
-    await worker.evaluate(() => {
-      self.onmessage = () => {
-        setTimeout(() => {
-          throw new WebAssembly.RuntimeError('unreachable executed');
-        });
-        self.onmessage = null;
-      };
-    });
+    await crashEngineOnNextCall(engineWorker(page));
     await page.waitForFunction(() => /restarted/.test(document.getElementById('message-text').textContent), null, {
       timeout: 60_000,
     });

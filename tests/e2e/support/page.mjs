@@ -23,6 +23,25 @@ export async function waitFrames(page, n, { from, timeout = 120_000 } = {}) {
   return frames(page);
 }
 
+/** The Web Worker that runs the engine. */
+export const engineWorker = (page) => page.workers().find((w) => w.url().includes('engine-worker'));
+
+/**
+ * Makes the engine's worker trap on its next call, as a wasm panic or failed allocation does:
+ * the call never answers, the error escapes to the worker's global scope, and the trapped
+ * instance answers nothing after it.
+ */
+export async function crashEngineOnNextCall(worker) {
+  await worker.evaluate(() => {
+    self.onmessage = () => {
+      setTimeout(() => {
+        throw new WebAssembly.RuntimeError('unreachable executed');
+      });
+      self.onmessage = null;
+    };
+  });
+}
+
 export async function messageText(page) {
   return page.evaluate(() => {
     const m = document.getElementById('message');
