@@ -351,20 +351,12 @@ async fn tutorial_reference(net: &Network) -> Option<Box<dyn Backend>> {
     Some(make_reference(net).await)
 }
 
-/// The fast CPU does not run the tutorial's network yet: it refuses, saying so.
-async fn fast_cpu_refuses_tutorial(net: &Network) -> Option<Box<dyn Backend>> {
-    let e = FastCpu::new(net)
-        .err()
-        .expect("fast CPU refuses the tutorial network");
-    assert!(
-        e.to_string().contains("cannot run tutorial ShuffleNetV2"),
-        "{e}"
-    );
-    None
+async fn tutorial_fast_cpu(net: &Network) -> Option<Box<dyn Backend>> {
+    Some(make_fast_cpu(net).await)
 }
 
 backend_suite!(reference_backend, make_reference, tutorial_reference);
-backend_suite!(fast_cpu, make_fast_cpu, fast_cpu_refuses_tutorial);
+backend_suite!(fast_cpu, make_fast_cpu, tutorial_fast_cpu);
 
 /// Three threads: uneven splits of every layer (natively; the wasm builds have one thread).
 #[cfg(not(target_arch = "wasm32"))]
@@ -373,10 +365,15 @@ async fn make_fast_cpu_threads(net: &Network) -> Box<dyn Backend> {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+async fn tutorial_fast_cpu_threads(net: &Network) -> Option<Box<dyn Backend>> {
+    Some(make_fast_cpu_threads(net).await)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 backend_suite!(
     fast_cpu_threads,
     make_fast_cpu_threads,
-    fast_cpu_refuses_tutorial
+    tutorial_fast_cpu_threads
 );
 
 #[cfg(feature = "gpu")]
