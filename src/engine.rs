@@ -3,7 +3,7 @@
 use crate::backend::{Backend, Capabilities, RgbaFrame};
 use crate::cpu::reference::Reference;
 use crate::cpu::FastCpu;
-use crate::model::Network;
+use crate::model::{Linear, Network};
 use crate::preprocess::Crop;
 use crate::tensor::Tensor;
 use crate::{Error, Output, Result};
@@ -163,6 +163,16 @@ impl Engine {
     #[cfg(feature = "gpu")]
     pub fn gpu_stats(&self) -> Option<crate::gpu::GpuStats> {
         self.backend.gpu_stats()
+    }
+
+    /// Swaps the classifier for `fc` (same features in, any number of classes out) without
+    /// touching the backbone; the network keeps it too, so a fallback or a backend switch
+    /// runs the same head. On error nothing changes.
+    pub fn set_head(&mut self, fc: Linear) -> Result<()> {
+        self.backend.set_head(&fc)?;
+        self.net.arch.num_classes = fc.out_f;
+        self.net.fc = fc;
+        Ok(())
     }
 
     pub fn network(&self) -> &Network {
