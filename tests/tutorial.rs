@@ -173,4 +173,48 @@ mod cli {
         let arch = |s: &str| s.lines().next().unwrap().to_string();
         assert_eq!(arch(&from_st), arch(&from_mdl));
     }
+
+    /// `random --tutorial` writes the tutorial's factory at a width, with its groups.
+    #[test]
+    fn random_writes_the_tutorial_factories() {
+        let bin = env!("CARGO_BIN_EXE_shufflenet");
+        let out = std::env::temp_dir().join(format!("tutorial-random-{}.st", std::process::id()));
+        let status = Command::new(bin)
+            .args([
+                "random",
+                out.to_str().unwrap(),
+                "--width",
+                "0.5",
+                "--tutorial",
+            ])
+            .args(["--groups", "2", "--classes", "5", "--seed", "3"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let info = Command::new(bin).arg("info").arg(&out).output().unwrap();
+        std::fs::remove_file(&out).unwrap();
+        let info = String::from_utf8(info.stdout).unwrap();
+        assert!(
+            info.starts_with(
+                "architecture: tutorial ShuffleNetV2 (2 units/stage, ReLU6), planes [48, 96, 192], \
+                 groups 2, 5 classes"
+            ),
+            "{info}"
+        );
+        // Groups that do not divide the channels are refused (24 / 5).
+        let refused = Command::new(bin)
+            .args([
+                "random",
+                out.to_str().unwrap(),
+                "--width",
+                "0.5",
+                "--tutorial",
+            ])
+            .args(["--groups", "5"])
+            .output()
+            .unwrap();
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("does not divide"));
+        assert!(!out.exists());
+    }
 }

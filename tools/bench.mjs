@@ -37,7 +37,7 @@ const CHROMIUM_ARGS = [
 // BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
 const HEADLESS = !process.env.BENCH_HEADED;
 
-const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--no-build]
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--tutorial] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
   --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
   --batch    images per run (default 1)
@@ -45,6 +45,8 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
   --warmup   untimed runs first (default ${CPU_DEFAULTS.warmupRuns} and at least ${CPU_DEFAULTS.warmupMs} ms on the CPU, ${GPU_DEFAULTS.warmupRuns} on WebGPU)
   --seed     seed of the random weights and input (default 0)
   --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
+  --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
+             (our backends only: the ONNX export is torchvision's)
   --no-build use pkg/ and pkg-scalar/ as they are instead of rebuilding them`;
 
 function fail(message) {
@@ -79,6 +81,7 @@ function parse(argv) {
         seed: { type: 'string' },
         kernels: { type: 'string' },
         'no-build': { type: 'boolean' },
+        tutorial: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -89,8 +92,12 @@ function parse(argv) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
   }
-  const backends = parsed.backend ? list(parsed.backend, BACKENDS, 'backend') : BACKENDS;
+  const tutorial = Boolean(parsed.tutorial);
+  const ours = BACKENDS.filter((b) => !b.startsWith('ort-'));
+  const backends = parsed.backend ? list(parsed.backend, BACKENDS, 'backend') : tutorial ? ours : BACKENDS;
+  if (tutorial && !backends.every((b) => ours.includes(b))) fail('--tutorial runs our backends only');
   return {
+    tutorial,
     backends: BACKENDS.filter((b) => backends.includes(b)),
     widths: parsed.width ? list(parsed.width, WIDTHS, 'width') : DEFAULT_WIDTHS,
     batch: positiveInt(parsed.batch, 'batch') ?? 1,
@@ -128,6 +135,7 @@ function line(cfg, r) {
   const out = {
     backend: cfg.backend,
     width: cfg.width,
+    ...(cfg.tutorial && { model: 'tutorial' }),
     batch: cfg.batch,
     runs: cfg.runs,
     median_ms: round(median_ms),
@@ -170,7 +178,7 @@ async function main() {
   preparePackages(opts);
   const models = {};
   const wantOnnx = opts.backends.some((b) => b.startsWith('ort-'));
-  for (const w of opts.widths) models[w] = benchModel(ROOT, w, opts.seed, { onnx: wantOnnx });
+  for (const w of opts.widths) models[w] = benchModel(ROOT, w, opts.seed, { onnx: wantOnnx, tutorial: opts.tutorial });
   if (wantOnnx) process.stderr.write(`bench: onnxruntime-web ${ortVersion(ROOT)}\n`);
 
   const server = await serve(ROOT);
@@ -189,6 +197,7 @@ async function main() {
           warmupMs: opts.warmup === undefined ? defaults.warmupMs : 0,
           seed: opts.seed,
           kernels: opts.kernels,
+          tutorial: opts.tutorial,
           pkg: backend === 'cpu-scalar' ? 'pkg-scalar' : 'pkg',
           weightsUrl: `../${models[width].weights}`,
           onnxUrl: models[width].onnx && `../${models[width].onnx}`,

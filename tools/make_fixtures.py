@@ -4,6 +4,7 @@
     python3 tools/make_fixtures.py            # regenerate tests/fixtures/ and assets/
     python3 tools/make_fixtures.py --full     # full-width checks of `shufflenet run` vs torchvision
                                               # and the tutorial's three factories
+    python3 tools/make_fixtures.py --full --tutorial   # the tutorial's factories only
     python3 tools/make_fixtures.py --teach    # `shufflenet teach` output loads into torchvision
                                               # (num_classes=K) and gives the engine's logits
 
@@ -274,9 +275,8 @@ def full_check(widths, cli):
         sys.exit(f"{failures} full-size checks exceeded their bounds {FULL_BOUNDS}")
 
 
-# The backends `--full` checks the tutorial's factories on: the WGSL and fast CPU kernels
-# refuse its network until they run it (the engine then runs it on the reference).
-TUTORIAL_FULL_BACKENDS = [["--backend", "reference"], ["--backend", "cpu"]]
+# The backends `--full` checks the tutorial's factories on: every one runs its network.
+TUTORIAL_FULL_BACKENDS = [["--backend", "reference"]] + FULL_BACKENDS
 
 
 def tutorial_full_check(cli):
@@ -303,7 +303,7 @@ def tutorial_full_check(cli):
                                + backend, check=True)
                 got = np.load(got_path)
                 rel = float(np.abs(got - want).max() / np.abs(want).max())
-                print(json.dumps({"tutorial": w, "weights": dtype, "backend": backend[1],
+                print(json.dumps({"tutorial": w, "weights": dtype, "backend": " ".join(backend[1::2]),
                                   "max_abs_diff": float(np.abs(got - want).max()),
                                   "max_abs_logit": float(np.abs(want).max()), "max_rel_diff": rel}))
                 failures += rel > FULL_BOUNDS[dtype]
@@ -364,6 +364,8 @@ def main():
     ap.add_argument("--widths", default="0.5,1.0", help="widths for --full (default 0.5,1.0)")
     ap.add_argument("--cli", default=os.path.join(ROOT, "target", "release", "shufflenet"),
                     help="the shufflenet binary (build it with cargo build --release)")
+    ap.add_argument("--tutorial", action="store_true",
+                    help="with --full: only the tutorial's three factories")
     ap.add_argument("--teach", action="store_true", help="check `shufflenet teach`'s export in torchvision")
     ap.add_argument("--teach-export", metavar="FILE",
                     help="check a model the page's Teach mode downloaded (x0.5 unless --widths says otherwise)")
@@ -373,7 +375,8 @@ def main():
     elif a.teach:
         teach_roundtrip([a.cli])
     elif a.full:
-        full_check(a.widths.split(","), [a.cli])
+        if not a.tutorial:
+            full_check(a.widths.split(","), [a.cli])
         tutorial_full_check([a.cli])
     else:
         write_fixtures()

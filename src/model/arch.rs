@@ -148,6 +148,18 @@ impl Arch {
         })
     }
 
+    /// The tutorial's factories `shufflenet_v2_x{0_5,1_0,1_5,2_0}` with `groups` groups and
+    /// `classes` classes: planes [48, 96, 192], [116, 232, 464] (x1_5's second definition,
+    /// the one that runs, has x1_0's) or [244, 488, 976]; conv5 2048 for x2.0, else 1024.
+    pub fn tutorial_width(width: Width, groups: usize, classes: usize) -> Result<Arch, Error> {
+        let (planes, conv5) = match width {
+            Width::X0_5 => ([48, 96, 192], 1024),
+            Width::X1_0 | Width::X1_5 => ([116, 232, 464], 1024),
+            Width::X2_0 => ([244, 488, 976], 2048),
+        };
+        Arch::tutorial(planes, groups, conv5, classes)
+    }
+
     /// The published width this is, if any.
     pub fn known_width(&self) -> Option<Width> {
         self.backbone_width().filter(|_| self.num_classes == 1000)
@@ -224,6 +236,12 @@ mod tests {
         );
         assert_eq!(a.known_width(), None);
         assert!(Arch::tutorial([32, 48, 64], 2, 40, 5).is_ok());
+        assert_eq!(Arch::tutorial_width(Width::X2_0, 1, 5).unwrap(), a);
+        let x1_5 = Arch::tutorial_width(Width::X1_5, 2, 5).unwrap();
+        assert_eq!(x1_5, Arch::tutorial_width(Width::X1_0, 2, 5).unwrap());
+        assert_eq!(x1_5.stages_out_channels, [24, 116, 232, 464, 1024]);
+        // 48 / 2 = 24 is not a multiple of 5.
+        assert!(Arch::tutorial_width(Width::X0_5, 5, 5).is_err());
         let e = Arch::tutorial([32, 48, 64], 3, 40, 5).unwrap_err();
         assert!(e.to_string().contains("groups = 3 does not divide"), "{e}");
         assert!(Arch::tutorial([20, 48, 64], 1, 40, 5).is_err());

@@ -1,7 +1,7 @@
 // What the bench page needs, made on demand: the wasm packages (SIMD and scalar), the seeded
 // random weights, and their ONNX export for ONNX Runtime Web. Progress goes to stderr.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 // The wasm toolchain's variables (KEY=VALUE ..., from tools/setup.sh via bench.sh): on machines
@@ -69,9 +69,10 @@ function newerThan(file, than) {
   return existsSync(file) && statSync(file).mtimeMs >= statSync(than).mtimeMs;
 }
 
-/** Writes the weights with the CLI's `random` command, if the CLI has it. */
-function cliRandom(root, width, seed, out) {
-  const args = ['run', '--release', '--quiet', '--bin', 'shufflenet', '--', 'random', '--width', width, '--seed', `${seed}`, out];
+/** Writes the weights with the CLI's `random` command, if the CLI has it (`extra`: more
+ * arguments, e.g. the tutorial's network). */
+function cliRandom(root, width, seed, out, extra = []) {
+  const args = ['run', '--release', '--quiet', '--bin', 'shufflenet', '--', 'random', '--width', width, '--seed', `${seed}`, out, ...extra];
   const res = run('cargo', args, { cwd: root, quiet: true });
   if (res.status !== 0 || !existsSync(out)) {
     process.stderr.write(`bench: the CLI could not write ${out}; tools/export_onnx.py generates the same weights\n`);
@@ -93,7 +94,15 @@ function ensurePythonDeps() {
  * bit-identical generator in tools/export_onnx.py) and, if `onnx`, their ONNX export.
  * Returns paths relative to the root, as the page fetches them.
  */
-export function benchModel(root, width, seed, { onnx }) {
+export function benchModel(root, width, seed, { onnx, tutorial = false }) {
+  if (tutorial) {
+    // The tutorial's network (issue 11): the CLI writes it; there is no ONNX export of it.
+    const weights = `bench-results/tutorial_x${width}_seed${seed}.safetensors`;
+    mkdirSync(join(root, 'bench-results'), { recursive: true });
+    if (!existsSync(join(root, weights))) cliRandom(root, width, seed, join(root, weights), ['--tutorial', '--classes', '5']);
+    if (!existsSync(join(root, weights))) throw new Error(`could not write ${weights}`);
+    return { weights, onnx: null };
+  }
   const base = `bench-results/shufflenetv2_x${width}_seed${seed}`;
   const weights = `${base}.safetensors`;
   const model = `${base}.onnx`;

@@ -117,6 +117,12 @@ enum Command {
         classes: usize,
         #[arg(long)]
         f16: bool,
+        /// The tutorial's network (issue 11) at that width instead of torchvision's.
+        #[arg(long)]
+        tutorial: bool,
+        /// The tutorial network's groups (its 3x3 convs and channel shuffle).
+        #[arg(long, default_value_t = 1, requires = "tutorial")]
+        groups: usize,
     },
 }
 
@@ -281,6 +287,8 @@ fn run(command: Command) -> Result<()> {
             seed,
             classes,
             f16,
+            tutorial,
+            groups,
         } => {
             if classes == 0 || classes > classes::MAX_CLASSES {
                 return Err(Error::Usage(format!(
@@ -288,16 +296,20 @@ fn run(command: Command) -> Result<()> {
                     classes::MAX_CLASSES
                 )));
             }
-            let arch = Arch {
-                num_classes: classes,
-                ..Arch::width(Width::parse(&width)?)
+            let arch = if tutorial {
+                Arch::tutorial_width(Width::parse(&width)?, groups, classes)?
+            } else {
+                Arch {
+                    num_classes: classes,
+                    ..Arch::width(Width::parse(&width)?)
+                }
             };
             let sd = weights::random::state_dict(&arch, seed);
             write(&output, &weights::write_safetensors(&sd, f16, None)?)?;
             eprintln!(
-                "wrote {} (untrained x{} stand-in, seed {seed})",
+                "wrote {} (untrained stand-in: {}, seed {seed})",
                 output.display(),
-                width
+                arch.describe()
             );
             Ok(())
         }
