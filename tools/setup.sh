@@ -116,27 +116,27 @@ setup_threads_toolchain() {
 # the bench load it beside pkg/; it is not published as a package of its own.
 build_pkg_threads() {
   local out="${1:-pkg-threads}"
-  setup_threads_toolchain
-  (cd "$ROOT" && wasm env RUSTC_BOOTSTRAP=1 \
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(echo $THREADS_RUSTFLAGS)" \
-    cargo build -q --lib --release --target wasm32-unknown-unknown \
-    -Z build-std=std,panic_abort --target-dir "$ROOT/target/threads")
+  threads_cargo build -q --lib --release
   wasm-bindgen --target web --out-dir "$ROOT/$out" \
     "$ROOT/target/threads/wasm32-unknown-unknown/release/shufflenet_web.wasm"
 }
 
-# The threaded build's tests in headless Chrome: `cargo test` with wasm-bindgen-test-runner,
-# whose page is cross-origin isolated (it sends COOP/COEP unless
-# WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION is set), as shared memory needs. Arguments go to cargo.
-wasm_test_threads() {
+# Cargo with the threaded build's flags and target dir: `threads_cargo clippy ...`.
+threads_cargo() {
   setup_threads_toolchain
   (cd "$ROOT" && wasm env RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(echo $THREADS_RUSTFLAGS)" \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
     CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}" \
-    cargo test --target wasm32-unknown-unknown -Z build-std=std,panic_abort \
-    --target-dir "$ROOT/target/threads" "$@")
+    cargo "$1" --target wasm32-unknown-unknown -Z build-std=std,panic_abort \
+    --target-dir "$ROOT/target/threads" "${@:2}")
 }
+wasm_clippy_threads() { threads_cargo clippy "$@"; }
+
+# The threaded build's tests in headless Chrome: `cargo test` with wasm-bindgen-test-runner,
+# whose page is cross-origin isolated (it sends COOP/COEP unless
+# WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION is set), as shared memory needs. Arguments go to cargo.
+wasm_test_threads() { threads_cargo test "$@"; }
 
 setup_all() {
   setup_system
