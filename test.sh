@@ -17,8 +17,8 @@ npx eslint .
 step "cargo clippy (native and wasm32)"
 cargo clippy -q --all-targets -- -D warnings
 wasm cargo clippy -q --lib --target wasm32-unknown-unknown -- -D warnings
-# The threaded build's own code (atomics: the pool's Web Workers), CPU-only like its tests below.
-wasm_clippy_threads -q --lib --no-default-features -- -D warnings
+# The threaded build's own code (atomics: the pool's Web Workers).
+wasm_clippy_threads -q --lib -- -D warnings
 
 step "native tests"
 cargo test -q 2>&1 | tee target/native-tests.log
@@ -31,9 +31,9 @@ step "browser tests (wasm-pack test, headless Chrome; WebGPU on SwiftShader)"
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-install 2>&1 | tee target/wasm-tests.log
 
 step "threaded build in headless Chrome (shared memory; the runner's page is cross-origin isolated)"
-# CPU-only (no wgpu to build): the pool's Web Workers against one thread, and the shared suite.
-WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads -q --no-default-features --test threads
-WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads -q --no-default-features --test conformance -- fast_cpu_threads
+# The pool's Web Workers against one thread, and the shared suite on three threads.
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --test threads
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --test conformance -- fast_cpu_threads
 
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg
