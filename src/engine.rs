@@ -33,8 +33,8 @@ impl Preference {
     }
 }
 
-/// The fast CPU backend on `threads` threads, or the reference for a network its kernels
-/// refuse (the tutorial's, until they run it): the CPU that can run it.
+/// The fast CPU backend on `threads` threads, or the reference should its kernels ever
+/// refuse a network (they run every network the graph describes, the tutorial's too).
 fn cpu_backend(net: &Network, threads: usize) -> Box<dyn Backend> {
     match FastCpu::with_threads(net, threads) {
         Ok(fast) => Box::new(fast),
