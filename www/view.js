@@ -66,6 +66,7 @@ export function renderPrediction(p, fps) {
     setText(row.pct, fmtPct(pct));
     row.li.dataset.index = String(t.index);
   });
+  setText($('top5-heading'), `Top\u00a0${Math.min(TOP_K, p.top.length) || TOP_K}`);
   const caption = $('caption');
   caption.hidden = !p.top.length;
   if (p.top.length) setText(caption, `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`);
