@@ -18,6 +18,7 @@ use crate::Error;
 
 mod load;
 mod results;
+mod teach;
 
 pub use results::{ClassScore, Loaded, Logits, Prediction, RunInfo, StageMs, WeightsInfo};
 
@@ -71,6 +72,10 @@ struct State {
     /// `None` before the first load, or while a frame is running.
     engine: Option<engine::Engine>,
     info: Option<Info>,
+    /// The loaded file's bytes, for exporting it with a taught head.
+    source: Option<Rc<Vec<u8>>>,
+    /// The loaded file's head and names while a taught head runs instead.
+    file_head: Option<(crate::model::Linear, std::sync::Arc<ClassNames>)>,
     busy: bool,
     /// Threads of the fast CPU backend (`setCpuThreads`), applied at every load.
     cpu_threads: usize,
@@ -122,6 +127,8 @@ impl WebEngine {
                 gpu_options: Default::default(),
                 engine: None,
                 info: None,
+                source: None,
+                file_head: None,
                 busy: false,
                 cpu_threads: 1,
             })),
@@ -173,7 +180,7 @@ impl WebEngine {
     /// Loads weights from bytes (.safetensors or .pth). On error the previous model stays.
     #[wasm_bindgen(js_name = loadBytes)]
     pub async fn load_bytes(&self, bytes: Vec<u8>) -> Result<Ts<WeightsInfo>, JsError> {
-        Ok(load(&self.state, &bytes).await?.into_ts()?)
+        Ok(load(&self.state, Rc::new(bytes)).await?.into_ts()?)
     }
 
     /// Loads the weights at `url` from the Cache API or over fetch (streaming, calling
@@ -189,7 +196,7 @@ impl WebEngine {
         sha256: Option<String>,
     ) -> Result<Ts<Loaded>, JsError> {
         let got = load::get(&url, sha256.as_deref(), on_progress.as_ref()).await?;
-        match load(&self.state, &got.bytes).await {
+        match load(&self.state, got.bytes.clone()).await {
             Ok(info) => {
                 got.remember(&url).await;
                 let loaded = Loaded {
@@ -288,27 +295,32 @@ impl WebEngine {
     }
 
     /// Classifies a canvas frame into the top `k` classes. `crop`: "square" or "eval".
+    /// `features`: also return the pooled features (what `teach` learns from).
     pub async fn classify(
         &self,
         frame: web_sys::ImageData,
         k: usize,
         crop: Option<String>,
+        features: Option<bool>,
     ) -> Result<Ts<Prediction>, JsError> {
         let (w, h) = (frame.width(), frame.height());
-        self.classify_rgba(frame.data().0, w, h, k, crop).await
+        self.classify_rgba(frame.data().0, w, h, k, crop, features)
+            .await
     }
 
     /// Classifies an ImageBitmap (from a video frame, an image or a canvas). On WebGPU the
     /// browser copies it straight into a texture; on the CPU its pixels are read back.
+    /// `features` as in `classify`.
     #[wasm_bindgen(js_name = classifyBitmap)]
     pub async fn classify_bitmap(
         &self,
         bitmap: web_sys::ImageBitmap,
         k: usize,
         crop: Option<String>,
+        features: Option<bool>,
     ) -> Result<Ts<Prediction>, JsError> {
         let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
-        classify_frame(&self.state, k, async |e| {
+        classify_frame(&self.state, k, features.unwrap_or(false), async |e| {
             e.run_image_bitmap(&bitmap, crop).await
         })
         .await
@@ -323,9 +335,10 @@ impl WebEngine {
         height: u32,
         k: usize,
         crop: Option<String>,
+        features: Option<bool>,
     ) -> Result<Ts<Prediction>, JsError> {
         let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
-        classify_frame(&self.state, k, async |e| {
+        classify_frame(&self.state, k, features.unwrap_or(false), async |e| {
             e.run_rgba(&rgba, width, height, crop).await
         })
         .await
@@ -361,6 +374,7 @@ impl WebEngine {
 async fn classify_frame(
     state: &Rc<RefCell<State>>,
     k: usize,
+    features: bool,
     run: impl AsyncFnOnce(&mut engine::Engine) -> crate::Result<Output>,
 ) -> Result<Ts<Prediction>, JsError> {
     let start = web_time::Instant::now();
@@ -390,6 +404,7 @@ async fn classify_frame(
     let prediction = Prediction {
         top,
         fallback,
+        features: features.then(|| out.features_of(0).to_vec()),
         run: run_info(&out, start, backend, kernels),
     };
     Ok(prediction.into_ts()?)
@@ -424,8 +439,8 @@ fn kernels_of(e: &engine::Engine) -> Option<String> {
 }
 
 /// Validates and folds, then builds the backend; only then replaces the running model.
-async fn load(state: &Rc<RefCell<State>>, bytes: &[u8]) -> Result<WeightsInfo, JsError> {
-    let loaded = weights::load(bytes).map_err(js_err)?;
+async fn load(state: &Rc<RefCell<State>>, bytes: Rc<Vec<u8>>) -> Result<WeightsInfo, JsError> {
+    let loaded = weights::load(&bytes).map_err(js_err)?;
     let preference = state.borrow().preference;
     #[cfg(feature = "gpu")]
     let engine = {
@@ -440,5 +455,7 @@ async fn load(state: &Rc<RefCell<State>>, bytes: &[u8]) -> Result<WeightsInfo, J
     let mut s = state.borrow_mut();
     s.engine = Some(engine);
     s.info = Some(loaded.info);
+    s.source = Some(bytes);
+    s.file_head = None;
     Ok(info)
 }

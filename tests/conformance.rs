@@ -19,8 +19,7 @@
 //! | any backend with F16 weights            | 2e-2  | 1.2e-3 |
 //!
 //! The tutorial's network (issue 11) is checked the same way against the fixture script's
-//! PyTorch definition of it, with 1 and 2 groups; backends that cannot run it yet must
-//! refuse it at build.
+//! PyTorch definition of it, with 1 and 2 groups, on every backend.
 
 mod common;
 
@@ -272,8 +271,8 @@ pub async fn features_and_head_swap(backend: &mut dyn Backend, net: &Network) {
 }
 
 /// The whole suite for one backend. `$make` is an async fn building it from a network;
-/// `$tutorial` one building it for the tutorial's network (`refuses_tutorial` for a backend
-/// whose kernels do not run it yet: it must refuse at build, never run it wrongly).
+/// `$tutorial` one building it for the tutorial's network (`None`: a backend that does not
+/// run it, which must then refuse it at build, never run it wrongly; none does today).
 macro_rules! backend_suite {
     ($suite:ident, $make:path, $tutorial:path) => {
         mod $suite {
@@ -351,20 +350,12 @@ async fn tutorial_reference(net: &Network) -> Option<Box<dyn Backend>> {
     Some(make_reference(net).await)
 }
 
-/// The fast CPU does not run the tutorial's network yet: it refuses, saying so.
-async fn fast_cpu_refuses_tutorial(net: &Network) -> Option<Box<dyn Backend>> {
-    let e = FastCpu::new(net)
-        .err()
-        .expect("fast CPU refuses the tutorial network");
-    assert!(
-        e.to_string().contains("cannot run tutorial ShuffleNetV2"),
-        "{e}"
-    );
-    None
+async fn tutorial_fast_cpu(net: &Network) -> Option<Box<dyn Backend>> {
+    Some(make_fast_cpu(net).await)
 }
 
 backend_suite!(reference_backend, make_reference, tutorial_reference);
-backend_suite!(fast_cpu, make_fast_cpu, fast_cpu_refuses_tutorial);
+backend_suite!(fast_cpu, make_fast_cpu, tutorial_fast_cpu);
 
 /// Three threads: uneven splits of every layer (natively, and in the threaded wasm build on
 /// Web Workers; the single-threaded wasm builds have one thread).
@@ -378,10 +369,15 @@ async fn make_fast_cpu_threads(net: &Network) -> Box<dyn Backend> {
 }
 
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+async fn tutorial_fast_cpu_threads(net: &Network) -> Option<Box<dyn Backend>> {
+    Some(make_fast_cpu_threads(net).await)
+}
+
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 backend_suite!(
     fast_cpu_threads,
     make_fast_cpu_threads,
-    fast_cpu_refuses_tutorial
+    tutorial_fast_cpu_threads
 );
 
 #[cfg(feature = "gpu")]
@@ -406,23 +402,12 @@ mod gpu_backends {
         make(net, KernelSet::Hardware).await
     }
 
-    /// The WGSL kernels do not run the tutorial's network yet: both sets refuse at load.
-    pub async fn refuses_tutorial(net: &Network) -> Option<Box<dyn Backend>> {
-        for set in [KernelSet::Software, KernelSet::Hardware] {
-            let options = GpuOptions {
-                kernels: KernelChoice::Set(set),
-                ..GpuOptions::default()
-            };
-            let e = GpuBackend::with_options(net, options)
-                .await
-                .err()
-                .expect("WebGPU refuses the tutorial network");
-            assert!(
-                e.to_string().contains("cannot run tutorial ShuffleNetV2"),
-                "{e}"
-            );
-        }
-        None
+    pub async fn software_tutorial(net: &Network) -> Option<Box<dyn Backend>> {
+        Some(software(net).await)
+    }
+
+    pub async fn hardware_tutorial(net: &Network) -> Option<Box<dyn Backend>> {
+        Some(hardware(net).await)
     }
 }
 
@@ -430,11 +415,11 @@ mod gpu_backends {
 backend_suite!(
     webgpu_software_kernels,
     gpu_backends::software,
-    gpu_backends::refuses_tutorial
+    gpu_backends::software_tutorial
 );
 #[cfg(feature = "gpu")]
 backend_suite!(
     webgpu_hardware_kernels,
     gpu_backends::hardware,
-    gpu_backends::refuses_tutorial
+    gpu_backends::hardware_tutorial
 );

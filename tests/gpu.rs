@@ -573,3 +573,86 @@ suite_test!(
         assert!(rel_err(&gpu.logits, &cpu.logits) <= 1e-3);
     }
 );
+
+/// The tutorial's network (issue 11) at its x2.0 planes: dense 3x3s of up to 488 channels
+/// (4,392-step reductions), or grouped ones with 2 groups.
+fn tutorial_x2_0(groups: usize) -> shufflenet_web::model::Network {
+    let arch = Arch::tutorial([244, 488, 976], groups, 2048, 5).unwrap();
+    weights::random_network(&arch, 20 + groups as u64)
+}
+
+// Natively: the x2.0 planes' weights and the reference's loops are too slow for the
+// browser run, where the conformance suite checks the tutorial fixtures on both sets.
+#[cfg(not(target_arch = "wasm32"))]
+suite_test!(
+    async fn tutorial_x2_0_matches_reference_on_both_sets_f32_and_f16() {
+        let x = input(2, 45, 37, 21);
+        for groups in [1, 2] {
+            let net = tutorial_x2_0(groups);
+            let want = reference::run(&net, &x).unwrap();
+            for set in KernelSet::ALL {
+                for precision in [WeightPrecision::F32, WeightPrecision::F16] {
+                    let options = GpuOptions {
+                        weights: precision,
+                        ..forced_set(set)
+                    };
+                    let mut gpu = GpuBackend::with_options(&net, options).await.unwrap();
+                    let got = gpu.run(&x).await.unwrap();
+                    let stats = gpu.stats();
+                    let e = rel_err(&got.logits, &want.logits);
+                    let f = rel_err(&got.features, &want.features);
+                    report!(
+                        "tutorial x2.0 groups {groups} {} set, f16 weights {}: logits {e:.2e}, \
+                         features {f:.2e}",
+                        set.name(),
+                        stats.f16_weights
+                    );
+                    let bound = if stats.f16_weights { 2e-2 } else { 1e-5 };
+                    assert!(
+                        e <= bound && f <= bound,
+                        "{} set: {e:.3e} {f:.3e}",
+                        set.name()
+                    );
+                    assert_eq!(stats.dispatches_per_frame, 30, "{stats:?}");
+                    assert_eq!(stats.readbacks_per_frame, 1);
+                }
+            }
+        }
+    }
+);
+
+suite_test!(
+    fn tutorial_work_shape_one_dispatch_per_conv() {
+        // 1 (stem + pool) + 3 stages x (5 convs of the stride-2 unit + 3 convs and the copy
+        // of the stride-1 unit) + 2 (conv5 + pool, fc). The hardware set keeps every chain
+        // within 256 steps and, but for the 5-class classifier, every dispatch at 4,096
+        // invocations or more.
+        for groups in [1, 2] {
+            let net = tutorial_x2_0(groups);
+            for set in KernelSet::ALL {
+                let shape = gpu::work_shape(&net, set, false, [1, 224, 224]);
+                report!("tutorial x2.0 groups {groups} {} set:", set.name());
+                report!("{}", gpu::shape_table(&shape));
+                assert_eq!(shape.len(), 30);
+                let convs = shape
+                    .iter()
+                    .filter(|d| d.kernel.starts_with("conv"))
+                    .count();
+                assert_eq!(convs, 3 * (5 + 3));
+                assert_eq!(shape.iter().filter(|d| d.kernel == "copy").count(), 3);
+                if set == KernelSet::Hardware {
+                    let t = FrameShape::of(&shape);
+                    assert!(t.max_serial_steps <= 256, "{t:?}");
+                    let (fc, rest) = shape.split_last().unwrap();
+                    assert_eq!(fc.kernel, "fc_split");
+                    let least = rest.iter().map(|d| d.invocations).min().unwrap();
+                    assert!(least >= 4096, "{least}");
+                } else {
+                    // The software set runs a dense 3x3's whole reduction in one invocation.
+                    let longest = shape.iter().map(|d| d.serial_steps).max().unwrap();
+                    assert_eq!(longest, 9 * 488 / groups as u64);
+                }
+            }
+        }
+    }
+);

@@ -1,5 +1,7 @@
 //! Every fast CPU kernel against the reference backend: all four widths, odd spatial sizes
-//! that are multiples of no tile, and batches of more than one image.
+//! that are multiples of no tile, and batches of more than one image. The tutorial's
+//! network (issue 11) adds dense and grouped 3x3 convs, ReLU6, the processed-first half
+//! order and shuffles of 1, 2 and 4 groups.
 
 mod common;
 #[cfg(target_arch = "wasm32")]
@@ -8,7 +10,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use common::{assert_close, noise};
 use shufflenet_web::cpu::probe;
 use shufflenet_web::cpu::reference::{self, Map};
-use shufflenet_web::model::{Arch, Network, Width};
+use shufflenet_web::model::{Activation, Arch, Network, Width};
 use shufflenet_web::weights::random_network;
 
 /// Per-kernel tolerance relative to the largest reference value: only summation order differs.
@@ -18,6 +20,15 @@ fn networks() -> impl Iterator<Item = (Width, Network)> {
     Width::ALL
         .into_iter()
         .map(|w| (w, random_network(&Arch::width(w), 7 + w as u64)))
+}
+
+/// Narrow tutorial networks with 1, 2 and 4 groups (4: groups of 5 channels, a multiple
+/// of no vector).
+fn tutorial_networks() -> impl Iterator<Item = (usize, Network)> {
+    [1, 2, 4].into_iter().map(|g| {
+        let arch = Arch::tutorial([40, 80, 160], g, 56, 5).unwrap();
+        (g, random_network(&arch, 30 + g as u64))
+    })
 }
 
 fn map(c: usize, h: usize, w: usize, seed: u32) -> Map {
@@ -137,6 +148,105 @@ suite_test!(
             let want = reference::pool_fc(&net.fc, &reference::conv(&net.conv5, &x));
             let got = probe::head(&net.conv5, &net.fc, &x);
             assert_close(&format!("head x{}", width.label()), &got, &want, KERNEL_TOL);
+        }
+    }
+);
+
+suite_test!(
+    fn dense_and_grouped_3x3_match_reference_at_both_strides() {
+        for (groups, net) in tutorial_networks() {
+            let convs = net.units().flat_map(|u| {
+                let b1 = u.branch1.as_ref().map(|b| &b[0]);
+                [&u.branch2[1]].into_iter().chain(b1)
+            });
+            for (i, conv) in convs.enumerate() {
+                // The tutorial's 3x3s have no activation; check ReLU6 fused as well.
+                let mut relu6 = conv.clone();
+                relu6.act = Activation::Relu6;
+                for conv in [conv, &relu6] {
+                    let (h, w) = SIZES[i % SIZES.len()];
+                    let x = map(conv.in_ch, h + 2, w, i as u32);
+                    let want = reference::conv(conv, &x);
+                    for scattered in [false, true] {
+                        let got = probe::spatial(conv, &x, scattered);
+                        assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
+                        let what = format!(
+                            "3x3/{} {}->{} groups {} (model groups {groups}) {:?} \
+                             {}x{} scattered={scattered}",
+                            conv.stride,
+                            conv.in_ch,
+                            conv.out_ch,
+                            conv.groups(),
+                            conv.act,
+                            x.h,
+                            x.w
+                        );
+                        assert_close(&what, &got.data, &want.data, KERNEL_TOL);
+                        assert!(
+                            conv.act != Activation::Relu6 || got.data.iter().all(|v| *v <= 6.0),
+                            "{what}: ReLU6 caps at 6"
+                        );
+                    }
+                }
+            }
+        }
+    }
+);
+
+suite_test!(
+    fn tutorial_stem_pointwise_and_head_match_reference() {
+        for (groups, net) in tutorial_networks() {
+            let x = map(3, 17, 19, 4);
+            let want = reference::conv(&net.stem, &x);
+            let got = probe::stem_conv(&net.stem, &x);
+            assert_close(
+                &format!("tutorial g{groups} stem (ReLU6)"),
+                &got.data,
+                &want.data,
+                KERNEL_TOL,
+            );
+            let convs = net.units().flat_map(|u| {
+                let b1 = u.branch1.as_ref().map(|b| &b[1]);
+                [&u.branch2[0], &u.branch2[2]].into_iter().chain(b1)
+            });
+            for (i, conv) in convs.enumerate() {
+                let (h, w) = SIZES[i % SIZES.len()];
+                let x = map(conv.in_ch, h, w, i as u32);
+                let want = reference::conv(conv, &x);
+                for scattered in [false, true] {
+                    let got = probe::pointwise(conv, &x, scattered);
+                    let what = format!(
+                        "tutorial g{groups} pointwise {}->{} scattered={scattered}",
+                        conv.in_ch, conv.out_ch
+                    );
+                    assert_close(&what, &got.data, &want.data, KERNEL_TOL);
+                }
+            }
+            // conv5 without activation: negative features reach the pool.
+            let x = map(net.conv5.in_ch, 3, 5, 11);
+            let conv5 = reference::conv(&net.conv5, &x);
+            assert!(conv5.data.iter().any(|v| *v < 0.0));
+            let want = reference::pool_fc(&net.fc, &conv5);
+            let got = probe::head(&net.conv5, &net.fc, &x);
+            assert_close(&format!("tutorial g{groups} head"), &got, &want, KERNEL_TOL);
+        }
+    }
+);
+
+suite_test!(
+    fn tutorial_stages_match_reference() {
+        // The processed half first and g-way shuffles, chained through both units of every
+        // stage so the channel bookkeeping carries from unit to unit.
+        for (groups, net) in tutorial_networks() {
+            let mut x = map(net.stem.out_ch, 15, 13, 3);
+            for (s, units) in net.stages.iter().enumerate() {
+                let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
+                let got = probe::units(units, &x);
+                assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
+                let what = format!("tutorial g{groups} stage{}", s + 2);
+                assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
+                x = want;
+            }
         }
     }
 );

@@ -101,6 +101,37 @@ suite_test!(
     }
 );
 
+/// The fast CPU on the tutorial's x2.0 planes (dense 3x3s of up to 488 channels, and the
+/// grouped ones with 2 groups): three threads give one thread's results bit for bit, and
+/// both match the reference. Native only: the wasm builds have one thread.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn x2_0_on_threads_matches_one_thread_bit_for_bit() {
+    use shufflenet_web::backend::Backend;
+    use shufflenet_web::cpu::{reference, FastCpu};
+    use shufflenet_web::model::Arch;
+    let x = common::input(2, 67, 61, 3);
+    for groups in [1, 2] {
+        let arch = Arch::tutorial([244, 488, 976], groups, 2048, 5).unwrap();
+        let net = weights::random_network(&arch, 5);
+        let mut one = FastCpu::new(&net).unwrap();
+        let mut many = FastCpu::with_threads(&net, 3).unwrap();
+        let want = pollster::block_on(one.run(&x)).unwrap();
+        let got = pollster::block_on(many.run(&x)).unwrap();
+        assert!(
+            got.logits == want.logits && got.features == want.features,
+            "groups {groups}: 3 threads differ from one"
+        );
+        let truth = reference::run(&net, &x).unwrap();
+        common::assert_close(
+            &format!("groups {groups} against the reference"),
+            &want.logits,
+            &truth.logits,
+            1e-4,
+        );
+    }
+}
+
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use std::path::Path;

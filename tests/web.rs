@@ -34,7 +34,11 @@ async fn loads_bytes_and_classifies_a_frame() {
     let info = JsValue::from(e.load_bytes(fixtures::SMALL_PTH.to_vec()).await.unwrap());
     assert_eq!(get(&info, "classes").as_f64(), Some(10.0));
     assert_eq!(get(&info, "dtype").as_string().as_deref(), Some("F32"));
-    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap());
+    let p = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 3, None, None)
+            .await
+            .unwrap(),
+    );
     let top: js_sys::Array = get(&p, "top").dyn_into().unwrap();
     assert_eq!(top.length(), 3);
     let probs: Vec<f64> = top
@@ -59,7 +63,11 @@ async fn loads_bytes_and_classifies_a_frame() {
 async fn a_bad_load_keeps_the_previous_model() {
     let e = Engine::create(Some("cpu".into())).await.unwrap();
     e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
-    let before = JsValue::from(e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap());
+    let before = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 1, None, None)
+            .await
+            .unwrap(),
+    );
     let err = e
         .load_bytes(b"<!DOCTYPE html><p>404</p>".to_vec())
         .await
@@ -72,7 +80,11 @@ async fn a_bad_load_keeps_the_previous_model() {
     assert!(String::from(msg).contains("HTML"));
     let truncated = fixtures::SMALL_F32[..5000].to_vec();
     assert!(e.load_bytes(truncated).await.is_err());
-    let after = JsValue::from(e.classify_rgba(frame(), 64, 48, 1, None).await.unwrap());
+    let after = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 1, None, None)
+            .await
+            .unwrap(),
+    );
     let index = |p: &JsValue| get(&js_sys::Array::from(&get(p, "top")).get(0), "index");
     assert_eq!(index(&before), index(&after));
     assert_eq!(
@@ -136,7 +148,7 @@ async fn load_url_refuses_a_sha256_mismatch_and_keeps_the_model() {
 async fn errors_reach_javascript_as_messages() {
     let e = Engine::create(Some("cpu".into())).await.unwrap();
     let no_model = e
-        .classify_rgba(frame(), 64, 48, 1, None)
+        .classify_rgba(frame(), 64, 48, 1, None, None)
         .await
         .err()
         .unwrap();
@@ -161,7 +173,7 @@ async fn errors_reach_javascript_as_messages() {
     assert!(msg.contains("404"), "{msg}");
     e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
     let bad = e
-        .classify_rgba(vec![0; 10], 64, 48, 1, None)
+        .classify_rgba(vec![0; 10], 64, 48, 1, None, None)
         .await
         .err()
         .unwrap();
@@ -196,9 +208,13 @@ async fn image_bitmaps_classify_like_their_pixels_on_both_backends() {
     for backend in ["cpu", "webgpu"] {
         let e = Engine::create(Some(backend.into())).await.unwrap();
         e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
-        let a = JsValue::from(e.classify_rgba(px.clone(), 64, 48, 10, None).await.unwrap());
+        let a = JsValue::from(
+            e.classify_rgba(px.clone(), 64, 48, 10, None, None)
+                .await
+                .unwrap(),
+        );
         let b = e
-            .classify_bitmap(bitmap(&px, 64, 48).await, 10, None)
+            .classify_bitmap(bitmap(&px, 64, 48).await, 10, None, None)
             .await
             .map(JsValue::from)
             .unwrap();
@@ -242,7 +258,11 @@ async fn a_names_file_names_the_predictions_and_a_wrong_count_changes_nothing() 
         Some("numbered")
     );
     // A 10-class head: top-20 is capped at 10, each row "class N".
-    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 20, None).await.unwrap());
+    let p = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 20, None, None)
+            .await
+            .unwrap(),
+    );
     let before = top_names(&p);
     assert_eq!(before.len(), 10);
     assert!(
@@ -259,7 +279,11 @@ async fn a_names_file_names_the_predictions_and_a_wrong_count_changes_nothing() 
         get(&info, "classNames").as_string().as_deref(),
         Some("given")
     );
-    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap());
+    let p = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 3, None, None)
+            .await
+            .unwrap(),
+    );
     let named = top_names(&p);
     assert_eq!(named.len(), 3);
     for ((i, n), (j, _)) in named.iter().zip(&before) {
@@ -281,6 +305,123 @@ async fn a_names_file_names_the_predictions_and_a_wrong_count_changes_nothing() 
             && message.contains("10 outputs"),
         "{message}"
     );
-    let p = JsValue::from(e.classify_rgba(frame(), 64, 48, 3, None).await.unwrap());
+    let p = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 3, None, None)
+            .await
+            .unwrap(),
+    );
     assert_eq!(top_names(&p), named, "the previous names stay");
+}
+
+/// A 64 x 48 frame of one colour with a little pixel noise.
+fn tinted(rgb: [u8; 3], seed: usize) -> Vec<u8> {
+    (0..64 * 48)
+        .flat_map(|i| {
+            let n = ((i * 7919 + seed * 104_729) % 41) as u8;
+            [
+                rgb[0].saturating_add(n),
+                rgb[1].saturating_add(n),
+                rgb[2].saturating_add(n),
+                255,
+            ]
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn teach_runs_a_taught_head_switches_back_and_exports_it() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    e.load_bytes(fixtures::SMALL_PTH.to_vec()).await.unwrap();
+    let colours = [[200, 40, 30], [30, 60, 200]];
+    let (mut features, mut labels) = (Vec::new(), Vec::new());
+    for (label, rgb) in colours.iter().enumerate() {
+        for seed in 0..6 {
+            let p = JsValue::from(
+                e.classify_rgba(tinted(*rgb, seed), 64, 48, 1, None, Some(true))
+                    .await
+                    .unwrap(),
+            );
+            let f: Vec<f32> = js_sys::Array::from(&get(&p, "features"))
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            features.extend(f);
+            labels.push(label as u32);
+        }
+    }
+    let names = || vec!["red".to_string(), "blue".to_string()];
+    // A class without samples is refused, and the file's head keeps running.
+    let err = JsValue::from(
+        e.teach(features.clone(), vec![0; 12], names(), 0.3, 1)
+            .await
+            .err()
+            .unwrap(),
+    );
+    assert!(
+        get(&err, "message")
+            .as_string()
+            .unwrap()
+            .contains("class 1 has no samples"),
+        "{err:?}"
+    );
+    let p = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 20, None, None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(top_names(&p).len(), 10);
+
+    let t = JsValue::from(e.teach(features, labels, names(), 0.34, 1).await.unwrap());
+    assert_eq!(
+        get(&t, "heldOutTotal").as_f64(),
+        Some(4.0),
+        "2 of 6 per class"
+    );
+    assert_eq!(get(&get(&t, "info"), "classes").as_f64(), Some(2.0));
+    let taught = |rgb| {
+        let e = &e;
+        async move {
+            JsValue::from(
+                e.classify_rgba(tinted(rgb, 9), 64, 48, 5, None, None)
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    let red = taught(colours[0]).await;
+    assert_eq!(top_names(&red)[0].1, "red");
+    assert_eq!(
+        top_names(&red).len(),
+        2,
+        "top-k is capped at the taught classes"
+    );
+    assert_eq!(top_names(&taught(colours[1]).await)[0].1, "blue");
+
+    let exported = e.export_model().unwrap();
+    let info = JsValue::from(e.restore_head().await.unwrap());
+    assert_eq!(get(&info, "classes").as_f64(), Some(10.0));
+    let p = JsValue::from(
+        e.classify_rgba(frame(), 64, 48, 20, None, None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(top_names(&p).len(), 10, "the file's own head runs again");
+
+    // The export loads as a model of its own, names and all, and predicts the same.
+    let again = Engine::create(Some("cpu".into())).await.unwrap();
+    let info = JsValue::from(again.load_bytes(exported).await.unwrap());
+    assert_eq!(
+        get(&info, "classNames").as_string().as_deref(),
+        Some("given")
+    );
+    let p = JsValue::from(
+        again
+            .classify_rgba(tinted(colours[0], 9), 64, 48, 5, None, None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(top_names(&p), top_names(&red));
+    let prob = |p: &JsValue| get(&js_sys::Array::from(&get(p, "top")).get(0), "prob");
+    let (a, b) = (prob(&p).as_f64().unwrap(), prob(&red).as_f64().unwrap());
+    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
 }

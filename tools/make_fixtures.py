@@ -311,32 +311,39 @@ def tutorial_full_check(cli):
         sys.exit(f"{failures} tutorial full-size checks exceeded their bounds {FULL_BOUNDS}")
 
 
-def teach_roundtrip(cli):
-    """`shufflenet teach` on two generated image folders; the exported file loads strictly into
-    `torchvision.models.shufflenet_v2_x0_5(num_classes=2)` with the folder names in its
+def teach_roundtrip(cli, exported=None, width="0.5"):
+    """`shufflenet teach` on two generated image folders (or, with `exported`, a file the page's
+    Teach mode downloaded); the file loads strictly into
+    `torchvision.models.shufflenet_v2_x{width}(num_classes=K)` with the class names in its
     metadata, and torchvision's logits match `shufflenet run`'s within 1e-4 relative."""
     import torchvision
     from safetensors import safe_open
     from safetensors.torch import load_file
 
     out_dir = os.path.join(ROOT, "target", "teach-check")
-    data = os.path.join(out_dir, "data")
-    rng = np.random.default_rng(3)
-    for name, colour in [("apples", (200, 40, 30)), ("sea", (30, 60, 200))]:
-        os.makedirs(os.path.join(data, name), exist_ok=True)
-        for i in range(10):
-            px = np.clip(np.array(colour) + rng.integers(-30, 30, (40, 48, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(px).save(os.path.join(data, name, f"{i}.png"))
-    backbone = os.path.join(out_dir, "backbone.safetensors")
-    model = randomize(ShuffleNetV2([4, 8, 4], WIDTHS["0.5"]), seed=13)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, backbone)
-    taught = os.path.join(out_dir, "taught.safetensors")
-    subprocess.run(cli + ["teach", backbone, data, "-o", taught], check=True)
+    os.makedirs(out_dir, exist_ok=True)
+    if exported is None:
+        data = os.path.join(out_dir, "data")
+        rng = np.random.default_rng(3)
+        for name, colour in [("apples", (200, 40, 30)), ("sea", (30, 60, 200))]:
+            os.makedirs(os.path.join(data, name), exist_ok=True)
+            for i in range(10):
+                px = np.clip(np.array(colour) + rng.integers(-30, 30, (40, 48, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(px).save(os.path.join(data, name, f"{i}.png"))
+        backbone = os.path.join(out_dir, "backbone.safetensors")
+        model = randomize(ShuffleNetV2([4, 8, 4], WIDTHS["0.5"]), seed=13)
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, backbone)
+        taught = os.path.join(out_dir, "taught.safetensors")
+        subprocess.run(cli + ["teach", backbone, data, "-o", taught], check=True)
+    else:
+        taught = exported
 
     with safe_open(taught, "pt") as f:
         names = json.loads(f.metadata()["class_names"])
-    assert names == ["apples", "sea"], names
-    tv = torchvision.models.shufflenet_v2_x0_5(num_classes=len(names)).eval()
+    if exported is None:
+        assert names == ["apples", "sea"], names
+    factory = getattr(torchvision.models, "shufflenet_v2_x" + width.replace(".", "_"))
+    tv = factory(num_classes=len(names)).eval()
     tv.load_state_dict(load_file(taught), strict=True)
     x = torch.randn(3, 3, 96, 80, generator=torch.Generator().manual_seed(7))
     np.save(os.path.join(out_dir, "input.npy"), x.numpy())
@@ -346,7 +353,7 @@ def teach_roundtrip(cli):
         want = tv(x).numpy()
     got = np.load(got_path)
     rel = float(np.abs(got - want).max() / np.abs(want).max())
-    print(json.dumps({"teach_roundtrip": "x0.5", "classes": names, "max_rel_diff": rel}))
+    print(json.dumps({"teach_roundtrip": f"x{width}", "file": taught, "classes": names, "max_rel_diff": rel}))
     if rel > 1e-4:
         sys.exit(f"torchvision's logits for the taught head differ by {rel:.2e} (bound 1e-4)")
 
@@ -358,8 +365,12 @@ def main():
     ap.add_argument("--cli", default=os.path.join(ROOT, "target", "release", "shufflenet"),
                     help="the shufflenet binary (build it with cargo build --release)")
     ap.add_argument("--teach", action="store_true", help="check `shufflenet teach`'s export in torchvision")
+    ap.add_argument("--teach-export", metavar="FILE",
+                    help="check a model the page's Teach mode downloaded (x0.5 unless --widths says otherwise)")
     a = ap.parse_args()
-    if a.teach:
+    if a.teach_export:
+        teach_roundtrip([a.cli], exported=a.teach_export, width=a.widths.split(",")[0])
+    elif a.teach:
         teach_roundtrip([a.cli])
     elif a.full:
         full_check(a.widths.split(","), [a.cli])

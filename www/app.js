@@ -9,6 +9,7 @@ import { EngineSupervisor, Superseded } from './engine-supervisor.js';
 import { openCamera, listCameras, frameReady, CameraError } from './camera.js';
 import { decodeImage, frameOptions } from './image-input.js';
 import * as view from './view.js';
+import { TeachMode } from './teach.js';
 
 const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
@@ -65,6 +66,14 @@ const app = {
   fps: new view.FpsMeter(),
 };
 
+const teach = new TeachMode({
+  engine: app.engine,
+  video: els.video,
+  still: () => app.stillBitmap,
+  source: () => app.source,
+  onHead: showRunningModel,
+});
+
 // Exposed for the end-to-end tests and the benchmarks (memory soak, frame counts).
 window.shufflenet = {
   memory: () => app.engine.memory(),
@@ -95,16 +104,17 @@ async function loop() {
       await sleep(100); // the stream is switching cameras
       continue;
     }
-    await classify(frame, 'square');
+    await classify(frame, 'square', teach.wantsFeatures());
     // On the main thread, let the page paint once between classifications; the worker needs no
     // such pause (waiting for a frame there only adds latency).
     if (!app.engine.inWorker) await new Promise((resolve) => requestAnimationFrame(resolve));
   }
 }
 
-async function classify(frame, crop) {
+async function classify(frame, crop, features = false) {
   try {
-    const p = await app.engine.classify(frame, crop);
+    const p = await app.engine.classify(frame, crop, features);
+    if (p.features) teach.offer(p.features);
     app.frames++;
     document.body.dataset.frames = String(app.frames);
     view.renderPrediction(p, app.fps.tick());
@@ -234,8 +244,10 @@ function showRunningModel() {
   const { source, result } = model;
   app.width = source.kind === 'url' ? source.width : null;
   if (app.width) rememberWidth(app.width);
-  view.renderModel(result, { source: source.name, trained: source.trained, namesFile: model.names?.file });
+  const namesFile = teach.taught ? 'Teach mode' : model.names?.file;
+  view.renderModel(result, { source: source.name, trained: source.trained, namesFile });
   view.renderWidth(app.width);
+  teach.modelChanged(model);
   reclassifyStill();
 }
 
@@ -382,6 +394,7 @@ function wire() {
 
 async function main() {
   wire();
+  if (params.get('teach') === '1') teach.setActive(true);
   view.renderPaused(false);
   loop();
   if (params.get('camera') !== '0') startCamera(); // runs alongside the engine start-up

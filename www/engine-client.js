@@ -2,8 +2,9 @@
 // One interface to the Engine wherever it runs: in the inference worker (default) or on the
 // main thread (`?worker=0`, kept to measure the difference; see docs/page.md).
 //
-// Methods: create(preference), loadUrl(url, onProgress, sha256), loadBytes(bytes), classify(frame, crop),
-// setBackend(name), memory(), close(err). `frame` is an ImageBitmap; it is transferred to the
+// Methods: create(preference), loadUrl(url, onProgress, sha256), loadBytes(bytes),
+// classify(frame, crop, features), setBackend(name), setClassNames(bytes, file),
+// teach(features, labels, names, holdout, seed), restoreHead(), exportModel(), memory(), close(err). `frame` is an ImageBitmap; it is transferred to the
 // worker.
 //
 // A worker client lives as long as its worker. When the worker dies (an uncaught error: a wasm
@@ -30,6 +31,10 @@ export const TIME_LIMITS = {
   setBackend: 120_000,
   setClassNames: 10_000,
   classify: 30_000,
+  // Teach mode: training is capped at seconds; a head swap on WebGPU copies the backbone.
+  teach: 60_000,
+  restoreHead: 30_000,
+  exportModel: 30_000,
   memory: 10_000,
 };
 
@@ -124,9 +129,14 @@ class WorkerClient {
   create(preference, gpu) { return this.#call('create', [preference, gpu]); }
   loadUrl(url, onProgress, sha256) { return this.#call('loadUrl', [url, sha256], { onProgress }); }
   loadBytes(bytes) { return this.#call('loadBytes', [bytes], { transfer: [bytes.buffer] }); }
-  classify(frame, crop) { return this.#call('classify', [frame, crop], { transfer: [frame] }); }
+  classify(frame, crop, features) { return this.#call('classify', [frame, crop, features], { transfer: [frame] }); }
   setBackend(name) { return this.#call('setBackend', [name]); }
   setClassNames(bytes, file) { return this.#call('setClassNames', [bytes, file]); }
+  teach(features, labels, names, holdout, seed) {
+    return this.#call('teach', [features, labels, names, holdout, seed], { transfer: [features.buffer, labels.buffer] });
+  }
+  restoreHead() { return this.#call('restoreHead', []); }
+  exportModel() { return this.#call('exportModel', []); }
   memory() { return this.#call('memory', []); }
 }
 
@@ -142,9 +152,12 @@ class InlineClient {
   }
   loadUrl(url, onProgress, sha256) { return this.#host.loadUrl(url, onProgress, sha256); }
   loadBytes(bytes) { return this.#host.loadBytes(bytes); }
-  classify(frame, crop) { return this.#host.classify(frame, crop); }
+  classify(frame, crop, features) { return this.#host.classify(frame, crop, features); }
   setBackend(name) { return this.#host.setBackend(name); }
   setClassNames(bytes, file) { return this.#host.setClassNames(bytes, file); }
+  teach(...args) { return this.#host.teach(...args); }
+  restoreHead() { return this.#host.restoreHead(); }
+  exportModel() { return this.#host.exportModel(); }
   async memory() { return this.#host.memory(); }
   close() {}
 }

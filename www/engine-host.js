@@ -104,16 +104,38 @@ export class EngineHost {
     return { info, cached: false, bytes: bytes.byteLength, status: this.status() };
   }
 
-  /** `frame` is an ImageBitmap (closed here); the engine decides how to read it. */
-  async classify(frame, crop) {
+  /**
+   * `frame` is an ImageBitmap (closed here); the engine decides how to read it. `features`: the
+   * prediction also carries the pooled features (for Teach mode), as a Float32Array.
+   */
+  async classify(frame, crop, features = false) {
     const p = await this.#serial(async () => {
       try {
-        return await this.#engine.classifyBitmap(frame, 5, crop);
+        return await this.#engine.classifyBitmap(frame, 5, crop, features);
       } finally {
         frame.close();
       }
     });
-    return { ...p, status: this.status() };
+    const pooled = p.features ? Float32Array.from(p.features) : undefined;
+    return { ...p, features: pooled, status: this.status() };
+  }
+
+  /**
+   * Trains a head on `features` (Float32Array, one row per label) and runs it from the next
+   * frame, its classes named `names`; resolves to the engine's report (held-out accuracy...).
+   */
+  async teach(features, labels, names, holdout, seed) {
+    return this.#serial(() => this.#engine.teach(features, labels, names, holdout, seed));
+  }
+
+  /** Runs the loaded file's own head again; resolves to its weights info. */
+  async restoreHead() {
+    return this.#serial(() => this.#engine.restoreHead());
+  }
+
+  /** The loaded weights with the head that runs now, as .safetensors bytes. */
+  async exportModel() {
+    return this.#serial(async () => this.#engine.exportModel());
   }
 
   /** Names the loaded model's classes from a names file; the count must match its head. */

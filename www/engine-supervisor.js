@@ -1,9 +1,10 @@
 // Keeps an engine running for the page. When the engine's worker dies or stops answering, a fresh
 // one starts with the same backend and the weights that were running (from the Cache API, or the
-// dropped file read again), and frames carry on. Weight loads run one at a time and the last one
-// asked for wins: a newer request cancels a load still running by replacing its worker (which
-// takes its download with it); on the main thread (`?worker=0`), where there is no worker to
-// replace, the older load finishes and the newer one replaces it.
+// dropped file read again), their class names and taught head, and frames carry on. Weight
+// loads run one at a time and the last one asked for wins: a newer request cancels a load still
+// running by replacing its worker (which takes its download with it); on the main thread
+// (`?worker=0`), where there is no worker to replace, the older load finishes and the newer one
+// replaces it.
 //
 // A weights source is `{ kind: 'url', url, sha256 }` or `{ kind: 'file', file }`; other fields (width,
 // trained...) travel along for the page. Class names set from a names file stay with the model
@@ -30,7 +31,9 @@ export class EngineSupervisor {
   #started = false;
   #preference = 'auto';
   #gpu = undefined; // the GPU options create() was given, for restarts
-  #model = null; // { source, result, names } of the weights the engine runs (names: a names file)
+  // { source, result, names, taught } of the weights the engine runs (names: a names file;
+  // taught: the arguments of the teach() whose head runs, replayed after a restart)
+  #model = null;
   #ops = Promise.resolve(); // create, loads, backend switches and restarts, one at a time
   #ready = Promise.resolve(); // settles once a restart has finished
   #loadSeq = 0;
@@ -103,8 +106,10 @@ export class EngineSupervisor {
       if (this.#model) {
         const { source, names } = this.#model;
         const result = await this.#load(client, source);
+        const { taught } = this.#model;
         if (names) result.info = await client.setClassNames(names.bytes.slice(), names.file);
-        this.#model = { source, result, names };
+        if (taught) result.info = (await client.teach(...copyTeach(taught))).info;
+        this.#model = { source, result, names, taught };
         status = result.status;
       }
       say({ phase: 'restarted', status });
@@ -164,6 +169,40 @@ export class EngineSupervisor {
     });
   }
 
+  /**
+   * Trains a head on `features` (Float32Array, `labels.length` rows) and runs it, its classes
+   * named `names`. Resolves to the engine's report; on error the running head stays.
+   */
+  teach(features, labels, names, { holdout = 0.2, seed = 1 } = {}) {
+    return this.#exclusive(async () => {
+      if (!this.#model) throw new Error('load a model before teaching it');
+      const taught = [features, labels, names, holdout, seed];
+      const report = await this.#client.teach(...copyTeach(taught));
+      this.#model.result = { ...this.#model.result, info: report.info };
+      this.#model.taught = taught;
+      return report;
+    });
+  }
+
+  /** Runs the loaded file's own head again; resolves to its info. */
+  restoreHead() {
+    return this.#exclusive(async () => {
+      if (!this.#model) throw new Error('no model is loaded');
+      const info = await this.#client.restoreHead();
+      this.#model.result = { ...this.#model.result, info };
+      this.#model.taught = null;
+      return info;
+    });
+  }
+
+  /** The running weights with the head that runs now, as .safetensors bytes. */
+  exportModel() {
+    return this.#exclusive(async () => {
+      if (!this.#model) throw new Error('no model is loaded');
+      return this.#client.exportModel();
+    });
+  }
+
   setBackend(name) {
     return this.#exclusive(async () => {
       const status = await this.#client.setBackend(name);
@@ -172,10 +211,10 @@ export class EngineSupervisor {
     });
   }
 
-  /** Classifies on the current engine, waiting out a restart. */
-  async classify(frame, crop) {
+  /** Classifies on the current engine, waiting out a restart; `features` as in engine-host.js. */
+  async classify(frame, crop, features = false) {
     await this.#ready.catch(() => {});
-    const p = await this.#client.classify(frame, crop);
+    const p = await this.#client.classify(frame, crop, features);
     this.#restartsInARow = 0;
     return p;
   }
@@ -184,4 +223,9 @@ export class EngineSupervisor {
     await this.#ready.catch(() => {});
     return this.#client.memory();
   }
+}
+
+/** Teach arguments with fresh copies of the arrays (the worker client transfers them). */
+function copyTeach([features, labels, ...rest]) {
+  return [features.slice(), labels.slice(), ...rest];
 }

@@ -54,16 +54,19 @@ const fmtPct = (pct) => (pct > 0 && pct < 0.01 ? '<0.01%' : `${pct.toFixed(pct <
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + ' ms';
 
 export function renderPrediction(p, fps) {
-  p.top.forEach((t, i) => {
-    const row = predictionRows[i];
-    if (!row) return;
+  predictionRows.forEach((row, i) => {
+    const t = p.top[i];
+    // A head with fewer classes than rows (a taught one, say) leaves the rest empty.
+    if (row.li.hidden !== !t) row.li.hidden = !t;
+    if (!t) return;
     const pct = Math.max(0, Math.min(1, t.prob)) * 100;
     setText(row.name, t.name);
-    row.name.title = `ImageNet class ${t.index}`;
+    row.name.title = `class ${t.index}`;
     row.fill.style.width = `${pct}%`;
     setText(row.pct, fmtPct(pct));
     row.li.dataset.index = String(t.index);
   });
+  setText($('top5-heading'), `Top\u00a0${Math.min(TOP_K, p.top.length) || TOP_K}`);
   const caption = $('caption');
   caption.hidden = !p.top.length;
   if (p.top.length) setText(caption, `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`);

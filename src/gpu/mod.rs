@@ -1,5 +1,5 @@
-//! The WebGPU backend: the whole network as 35 fused compute dispatches per frame, one
-//! command buffer, one small readback.
+//! The WebGPU backend: the whole network as 35 fused compute dispatches per frame (the
+//! tutorial's network: 30, one per conv), one command buffer, one small readback.
 //!
 //! * `shaders/` — the WGSL kernels of both kernel sets (each says what it fuses and why).
 //! * `options` — what callers choose (kernel set, timing) and the faults tests force.
@@ -105,7 +105,6 @@ impl GpuBackend {
     /// Opens the device, builds every pipeline of the kernel set, uploads the weights and
     /// runs one warm-up frame so the first real frame is not the slow one.
     pub async fn with_options(net: &Network, options: GpuOptions) -> Result<GpuBackend> {
-        net.torchvision_only_refusal("WebGPU")?;
         let ctx = Context::acquire(options.fault()).await?;
         let set = options.kernels.resolve(ctx.device_type);
         let f16 = options.weights.resolve(ctx.f16, ctx.device_type);

@@ -1,12 +1,13 @@
 //! Every weight of the folded network in one flat f32 buffer, uploaded once at load.
 //! Kernels find their tensors through the offsets recorded here.
 //!
-//! Layouts are chosen for the kernels: 1x1 convs are transposed to `[in][out]` with `out`
+//! Layouts are chosen for the kernels: units other than torchvision's get `conv.wgsl`'s
+//! layout (`GeneralConv`); in torchvision's, 1x1 convs are transposed to `[in][out]` with `out`
 //! padded to a multiple of 16 (one invocation's block, read as 4 uniform vec4 loads), the
 //! classifier is transposed to `[in][out]` (kept `[out][in]` for `fc_subgroup`), and every
 //! tensor starts on a vec4 boundary.
 
-use crate::model::{ConvKind, Linear, Network};
+use crate::model::{Activation, Conv, ConvKind, HalfOrder, Linear, Network, Unit};
 
 /// Where one layer's weight and bias start in the packed buffer, in floats.
 #[derive(Clone, Copy, Debug)]
@@ -26,19 +27,59 @@ impl ConvAt {
     }
 }
 
-/// Offsets of a unit's convs (see `model::Unit` for their order).
+/// A unit's convs (see `model::Unit` for their order) as its kernels read them.
+// A few dozen per network, walked once per plan: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
-pub struct UnitAt {
-    pub branch1: Option<[ConvAt; 2]>,
-    pub branch2: [ConvAt; 3],
+pub enum UnitAt {
+    /// torchvision's unit, run by the fused kernels (`dw`, `pw` and their hardware twins).
+    Fused {
+        branch1: Option<[ConvAt; 2]>,
+        branch2: [ConvAt; 3],
+    },
+    /// Any other (the tutorial's), one conv per dispatch (`conv.wgsl`, `conv_split.wgsl`).
+    General(GeneralUnit),
+}
+
+/// One conv for `conv.wgsl`: weights `[group][tap][in / groups][16 * blocks]`, bias
+/// `[group][16 * blocks]`, each group's outputs padded to whole 16-channel blocks.
+#[derive(Clone, Copy, Debug)]
+pub struct GeneralConv {
+    pub at: ConvAt,
+    /// 1 (1x1) or 9 (3x3).
+    pub taps: usize,
+    pub groups: usize,
+    pub in_ch: usize,
+    pub out_ch: usize,
+    pub stride: usize,
+    pub act: Activation,
+}
+
+impl GeneralConv {
+    /// Output blocks of 16 channels per group.
+    pub fn blocks(&self) -> usize {
+        padded(self.out_ch / self.groups) / 16
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct GeneralUnit {
+    pub branch1: Option<[GeneralConv; 2]>,
+    pub branch2: [GeneralConv; 3],
+    pub order: HalfOrder,
+    pub shuffle_groups: usize,
 }
 
 /// Where each layer lives in the packed weights.
 #[derive(Clone, Debug)]
 pub struct Offsets {
     pub stem: ConvAt,
+    /// ReLU (torchvision) or ReLU6 (the tutorial).
+    pub stem_act: Activation,
     pub units: Vec<UnitAt>,
     pub conv5: ConvAt,
+    /// ReLU (torchvision) or none (the tutorial).
+    pub conv5_act: Activation,
     pub fc: ConvAt,
     /// The classifier is stored `[out][in]`, for `fc_subgroup.wgsl`.
     pub fc_rows: bool,
@@ -91,6 +132,64 @@ impl Packer {
 }
 
 impl Packer {
+    fn general(&mut self, c: &Conv) -> GeneralConv {
+        let groups = c.groups();
+        let taps = if c.kind == ConvKind::Pointwise { 1 } else { 9 };
+        let (k, m) = (c.in_ch / groups, c.out_ch / groups);
+        let mp = padded(m);
+        let mut w = vec![0.0; groups * taps * k * mp];
+        let mut b = vec![0.0; groups * mp];
+        for g in 0..groups {
+            for o in 0..m {
+                let filter = &c.weight[(g * m + o) * k * taps..][..k * taps];
+                for i in 0..k {
+                    for t in 0..taps {
+                        w[((g * taps + t) * k + i) * mp + o] = filter[i * taps + t];
+                    }
+                }
+                b[g * mp + o] = c.bias[g * m + o];
+            }
+        }
+        GeneralConv {
+            at: self.put(&w, &b),
+            taps,
+            groups,
+            in_ch: c.in_ch,
+            out_ch: c.out_ch,
+            stride: c.stride,
+            act: c.act,
+        }
+    }
+
+    fn unit(&mut self, u: &Unit) -> UnitAt {
+        if u.is_torchvision() {
+            return UnitAt::Fused {
+                branch1: u
+                    .branch1
+                    .as_ref()
+                    .map(|b| [self.conv(&b[0]), self.conv(&b[1])]),
+                branch2: [
+                    self.conv(&u.branch2[0]),
+                    self.conv(&u.branch2[1]),
+                    self.conv(&u.branch2[2]),
+                ],
+            };
+        }
+        UnitAt::General(GeneralUnit {
+            branch1: u
+                .branch1
+                .as_ref()
+                .map(|b| [self.general(&b[0]), self.general(&b[1])]),
+            branch2: [
+                self.general(&u.branch2[0]),
+                self.general(&u.branch2[1]),
+                self.general(&u.branch2[2]),
+            ],
+            order: u.order,
+            shuffle_groups: u.shuffle_groups,
+        })
+    }
+
     /// The classifier, last in the buffer so a taught head replaces only the tail.
     fn fc(&mut self, fc: &Linear, rows: bool) -> ConvAt {
         let at = if rows {
@@ -129,25 +228,17 @@ impl Offsets {
             data: Vec::with_capacity(net.folded_params() * 11 / 10),
         };
         let stem = p.conv(&net.stem);
-        let units = net
-            .units()
-            .map(|u| UnitAt {
-                branch1: u.branch1.as_ref().map(|b| [p.conv(&b[0]), p.conv(&b[1])]),
-                branch2: [
-                    p.conv(&u.branch2[0]),
-                    p.conv(&u.branch2[1]),
-                    p.conv(&u.branch2[2]),
-                ],
-            })
-            .collect();
+        let units = net.units().map(|u| p.unit(u)).collect();
         let conv5 = p.conv(&net.conv5);
         let fc = p.fc(&net.fc, fc_rows);
         (
             p.data,
             Offsets {
                 stem,
+                stem_act: net.stem.act,
                 units,
                 conv5,
+                conv5_act: net.conv5.act,
                 fc,
                 fc_rows,
             },

@@ -53,7 +53,8 @@ pub struct PwParams {
     /// quads per workgroup tile (`split * pq * 4 = 256` invocations).
     pub split: u32,
     pub pq: u32,
-    pub pad: u32,
+    /// The head only: conv5's activation (`ACT_*`).
+    pub act: u32,
 }
 
 /// `Stem` in stem.wgsl.
@@ -70,7 +71,50 @@ pub struct StemParams {
     pub oc: u32,
     pub w_off: u32,
     pub b_off: u32,
-    pub pad: [u32; 2],
+    /// `ACT_RELU` or `ACT_RELU6`.
+    pub act: u32,
+    pub pad: u32,
+}
+
+/// `Conv` in conv.wgsl, conv_split.wgsl and shuffle_copy.wgsl: one conv of a unit the
+/// fused kernels do not run (the tutorial's), or its pass-through copy.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct ConvParams {
+    pub p: u32,
+    pub ohw: u32,
+    pub ih: u32,
+    pub iw: u32,
+    pub ow: u32,
+    pub stride: u32,
+    pub taps: u32,
+    pub k: u32,
+    pub m: u32,
+    pub bpg: u32,
+    pub src_c: u32,
+    pub src_off: u32,
+    pub dst_c: u32,
+    pub cat_off: u32,
+    pub cpg: u32,
+    pub shuffle: u32,
+    pub w: u32,
+    pub b: u32,
+    pub act: u32,
+    pub split: u32,
+}
+
+/// Activation codes the kernels take.
+pub const ACT_NONE: u32 = 0;
+pub const ACT_RELU: u32 = 1;
+pub const ACT_RELU6: u32 = 2;
+
+/// The code of `act`.
+pub fn act_code(act: crate::model::Activation) -> u32 {
+    match act {
+        crate::model::Activation::None => ACT_NONE,
+        crate::model::Activation::Relu => ACT_RELU,
+        crate::model::Activation::Relu6 => ACT_RELU6,
+    }
 }
 
 /// `Fc` in fc.wgsl.
@@ -162,7 +206,7 @@ mod layout_tests {
         };
         let pw = || {
             fields!(PwParams: m, k, p, ohw, src_c, src_off, dst_c, out_mul, out_add, w, mp4, b,
-                copy_c, split, pq, pad)
+                copy_c, split, pq, act)
         };
         let fc = || fields!(FcParams: n, in_f, out_f, w_off, b_off, pad);
         let shaders = [
@@ -181,8 +225,21 @@ mod layout_tests {
             }
         }
         let stem = include_str!("shaders/stem.wgsl");
-        let stem_fields = fields!(StemParams: n, ih, iw, ch, cw, ph, pw, oc, w_off, b_off, pad);
+        let stem_fields =
+            fields!(StemParams: n, ih, iw, ch, cw, ph, pw, oc, w_off, b_off, act, pad);
         check("stem.wgsl", stem, "Stem", stem_fields);
+        for (file, source) in [
+            ("conv.wgsl", include_str!("shaders/conv.wgsl")),
+            ("conv_split.wgsl", include_str!("shaders/conv_split.wgsl")),
+            (
+                "shuffle_copy.wgsl",
+                include_str!("shaders/shuffle_copy.wgsl"),
+            ),
+        ] {
+            let conv = fields!(ConvParams: p, ohw, ih, iw, ow, stride, taps, k, m, bpg, src_c,
+                src_off, dst_c, cat_off, cpg, shuffle, w, b, act, split);
+            check(file, source, "Conv", conv);
+        }
         let pre = include_str!("shaders/preprocess.wgsl");
         let axis = fields!(AxisParams: src_off, in_len, out_len, out_off);
         check("preprocess.wgsl", pre, "Axis", axis);

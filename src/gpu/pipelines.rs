@@ -5,14 +5,16 @@ use std::borrow::Cow;
 use super::KernelSet;
 use crate::{Error, Result};
 
-/// WGSL sources of one kernel set: (depthwise, 1x1 + head, fc). The stem and the
-/// preprocessing are shared. `subgroups`: the hardware set's classifier reduces with them.
-fn sources(set: KernelSet, subgroups: bool) -> [(&'static str, &'static str); 3] {
+/// WGSL sources of one kernel set: (depthwise, 1x1 + head, fc, one conv of a unit the
+/// fused kernels do not run). The stem, the pass-through copy and the preprocessing are
+/// shared. `subgroups`: the hardware set's classifier reduces with them.
+fn sources(set: KernelSet, subgroups: bool) -> [(&'static str, &'static str); 4] {
     match set {
         KernelSet::Software => [
             ("dw", include_str!("shaders/dw.wgsl")),
             ("pw", include_str!("shaders/pw.wgsl")),
             ("fc", include_str!("shaders/fc.wgsl")),
+            ("conv", include_str!("shaders/conv.wgsl")),
         ],
         KernelSet::Hardware => [
             ("dw_quad", include_str!("shaders/dw_quad.wgsl")),
@@ -22,6 +24,7 @@ fn sources(set: KernelSet, subgroups: bool) -> [(&'static str, &'static str); 3]
             } else {
                 ("fc_split", include_str!("shaders/fc_split.wgsl"))
             },
+            ("conv_split", include_str!("shaders/conv_split.wgsl")),
         ],
     }
 }
@@ -68,7 +71,7 @@ pub struct Pipelines {
     pub set: KernelSet,
     /// uniform, weights, src, src2, dst: the last 1x1 of a unit, and the head.
     pub unit_layout: wgpu::BindGroupLayout,
-    /// uniform, weights, src, dst: stem, depthwise and fc.
+    /// uniform, weights, src, dst: stem, depthwise, fc, conv and copy.
     pub io_layout: wgpu::BindGroupLayout,
     /// uniform, frame texture, dst: preprocessing.
     pub pre_layout: wgpu::BindGroupLayout,
@@ -77,6 +80,8 @@ pub struct Pipelines {
     pub head: wgpu::ComputePipeline,
     pub stem: wgpu::ComputePipeline,
     pub fc: wgpu::ComputePipeline,
+    pub conv: wgpu::ComputePipeline,
+    pub copy: wgpu::ComputePipeline,
     pub pre: wgpu::ComputePipeline,
 }
 
@@ -151,7 +156,7 @@ impl Pipelines {
                 source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
             })
         };
-        let [(dw_label, dw_source), (pw_label, pw_source), (fc_label, fc_source)] =
+        let [(dw_label, dw_source), (pw_label, pw_source), (fc_label, fc_source), (conv_label, conv_source)] =
             sources(set, subgroups);
         let mut pw_source = pw_source.to_owned();
         if break_shader {
@@ -161,6 +166,8 @@ impl Pipelines {
         let dw = module(dw_label, dw_source);
         let stem = module("stem", include_str!("shaders/stem.wgsl"));
         let fc = module(fc_label, fc_source);
+        let conv = module(conv_label, conv_source);
+        let copy = module("shuffle_copy", include_str!("shaders/shuffle_copy.wgsl"));
         let pre = module("preprocess", include_str!("shaders/preprocess.wgsl"));
 
         let unit_layout = layout(
@@ -209,6 +216,8 @@ impl Pipelines {
             head: pipeline(device, &unit_layout, &pw, "head_main"),
             stem: pipeline(device, &io_layout, &stem, "stem_main"),
             fc: pipeline(device, &io_layout, &fc, "fc_main"),
+            conv: pipeline(device, &io_layout, &conv, "conv_main"),
+            copy: pipeline(device, &io_layout, &copy, "copy_main"),
             pre: pipeline(device, &pre_layout, &pre, "preprocess_main"),
             unit_layout,
             io_layout,

@@ -4,17 +4,19 @@
 //! Dispatches per frame: 1 (stem + max pool) + 2 per unit (1x1 + depthwise of both branches,
 //! then the last 1x1 of both branches with the shuffle and pass-through copy) + 2 (conv5 +
 //! pool, fc) = 35 for the published [4, 8, 4] repeats, and one more when a frame is
-//! preprocessed on the GPU.
+//! preprocessed on the GPU. Units other than torchvision's (the tutorial's) take one
+//! dispatch per conv, plus the pass-through copy at stride 1: 1 + 3 x (5 + 4) + 2 = 30
+//! for the tutorial's two units per stage.
 
 use wgpu::util::DeviceExt;
 
 use super::context::Context;
-use super::packed::{padded, Offsets};
-use super::params::{DwParams, FcParams, PwParams, StemParams};
+use super::packed::{padded, GeneralConv, GeneralUnit, Offsets, UnitAt};
+use super::params::{act_code, ConvParams, DwParams, FcParams, PwParams, StemParams};
 use super::pipelines::Pipelines;
 use super::shape::{DispatchShape, FrameShape};
 use super::KernelSet;
-use crate::model::{Skeleton, Stage};
+use crate::model::{Dims, HalfOrder, Skeleton, Stage};
 use crate::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +26,10 @@ pub enum Kernel {
     Pw,
     Head,
     Fc,
+    /// One conv of a unit the fused kernels do not run.
+    Conv,
+    /// The pass-through half of such a unit.
+    Copy,
 }
 
 impl Kernel {
@@ -39,23 +45,28 @@ impl Kernel {
             (KernelSet::Hardware, Kernel::Pw) => "pw_tiled",
             (KernelSet::Hardware, Kernel::Head) => "head_tiled",
             (KernelSet::Hardware, Kernel::Fc) => "fc_split",
+            (KernelSet::Software, Kernel::Conv) => "conv",
+            (KernelSet::Hardware, Kernel::Conv) => "conv_split",
+            (_, Kernel::Copy) => "copy",
         }
     }
 }
 
 /// Activation buffers. Liveness is simple here: a unit reads one tensor and writes the
 /// other, so two ping-pong buffers (sized for the largest unit output) and one scratch
-/// buffer for the branch's first 1x1 hold every activation of the frame.
+/// buffer for the branch's first 1x1 hold every activation of the frame; units run one
+/// conv per dispatch also keep their 3x3s' outputs in a second scratch buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Act {
     Input,
     Ping,
     Pong,
     Tmp,
+    Tmp2,
     Pooled,
     Logits,
 }
-const ACTS: usize = 6;
+const ACTS: usize = 7;
 
 struct Step {
     kernel: Kernel,
@@ -204,7 +215,8 @@ fn steps(
             oc: u(stem_out),
             w_off: at.stem.w,
             b_off: at.stem.b,
-            pad: [0; 2],
+            act: act_code(at.stem_act),
+            pad: 0,
         })
         .to_vec(),
         src: Act::Input,
@@ -222,14 +234,29 @@ fn steps(
     let unit_walk = walk[2..2 + units].iter().zip(&d.layers[2..2 + units]);
     for ((&(input, output), layer), ua) in unit_walk.zip(&at.units) {
         let (stride, stage) = (layer.stride, layer.stage as usize);
-        let (in_ch, b) = (input.c, output.c / 2);
-        let (ih, iw, oh, ow) = (input.h, input.w, output.h, output.w);
         let next = if cur == Act::Ping {
             Act::Pong
         } else {
             Act::Ping
         };
-        let branches = if ua.branch1.is_some() { 2 } else { 1 };
+        let (branch1, branch2) = match ua {
+            UnitAt::Fused { branch1, branch2 } => (branch1, branch2),
+            UnitAt::General(g) => {
+                let mut general = General {
+                    set,
+                    n,
+                    stage: Stage::ALL[stage],
+                    steps: &mut steps,
+                    size: &mut size,
+                };
+                general.unit(g, (cur, input), (next, output));
+                cur = next;
+                continue;
+            }
+        };
+        let (in_ch, b) = (input.c, output.c / 2);
+        let (ih, iw, oh, ow) = (input.h, input.w, output.h, output.w);
+        let branches = if branch1.is_some() { 2 } else { 1 };
         // Depthwise outputs: branch 2's channels, then (stride 2) branch 1's.
         let tmp_c = if branches == 2 { b + in_ch } else { b };
         size[next as usize] = size[next as usize].max(n * 2 * b * oh * ow);
@@ -275,7 +302,7 @@ fn steps(
             split: u(dw_split),
             ..Default::default()
         };
-        let [pw1, dw2, pw2] = ua.branch2;
+        let [pw1, dw2, pw2] = *branch2;
         let dw_branch2 = DwParams {
             c: u(b),
             k: u(k2),
@@ -287,7 +314,7 @@ fn steps(
             dw_b: dw2.b,
             ..dw_common
         };
-        let dw_branch1 = match ua.branch1 {
+        let dw_branch1 = match *branch1 {
             Some([dw1, _]) => DwParams {
                 c: u(in_ch),
                 dw_w: dw1.w,
@@ -345,7 +372,7 @@ fn steps(
             copy_c: if stride == 1 { u(in_ch) } else { 0 },
             ..pw_common
         };
-        let pw_branch1 = match ua.branch1 {
+        let pw_branch1 = match *branch1 {
             Some([_, pw]) => PwParams {
                 k: u(in_ch),
                 src_off: u(b),
@@ -399,6 +426,7 @@ fn steps(
         b: at.conv5.b4(),
         split: if hw { u(head_split) } else { 0 },
         pq: if hw { u(HEAD_PQ) } else { 0 },
+        act: act_code(at.conv5_act),
         ..Default::default()
     };
     let head_groups = [n, div_up(conv5_out, 16), 1];
@@ -464,6 +492,236 @@ fn steps(
         },
     });
     (steps, size)
+}
+
+/// Steps of the units the fused kernels do not run: one dispatch per conv.
+struct General<'a> {
+    set: KernelSet,
+    n: usize,
+    stage: Stage,
+    steps: &'a mut Vec<Step>,
+    size: &'a mut [usize; ACTS],
+}
+
+/// Where a conv's output goes: its branch's channels of the concatenation, shuffled.
+#[derive(Clone, Copy)]
+struct Store {
+    dst: Act,
+    /// Channels per image of `dst`.
+    channels: usize,
+    cat_off: usize,
+    shuffle: usize,
+}
+
+impl Store {
+    /// A branch-private buffer of `channels`, in order.
+    fn plain(dst: Act, channels: usize) -> Store {
+        Store {
+            dst,
+            channels,
+            cat_off: 0,
+            shuffle: 1,
+        }
+    }
+}
+
+/// Slices of `conv_split`'s reduction over `r` steps for `pixels` output pixels and
+/// `blocks` workgroups per pixel tile: a power of two that keeps a slice within 128 steps,
+/// leaves no pixel lanes idle on small maps, and gives enough workgroups where it can.
+fn conv_split(r: usize, pixels: usize, blocks: usize) -> usize {
+    let reduce = r.div_ceil(128).next_power_of_two();
+    let fill = HW_GROUP / pixels.next_power_of_two().min(HW_GROUP);
+    let mut split = reduce.max(fill).min(64);
+    while split < 64 && div_up(pixels, HW_GROUP / split) * blocks * HW_GROUP < HW_MIN_INVOCATIONS {
+        split *= 2;
+    }
+    split
+}
+
+impl General<'_> {
+    /// Stride 1: the processed half through its three convs, the other half copied.
+    /// Stride 2: both branches from the whole input. Each stores its outputs shuffled.
+    fn unit(&mut self, g: &GeneralUnit, (src, input): (Act, Dims), (dst, output): (Act, Dims)) {
+        let out_c = output.c;
+        let shuffle = g.shuffle_groups;
+        let store = |cat_off: usize| Store {
+            dst,
+            channels: out_c,
+            cat_off,
+            shuffle,
+        };
+        let [c1, _, c3] = &g.branch2;
+        let n2 = c3.out_ch;
+        match &g.branch1 {
+            None => {
+                let b = c1.in_ch;
+                let pass = input.c - b;
+                let (proc_off, pass_off) = match g.order {
+                    HalfOrder::ProcessedFirst => (0, b),
+                    HalfOrder::PassFirst => (pass, 0),
+                };
+                self.branch(g, (src, proc_off, input), store(proc_off), output);
+                self.copy((src, pass_off, input.c), pass, store(pass_off), output);
+            }
+            Some([d1, p1]) => {
+                let n1 = p1.out_ch;
+                let (b1_at, b2_at) = match g.order {
+                    HalfOrder::ProcessedFirst => (n2, 0),
+                    HalfOrder::PassFirst => (0, n1),
+                };
+                let mid = Dims {
+                    c: d1.out_ch,
+                    ..output
+                };
+                self.conv(d1, (src, 0, input), Store::plain(Act::Tmp2, d1.out_ch), mid);
+                self.conv(p1, (Act::Tmp2, 0, mid), store(b1_at), output);
+                self.branch(g, (src, 0, input), store(b2_at), output);
+            }
+        }
+    }
+
+    /// Branch 2's 1x1, 3x3 and 1x1, reading `src` from channel `off`.
+    fn branch(
+        &mut self,
+        g: &GeneralUnit,
+        (src, off, input): (Act, usize, Dims),
+        out: Store,
+        output: Dims,
+    ) {
+        let [c1, c2, c3] = &g.branch2;
+        let t1 = Dims {
+            c: c1.out_ch,
+            ..input
+        };
+        let t2 = Dims {
+            c: c2.out_ch,
+            ..output
+        };
+        self.conv(c1, (src, off, input), Store::plain(Act::Tmp, c1.out_ch), t1);
+        self.conv(
+            c2,
+            (Act::Tmp, 0, t1),
+            Store::plain(Act::Tmp2, c2.out_ch),
+            t2,
+        );
+        self.conv(c3, (Act::Tmp2, 0, t2), out, output);
+    }
+
+    /// One conv: `input` is the whole source buffer's shape per image (its channels
+    /// `off..` read), `output` the shape written.
+    fn conv(
+        &mut self,
+        c: &GeneralConv,
+        (src, off, input): (Act, usize, Dims),
+        out: Store,
+        output: Dims,
+    ) {
+        let u = |v: usize| v as u32;
+        let hw = self.set == KernelSet::Hardware;
+        let n = self.n;
+        let pixels = n * output.plane();
+        let (k, m) = (c.in_ch / c.groups, c.out_ch / c.groups);
+        let r = c.taps * k;
+        let split = if hw {
+            conv_split(r, pixels, c.groups * c.blocks())
+        } else {
+            1
+        };
+        let need = n * out.channels * output.plane();
+        self.size[out.dst as usize] = self.size[out.dst as usize].max(need);
+        let params = ConvParams {
+            p: u(pixels),
+            ohw: u(output.plane()),
+            ih: u(input.h),
+            iw: u(input.w),
+            ow: u(output.w),
+            stride: u(c.stride),
+            taps: u(c.taps),
+            k: u(k),
+            m: u(m),
+            bpg: u(c.blocks()),
+            src_c: u(input.c),
+            src_off: u(off),
+            dst_c: u(out.channels),
+            cat_off: u(out.cat_off),
+            cpg: u(out.channels / out.shuffle),
+            shuffle: u(out.shuffle),
+            w: c.at.w4(),
+            b: c.at.b4(),
+            act: act_code(c.act),
+            split: u(split),
+        };
+        let (per_group, lanes) = if hw {
+            (HW_GROUP / split, HW_GROUP)
+        } else {
+            (64, 64)
+        };
+        let groups = [div_up(pixels, per_group), c.groups * c.blocks(), 1];
+        let f = |floats: usize| (floats * 4) as u64;
+        let tree = if split > 1 { split.ilog2() as usize } else { 0 };
+        self.steps.push(Step {
+            kernel: Kernel::Conv,
+            params: bytemuck::bytes_of(&params).to_vec(),
+            src,
+            src2: src,
+            dst: out.dst,
+            groups,
+            shape: DispatchShape {
+                stage: self.stage,
+                kernel: Kernel::Conv.label(self.set),
+                workgroups: (groups[0] * groups[1]) as u64,
+                invocations: (groups[0] * groups[1] * lanes) as u64,
+                // One slice of the taps x input channels, then the tree over the slices.
+                serial_steps: (r.div_ceil(split) + tree) as u64,
+                bytes_read: f(n * c.in_ch * input.plane() + c.out_ch * (r + 1)),
+                bytes_written: f(n * c.out_ch * output.plane()),
+            },
+        });
+    }
+
+    /// `channels` channels of `src` (`src_c` per image, from `off`) into `out`.
+    fn copy(
+        &mut self,
+        (src, off, src_c): (Act, usize, usize),
+        channels: usize,
+        out: Store,
+        output: Dims,
+    ) {
+        let u = |v: usize| v as u32;
+        let n = self.n;
+        let pixels = n * output.plane();
+        let params = ConvParams {
+            p: u(pixels),
+            ohw: u(output.plane()),
+            m: u(channels),
+            src_c: u(src_c),
+            src_off: u(off),
+            dst_c: u(out.channels),
+            cat_off: u(out.cat_off),
+            cpg: u(out.channels / out.shuffle),
+            shuffle: u(out.shuffle),
+            ..Default::default()
+        };
+        let groups = [div_up(pixels, 64), channels, 1];
+        let bytes = (n * channels * output.plane() * 4) as u64;
+        self.steps.push(Step {
+            kernel: Kernel::Copy,
+            params: bytemuck::bytes_of(&params).to_vec(),
+            src,
+            src2: src,
+            dst: out.dst,
+            groups,
+            shape: DispatchShape {
+                stage: self.stage,
+                kernel: Kernel::Copy.label(self.set),
+                workgroups: (groups[0] * groups[1]) as u64,
+                invocations: (groups[0] * groups[1] * 64) as u64,
+                serial_steps: 1,
+                bytes_read: bytes,
+                bytes_written: bytes,
+            },
+        });
+    }
 }
 
 /// The work shape of every dispatch of a frame of `shape` ([batch, height, width]).
@@ -583,7 +841,7 @@ impl Plan {
                     });
                     &pipes.unit_layout
                 }
-                Kernel::Stem | Kernel::Dw | Kernel::Fc => {
+                Kernel::Stem | Kernel::Dw | Kernel::Fc | Kernel::Conv | Kernel::Copy => {
                     entries.push(wgpu::BindGroupEntry {
                         binding: 3,
                         resource: buf(s.dst),

@@ -37,6 +37,8 @@ impl GpuBackend {
             Kernel::Pw => &self.pipes.pw,
             Kernel::Head => &self.pipes.head,
             Kernel::Fc => &self.pipes.fc,
+            Kernel::Conv => &self.pipes.conv,
+            Kernel::Copy => &self.pipes.copy,
         }
     }
 

@@ -150,15 +150,20 @@ impl Arch {
 
     /// The published width this is, if any.
     pub fn known_width(&self) -> Option<Width> {
+        self.backbone_width().filter(|_| self.num_classes == 1000)
+    }
+
+    /// The published width whose backbone this is, whatever its head (a fine-tune's).
+    pub fn backbone_width(&self) -> Option<Width> {
         Width::ALL.into_iter().find(|w| {
             self.family == Family::Torchvision
                 && self.stages_repeats == [4, 8, 4]
                 && self.stages_out_channels == w.channels()
-                && self.num_classes == 1000
         })
     }
 
-    /// Human name: "x1.0", or the constructor arguments for a custom network.
+    /// Human name: "x1.0", "x1.0, 5 classes" (a fine-tune), or the constructor arguments
+    /// for a custom network.
     pub fn describe(&self) -> String {
         if let Family::Tutorial { groups } = self.family {
             let c = self.stages_out_channels;
@@ -168,8 +173,9 @@ impl Arch {
                 self.num_classes
             );
         }
-        match self.known_width() {
-            Some(w) => format!("x{}", w.label()),
+        match self.backbone_width() {
+            Some(w) if self.num_classes == 1000 => format!("x{}", w.label()),
+            Some(w) => format!("x{}, {} classes", w.label(), self.num_classes),
             None => format!(
                 "custom (repeats {:?}, channels {:?}, {} classes)",
                 self.stages_repeats, self.stages_out_channels, self.num_classes

@@ -121,8 +121,9 @@ impl Unit {
         self.branch2[2].out_ch + other
     }
 
-    /// Whether this is torchvision's unit exactly, the only one the fast CPU and WebGPU
-    /// kernels run yet: ReLU, depthwise 3x3, pass-through first, 2 shuffle groups.
+    /// Whether this is torchvision's unit exactly (ReLU, depthwise 3x3, pass-through first,
+    /// 2 shuffle groups): WebGPU runs these with its fused kernels, the others one conv per
+    /// dispatch.
     pub fn is_torchvision(&self) -> bool {
         let pw = |c: &Conv| c.kind == ConvKind::Pointwise && c.act == Activation::Relu;
         let dw = |c: &Conv| c.kind == ConvKind::Depthwise3x3 && c.act == Activation::None;
@@ -196,20 +197,6 @@ impl Network {
     /// Every unit in execution order.
     pub fn units(&self) -> impl Iterator<Item = &Unit> {
         self.stages.iter().flatten()
-    }
-
-    /// Why kernels written for torchvision's network alone cannot run this one, if they
-    /// cannot: backends call this at build and refuse instead of running it wrongly.
-    pub fn torchvision_only_refusal(&self, backend: &str) -> crate::Result<()> {
-        let stem = self.stem.kind == ConvKind::Full3x3 && self.stem.act == Activation::Relu;
-        if stem && self.conv5.act == Activation::Relu && self.units().all(Unit::is_torchvision) {
-            return Ok(());
-        }
-        Err(crate::Error::Usage(format!(
-            "the {backend} backend cannot run {} yet (ReLU6, dense or grouped 3x3 convs, \
-             tutorial unit order); use the reference backend",
-            self.arch.describe()
-        )))
     }
 
     /// Parameters after folding (BN folded into conv weights and biases).

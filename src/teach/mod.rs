@@ -5,6 +5,10 @@
 //! falls monotonically. It stops when the loss stops moving or the gradient vanishes
 //! (converged), or at the time cap. The start point comes from the seed, so a seed gives
 //! the same head every time.
+//!
+//! Pooled ReLU features differ in scale by orders of magnitude, which makes plain gradient
+//! descent crawl; training runs on features standardized per dimension and the scaling is
+//! folded back into the head afterwards, so the result is an ordinary `fc`.
 
 use crate::model::Linear;
 use crate::{Error, Result};
@@ -102,17 +106,27 @@ pub fn train(samples: &Samples, opts: &TrainOptions) -> Result<Trained> {
     }
     let start = Instant::now();
     let (k, d) = (samples.classes, samples.feature_len);
+    let (mean, scale) = standardization(samples);
+    let x: Vec<f32> = samples
+        .features
+        .chunks_exact(d)
+        .flat_map(|row| (0..d).map(|i| (row[i] - mean[i]) / scale[i]))
+        .collect();
+    let standardized = Samples {
+        features: &x,
+        ..*samples
+    };
     // Parameters: `[k][d]` weights, then `k` biases.
     let mut params = seeded(k * d, opts.seed, 0.01);
     params.resize(k * d + k, 0.0);
     let mut grad = vec![0.0; params.len()];
-    let mut loss = loss_and_grad(samples, opts.l2, &params, Some(&mut grad));
+    let mut loss = loss_and_grad(&standardized, opts.l2, &params, Some(&mut grad));
     let mut losses = vec![loss];
     let mut step = 1.0f32;
     let mut converged = false;
     let mut trial = vec![0.0; params.len()];
     while start.elapsed().as_secs_f64() * 1e3 < opts.max_ms {
-        let g2: f32 = grad.iter().map(|g| g * g).sum();
+        let g2 = dot(&grad, &grad);
         if g2 < 1e-12 {
             converged = true;
             break;
@@ -122,7 +136,7 @@ pub fn train(samples: &Samples, opts: &TrainOptions) -> Result<Trained> {
             for ((t, p), g) in trial.iter_mut().zip(&params).zip(&grad) {
                 *t = p - step * g;
             }
-            let l = loss_and_grad(samples, opts.l2, &trial, None);
+            let l = loss_and_grad(&standardized, opts.l2, &trial, None);
             if l <= loss - 0.5 * step * g2 {
                 break Some(l);
             }
@@ -137,7 +151,7 @@ pub fn train(samples: &Samples, opts: &TrainOptions) -> Result<Trained> {
         };
         std::mem::swap(&mut params, &mut trial);
         let drop = loss - next;
-        loss = loss_and_grad(samples, opts.l2, &params, Some(&mut grad));
+        loss = loss_and_grad(&standardized, opts.l2, &params, Some(&mut grad));
         losses.push(loss);
         if drop <= opts.tolerance * loss.max(1e-6) {
             converged = true;
@@ -145,7 +159,14 @@ pub fn train(samples: &Samples, opts: &TrainOptions) -> Result<Trained> {
         }
         step *= 2.0;
     }
-    let bias = params.split_off(k * d);
+    let mut bias = params.split_off(k * d);
+    // Back to raw features: w . (v - m) / s + b = (w / s) . v + (b - (w / s) . m).
+    for (row, b) in params.chunks_exact_mut(d).zip(&mut bias) {
+        for (w, s) in row.iter_mut().zip(&scale) {
+            *w /= s;
+        }
+        *b -= dot(row, &mean);
+    }
     let head = Linear {
         in_f: d,
         out_f: k,
@@ -207,7 +228,7 @@ pub fn logits(head: &Linear, x: &[f32]) -> Vec<f32> {
     head.weight
         .chunks_exact(head.in_f)
         .zip(&head.bias)
-        .map(|(row, b)| b + row.iter().zip(x).map(|(w, v)| w * v).sum::<f32>())
+        .map(|(row, b)| b + dot(row, x))
         .collect()
 }
 
@@ -225,12 +246,7 @@ fn loss_and_grad(s: &Samples, l2: f32, params: &[f32], mut grad: Option<&mut [f3
     let mut p = vec![0.0f32; k];
     for (x, &label) in s.features.chunks_exact(d).zip(s.labels) {
         for (c, pc) in p.iter_mut().enumerate() {
-            *pc = b[c]
-                + w[c * d..(c + 1) * d]
-                    .iter()
-                    .zip(x)
-                    .map(|(w, v)| w * v)
-                    .sum::<f32>();
+            *pc = b[c] + dot(&w[c * d..(c + 1) * d], x);
         }
         let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let mut sum = 0.0;
@@ -251,8 +267,60 @@ fn loss_and_grad(s: &Samples, l2: f32, params: &[f32], mut grad: Option<&mut [f3
             }
         }
     }
-    let penalty: f32 = w.iter().map(|w| w * w).sum::<f32>() * l2 / 2.0;
+    let penalty = dot(w, w) * l2 / 2.0;
     (total / n as f64) as f32 + penalty
+}
+
+/// Per-dimension mean and standard deviation over the samples (1 where a dimension is
+/// constant, so it stays put).
+fn standardization(s: &Samples) -> (Vec<f32>, Vec<f32>) {
+    let (d, n) = (s.feature_len, s.len() as f32);
+    let mut mean = vec![0.0f32; d];
+    for row in s.features.chunks_exact(d) {
+        for (m, v) in mean.iter_mut().zip(row) {
+            *m += v;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    let mut var = vec![0.0f32; d];
+    for row in s.features.chunks_exact(d) {
+        for ((q, v), m) in var.iter_mut().zip(row).zip(&mean) {
+            *q += (v - m) * (v - m);
+        }
+    }
+    let scale = var
+        .iter()
+        .zip(&mean)
+        .map(|(q, m)| {
+            let sd = (q / n).sqrt();
+            // Relative to the values' size, so float noise in a constant column is constant.
+            if sd > 1e-6 * m.abs().max(1e-6) {
+                sd
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    (mean, scale)
+}
+
+/// A dot product over eight partial sums, which the compiler turns into SIMD (a plain
+/// `sum()` must add in order and stays scalar).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// `len` values in `[-scale, scale)` from a small xorshift generator seeded with `seed`.

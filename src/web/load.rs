@@ -19,7 +19,8 @@ const OLD_CACHES: [&str; 1] = ["shufflenet-weights-v1"];
 
 /// Verified bytes, where they came from, and the cache entry they belong under.
 pub struct Download {
-    pub bytes: Vec<u8>,
+    /// Shared: the engine keeps the loaded file's bytes for exporting it.
+    pub bytes: std::rc::Rc<Vec<u8>>,
     pub cached: bool,
     cache: Option<(Cache, String)>,
 }
@@ -88,7 +89,7 @@ pub async fn get(
                 progress(bytes.len(), (bytes.len() as f64).into());
                 let cache = Some((cache.clone(), key));
                 return Ok(Download {
-                    bytes,
+                    bytes: bytes.into(),
                     cached: true,
                     cache,
                 });
@@ -101,7 +102,7 @@ pub async fn get(
     integrity::verify(&bytes, url, sha256).map_err(js_err)?;
     let cache = cache.zip(key(etag));
     Ok(Download {
-        bytes,
+        bytes: bytes.into(),
         cached: false,
         cache,
     })

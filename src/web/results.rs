@@ -25,6 +25,9 @@ pub struct WeightsInfo {
     pub format: String,
     pub bytes: usize,
     pub classes: usize,
+    /// Pooled features per image (conv5's channels): what a taught head reads.
+    #[serde(rename = "featureLen")]
+    pub feature_len: usize,
     /// Where the class names come from: "imagenet" (a 1000-class head), "numbered" (none
     /// known: "class 3") or "given" (the file's metadata, or a names file).
     #[serde(rename = "classNames")]
@@ -41,6 +44,7 @@ impl From<&Info> for WeightsInfo {
             format: info.format.name().into(),
             bytes: info.file_bytes,
             classes: info.arch.num_classes,
+            feature_len: info.arch.stages_out_channels[4],
             class_names: match info.class_names.source() {
                 Source::ImageNet => "imagenet",
                 Source::Numbered => "numbered",
@@ -123,6 +127,10 @@ pub struct Prediction {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub fallback: Option<String>,
+    /// The pooled features (conv5's channels after global pooling), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub features: Option<Vec<f32>>,
     #[serde(flatten)]
     pub run: RunInfo,
 }
@@ -176,4 +184,28 @@ impl From<crate::gpu::GpuStats> for GpuStats {
             max_serial_steps: g.shape.max_serial_steps,
         }
     }
+}
+
+/// How one class did on the held-out samples.
+#[derive(Serialize, Tsify)]
+pub struct ClassHeldOut {
+    pub name: String,
+    pub right: usize,
+    pub total: usize,
+}
+
+/// `teach`'s result: the head now running, and how well a head trained without the
+/// held-out samples classified them.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct Taught {
+    pub info: WeightsInfo,
+    pub samples: usize,
+    pub train_accuracy: f32,
+    pub held_out: Vec<ClassHeldOut>,
+    pub held_out_right: usize,
+    pub held_out_total: usize,
+    pub ms: f64,
+    pub steps: usize,
+    pub converged: bool,
 }

@@ -22,7 +22,7 @@ pub use validate::{check, check_layout, check_values, infer_arch, MAX_STAGE_UNIT
 use std::sync::Arc;
 
 use crate::classes::ClassNames;
-use crate::model::{Arch, Network};
+use crate::model::{Arch, Linear, Network};
 use crate::{Error, Result};
 
 /// Largest weights file accepted: x2.0 in F32 is about 30 MB.
@@ -131,6 +131,38 @@ pub fn read_state_dict(bytes: &[u8]) -> Result<(StateDict, Format)> {
     let mut budget = Budget::for_file(bytes.len());
     let (index, format) = read_index(bytes, &mut budget)?;
     Ok((index.decode(&mut budget)?, format))
+}
+
+/// Puts `head` in `sd` under the classifier's own names: torchvision's `fc.*`, or
+/// `linear.*` for the tutorial's network, as `[classes, features]` and `[classes]`.
+pub fn replace_head(sd: &mut StateDict, head: &Linear) {
+    let prefix = if sd.tensors.contains_key("linear.weight") {
+        "linear"
+    } else {
+        "fc"
+    };
+    let tensor = |shape: Vec<usize>, data: &[f32]| RawTensor {
+        shape,
+        data: data.to_vec(),
+    };
+    sd.tensors.insert(
+        format!("{prefix}.weight"),
+        tensor(vec![head.out_f, head.in_f], &head.weight),
+    );
+    sd.tensors.insert(
+        format!("{prefix}.bias"),
+        tensor(vec![head.out_f], &head.bias),
+    );
+}
+
+/// The weights file `source` with its classifier replaced by `head`, as F32 safetensors
+/// with `names` in the metadata: what PyTorch loads into the same architecture built with
+/// `num_classes = head.out_f`.
+pub fn export_with_head(source: &[u8], head: &Linear, names: &ClassNames) -> Result<Vec<u8>> {
+    names.check_count(head.out_f)?;
+    let (mut sd, _) = read_state_dict(source)?;
+    replace_head(&mut sd, head);
+    write_safetensors(&sd, false, Some(names))
 }
 
 /// Reads, infers the architecture, checks names and shapes on the header, then decodes

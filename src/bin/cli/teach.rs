@@ -8,7 +8,7 @@ use shufflenet_web::classes::ClassNames;
 use shufflenet_web::engine::Engine;
 use shufflenet_web::preprocess::{self, Crop};
 use shufflenet_web::teach::{self, Samples, TrainOptions};
-use shufflenet_web::weights::{self, RawTensor, StateDict};
+use shufflenet_web::weights::{self, StateDict};
 use shufflenet_web::{Error, Result};
 
 /// The class folders of `data`, by name; hidden entries skipped.
@@ -144,21 +144,7 @@ pub fn run(
             100.0 * right as f32 / held_y.len() as f32
         );
     }
-    // torchvision's names and shapes: `fc.weight` [classes, features], `fc.bias` [classes].
-    sd.tensors.insert(
-        "fc.weight".into(),
-        RawTensor {
-            shape: vec![classes, d],
-            data: t.head.weight,
-        },
-    );
-    sd.tensors.insert(
-        "fc.bias".into(),
-        RawTensor {
-            shape: vec![classes],
-            data: t.head.bias,
-        },
-    );
+    weights::replace_head(&mut sd, &t.head);
     let names = ClassNames::given(dirs.into_iter().map(|(name, _)| name).collect())?;
     weights::write_safetensors(&sd, false, Some(&names))
 }

@@ -11,7 +11,7 @@ pub struct Depthwise {
     /// Channel slots computed: a multiple of 4.
     width: usize,
     stride: usize,
-    relu: bool,
+    act: Activation,
     /// `[tap][slot]`, zero on slots no channel lives in.
     weights: Vec<f32>,
     /// `[slot]`.
@@ -34,12 +34,13 @@ impl Depthwise {
         Depthwise {
             width,
             stride: conv.stride,
-            relu: conv.act == Activation::Relu,
+            act: conv.act,
             weights,
             bias,
         }
     }
 
+    #[cfg(feature = "testing")]
     pub fn dense(conv: &Conv) -> Depthwise {
         Depthwise::new(conv, &(0..conv.out_ch).collect::<Vec<_>>())
     }
@@ -132,10 +133,7 @@ impl Depthwise {
                         F4::load(src.add(off + c)),
                     );
                 }
-                if self.relu {
-                    acc = acc.max(F4::splat(0.0));
-                }
-                acc.store(dst.add(c));
+                acc.activate(self.act).store(dst.add(c));
             }
         }
     }
@@ -165,9 +163,7 @@ impl Depthwise {
                 }
             }
         }
-        if self.relu {
-            out.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
+        out.iter_mut().for_each(|v| *v = self.act.apply(*v));
     }
 }
 

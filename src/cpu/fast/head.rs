@@ -1,4 +1,4 @@
-//! The head: conv5 1x1 (+ ReLU) through the packed kernel, global average pool, then fc as a
+//! The head: conv5 1x1 (+ its activation, if any) through the packed kernel, global average pool, then fc as a
 //! one-row matrix product against weights packed like any other 1x1 layer.
 
 use super::pointwise::Pointwise;
@@ -19,14 +19,8 @@ impl Head {
     pub fn new(conv5: &Conv, fc: &Linear, slots: &[usize]) -> Head {
         let out: Vec<usize> = (0..conv5.out_ch).collect();
         Head {
-            conv5: Pointwise::new(
-                &conv5.weight,
-                &conv5.bias,
-                conv5.act == Activation::Relu,
-                slots,
-                &out,
-            ),
-            fc: Pointwise::dense(&fc.weight, &fc.bias, false, fc.in_f, fc.out_f),
+            conv5: Pointwise::new(&conv5.weight, &conv5.bias, conv5.act, slots, &out),
+            fc: Pointwise::dense(&fc.weight, &fc.bias, Activation::None, fc.in_f, fc.out_f),
             classes: fc.out_f,
             feature_len: conv5.out_ch,
         }
@@ -34,7 +28,7 @@ impl Head {
 
     /// Packs a new classifier; conv5 stays as it is.
     pub fn set_fc(&mut self, fc: &Linear) {
-        self.fc = Pointwise::dense(&fc.weight, &fc.bias, false, fc.in_f, fc.out_f);
+        self.fc = Pointwise::dense(&fc.weight, &fc.bias, Activation::None, fc.in_f, fc.out_f);
         self.classes = fc.out_f;
     }
 

@@ -2,6 +2,7 @@
 //! scalar arrays in the "cpu-scalar" wasm build), weights packed once, buffers planned once
 //! per input size. See `plan` for the layout and how split / shuffle are folded away.
 
+mod conv3x3;
 mod depthwise;
 mod head;
 mod plan;
@@ -42,9 +43,10 @@ struct Boundary<'a> {
 }
 
 impl FastCpu {
-    /// Refuses networks its kernels do not run yet (the tutorial's).
+    /// Packs the network's weights: torchvision's and the tutorial's (every conv kind,
+    /// activation, half order and shuffle the graph describes). A `Result` like the other
+    /// backends' constructors, so the engine builds them all alike.
     pub fn new(net: &Network) -> Result<FastCpu> {
-        net.torchvision_only_refusal("fast CPU")?;
         Ok(FastCpu {
             plan: Plan::new(net),
             buffers: None,

@@ -9,16 +9,17 @@
 //!
 //! Split, concat and shuffle are bookkeeping: `slots[c]` says where logical channel `c`
 //! of an activation lives in its pixel. A stride-1 unit works in place: branch 2 reads the
-//! slots of the second half and writes its result back into those same slots, the first
-//! half never moves, and the shuffled order is just a new `slots` list for the next layer.
+//! slots of its half (torchvision's second, the tutorial's first) and writes its result
+//! back into those same slots, the other half never moves, and the shuffled order (any
+//! group count) is just a new `slots` list for the next layer.
 
-use super::depthwise::Depthwise;
+use super::conv3x3::Spatial;
 use super::head::Head;
 use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::simd::{round_up, LANES};
 use super::stem::{Stem, PATCH};
-use crate::model::{out_size, Activation, Dims, Network, Skeleton, Unit};
+use crate::model::{out_size, Conv, Dims, HalfOrder, Network, Skeleton, Unit};
 
 /// One unit's packed kernels.
 // Built once per network and walked in order: the size difference between variants costs nothing.
@@ -28,15 +29,15 @@ pub enum UnitOps {
     /// Stride 1, in place on the activation.
     Split {
         pw1: Pointwise,
-        dw: Depthwise,
+        conv: Spatial,
         pw2: Pointwise,
     },
     /// Stride 2, from one activation buffer into the other.
     Down {
-        b1_dw: Depthwise,
+        b1_conv: Spatial,
         b1_pw: Pointwise,
         pw1: Pointwise,
-        dw: Depthwise,
+        conv: Spatial,
         pw2: Pointwise,
     },
 }
@@ -45,50 +46,75 @@ pub enum UnitOps {
 pub struct UnitPlan {
     pub ops: UnitOps,
     pub in_ch: usize,
-    pub branch: usize,
+    pub out_ch: usize,
+    /// Floats per pixel of the branch-private buffers: `t1` (the first 1x1's output) and
+    /// `t2` (the 3x3s' outputs).
+    pub t1_stride: usize,
+    pub t2_stride: usize,
 }
 
 impl UnitPlan {
     /// Packs `u`, whose input channels live at `slots`; returns where its outputs live.
     pub fn new(u: &Unit, slots: &[usize]) -> (UnitPlan, Vec<usize>) {
-        let b = u.branch;
-        let ids = |from: usize| (from..from + b).collect::<Vec<_>>();
-        let pw = |c: &crate::model::Conv, i: &[usize], o: &[usize]| {
-            Pointwise::new(&c.weight, &c.bias, c.act == Activation::Relu, i, o)
-        };
+        let ids = |from: usize, n: usize| (from..from + n).collect::<Vec<_>>();
+        let pw =
+            |c: &Conv, i: &[usize], o: &[usize]| Pointwise::new(&c.weight, &c.bias, c.act, i, o);
         let [c1, c2, c3] = &u.branch2;
-        let (ops, out) = match &u.branch1 {
+        let (ops, cat, t2_stride) = match &u.branch1 {
             None => {
-                let (kept, changed) = slots.split_at(b);
+                // The processed half's slots are rewritten in place; the other half stays.
+                let kept_len = u.in_ch - u.branch;
+                let (kept, changed) = match u.order {
+                    HalfOrder::PassFirst => slots.split_at(kept_len),
+                    HalfOrder::ProcessedFirst => {
+                        let (changed, kept) = slots.split_at(u.branch);
+                        (kept, changed)
+                    }
+                };
                 // Branch 2's result may go to the freed slots in any order: ascending order
                 // keeps runs of consecutive slots, which the 1x1 kernel stores as vectors.
                 let mut freed = changed.to_vec();
                 freed.sort_unstable();
+                let (conv, mid) = Spatial::new(c2, &ids(0, c1.out_ch));
                 let ops = UnitOps::Split {
-                    pw1: pw(c1, changed, &ids(0)),
-                    dw: Depthwise::dense(c2),
-                    pw2: pw(c3, &ids(0), &freed),
+                    pw1: pw(c1, changed, &ids(0, c1.out_ch)),
+                    conv,
+                    pw2: pw(c3, &mid, &freed),
                 };
-                // Output 2j is kept channel j, 2j+1 is branch-2 channel j.
-                (ops, interleave(kept, &freed))
+                let cat = match u.order {
+                    HalfOrder::PassFirst => [kept, &freed].concat(),
+                    HalfOrder::ProcessedFirst => [&freed, kept].concat(),
+                };
+                (ops, cat, stride(c2.out_ch))
             }
             Some([d1, p1]) => {
-                let ops = UnitOps::Down {
-                    b1_dw: Depthwise::new(d1, slots),
-                    b1_pw: pw(p1, slots, &ids(0)),
-                    pw1: pw(c1, slots, &ids(0)),
-                    dw: Depthwise::dense(c2),
-                    pw2: pw(c3, &ids(0), &ids(b)),
+                // The branches write slots 0.. in concat order.
+                let (n1, n2) = (p1.out_ch, c3.out_ch);
+                let (b1_out, b2_out) = match u.order {
+                    HalfOrder::PassFirst => (ids(0, n1), ids(n1, n2)),
+                    HalfOrder::ProcessedFirst => (ids(n2, n1), ids(0, n2)),
                 };
-                (ops, interleave(&ids(0), &ids(b)))
+                let (b1_conv, b1_mid) = Spatial::new(d1, slots);
+                let (conv, mid) = Spatial::new(c2, &ids(0, c1.out_ch));
+                let ops = UnitOps::Down {
+                    b1_pw: pw(p1, &b1_mid, &b1_out),
+                    b1_conv,
+                    pw1: pw(c1, slots, &ids(0, c1.out_ch)),
+                    conv,
+                    pw2: pw(c3, &mid, &b2_out),
+                };
+                let t2 = stride(c2.out_ch).max(stride(b1_mid.iter().max().map_or(0, |m| m + 1)));
+                (ops, ids(0, n1 + n2), t2)
             }
         };
         let plan = UnitPlan {
             ops,
             in_ch: u.in_ch,
-            branch: b,
+            out_ch: u.out_ch(),
+            t1_stride: stride(c1.out_ch),
+            t2_stride,
         };
-        (plan, out)
+        (plan, shuffle(&cat, u.shuffle_groups))
     }
 
     #[cfg(feature = "testing")]
@@ -99,9 +125,14 @@ impl UnitPlan {
         }
     }
 
-    /// Floats per pixel of the branch-private buffer.
-    pub fn branch_stride(&self) -> usize {
-        round_up(self.branch, LANES)
+    /// Floats the scratch buffers `t1` and `t2` need for an `input` map.
+    pub fn scratch(&self, input: Dims) -> (usize, usize) {
+        let s = match self.ops {
+            UnitOps::Split { .. } => 1,
+            UnitOps::Down { .. } => 2,
+        };
+        let out = out_size(input.h, s) * out_size(input.w, s);
+        (input.plane() * self.t1_stride, out * self.t2_stride)
     }
 
     /// Runs the unit on `x` (`h x w` pixels of `stride(in_ch)` floats). Stride 2 writes `y`.
@@ -114,36 +145,41 @@ impl UnitPlan {
         t1: &mut [f32],
         t2: &mut [f32],
     ) {
-        let bs = self.branch_stride();
+        let (s1, s2) = (self.t1_stride, self.t2_stride);
+        let xs = stride(self.in_ch);
         match &self.ops {
-            UnitOps::Split { pw1, dw, pw2 } => {
-                let xs = stride(2 * self.branch);
-                pw1.run(pool, x, xs, h * w, t1, bs);
-                dw.run(pool, t1, (h, w, bs), t2, bs);
-                pw2.run(pool, t2, bs, h * w, x, xs);
+            UnitOps::Split { pw1, conv, pw2 } => {
+                pw1.run(pool, x, xs, h * w, t1, s1);
+                conv.run(pool, t1, (h, w, s1), t2, s2);
+                pw2.run(pool, t2, s2, h * w, x, xs);
             }
             UnitOps::Down {
-                b1_dw,
+                b1_conv,
                 b1_pw,
                 pw1,
-                dw,
+                conv,
                 pw2,
             } => {
-                let (xs, ys) = (stride(self.in_ch), stride(2 * self.branch));
+                let ys = stride(self.out_ch);
                 let pixels = out_size(h, 2) * out_size(w, 2);
-                b1_dw.run(pool, x, (h, w, xs), t2, xs);
-                b1_pw.run(pool, t2, xs, pixels, y, ys);
-                pw1.run(pool, x, xs, h * w, t1, bs);
-                dw.run(pool, t1, (h, w, bs), t2, bs);
-                pw2.run(pool, t2, bs, pixels, y, ys);
+                b1_conv.run(pool, x, (h, w, xs), t2, s2);
+                b1_pw.run(pool, t2, s2, pixels, y, ys);
+                pw1.run(pool, x, xs, h * w, t1, s1);
+                conv.run(pool, t1, (h, w, s1), t2, s2);
+                pw2.run(pool, t2, s2, pixels, y, ys);
             }
         }
     }
 }
 
-/// `[a0, b0, a1, b1, ...]`: concat followed by a two-group channel shuffle.
-fn interleave(a: &[usize], b: &[usize]) -> Vec<usize> {
-    a.iter().zip(b).flat_map(|(&x, &y)| [x, y]).collect()
+/// Where each channel lives after a channel shuffle with `groups` groups of the
+/// concatenation `cat`: output channel `j * groups + i` is concatenated channel
+/// `i * (C / groups) + j` (two groups interleave the halves; one changes nothing).
+fn shuffle(cat: &[usize], groups: usize) -> Vec<usize> {
+    let per_group = cat.len() / groups;
+    (0..cat.len())
+        .map(|c| cat[(c % groups) * per_group + c / groups])
+        .collect()
 }
 
 /// Floats per pixel of an activation with `channels` channels.
@@ -221,12 +257,11 @@ impl Buffers {
         let cs = stride(plan.stem_ch);
         let (mut act, mut t1, mut t2) = (pool.plane() * cs, 0, 0);
         for (u, (i, o)) in plan.stages.iter().flatten().zip(&dims[2..]) {
-            let bs = u.branch_stride();
             act = act
                 .max(i.plane() * stride(u.in_ch))
-                .max(o.plane() * stride(2 * u.branch));
-            t1 = t1.max(i.plane() * bs);
-            t2 = t2.max(o.plane() * bs.max(stride(u.in_ch)));
+                .max(o.plane() * stride(u.out_ch));
+            let (s1, s2) = u.scratch(*i);
+            (t1, t2) = (t1.max(s1), t2.max(s2));
         }
         let fs = plan.head.features();
         let head_in = dims[dims.len() - 3].0;

@@ -12,11 +12,12 @@
 
 use super::pool::{Pool, Shared, MIN_PART_MACS};
 use super::simd::{round_up, F4, LANES};
+use crate::model::Activation;
 
 /// Pixels per register tile: 6 x 2 accumulators plus operands fit 16 vector registers.
-const MR: usize = 6;
+pub(super) const MR: usize = 6;
 /// Output channels per register tile (two vectors).
-const NR: usize = 8;
+pub(super) const NR: usize = 8;
 /// Packed weights handled per sweep over the pixels (floats): about an L1 cache.
 const PANEL_BUDGET: usize = 8 * 1024;
 /// Marks a padding column that is never stored.
@@ -24,11 +25,48 @@ const SKIP: u32 = u32::MAX;
 
 /// How one 4-channel vector of a tile row is written.
 #[derive(Clone, Copy, Debug)]
-enum Store {
+pub(super) enum Store {
     /// Four consecutive slots starting here.
     Vector(u32),
     /// Each lane to its own slot, or nowhere.
     Lanes([u32; 4]),
+}
+
+impl Store {
+    /// One per 4-column vector of `columns` (a multiple of 4) columns: column `o` goes to
+    /// `out_slot[o]`, columns past its end nowhere.
+    pub(super) fn plan(out_slot: &[usize], columns: usize) -> Vec<Store> {
+        let slot = |o: usize| out_slot.get(o).map_or(SKIP, |&s| s as u32);
+        (0..columns / LANES)
+            .map(|v| {
+                let lanes: [u32; 4] = core::array::from_fn(|l| slot(v * LANES + l));
+                let consecutive =
+                    (1..4).all(|l| lanes[0] != SKIP && lanes[l] == lanes[0] + l as u32);
+                if consecutive {
+                    Store::Vector(lanes[0])
+                } else {
+                    Store::Lanes(lanes)
+                }
+            })
+            .collect()
+    }
+
+    /// Writes `x` into the pixel at `row`.
+    /// # Safety
+    /// Every slot this store names must be writable at `row`.
+    #[inline(always)]
+    pub(super) unsafe fn write(self, x: F4, row: *mut f32) {
+        match self {
+            Store::Vector(s) => x.store(row.add(s as usize)),
+            Store::Lanes(slots) => {
+                for (s, val) in slots.into_iter().zip(x.to_array()) {
+                    if s != SKIP {
+                        *row.add(s as usize) = val;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A 1x1 convolution (or any dense `[out][in]` layer applied per pixel), packed.
@@ -36,7 +74,7 @@ enum Store {
 pub struct Pointwise {
     k: usize,
     blocks: usize,
-    relu: bool,
+    act: Activation,
     /// `[block][k][NR]`.
     panels: Vec<f32>,
     /// `[block * NR]`, zero for padding columns.
@@ -56,7 +94,7 @@ impl Pointwise {
     pub fn new(
         weight: &[f32],
         bias: &[f32],
-        relu: bool,
+        act: Activation,
         in_slot: &[usize],
         out_slot: &[usize],
     ) -> Pointwise {
@@ -79,23 +117,11 @@ impl Pointwise {
             }
             padded_bias[o] = bias[o];
         }
-        let slot = |o: usize| out_slot.get(o).map_or(SKIP, |&s| s as u32);
-        let stores = (0..blocks * NR / LANES)
-            .map(|v| {
-                let lanes: [u32; 4] = core::array::from_fn(|l| slot(v * LANES + l));
-                let consecutive =
-                    (1..4).all(|l| lanes[0] != SKIP && lanes[l] == lanes[0] + l as u32);
-                if consecutive {
-                    Store::Vector(lanes[0])
-                } else {
-                    Store::Lanes(lanes)
-                }
-            })
-            .collect();
+        let stores = Store::plan(out_slot, blocks * NR);
         Pointwise {
             k,
             blocks,
-            relu,
+            act,
             panels,
             bias: padded_bias,
             gather,
@@ -106,9 +132,9 @@ impl Pointwise {
     }
 
     /// Inputs `[i]` -> outputs `[o]` in consecutive slots (a branch's private buffer).
-    pub fn dense(weight: &[f32], bias: &[f32], relu: bool, k: usize, n: usize) -> Pointwise {
+    pub fn dense(weight: &[f32], bias: &[f32], act: Activation, k: usize, n: usize) -> Pointwise {
         let ids = |c: usize| (0..c).collect::<Vec<_>>();
-        Pointwise::new(weight, bias, relu, &ids(k), &ids(n))
+        Pointwise::new(weight, bias, act, &ids(k), &ids(n))
     }
 
     /// Output channels, padded for a whole tile.
@@ -197,22 +223,9 @@ impl Pointwise {
                 None => self.tile::<R, false>(rows_in, &[], b),
                 Some(g) => self.tile::<R, true>(rows_in, g, b),
             };
-            let zero = F4::splat(0.0);
             for (r, row) in acc.into_iter().enumerate() {
-                for (v, mut x) in row.into_iter().enumerate() {
-                    if self.relu {
-                        x = x.max(zero);
-                    }
-                    match self.stores[b * NR / LANES + v] {
-                        Store::Vector(s) => x.store(rows_out[r].add(s as usize)),
-                        Store::Lanes(slots) => {
-                            for (s, val) in slots.into_iter().zip(x.to_array()) {
-                                if s != SKIP {
-                                    *rows_out[r].add(s as usize) = val;
-                                }
-                            }
-                        }
-                    }
+                for (v, x) in row.into_iter().enumerate() {
+                    self.stores[b * NR / LANES + v].write(x.activate(self.act), rows_out[r]);
                 }
             }
         }

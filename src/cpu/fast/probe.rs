@@ -1,6 +1,7 @@
 //! Single kernels of the fast path on the reference backend's NCHW `Map`s, so the shared
 //! kernel suite can compare each one with `cpu::reference`. Not used when running a network.
 
+use super::conv3x3::Spatial;
 use super::depthwise::Depthwise;
 use super::head::Head;
 use super::plan::{stride, UnitOps, UnitPlan};
@@ -8,7 +9,7 @@ use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::stem::{self, Stem, PATCH};
 use crate::cpu::reference::Map;
-use crate::model::{out_size, Activation, Conv, Linear, Unit};
+use crate::model::{out_size, Conv, Dims, Linear, Unit};
 
 /// NHWC pixels of `xs` floats, channel `c` at `slots[c]`, other slots zero.
 fn to_nhwc(x: &Map, slots: &[usize], xs: usize) -> Vec<f32> {
@@ -54,13 +55,7 @@ pub fn pointwise(conv: &Conv, x: &Map, scattered: bool) -> Map {
     } else {
         (ids(k), ids(conv.out_ch))
     };
-    let op = Pointwise::new(
-        &conv.weight,
-        &conv.bias,
-        conv.act == Activation::Relu,
-        &in_slots,
-        &out_slots,
-    );
+    let op = Pointwise::new(&conv.weight, &conv.bias, conv.act, &in_slots, &out_slots);
     let (xs, ys) = (stride(k), stride(2 * conv.out_ch));
     let input = to_nhwc(x, &in_slots, xs);
     let mut out = vec![0.0; x.h * x.w * ys];
@@ -81,6 +76,30 @@ pub fn depthwise(conv: &Conv, x: &Map) -> Map {
         xs,
     );
     from_nhwc(&out, (oh, ow, xs), &ids(x.c))
+}
+
+/// A unit's 3x3 conv as a unit plans it (depthwise, dense or grouped). With `scattered`,
+/// inputs sit in reversed slots of a pixel one vector wider, as a stride-2 unit's first
+/// branch reads the shuffled activation.
+pub fn spatial(conv: &Conv, x: &Map, scattered: bool) -> Map {
+    let xs = stride(conv.in_ch) + if scattered { 4 } else { 0 };
+    let in_slots: Vec<usize> = if scattered {
+        (0..conv.in_ch).map(|c| xs - 1 - c).collect()
+    } else {
+        ids(conv.in_ch)
+    };
+    let (op, out_slots) = Spatial::new(conv, &in_slots);
+    let ys = xs.max(stride(conv.out_ch));
+    let (oh, ow) = (out_size(x.h, op.stride()), out_size(x.w, op.stride()));
+    let mut out = vec![0.0; oh * ow * ys];
+    op.run(
+        &serial(),
+        &to_nhwc(x, &in_slots, xs),
+        (x.h, x.w, xs),
+        &mut out,
+        ys,
+    );
+    from_nhwc(&out, (oh, ow, ys), &out_slots)
 }
 
 /// The stem conv (without the pool).
@@ -111,9 +130,9 @@ pub fn units(us: &[Unit], x: &Map) -> Map {
     for u in us {
         let (plan, next) = UnitPlan::new(u, &slots);
         let (oh, ow) = (out_size(h, plan.stride()), out_size(w, plan.stride()));
-        let mut out = vec![0.0; size(2 * u.branch, oh, ow)];
-        let mut t1 = vec![0.0; h * w * plan.branch_stride()];
-        let mut t2 = vec![0.0; size(u.in_ch.max(u.branch), oh, ow)];
+        let mut out = vec![0.0; size(u.out_ch(), oh, ow)];
+        let (s1, s2) = plan.scratch(Dims { c: u.in_ch, h, w });
+        let (mut t1, mut t2) = (vec![0.0; s1], vec![0.0; s2]);
         cur.resize(size(u.in_ch, h, w).max(cur.len()), 0.0);
         plan.run(&serial(), &mut cur, (h, w), &mut out, &mut t1, &mut t2);
         if let UnitOps::Down { .. } = plan.ops {

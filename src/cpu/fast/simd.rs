@@ -5,6 +5,8 @@
 //! Loads and stores take raw pointers: the kernels check their slice bounds once on entry and
 //! then run unchecked inner loops. Unaligned access is fine on every target.
 
+use crate::model::Activation;
+
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod imp {
     use core::arch::wasm32::*;
@@ -48,6 +50,10 @@ mod imp {
         #[inline(always)]
         pub fn max(self, o: F4) -> F4 {
             F4(f32x4_pmax(self.0, o.0))
+        }
+        #[inline(always)]
+        pub fn min(self, o: F4) -> F4 {
+            F4(f32x4_pmin(self.0, o.0))
         }
         #[inline(always)]
         pub fn to_array(self) -> [f32; 4] {
@@ -107,6 +113,10 @@ mod imp {
             F4(unsafe { _mm_max_ps(self.0, o.0) })
         }
         #[inline(always)]
+        pub fn min(self, o: F4) -> F4 {
+            F4(unsafe { _mm_min_ps(self.0, o.0) })
+        }
+        #[inline(always)]
         pub fn to_array(self) -> [f32; 4] {
             let mut a = [0.0; 4];
             unsafe { _mm_storeu_ps(a.as_mut_ptr(), self.0) };
@@ -160,6 +170,10 @@ mod imp {
             F4(core::array::from_fn(|i| self.0[i].max(o.0[i])))
         }
         #[inline(always)]
+        pub fn min(self, o: F4) -> F4 {
+            F4(core::array::from_fn(|i| self.0[i].min(o.0[i])))
+        }
+        #[inline(always)]
         pub fn to_array(self) -> [f32; 4] {
             self.0
         }
@@ -167,6 +181,19 @@ mod imp {
 }
 
 pub use imp::F4;
+
+impl F4 {
+    /// The activation that follows a conv, on four lanes: the same `max(x, 0)` and
+    /// `min(x, 6)` the reference applies.
+    #[inline(always)]
+    pub fn activate(self, act: Activation) -> F4 {
+        match act {
+            Activation::None => self,
+            Activation::Relu => self.max(F4::splat(0.0)),
+            Activation::Relu6 => self.max(F4::splat(0.0)).min(F4::splat(6.0)),
+        }
+    }
+}
 
 /// Lanes per vector; channel counts are padded to a multiple of this.
 pub const LANES: usize = 4;

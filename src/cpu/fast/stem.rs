@@ -1,4 +1,4 @@
-//! The stem: conv 3x3/2 on the 3 input channels (+ ReLU), then max pool 3x3/2.
+//! The stem: conv 3x3/2 on the 3 input channels (+ its activation), then max pool 3x3/2.
 //!
 //! The conv is im2col'd one output row at a time (27 values per pixel, a small buffer that
 //! stays in cache) and run through the packed 1x1 kernel, so it shares the register tiling.
@@ -6,7 +6,7 @@
 use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::simd::{F4, LANES};
-use crate::model::{out_size, Activation, Conv};
+use crate::model::{out_size, Conv};
 
 /// Values per im2col row: 3 channels x 3 x 3 taps, in torch's `[in][ky][kx]` order.
 pub const PATCH: usize = 27;
@@ -20,13 +20,7 @@ impl Stem {
     pub fn new(conv: &Conv) -> Stem {
         assert_eq!(conv.in_ch * 9, PATCH, "the stem takes 3 channels");
         Stem {
-            conv: Pointwise::dense(
-                &conv.weight,
-                &conv.bias,
-                conv.act == Activation::Relu,
-                PATCH,
-                conv.out_ch,
-            ),
+            conv: Pointwise::dense(&conv.weight, &conv.bias, conv.act, PATCH, conv.out_ch),
         }
     }
 

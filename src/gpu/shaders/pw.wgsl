@@ -3,7 +3,8 @@
 // stride-1 units the pass-through half copied into the even channels by the same threads.
 // Stride-2 units run both branches' 1x1 here: workgroup_id.z is the branch.
 //
-// `head_main` is conv5 + ReLU + global average pool in one dispatch.
+// `head_main` is conv5 + its activation (ReLU, or none for the tutorial's) + global
+// average pool in one dispatch.
 //
 // Each invocation owns one pixel (batch folded in) and 16 output channels; weights are
 // transposed to [k][channel] so the 16 weights of a step are 4 workgroup-uniform vec4
@@ -25,7 +26,7 @@ struct Pw {
     copy_c: u32,   // > 0: copy pass-through channels from src2 (copy_c channels per image)
     split: u32,    // hardware set only
     pq: u32,       // hardware set only
-    pad0: u32,
+    act: u32,      // head only: conv5's activation
 }
 
 struct Params {
@@ -39,6 +40,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dst: array<f32>;
 
 var<workgroup> red: array<vec4<f32>, 256>; // head: [4][64] partial pools
+
+// The head's activation after conv5 (`act`: 0 none, as the tutorial's conv5; 1 ReLU).
+fn head_act(v: vec4<f32>, act: u32) -> vec4<f32> {
+    return select(v, max(v, vec4<f32>(0.0)), act == 1u);
+}
 
 // The 16 pre-activation outputs of block `ob` at pixel `r` of image `n`.
 fn block(d: Pw, n: u32, r: u32, ob: u32) -> array<vec4<f32>, 4> {
@@ -83,7 +89,7 @@ fn pw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     }
 }
 
-// Workgroup (image wg.x, channel block wg.y) sums ReLU(conv5) over the image's pixels.
+// Workgroup (image wg.x, channel block wg.y) sums act(conv5) over the image's pixels.
 @compute @workgroup_size(64)
 fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let d = params.pw[0];
@@ -92,7 +98,7 @@ fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     for (var r = lid; r < d.ohw; r += 64u) {
         var acc = block(d, n, r, wg.y);
         for (var i = 0u; i < 4u; i++) {
-            sum[i] += max(acc[i], vec4<f32>(0.0));
+            sum[i] += head_act(acc[i], d.act);
         }
     }
     for (var i = 0u; i < 4u; i++) {

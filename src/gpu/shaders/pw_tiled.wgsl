@@ -1,5 +1,5 @@
 // Hardware set: the last 1x1 + folded BN + ReLU of each branch (stored shuffled, stride-1
-// pass-through copied, as pw.wgsl), and conv5 + ReLU + global average pool (`head_main`).
+// pass-through copied, as pw.wgsl), and conv5 + its activation + global average pool (`head_main`).
 //
 // Why this shape: a real GPU needs thousands of invocations per dispatch and short serial
 // chains, where pw.wgsl gives each invocation 16 channels of one pixel and the whole
@@ -27,7 +27,7 @@ struct Pw {
     copy_c: u32,   // > 0: copy pass-through channels from src2 (copy_c channels per image)
     split: u32,    // reduction slices
     pq: u32,       // pixel quads per tile
-    pad0: u32,
+    act: u32,      // head only: conv5's activation
 }
 
 struct Params {
@@ -45,6 +45,11 @@ const KC: u32 = 64u; // input channels of weights staged per round (KC * CQ = 25
 
 var<workgroup> wtile: array<vec4<f32>, 256>; // [KC][CQ]
 var<workgroup> red: array<vec4<f32>, 256>;   // one vec4 per invocation, for the sums
+
+// The head's activation after conv5 (`act`: 0 none, as the tutorial's conv5; 1 ReLU).
+fn head_act(v: vec4<f32>, act: u32) -> vec4<f32> {
+    return select(v, max(v, vec4<f32>(0.0)), act == 1u);
+}
 
 // Where invocation `lid` sits in the tile: pixel quad, channel quad, reduction slice.
 struct Lane {
@@ -158,7 +163,7 @@ fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
         let acc = tile_sums(d, px0, c0, lid);
         for (var j = 0u; j < 4u; j++) {
             if px0 + l.pq + j * d.pq < end {
-                pool += max(acc[j], vec4<f32>(0.0));
+                pool += head_act(acc[j], d.act);
             }
         }
     }

@@ -1,4 +1,4 @@
-// conv1 (3x3/2, folded BN, ReLU) fused with the 3x3/2 max pool (padding 1).
+// conv1 (3x3/2, folded BN, ReLU or the tutorial's ReLU6) fused with the 3x3/2 max pool (padding 1).
 //
 // Why: the conv output is the largest activation of the network (4x the pooled map); keeping
 // it in workgroup memory saves that round trip and a dispatch. A workgroup owns an 8 x 4
@@ -17,7 +17,7 @@ struct Stem {
     oc: u32,  // output channels
     w_off: u32,
     b_off: u32,
-    pad0: u32,
+    act: u32, // 1 ReLU, 2 ReLU6
     pad1: u32,
 }
 
@@ -77,13 +77,17 @@ fn stem_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
                     }
                 }
             }
-            // ReLU outputs are >= 0 and every pool window holds a real conv output, so a
+            // ReLU and ReLU6 outputs are >= 0 and every pool window holds a real conv output, so a
             // 0 for positions outside the conv map never wins the max wrongly.
             let y = cy0 + i32(cy);
             let x = cx0 + i32(cx);
             let valid = y >= 0 && y < i32(s.ch) && x >= 0 && x < i32(s.cw);
             for (var j = 0u; j < G; j++) {
-                conv_tile[j * CH * CW + e] = select(0.0, max(acc[j], 0.0), valid);
+                var v = max(acc[j], 0.0);
+                if s.act == 2u {
+                    v = min(v, 6.0);
+                }
+                conv_tile[j * CH * CW + e] = select(0.0, v, valid);
             }
         }
         workgroupBarrier();

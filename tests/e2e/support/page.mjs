@@ -53,7 +53,7 @@ export async function messageText(page) {
 }
 
 export async function predictions(page) {
-  return page.$$eval('[data-testid="prediction"]', (rows) =>
+  return page.$$eval('[data-testid="prediction"]:not([hidden])', (rows) =>
     rows.map((r) => ({
       name: r.querySelector('.name').textContent,
       percent: parseFloat(r.querySelector('.value').textContent.replace('<', '')), // "<0.01%" reads as 0.01
@@ -71,8 +71,8 @@ export async function backend(page) {
   return page.$eval('[data-testid="backend"]', (b) => ({ kind: b.dataset.kind, name: b.dataset.backend, text: b.textContent }));
 }
 
-/** A small 24-bit BMP (decodable by every browser) with a red disc on a blue-green gradient. */
-export function testImageBmp(width = 96, height = 72) {
+/** A 24-bit BMP (decodable by every browser) whose pixel (x, y) is `rgb(x, y)` = [r, g, b]. */
+export function bmp(width, height, rgb) {
   const row = Math.ceil((width * 3) / 4) * 4;
   const size = 54 + row * height;
   const b = Buffer.alloc(size);
@@ -87,12 +87,35 @@ export function testImageBmp(width = 96, height = 72) {
   b.writeUInt32LE(row * height, 34);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const disc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (height / 3) ** 2;
-      const o = 54 + y * row + x * 3; // BGR, bottom-up
-      b[o] = disc ? 30 : Math.round((255 * x) / width);
-      b[o + 1] = disc ? 40 : Math.round((255 * y) / height);
-      b[o + 2] = disc ? 220 : 60;
+      const [r, g, bl] = rgb(x, height - 1 - y); // rows are stored bottom-up
+      const o = 54 + y * row + x * 3; // BGR
+      b[o] = bl;
+      b[o + 1] = g;
+      b[o + 2] = r;
     }
   }
   return b;
+}
+
+/** A small BMP with a red disc on a blue-green gradient. */
+export function testImageBmp(width = 96, height = 72) {
+  return bmp(width, height, (x, top) => {
+    const y = height - 1 - top; // as first drawn: bottom-up
+    const disc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (height / 3) ** 2;
+    return disc ? [220, 40, 30] : [60, Math.round((255 * y) / height), Math.round((255 * x) / width)];
+  });
+}
+
+/** A BMP of one colour with seeded pixel noise (+-30 per channel): pictures of one "class". */
+export function tintedBmp([r, g, b], seed, width = 64, height = 48) {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const noise = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s % 61) - 30;
+  };
+  const clamp = (v) => Math.max(0, Math.min(255, v));
+  return bmp(width, height, () => [clamp(r + noise()), clamp(g + noise()), clamp(b + noise())]);
 }
