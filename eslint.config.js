@@ -1,4 +1,5 @@
-// `npx eslint`: the page, the bench page, the embed example, the tools and the e2e tests.
+// `npx eslint`: the page, the bench page, the embed example, the crate's JS snippets, the tools
+// and the e2e tests.
 import js from '@eslint/js';
 import globals from 'globals';
 
@@ -6,7 +7,7 @@ export default [
   { ignores: ['pkg/**', 'pkg-*/**', 'target/**', 'node_modules/**', 'fuzz/**', 'bench-results/**'] },
   js.configs.recommended,
   {
-    files: ['www/**/*.js', 'examples/**/*.js'],
+    files: ['www/**/*.js', 'examples/**/*.js', 'src/**/*.js'],
     languageOptions: { globals: { ...globals.browser, ...globals.worker } },
   },
   {

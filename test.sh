@@ -17,6 +17,8 @@ npx eslint .
 step "cargo clippy (native and wasm32)"
 cargo clippy -q --all-targets -- -D warnings
 wasm cargo clippy -q --lib --target wasm32-unknown-unknown -- -D warnings
+# The threaded build's own code (atomics: the pool's Web Workers).
+wasm_clippy_threads -q --lib -- -D warnings
 
 step "native tests"
 cargo test -q 2>&1 | tee target/native-tests.log
@@ -28,8 +30,14 @@ node --test tests/server/
 step "browser tests (wasm-pack test, headless Chrome; WebGPU on SwiftShader)"
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-install 2>&1 | tee target/wasm-tests.log
 
+step "threaded build in headless Chrome (shared memory; the runner's page is cross-origin isolated)"
+# The pool's Web Workers against one thread, and the shared suite on three threads.
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --test threads
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --test conformance -- fast_cpu_threads
+
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg
+build_pkg_threads pkg-threads
 # The page and the embed example against the generated pkg/shufflenet_web.d.ts.
 npx tsc -p jsconfig.json
 # The page tests run on the untrained stand-ins, the same on every machine.

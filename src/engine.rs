@@ -58,6 +58,8 @@ pub struct Engine {
     last_ran: &'static str,
     /// Threads of the fast CPU backend, the caller's included.
     cpu_threads: usize,
+    /// The fast CPU that runs frames too big for the device (see `too_big_for_device`).
+    oversize: Option<FastCpu>,
 }
 
 impl Engine {
@@ -70,6 +72,7 @@ impl Engine {
             fallback: None,
             last_ran: "",
             cpu_threads: 1,
+            oversize: None,
         };
         engine.start(preference).await;
         Ok(engine)
@@ -89,6 +92,7 @@ impl Engine {
             fallback: None,
             last_ran: "",
             cpu_threads: 1,
+            oversize: None,
         };
         engine.start(preference).await;
         Ok(engine)
@@ -144,6 +148,7 @@ impl Engine {
     /// frames). Results do not depend on the count.
     pub fn set_cpu_threads(&mut self, threads: usize) {
         self.cpu_threads = threads.max(1);
+        self.oversize = None;
         if self.backend.name().starts_with("cpu-") {
             self.backend = self.fast_cpu();
         }
@@ -170,6 +175,7 @@ impl Engine {
     /// runs the same head. On error nothing changes.
     pub fn set_head(&mut self, fc: Linear) -> Result<()> {
         self.backend.set_head(&fc)?;
+        self.oversize = None;
         self.net.arch.num_classes = fc.out_f;
         self.net.fc = fc;
         Ok(())
@@ -209,11 +215,16 @@ impl Engine {
     /// A frame larger than the device's textures runs on the fast CPU, that frame only: the
     /// page scales frames to 2,048 pixels first, but a library caller may pass any size the
     /// CPU takes, and a device limit is no reason to refuse it.
-    fn too_big_for_device(&self, width: u32, height: u32) -> Option<FastCpu> {
+    /// That CPU backend is built on the first such frame and kept for the next ones.
+    fn too_big_for_device(&mut self, width: u32, height: u32) -> Option<&mut FastCpu> {
         let max = self.backend.max_frame_side()?;
-        (width.max(height) > max)
-            .then(|| FastCpu::with_threads(&self.net, self.cpu_threads).ok())
-            .flatten()
+        if width.max(height) <= max {
+            return None;
+        }
+        if self.oversize.is_none() {
+            self.oversize = FastCpu::with_threads(&self.net, self.cpu_threads).ok();
+        }
+        self.oversize.as_mut()
     }
 
     /// Runs an already normalized N x 3 x H x W batch.
@@ -240,7 +251,7 @@ impl Engine {
             width,
             height,
         };
-        if let Some(mut cpu) = self.too_big_for_device(width, height) {
+        if let Some(cpu) = self.too_big_for_device(width, height) {
             let out = cpu.run_rgba(frame, crop).await?;
             self.last_ran = cpu.name();
             return Ok(out);
@@ -262,7 +273,7 @@ impl Engine {
         bitmap: &web_sys::ImageBitmap,
         crop: Crop,
     ) -> Result<Output> {
-        if let Some(mut cpu) = self.too_big_for_device(bitmap.width(), bitmap.height()) {
+        if let Some(cpu) = self.too_big_for_device(bitmap.width(), bitmap.height()) {
             let out = cpu.run_image_bitmap(bitmap, crop).await?;
             self.last_ran = cpu.name();
             return Ok(out);

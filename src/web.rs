@@ -35,6 +35,29 @@ pub fn wasm_memory_bytes() -> f64 {
     buf.byte_length() as f64
 }
 
+/// Starts the CPU threads of the threaded build (`pkg-threads/`, Web Workers on shared
+/// memory; the page must be cross-origin isolated) and resolves to how many threads the fast
+/// CPU backend may use, the caller's included. Call it once, from a Web Worker (a page's
+/// main thread may not block on the others), before `Engine.setCpuThreads`. The
+/// single-threaded build (`pkg/`) resolves to 1 for 1 and refuses more.
+#[wasm_bindgen(js_name = startCpuThreads)]
+pub async fn start_cpu_threads(threads: usize) -> Result<usize, JsError> {
+    if threads == 0 {
+        return Err(JsError::new("the CPU thread count must be at least 1"));
+    }
+    #[cfg(target_feature = "atomics")]
+    return crate::cpu::start_web_threads(threads)
+        .await
+        .map_err(|e| JsError::new(&format!("the CPU threads did not start: {e}")));
+    #[cfg(not(target_feature = "atomics"))]
+    match threads {
+        1 => Ok(1),
+        _ => Err(JsError::new(
+            "this build runs the CPU on one thread: load the threaded build (pkg-threads/)",
+        )),
+    }
+}
+
 fn js_err(e: Error) -> JsError {
     JsError::new(&e.to_string())
 }
@@ -54,6 +77,8 @@ struct State {
     /// The loaded file's head and names while a taught head runs instead.
     file_head: Option<(crate::model::Linear, std::sync::Arc<ClassNames>)>,
     busy: bool,
+    /// Threads of the fast CPU backend (`setCpuThreads`), applied at every load.
+    cpu_threads: usize,
 }
 
 /// `Engine` in JavaScript: the browser-facing wrapper around `engine::Engine`.
@@ -105,6 +130,7 @@ impl WebEngine {
                 source: None,
                 file_head: None,
                 busy: false,
+                cpu_threads: 1,
             })),
         })
     }
@@ -128,6 +154,26 @@ impl WebEngine {
             ..Default::default()
         };
         self.state.borrow_mut().gpu_options = options;
+        Ok(())
+    }
+
+    /// Runs the fast CPU backend on `threads` threads from now on, at most as many as
+    /// `startCpuThreads` started (1 without it). Results do not depend on the count.
+    #[wasm_bindgen(js_name = setCpuThreads)]
+    pub fn set_cpu_threads(&self, threads: usize) -> Result<(), JsError> {
+        if threads == 0 {
+            return Err(JsError::new("the CPU thread count must be at least 1"));
+        }
+        let mut s = self.state.borrow_mut();
+        if s.busy {
+            return Err(JsError::new(
+                "the engine is busy with a frame: set the thread count between frames",
+            ));
+        }
+        s.cpu_threads = threads;
+        if let Some(e) = s.engine.as_mut() {
+            e.set_cpu_threads(threads);
+        }
         Ok(())
     }
 
@@ -403,7 +449,8 @@ async fn load(state: &Rc<RefCell<State>>, bytes: Rc<Vec<u8>>) -> Result<WeightsI
     };
     #[cfg(not(feature = "gpu"))]
     let engine = engine::Engine::new(loaded.network, preference).await;
-    let engine = engine.map_err(js_err)?;
+    let mut engine = engine.map_err(js_err)?;
+    engine.set_cpu_threads(state.borrow().cpu_threads);
     let info = WeightsInfo::from(&loaded.info);
     let mut s = state.borrow_mut();
     s.engine = Some(engine);

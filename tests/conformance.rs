@@ -357,18 +357,23 @@ async fn tutorial_fast_cpu(net: &Network) -> Option<Box<dyn Backend>> {
 backend_suite!(reference_backend, make_reference, tutorial_reference);
 backend_suite!(fast_cpu, make_fast_cpu, tutorial_fast_cpu);
 
-/// Three threads: uneven splits of every layer (natively; the wasm builds have one thread).
-#[cfg(not(target_arch = "wasm32"))]
+/// Three threads: uneven splits of every layer (natively, and in the threaded wasm build on
+/// Web Workers; the single-threaded wasm builds have one thread).
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 async fn make_fast_cpu_threads(net: &Network) -> Box<dyn Backend> {
-    Box::new(FastCpu::with_threads(net, 3).unwrap())
+    #[cfg(target_arch = "wasm32")]
+    shufflenet_web::cpu::start_web_threads(3).await.unwrap();
+    let fast = FastCpu::with_threads(net, 3).unwrap();
+    assert_eq!(fast.threads(), 3, "the pool runs on three threads");
+    Box::new(fast)
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 async fn tutorial_fast_cpu_threads(net: &Network) -> Option<Box<dyn Backend>> {
     Some(make_fast_cpu_threads(net).await)
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 backend_suite!(
     fast_cpu_threads,
     make_fast_cpu_threads,

@@ -50,41 +50,48 @@ suite_test!(
         use shufflenet_web::model::Linear;
         use shufflenet_web::weights;
 
-        let loaded = weights::load(fixtures::SMALL_PTH).unwrap();
-        let d = loaded.network.fc.in_f;
-        let mut eng = Engine::new(loaded.network, Preference::Cpu).await.unwrap();
-        let x = input(2, 40, 48, 5);
-        let head = Linear {
-            in_f: d,
-            out_f: 3,
-            weight: noise(3 * d, 8),
-            bias: vec![0.5, -0.25, 0.0],
-        };
-        // A head that does not fit the features is refused and changes nothing.
-        let wrong = Linear {
-            in_f: d + 1,
-            weight: noise(3 * (d + 1), 8),
-            ..head.clone()
-        };
-        assert!(eng.set_head(wrong).is_err());
-        assert_eq!(eng.run(&x).await.unwrap().classes, 10);
+        // torchvision's network (head `fc.*`) and the tutorial's (head `linear.*`).
+        for file in [fixtures::SMALL_PTH, fixtures::TUTORIAL_G1] {
+            let loaded = weights::load(file).unwrap();
+            let (d, classes) = (loaded.network.fc.in_f, loaded.network.fc.out_f);
+            let mut eng = Engine::new(loaded.network, Preference::Cpu).await.unwrap();
+            let x = input(2, 40, 48, 5);
+            let head = Linear {
+                in_f: d,
+                out_f: 3,
+                weight: noise(3 * d, 8),
+                bias: vec![0.5, -0.25, 0.0],
+            };
+            // A head that does not fit the features is refused and changes nothing.
+            let wrong = Linear {
+                in_f: d + 1,
+                weight: noise(3 * (d + 1), 8),
+                ..head.clone()
+            };
+            assert!(eng.set_head(wrong).is_err());
+            assert_eq!(eng.run(&x).await.unwrap().classes, classes);
 
-        eng.set_head(head.clone()).unwrap();
-        let taught = eng.run(&x).await.unwrap();
-        assert_eq!(taught.classes, 3);
-        let names = ClassNames::given(vec!["cup".into(), "pen".into(), "key".into()]).unwrap();
-        let bytes = weights::export_with_head(fixtures::SMALL_PTH, &head, &names).unwrap();
-        let back = weights::load(&bytes).unwrap();
-        assert_eq!(back.info.class_names.names(), names.names());
-        let mut again = Engine::new(back.network, Preference::Cpu).await.unwrap();
-        assert_close(
-            "exported logits",
-            &again.run(&x).await.unwrap().logits,
-            &taught.logits,
-            1e-5,
-        );
-        // Names that do not match the head are refused.
-        let two = ClassNames::given(vec!["a".into(), "b".into()]).unwrap();
-        assert!(weights::export_with_head(fixtures::SMALL_PTH, &head, &two).is_err());
+            eng.set_head(head.clone()).unwrap();
+            let taught = eng.run(&x).await.unwrap();
+            assert_eq!(taught.classes, 3);
+            let names = ClassNames::given(vec!["cup".into(), "pen".into(), "key".into()]).unwrap();
+            let bytes = weights::export_with_head(file, &head, &names).unwrap();
+            let back = weights::load(&bytes).unwrap();
+            assert_eq!(
+                back.info.arch.family,
+                weights::load(file).unwrap().info.arch.family
+            );
+            assert_eq!(back.info.class_names.names(), names.names());
+            let mut again = Engine::new(back.network, Preference::Cpu).await.unwrap();
+            assert_close(
+                "exported logits",
+                &again.run(&x).await.unwrap().logits,
+                &taught.logits,
+                1e-5,
+            );
+            // Names that do not match the head are refused.
+            let two = ClassNames::given(vec!["a".into(), "b".into()]).unwrap();
+            assert!(weights::export_with_head(file, &head, &two).is_err());
+        }
     }
 );

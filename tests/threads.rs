@@ -3,17 +3,32 @@
 //! stage 4 (224 x 224 input) and on a long stream of small frames with backends dropped
 //! and rebuilt mid-stream (weights swapped) and frames abandoned before they ran.
 //!
-//! Native only: the wasm builds have no threads yet (the pool there is the caller alone),
-//! so in the browser these checks would hold trivially.
-#![cfg(not(target_arch = "wasm32"))]
+//! Natively on std threads, and in the threaded wasm build (`pkg-threads`) on Web Workers
+//! sharing the module's memory. The single-threaded wasm builds have no threads, so there
+//! these checks would hold trivially.
+#![cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 
 mod common;
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::input;
 use shufflenet_web::backend::Backend;
 use shufflenet_web::cpu::FastCpu;
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::weights::random_network;
+
+/// The threaded wasm build starts its Web Workers once, before any pool uses them.
+async fn start_threads(threads: usize) {
+    #[cfg(target_arch = "wasm32")]
+    assert!(
+        shufflenet_web::cpu::start_web_threads(threads)
+            .await
+            .unwrap()
+            >= threads
+    );
+    let _ = threads;
+}
 
 /// Two backends on the same weights, one on `threads` threads.
 fn pair(width: Width, seed: u64, threads: usize) -> (FastCpu, FastCpu) {
@@ -25,6 +40,7 @@ fn pair(width: Width, seed: u64, threads: usize) -> (FastCpu, FastCpu) {
 
 suite_test!(
     async fn every_width_at_224_matches_one_thread_bit_for_bit() {
+        start_threads(4).await;
         let x = input(1, 224, 224, 7);
         for width in Width::ALL {
             let (mut one, mut many) = pair(width, 1, 3);
@@ -44,8 +60,14 @@ suite_test!(
     async fn stream_of_frames_on_four_threads_with_swaps_and_abandoned_frames() {
         // 64 x 64 frames reach 2 x 2 maps in stage 4: every layer still splits four ways.
         // Four threads on this 2-core CI machine hand over slowly (about 0.1 s a frame when
-        // the cores are busy), so the stream is 100 frames, not the 500.
-        const FRAMES: usize = 100;
+        // the cores are busy), so the stream is 100 frames natively; in Chrome, where the
+        // Web Workers spin on shared memory, the 500 take a few seconds.
+        const FRAMES: usize = if cfg!(target_arch = "wasm32") {
+            500
+        } else {
+            100
+        };
+        start_threads(4).await;
         let frames: Vec<_> = (0..8).map(|s| input(1, 64, 64, s)).collect();
         let (mut one, mut many) = pair(Width::X1_0, 0, 4);
         for i in 0..FRAMES {

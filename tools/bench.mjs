@@ -5,11 +5,13 @@ import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { benchModel, buildPackage, hasSimd, ortVersion } from './bench/assets.mjs';
+import { benchModel, buildPackage, buildThreadsPackage, hasSimd, ortVersion } from './bench/assets.mjs';
 import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['cpu-simd128', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'webgpu', 'ort-webgpu'];
+const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'webgpu', 'ort-webgpu'];
+// The threaded build (pkg-threads/) on N threads: 'cpu-simd128-tN'.
+const THREADED = /^cpu-simd128-t(\d+)$/;
 const WIDTHS = ['0.5', '1.0', '1.5', '2.0'];
 const DEFAULT_WIDTHS = ['0.5', '1.0', '2.0'];
 const GPU = new Set(['webgpu', 'ort-webgpu']);
@@ -47,7 +49,7 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
   --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
   --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
              (our backends only: the ONNX export is torchvision's)
-  --no-build use pkg/ and pkg-scalar/ as they are instead of rebuilding them`;
+  --no-build use pkg/, pkg-threads/ and pkg-scalar/ as they are instead of rebuilding them`;
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n${USAGE}\n`);
@@ -115,8 +117,12 @@ function preparePackages(opts) {
   const packages = [];
   if (needSimdPkg) packages.push({ dir: join(ROOT, 'pkg'), simd: true });
   if (opts.backends.includes('cpu-scalar')) packages.push({ dir: join(ROOT, 'pkg-scalar'), simd: false });
-  for (const { dir, simd } of packages) {
-    if (opts.build) buildPackage(ROOT, simd);
+  if (opts.backends.some((b) => THREADED.test(b))) {
+    if (opts.build) buildThreadsPackage(ROOT);
+    packages.push({ dir: join(ROOT, 'pkg-threads'), simd: true, built: true });
+  }
+  for (const { dir, simd, built } of packages) {
+    if (opts.build && !built) buildPackage(ROOT, simd);
     const found = hasSimd(dir);
     if (found === null) {
       process.stderr.write(`bench: wasm-objdump (Debian wabt) not found; not checking ${dir} for SIMD\n`);
@@ -173,6 +179,31 @@ async function runOne(browser, url, cfg) {
   }
 }
 
+/**
+ * One line per width comparing what ran: ours / ORT at each thread count (below 1: ours is
+ * faster) and our speed-up from one thread to two.
+ */
+function ratios(medians, widths) {
+  const pairs = {
+    'cpu-simd128-t1/ort-wasm': ['cpu-simd128-t1', 'ort-wasm'],
+    'cpu-simd128-t2/ort-wasm-t2': ['cpu-simd128-t2', 'ort-wasm-t2'],
+    'cpu-simd128/ort-wasm': ['cpu-simd128', 'ort-wasm'],
+    'cpu-simd128-t1/cpu-simd128-t2': ['cpu-simd128-t1', 'cpu-simd128-t2'],
+    'cpu-simd128-t1/cpu-simd128': ['cpu-simd128-t1', 'cpu-simd128'],
+  };
+  const out = [];
+  for (const width of widths) {
+    const r = { ratios: true, width };
+    for (const [name, [a, b]] of Object.entries(pairs)) {
+      const x = medians[a]?.[width];
+      const y = medians[b]?.[width];
+      if (x && y) r[name] = Number((x / y).toPrecision(3));
+    }
+    if (Object.keys(r).length > 2) out.push(r);
+  }
+  return out;
+}
+
 async function main() {
   const opts = parse(process.argv.slice(2));
   preparePackages(opts);
@@ -184,6 +215,7 @@ async function main() {
   const server = await serve(ROOT);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: HEADLESS, args: CHROMIUM_ARGS });
   let failures = 0;
+  const medians = {}; // backend -> width -> median ms, for the ratios
   try {
     for (const backend of opts.backends) {
       const defaults = GPU.has(backend) ? GPU_DEFAULTS : CPU_DEFAULTS;
@@ -198,7 +230,8 @@ async function main() {
           seed: opts.seed,
           kernels: opts.kernels,
           tutorial: opts.tutorial,
-          pkg: backend === 'cpu-scalar' ? 'pkg-scalar' : 'pkg',
+          pkg: backend === 'cpu-scalar' ? 'pkg-scalar' : THREADED.test(backend) ? 'pkg-threads' : 'pkg',
+          threads: Number(THREADED.exec(backend)?.[1] ?? 1),
           weightsUrl: `../${models[width].weights}`,
           onnxUrl: models[width].onnx && `../${models[width].onnx}`,
         };
@@ -206,6 +239,7 @@ async function main() {
         try {
           const result = await runOne(browser, server.url, cfg);
           process.stdout.write(`${line(cfg, result)}\n`);
+          (medians[backend] ??= {})[width] = result.median_ms;
           const diff = result.max_rel_diff_vs_ours ?? result.max_rel_diff_vs_cpu;
           if (diff > MAX_REL_DIFF) throw new Error(`logits differ by ${diff} (relative), more than ${MAX_REL_DIFF}`);
         } catch (e) {
@@ -218,6 +252,7 @@ async function main() {
     await browser.close();
     await server.close();
   }
+  for (const r of ratios(medians, opts.widths)) process.stdout.write(`${JSON.stringify(r)}\n`);
   if (failures) {
     process.stderr.write(`bench: ${failures} configuration(s) failed\n`);
     process.exit(1);

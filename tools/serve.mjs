@@ -8,7 +8,7 @@
 // - canonical paths only (malformed escapes, empty or dot segments and encoded slashes are
 //   400), no dotfiles, nothing whose real path (symlinks resolved) leaves its root: 404.
 //
-//   node tools/serve.mjs [ROOT] [PORT]     env: PORT, HOST, WEIGHTS_DIR, SERVE_ALLOWED_HOSTS
+//   node tools/serve.mjs [ROOT] [PORT]     env: PORT, HOST, WEIGHTS_DIR, SERVE_ALLOWED_HOSTS, SERVE_ISOLATION
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
@@ -62,6 +62,14 @@ export const SECURITY_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
+// SERVE_ISOLATION=off drops COOP/COEP, so the page is not cross-origin isolated (no shared
+// memory, no CPU threads): for the tests of the page's single-threaded fallback. The other
+// headers stay.
+const ISOLATION_HEADERS = ['Cross-Origin-Opener-Policy', 'Cross-Origin-Embedder-Policy'];
+const HEADERS = process.env.SERVE_ISOLATION === 'off'
+  ? Object.fromEntries(Object.entries(SECURITY_HEADERS).filter(([k]) => !ISOLATION_HEADERS.includes(k)))
+  : SECURITY_HEADERS;
+
 const REASONS = { 301: 'Moved Permanently', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 414: 'URI Too Long', 500: 'Internal Server Error' };
 
 /** A plain-text error (or redirect) that still carries every security header. */
@@ -72,7 +80,7 @@ function respond(req, res, status, message, headers = {}) {
   }
   const body = `${status} ${REASONS[status] ?? ''}: ${message}\n`;
   res.writeHead(status, {
-    ...SECURITY_HEADERS,
+    ...HEADERS,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
@@ -210,7 +218,7 @@ export async function startServer({ root, mounts = {}, allow = null, host = '127
     } catch {
       throw new Refusal(403, 'the file cannot be read');
     }
-    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v);
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('ETag', etag);
@@ -231,7 +239,7 @@ export async function startServer({ root, mounts = {}, allow = null, host = '127
   server.on('clientError', (err, socket) => {
     if (!socket.writable) return;
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const head = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    const head = Object.entries(HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     socket.end(`HTTP/1.1 ${status} Bad Request\r\n${head}Content-Length: 0\r\nConnection: close\r\n\r\n`);
   });
   await new Promise((ok, fail) => server.once('error', fail).listen(port, host, ok));
@@ -251,7 +259,7 @@ export async function startServer({ root, mounts = {}, allow = null, host = '127
 export function serve(root) {
   return startServer({
     root,
-    allow: ['www', 'pkg', 'pkg-scalar', 'bench-results', 'node_modules/onnxruntime-web/dist'],
+    allow: ['www', 'pkg', 'pkg-scalar', 'pkg-threads', 'bench-results', 'node_modules/onnxruntime-web/dist'],
   });
 }
 
@@ -268,5 +276,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const reach = host === '127.0.0.1' || host === 'localhost' || host === '::1'
     ? `bound to ${host} only: not reachable from other machines; HOST=0.0.0.0 to change that`
     : `bound to ${host}: reachable from other machines`;
-  console.log(`serving ${root} on ${s.url}/ (${reach})`);
+  const isolation = HEADERS === SECURITY_HEADERS ? '' : '; without COOP/COEP: not cross-origin isolated';
+  console.log(`serving ${root} on ${s.url}/ (${reach}${isolation})`);
 }

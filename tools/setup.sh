@@ -95,6 +95,49 @@ build_pkg() {
   cp "$ROOT/tools/pkg/README.md" "$ROOT/$out/README.md"
 }
 
+# The threaded build (pkg-threads/, issue 12): Web Workers on shared memory need atomics and
+# bulk memory, and std built with them, which only a from-source std build gives
+# (`-Z build-std`, allowed on stable by RUSTC_BOOTSTRAP). Debian's toolchain already builds std
+# from source; on rustup that needs the rust-src component. Its own target dir, so the two
+# builds do not invalidate each other. rustc no longer makes the memory shared by itself: the
+# link arguments import a shared memory (at most 1 GiB: a shared memory needs a maximum, and
+# every browser reserves it) and export what wasm-bindgen needs to give each thread its TLS.
+THREADS_RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+simd128 -C link-arg=--shared-memory
+  -C link-arg=--import-memory -C link-arg=--max-memory=1073741824 -C link-arg=--export=__wasm_init_tls
+  -C link-arg=--export=__tls_size -C link-arg=--export=__tls_align -C link-arg=--export=__tls_base"
+setup_threads_toolchain() {
+  [ ${#WASM_ENV[@]} -gt 0 ] && return 0 # Debian's toolchain: std sources come with it
+  rustup component list --installed 2>/dev/null | grep -q '^rust-src' && return 0
+  log "rustup component add rust-src (the threaded build rebuilds std)"
+  timeout 300 rustup component add rust-src >/dev/null
+}
+
+# Only the module, its .d.ts, the wasm and snippets/ (the pool's worker script): the page and
+# the bench load it beside pkg/; it is not published as a package of its own.
+build_pkg_threads() {
+  local out="${1:-pkg-threads}"
+  threads_cargo build -q --lib --release
+  wasm-bindgen --target web --out-dir "$ROOT/$out" \
+    "$ROOT/target/threads/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+}
+
+# Cargo with the threaded build's flags and target dir: `threads_cargo clippy ...`.
+threads_cargo() {
+  setup_threads_toolchain
+  (cd "$ROOT" && wasm env RUSTC_BOOTSTRAP=1 \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(echo $THREADS_RUSTFLAGS)" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}" \
+    cargo "$1" --target wasm32-unknown-unknown -Z build-std=std,panic_abort \
+    --target-dir "$ROOT/target/threads" "${@:2}")
+}
+wasm_clippy_threads() { threads_cargo clippy "$@"; }
+
+# The threaded build's tests in headless Chrome: `cargo test` with wasm-bindgen-test-runner,
+# whose page is cross-origin isolated (it sends COOP/COEP unless
+# WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION is set), as shared memory needs. Arguments go to cargo.
+wasm_test_threads() { threads_cargo test "$@"; }
+
 setup_all() {
   setup_system
   setup_wasm_toolchain

@@ -23,6 +23,14 @@ const MAX_NAMES_BYTES = 4 * 2 ** 20;
 const MAX_WEIGHTS_BYTES = 512 * 2 ** 20;
 // `?frameTimeout=S`: seconds a frame may take before the engine counts as hung (default 30).
 const frameTimeout = Number(params.get('frameTimeout')) || 0;
+// CPU threads: `?threads=N` (1 to MAX_THREADS), else the machine's cores up to DEFAULT_MAX_THREADS
+// (more hand-overs per layer than that cost more than they bring on 224 x 224 frames).
+const MAX_THREADS = 16;
+const DEFAULT_MAX_THREADS = 8;
+const threadsParam = params.get('threads');
+const cpuThreads = /^\d+$/.test(threadsParam ?? '') && Number(threadsParam) >= 1 && Number(threadsParam) <= MAX_THREADS
+  ? Number(threadsParam)
+  : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, DEFAULT_MAX_THREADS));
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -392,7 +400,7 @@ async function main() {
   if (params.get('camera') !== '0') startCamera(); // runs alongside the engine start-up
 
   try {
-    const gpu = { kernels: params.get('kernels'), timing: params.get('timing') };
+    const gpu = { kernels: params.get('kernels'), timing: params.get('timing'), threads: cpuThreads };
     app.status = await app.engine.create(backendPreference, gpu);
     view.renderBackend(app.status);
   } catch (err) {
@@ -414,9 +422,15 @@ async function main() {
   // A model served with `./run.sh --weights FILE` that has no published width (your own
   // fine-tune) opens first; `?width=` still picks a published one.
   const own = app.manifest.model;
-  if (own?.url && !params.has('width')) return loadOwnModel(own);
-  const wanted = params.get('width') ?? (widths.includes('1.0') ? '1.0' : widths[0]);
-  await loadWidth(wanted);
+  if (own?.url && !params.has('width')) {
+    await loadOwnModel(own);
+  } else {
+    await loadWidth(params.get('width') ?? (widths.includes('1.0') ? '1.0' : widths[0]));
+  }
+  // After the first load, whose success clears the message line.
+  if (threadsParam !== null && Number(threadsParam) !== cpuThreads) {
+    view.showMessage(`?threads=${threadsParam} is not a thread count from 1 to ${MAX_THREADS}: the CPU runs on ${cpuThreads}.`);
+  }
 }
 
 async function loadOwnModel(entry) {

@@ -1,5 +1,5 @@
 // The benchmark page: one configuration per page load, driven by tools/bench.mjs through
-// `window.bench(config)`. Runs our engine (pkg/ or pkg-scalar/) or ONNX Runtime Web on the same
+// `window.bench(config)`. Runs our engine (pkg/, pkg-threads/ or pkg-scalar/) or ONNX Runtime Web on the same
 // seeded input and returns timings; ORT's logits are checked against ours on that input.
 
 const ORT_DIST = '../node_modules/onnxruntime-web/dist/';
@@ -78,20 +78,25 @@ async function fetchBytes(url) {
 }
 
 /** Our wasm package, initialised, with an engine on `mode` holding the weights. */
-async function ourEngine(pkg, mode, weightsUrl, kernels) {
+async function ourEngine(pkg, mode, weightsUrl, kernels, threads = 1) {
   const mod = await import(`../${pkg}/shufflenet_web.js`);
   await mod.default();
   const engine = await mod.Engine.create(mode);
   if (kernels) engine.setGpuOptions(kernels);
+  if (pkg === 'pkg-threads') {
+    const started = await mod.startCpuThreads(threads);
+    if (started !== threads) throw new Error(`asked for ${threads} CPU threads, ${started} started`);
+    engine.setCpuThreads(threads);
+  }
   await engine.loadBytes(await fetchBytes(weightsUrl));
   return { mod, engine };
 }
 
 async function benchOurs(cfg, input) {
   const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
-  const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl, cfg.kernels);
+  const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl, cfg.kernels, cfg.threads);
   const actual = engine.backend();
-  if (actual !== cfg.backend) {
+  if (actual !== cfg.backend.replace(/-t\d+$/, '')) {
     const why = engine.fallbackReason?.();
     throw new Error(`asked for ${cfg.backend} but the engine runs ${actual}${why ? ` (${why})` : ''}`);
   }

@@ -7,6 +7,36 @@
 
 import init, { Engine, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
 
+/** @typedef {{ Engine: typeof Engine, wasmMemoryBytes: typeof wasmMemoryBytes }} Package */
+
+/**
+ * The package to run and its CPU threads: the threaded build (`pkg-threads/`, Web Workers on
+ * shared memory) when more than one thread is wanted and it starts, else the single-threaded
+ * `pkg/` with the reason (`note`) it runs on one thread.
+ * @param {number} wanted
+ * @returns {Promise<{ pkg: Package, threads: number, note: string | null }>}
+ */
+async function choosePackage(wanted) {
+  const single = async (note) => {
+    await init();
+    return { pkg: { Engine, wasmMemoryBytes }, threads: 1, note };
+  };
+  if (!(wanted > 1)) return single(null);
+  if (!globalThis.crossOriginIsolated) return single('the page is not cross-origin isolated');
+  // A page's main thread may not block on the pool's other threads.
+  if (typeof document !== 'undefined') return single('the engine runs on the main thread (?worker=0)');
+  try {
+    // Through a variable: type checks and pages need not have pkg-threads/ built.
+    const url = '../pkg-threads/shufflenet_web.js';
+    const threaded = await import(url);
+    await threaded.default();
+    const threads = await threaded.startCpuThreads(wanted);
+    return { pkg: threaded, threads, note: null };
+  } catch (err) {
+    return single(`the threaded build did not start (${err?.message ?? err})`);
+  }
+}
+
 export class EngineHost {
   /** @type {Engine | null} */
   #engine = null;
@@ -25,11 +55,26 @@ export class EngineHost {
     return run;
   }
 
-  /** `gpu`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`). */
+  /** @type {Package | null} */
+  #pkg = null;
+  #threads = 1;
+  /** @type {string | null} */
+  #threadsNote = null;
+
+  /**
+   * `gpu`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`), and
+   * `threads`: the CPU threads wanted (the page's `?threads=`, else the machine's cores).
+   */
   async create(preference, gpu = {}) {
-    await init();
-    this.#engine = await Engine.create(preference);
+    if (!this.#pkg) {
+      const chosen = await choosePackage(gpu.threads ?? 1);
+      this.#pkg = chosen.pkg;
+      this.#threads = chosen.threads;
+      this.#threadsNote = chosen.note;
+    }
+    this.#engine = await this.#pkg.Engine.create(preference);
     if (gpu.kernels || gpu.timing) this.#engine.setGpuOptions?.(gpu.kernels || undefined, gpu.timing || undefined);
+    if (this.#threads > 1) this.#engine.setCpuThreads(this.#threads);
     return this.status();
   }
 
@@ -40,6 +85,8 @@ export class EngineHost {
       backend: e.backend(),
       adapter: e.adapterName?.() ?? null,
       fallbackReason: e.fallbackReason?.() ?? null,
+      threads: this.#threads,
+      threadsNote: this.#threadsNote,
     };
   }
 
@@ -102,6 +149,6 @@ export class EngineHost {
   }
 
   memory() {
-    return { wasmBytes: wasmMemoryBytes() };
+    return { wasmBytes: (this.#pkg?.wasmMemoryBytes ?? wasmMemoryBytes)() };
   }
 }

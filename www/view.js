@@ -66,6 +66,7 @@ export function renderPrediction(p, fps) {
     setText(row.pct, fmtPct(pct));
     row.li.dataset.index = String(t.index);
   });
+  setText($('top5-heading'), `Top\u00a0${Math.min(TOP_K, p.top.length) || TOP_K}`);
   const caption = $('caption');
   caption.hidden = !p.top.length;
   if (p.top.length) setText(caption, `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`);
@@ -126,11 +127,13 @@ export function renderBackend(status) {
   const gpu = status.backend === 'webgpu';
   badge.dataset.kind = gpu ? 'gpu' : 'cpu';
   badge.dataset.backend = status.backend;
+  // "x2": the CPU's threads; on one thread, why (when more were wanted).
+  const threads = status.threads ? ` x${status.threads}${status.threadsNote ? ` · ${status.threadsNote}` : ''}` : '';
   badge.textContent = gpu
     ? `WebGPU · ${status.adapter || 'GPU'}`
     : status.backend === 'cpu-simd128'
-      ? 'CPU SIMD128'
-      : 'CPU (no SIMD)';
+      ? `CPU SIMD128${threads}`
+      : `CPU (no SIMD)${threads}`;
   badge.title = gpu ? 'Running on the GPU through WebGPU' : 'Running on the CPU in WebAssembly';
   button.textContent = gpu ? 'Use CPU' : 'Use WebGPU';
   button.setAttribute('aria-label', gpu ? 'Switch to the CPU backend' : 'Switch to the WebGPU backend');

@@ -5,4 +5,6 @@ pub mod reference;
 
 #[cfg(feature = "testing")]
 pub use fast::probe;
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use fast::start_web_threads;
 pub use fast::FastCpu;

@@ -193,12 +193,23 @@ test('through the package, a frame larger than the GPU texture limit runs on the
       };
       const wide = await frame(limit + 1);
       const small = await frame(64);
-      return { limit, wide: wide.backend, wideTop: wide.top.length, small: small.backend, engine: engine.backend() };
+      const again = await frame(limit + 1); // on the CPU backend the first one built
+      return {
+        limit,
+        wide: wide.backend,
+        wideTop: wide.top.length,
+        small: small.backend,
+        again: again.backend,
+        same: again.top[0].index === wide.top[0].index && Math.abs(again.top[0].prob - wide.top[0].prob) < 1e-6,
+        engine: engine.backend(),
+      };
     });
     assert.ok(runs.limit < 16_384, `the CPU takes up to 16,384 pixels a side; this device's limit is ${runs.limit}`);
     assert.match(runs.wide, /^cpu/, 'the oversized frame ran on the CPU');
     assert.equal(runs.wideTop, 3);
     assert.equal(runs.small, 'webgpu', 'the next frame is back on WebGPU');
+    assert.match(runs.again, /^cpu/);
+    assert.ok(runs.same, 'the same oversized frame, the same prediction');
     assert.equal(runs.engine, 'webgpu', 'one big frame does not move the engine off the GPU');
   } finally {
     await browser.close();

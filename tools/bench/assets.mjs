@@ -54,6 +54,22 @@ export function buildPackage(root, simd) {
 }
 
 /**
+ * Builds `pkg-threads/`: atomics and shared memory, std rebuilt with them (`-Z build-std`,
+ * RUSTC_BOOTSTRAP), with tools/setup.sh's flags (THREADS_RUSTFLAGS, from bench.sh) and target
+ * dir, so `./run.sh`, `./test.sh` and the bench share one build.
+ */
+export function buildThreadsPackage(root) {
+  const flags = process.env.THREADS_RUSTFLAGS;
+  if (!flags) throw new Error('THREADS_RUSTFLAGS is not set: run the bench through ./bench.sh');
+  const targetDir = join(root, 'target', 'threads');
+  const env = { ...WASM_ENV, RUSTC_BOOTSTRAP: '1', CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS: flags.split(/\s+/).join(' ') };
+  const cargoArgs = ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '-Z', 'build-std=std,panic_abort', '--target-dir', targetDir];
+  check(run('cargo', cargoArgs, { cwd: root, env }), 'cargo build (pkg-threads)');
+  const wasm = join(targetDir, 'wasm32-unknown-unknown', 'release', 'shufflenet_web.wasm');
+  check(run('wasm-bindgen', ['--target', 'web', '--out-dir', 'pkg-threads', wasm], { cwd: root }), 'wasm-bindgen (pkg-threads)');
+}
+
+/**
  * Whether the package's wasm holds SIMD instructions, by disassembling it with wabt's
  * wasm-objdump; null when wasm-objdump is not installed.
  */

@@ -22,6 +22,11 @@ use crate::Result;
 use plan::{stride, Buffers, Plan, UnitOps};
 use pool::Pool;
 
+/// The threaded wasm build's CPU threads (Web Workers), started once per instance: resolves
+/// to the threads a `FastCpu` may use from then on.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use pool::web::start as start_web_threads;
+
 pub struct FastCpu {
     plan: Plan,
     buffers: Option<Buffers>,

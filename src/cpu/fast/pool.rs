@@ -4,10 +4,18 @@
 //! waits for the others. Part `i` always goes to thread `i`, so a split is deterministic
 //! and the results do not depend on timing.
 //!
-//! Natively the workers are std threads. wasm32 has no threads in this build: the pool
-//! there is the caller alone.
+//! Natively the workers are std threads. In the threaded wasm build (`+atomics`, shared
+//! memory) they are Web Workers running the same module on the same memory, started once
+//! per wasm instance by `web::start` (a Web Worker starts only after its parent yields to
+//! the event loop, so starting is async) and shared by every pool made afterwards. The
+//! single-threaded wasm build has no threads: the pool there is the caller alone.
 
 use core::ops::Range;
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+use std::sync::Arc;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub mod web;
 
 /// Multiply-adds a thread gets at least, else fewer threads take part: a hand-over costs
 /// about a microsecond, a few thousand multiply-adds.
@@ -17,29 +25,38 @@ pub const MIN_PART_MACS: usize = 16 * 1024;
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
 pub struct Pool {
-    #[cfg(not(target_arch = "wasm32"))]
-    workers: native::Workers,
+    /// Threads besides the caller; `None` when the caller is alone.
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    workers: Option<Arc<workers::Workers>>,
+    threads: usize,
 }
 
 impl Pool {
-    /// A pool of `threads` threads, the caller included (at least 1).
+    /// A pool of `threads` threads, the caller included (at least 1). In the threaded wasm
+    /// build, at most as many as `web::start` started (see `threads`).
     pub fn new(threads: usize) -> Pool {
+        let threads = threads.max(1);
         #[cfg(not(target_arch = "wasm32"))]
         return Pool {
-            workers: native::Workers::spawn(threads.max(1) - 1),
+            workers: (threads > 1).then(|| Arc::new(workers::Workers::spawn(threads - 1))),
+            threads,
         };
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+        {
+            let workers = web::started().filter(|_| threads > 1);
+            let threads = workers.as_ref().map_or(1, |w| threads.min(w.len() + 1));
+            Pool { workers, threads }
+        }
+        #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
         {
             let _ = threads;
-            Pool {}
+            Pool { threads: 1 }
         }
     }
 
+    /// The threads that take part in a split, the caller's included.
     pub fn threads(&self) -> usize {
-        #[cfg(not(target_arch = "wasm32"))]
-        return self.workers.len() + 1;
-        #[cfg(target_arch = "wasm32")]
-        1
+        self.threads
     }
 
     /// Splits `0..len` into one range per thread, each starting at a multiple of `align`,
@@ -63,9 +80,10 @@ impl Pool {
     }
 
     fn run(&self, parts: usize, job: Job) {
-        #[cfg(not(target_arch = "wasm32"))]
-        self.workers.run(parts, job);
-        #[cfg(target_arch = "wasm32")]
+        #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+        if let Some(w) = &self.workers {
+            return w.run(parts, job);
+        }
         (0..parts).for_each(job);
     }
 }
@@ -84,20 +102,19 @@ impl<T> Shared<T> {
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-mod native {
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+mod workers {
     use super::Job;
     use std::cell::UnsafeCell;
     use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
     use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
-    use std::sync::{Arc, Condvar, Mutex};
-    use std::thread::JoinHandle;
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 
     /// Spins before a waiting thread sleeps or yields: long enough to cover the gap
     /// between two layers, short enough not to burn a core between frames.
     const SPINS: u32 = 1 << 14;
 
-    struct State {
+    pub struct State {
         /// Bumped once per job (and once to stop).
         epoch: AtomicU64,
         /// Parts of the current job, including the caller's part 0.
@@ -120,46 +137,62 @@ mod native {
 
     pub struct Workers {
         state: Arc<State>,
-        handles: Vec<JoinHandle<()>>,
+        /// Threads besides the caller.
+        n: usize,
+        #[cfg(not(target_arch = "wasm32"))]
+        handles: Vec<std::thread::JoinHandle<()>>,
         /// `run` is not reentrant and `Workers` is shared between `&self` calls.
         running: Mutex<()>,
     }
 
     impl Workers {
+        /// The pool's state for `n` threads that the caller starts, each running
+        /// `work(state, i)` for its `i` in `1..=n`.
+        pub fn unstarted(n: usize) -> Workers {
+            Workers {
+                state: Arc::new(State {
+                    epoch: AtomicU64::new(0),
+                    parts: AtomicUsize::new(0),
+                    busy: AtomicUsize::new(0),
+                    panicked: AtomicBool::new(false),
+                    stop: AtomicBool::new(false),
+                    sleeping: AtomicUsize::new(0),
+                    lock: Mutex::new(()),
+                    wake: Condvar::new(),
+                    job: UnsafeCell::new(None),
+                }),
+                n,
+                #[cfg(not(target_arch = "wasm32"))]
+                handles: Vec::new(),
+                running: Mutex::new(()),
+            }
+        }
+
+        pub fn state(&self) -> &Arc<State> {
+            &self.state
+        }
+
+        #[cfg(not(target_arch = "wasm32"))]
         pub fn spawn(n: usize) -> Workers {
-            let state = Arc::new(State {
-                epoch: AtomicU64::new(0),
-                parts: AtomicUsize::new(0),
-                busy: AtomicUsize::new(0),
-                panicked: AtomicBool::new(false),
-                stop: AtomicBool::new(false),
-                sleeping: AtomicUsize::new(0),
-                lock: Mutex::new(()),
-                wake: Condvar::new(),
-                job: UnsafeCell::new(None),
-            });
-            let handles = (1..=n)
+            let mut w = Workers::unstarted(n);
+            w.handles = (1..=n)
                 .map(|i| {
-                    let s = state.clone();
+                    let s = w.state().clone();
                     std::thread::Builder::new()
                         .name(format!("shufflenet-cpu-{i}"))
                         .spawn(move || work(&s, i))
                         .expect("spawn a CPU worker thread")
                 })
                 .collect();
-            Workers {
-                state,
-                handles,
-                running: Mutex::new(()),
-            }
+            w
         }
 
         pub fn len(&self) -> usize {
-            self.handles.len()
+            self.n
         }
 
         pub fn run(&self, parts: usize, job: Job) {
-            let _one = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            let _one = lock(&self.running);
             let s = &*self.state;
             // SAFETY: the lifetime is erased only until this function returns, and it
             // returns only after every worker has finished with the job (busy == 0).
@@ -169,7 +202,7 @@ mod native {
             s.busy.store(self.len(), Relaxed);
             s.epoch.fetch_add(1, SeqCst);
             if s.sleeping.load(SeqCst) > 0 {
-                let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
+                let _g = lock(&s.lock);
                 s.wake.notify_all();
             }
             let mine = catch_unwind(AssertUnwindSafe(|| job(0)));
@@ -190,16 +223,31 @@ mod native {
             s.stop.store(true, SeqCst);
             s.epoch.fetch_add(1, SeqCst);
             {
-                let _g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
+                let _g = lock(&s.lock);
                 s.wake.notify_all();
             }
+            #[cfg(not(target_arch = "wasm32"))]
             for h in self.handles.drain(..) {
                 let _ = h.join();
             }
         }
     }
 
+    /// The caller's locks spin instead of sleeping: a browser's main thread may not block
+    /// (a wasm `memory.atomic.wait` traps there), and the workers hold these locks only
+    /// for a few instructions.
+    fn lock(m: &Mutex<()>) -> MutexGuard<'_, ()> {
+        loop {
+            match m.try_lock() {
+                Ok(g) => return g,
+                Err(TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(TryLockError::WouldBlock) => std::hint::spin_loop(),
+            }
+        }
+    }
+
     /// Spins, then yields: on a loaded machine the thread we wait for may need our core.
+    /// (wasm has no yield: the caller spins until its parts are done.)
     fn wait(done: impl Fn() -> bool) {
         let mut n = 0u32;
         while !done() {
@@ -212,7 +260,8 @@ mod native {
         }
     }
 
-    fn work(s: &State, i: usize) {
+    /// Thread `i`'s loop: runs its part of every job until the pool is dropped.
+    pub fn work(s: &State, i: usize) {
         let mut seen = 0;
         loop {
             let mut n = 0u32;

@@ -23,8 +23,11 @@ export async function waitFrames(page, n, { from, timeout = 120_000 } = {}) {
   return frames(page);
 }
 
-/** The Web Worker that runs the engine. */
-export const engineWorker = (page) => page.workers().find((w) => w.url().includes('engine-worker'));
+/**
+ * The Web Worker that runs the engine: the newest, since a replaced one may linger in the list
+ * for a second or two while the CPU threads it started shut down.
+ */
+export const engineWorker = (page) => page.workers().findLast((w) => w.url().includes('engine-worker'));
 
 /**
  * Makes the engine's worker trap on its next call, as a wasm panic or failed allocation does:

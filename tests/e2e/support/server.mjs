@@ -5,11 +5,14 @@ import { resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 
-/** Serves the page with `/weights/` from `weightsDir` on `port`; resolves to { base, kill }. */
-export async function serveWeights(weightsDir, port) {
+/**
+ * Serves the page with `/weights/` from `weightsDir` on `port`, with `env` added to the
+ * server's environment (`SERVE_ISOLATION: 'off'`, say); resolves to { base, kill }.
+ */
+export async function serveWeights(weightsDir, port, env = {}) {
   const server = spawn('node', ['tools/serve.mjs', '.', String(port)], {
     cwd: ROOT,
-    env: { ...process.env, WEIGHTS_DIR: weightsDir },
+    env: { ...process.env, WEIGHTS_DIR: weightsDir, ...env },
     stdio: 'ignore',
   });
   const base = `http://127.0.0.1:${port}/`;

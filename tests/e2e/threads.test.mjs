@@ -1,0 +1,88 @@
+// The CPU on several threads (issue 12): cross-origin isolated, the page runs the threaded build
+// (pkg-threads/, Web Workers on shared memory) and the badge shows the count; without isolation
+// (a server that drops COOP/COEP) it runs the single-threaded build and the badge says why. Both
+// classify an image exactly as one thread does: the threaded kernels are bit-identical.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, BASE_URL } from './support/browser.mjs';
+import { waitReady, waitFrames, predictions, backend, messageText, testImageBmp } from './support/page.mjs';
+import { serveWeights } from './support/server.mjs';
+
+const LONG = { timeout: 300_000 };
+const PORT = Number(process.env.E2E_PORT ?? 8087) + 6;
+const WEIGHTS_DIR = process.env.WEIGHTS_DIR;
+
+let browser;
+// What one thread shows, to compare every other run with.
+let oneThread;
+before(async () => {
+  browser = await launch({ camera: 'fake', webgpu: false });
+  oneThread = await classifyOn(BASE_URL, 'threads=1');
+});
+after(async () => {
+  await browser?.close();
+});
+
+/**
+ * Opens `base` with `query` on the CPU, classifies the test image, and returns what the page
+ * showed: predictions, badge, message, whether it was isolated.
+ */
+async function classifyOn(base, query) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  try {
+    await page.goto(`${base}?width=0.5&backend=cpu&camera=0&${query}`);
+    await waitReady(page);
+    const message = await messageText(page); // before the upload clears it
+    const from = await waitFrames(page, 0);
+    await page.setInputFiles('#upload', { name: 'disc.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
+    await waitFrames(page, 1, { from });
+    return {
+      predictions: await predictions(page),
+      badge: await backend(page),
+      message,
+      isolated: await page.evaluate(() => crossOriginIsolated),
+      cores: await page.evaluate(() => navigator.hardwareConcurrency),
+      logs: logs.join('\n'),
+    };
+  } finally {
+    await context.close();
+  }
+}
+
+test('isolated, ?threads=2 runs the threaded build on two threads, as one thread does', LONG, async () => {
+  const two = await classifyOn(BASE_URL, 'threads=2');
+  assert.equal(two.isolated, true);
+  assert.equal(two.badge.name, 'cpu-simd128', two.logs);
+  assert.equal(two.badge.text, 'CPU SIMD128 x2', two.logs);
+  assert.equal(two.message, '');
+  assert.equal(oneThread.badge.text, 'CPU SIMD128 x1');
+  assert.equal(two.predictions.length, 5);
+  assert.deepEqual(two.predictions, oneThread.predictions);
+});
+
+test('a bad ?threads= says so and runs on the default count (the cores, at most 8)', LONG, async () => {
+  const bad = await classifyOn(BASE_URL, 'threads=lots');
+  assert.match(bad.message, /\?threads=lots is not a thread count from 1 to 16/);
+  const want = Math.min(bad.cores, 8);
+  assert.equal(bad.badge.text, `CPU SIMD128 x${want}`, bad.logs);
+  assert.deepEqual(bad.predictions, oneThread.predictions);
+});
+
+test('not isolated (no COOP/COEP), the single-threaded build runs and the badge says why', LONG, async () => {
+  assert.ok(WEIGHTS_DIR, 'WEIGHTS_DIR names the weights the page server uses');
+  const server = await serveWeights(WEIGHTS_DIR, PORT, { SERVE_ISOLATION: 'off' });
+  try {
+    const plain = await classifyOn(server.base, 'threads=2');
+    assert.equal(plain.isolated, false);
+    assert.equal(plain.badge.name, 'cpu-simd128', plain.logs);
+    assert.equal(plain.badge.text, 'CPU SIMD128 x1 · the page is not cross-origin isolated');
+    assert.deepEqual(plain.predictions, oneThread.predictions);
+  } finally {
+    server.kill();
+  }
+});
