@@ -120,7 +120,7 @@ impl Conv3x3 {
             "3x3 output buffer"
         );
         let (xp, yp) = (Shared(x.as_ptr() as *mut f32), Shared(y.as_mut_ptr()));
-        let map = Map { h, w, xs, ow };
+        let map = InputMap { h, w, xs, ow };
         // SAFETY: every tap pointer is an input pixel inside the checked `x` or the zero row,
         // every store a slot below `out_extent` of a checked output pixel, and each part
         // writes only the pixels of its own range.
@@ -135,7 +135,7 @@ impl Conv3x3 {
     unsafe fn run_pixels(
         &self,
         x: *const f32,
-        map: Map,
+        map: InputMap,
         pixels: core::ops::Range<usize>,
         y: *mut f32,
         ys: usize,
@@ -170,7 +170,7 @@ impl Conv3x3 {
         &self,
         g: &Group,
         x: *const f32,
-        map: Map,
+        map: InputMap,
         y: *mut f32,
         ys: usize,
         p: usize,
@@ -208,7 +208,7 @@ impl Conv3x3 {
 
 /// The input's shape and the output's width.
 #[derive(Clone, Copy)]
-struct Map {
+struct InputMap {
     h: usize,
     w: usize,
     xs: usize,
