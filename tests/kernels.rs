@@ -128,15 +128,7 @@ suite_test!(
         // A stage chains the in-place units, so the channel bookkeeping of every unit is
         // checked, not just the first.
         for (width, net) in networks() {
-            let mut x = map(net.stem.out_ch, 15, 13, 3);
-            for (s, units) in net.stages.iter().enumerate() {
-                let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
-                let got = probe::units(units, &x);
-                assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
-                let what = format!("stage{} x{}", s + 2, width.label());
-                assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
-                x = want;
-            }
+            stages_match_reference(&format!("x{}", width.label()), &net);
         }
     }
 );
@@ -238,15 +230,21 @@ suite_test!(
         // The processed half first and g-way shuffles, chained through both units of every
         // stage so the channel bookkeeping carries from unit to unit.
         for (groups, net) in tutorial_networks() {
-            let mut x = map(net.stem.out_ch, 15, 13, 3);
-            for (s, units) in net.stages.iter().enumerate() {
-                let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
-                let got = probe::units(units, &x);
-                assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
-                let what = format!("tutorial g{groups} stage{}", s + 2);
-                assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
-                x = want;
-            }
+            stages_match_reference(&format!("tutorial g{groups}"), &net);
         }
     }
 );
+
+/// Every stage of `net` on the fast CPU against the reference, each stage fed the reference's
+/// output of the one before.
+fn stages_match_reference(what: &str, net: &shufflenet_web::model::Network) {
+    let mut x = map(net.stem.out_ch, 15, 13, 3);
+    for (s, units) in net.stages.iter().enumerate() {
+        let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
+        let got = probe::units(units, &x);
+        assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
+        let what = format!("{what} stage{}", s + 2);
+        assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
+        x = want;
+    }
+}
