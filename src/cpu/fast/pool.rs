@@ -43,7 +43,7 @@ impl Pool {
         };
         #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
         {
-            let workers = web::started().filter(|_| threads > 1);
+            let workers = (threads > 1).then(web::started).flatten();
             let threads = workers.as_ref().map_or(1, |w| threads.min(w.len() + 1));
             Pool { workers, threads }
         }
@@ -111,8 +111,13 @@ mod workers {
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 
     /// Spins before a waiting thread sleeps or yields: long enough to cover the gap
-    /// between two layers, short enough not to burn a core between frames.
+    /// between two layers, short enough not to burn a core between frames. wasm has no
+    /// pause instruction (`spin_loop` is empty there), so a spin is some 20 times shorter,
+    /// and waking a Web Worker from `memory.atomic.wait` costs tens of microseconds.
+    #[cfg(not(target_arch = "wasm32"))]
     const SPINS: u32 = 1 << 14;
+    #[cfg(target_arch = "wasm32")]
+    const SPINS: u32 = 1 << 19;
 
     pub struct State {
         /// Bumped once per job (and once to stop).
