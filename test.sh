@@ -31,9 +31,10 @@ step "browser tests (wasm-pack test, headless Chrome; WebGPU on SwiftShader)"
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm wasm-pack test --headless --chrome --mode no-install 2>&1 | tee target/wasm-tests.log
 
 step "threaded build in headless Chrome (shared memory; the runner's page is cross-origin isolated)"
-# The pool's Web Workers against one thread, and the shared suite on three threads.
-WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --test threads
-WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --test conformance -- fast_cpu_threads
+# The pool's Web Workers against one thread, and the shared suite on three threads. CPU-only:
+# no wgpu to build a second time with std rebuilt.
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --no-default-features --test threads
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --no-default-features --test conformance -- fast_cpu_threads
 
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg

@@ -1,8 +1,11 @@
 //! A fixed pool of threads for per-layer work. A layer on a 7x7 map takes microseconds, so
-//! there is no queue and no allocation per job: the caller publishes one job, bumps an
-//! epoch counter that idle workers spin on (briefly, then sleep), runs part 0 itself and
-//! waits for the others. Part `i` always goes to thread `i`, so a split is deterministic
-//! and the results do not depend on timing.
+//! there is no queue and no allocation per job: the caller publishes one job under a new
+//! epoch that idle workers spin on (briefly, then sleep), and every thread, the caller
+//! included, claims parts from one counter until none is left; the caller then waits for
+//! the parts others claimed. The parts' bounds are fixed by the split, so the results do
+//! not depend on which thread ran which part. A worker that is slow to wake (descheduled
+//! on a busy machine, or a Web Worker still starting) delays nothing: the caller runs the
+//! parts nobody claimed.
 //!
 //! Natively the workers are std threads. In the threaded wasm build (`+atomics`, shared
 //! memory) they are Web Workers running the same module on the same memory, started once
@@ -43,7 +46,7 @@ impl Pool {
         };
         #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
         {
-            let workers = web::started().filter(|_| threads > 1);
+            let workers = (threads > 1).then(web::started).flatten();
             let threads = workers.as_ref().map_or(1, |w| threads.min(w.len() + 1));
             Pool { workers, threads }
         }
@@ -105,39 +108,86 @@ impl<T> Shared<T> {
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 mod workers {
     use super::Job;
+    use std::any::Any;
     use std::cell::UnsafeCell;
     use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
     use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 
     /// Spins before a waiting thread sleeps or yields: long enough to cover the gap
-    /// between two layers, short enough not to burn a core between frames.
+    /// between two layers, short enough not to burn a core between frames. wasm has no
+    /// pause instruction (`spin_loop` is empty there), so a spin is some 20 times shorter,
+    /// and waking a Web Worker from `memory.atomic.wait` costs tens of microseconds.
+    #[cfg(not(target_arch = "wasm32"))]
     const SPINS: u32 = 1 << 14;
+    #[cfg(target_arch = "wasm32")]
+    const SPINS: u32 = 1 << 19;
+
+    /// The low half of `State::ticket`: the next unclaimed part.
+    const PART_MASK: u64 = 0xffff_ffff;
 
     pub struct State {
-        /// Bumped once per job (and once to stop).
-        epoch: AtomicU64,
-        /// Parts of the current job, including the caller's part 0.
+        /// The current job's epoch (high half) and its next unclaimed part (low half), in
+        /// one word so that a claim can never take a part of another job.
+        ticket: AtomicU64,
+        /// Parts of the current job.
         parts: AtomicUsize,
-        /// Workers that have not finished the current job.
-        busy: AtomicUsize,
+        /// Parts of the current job finished.
+        done: AtomicUsize,
         panicked: AtomicBool,
         stop: AtomicBool,
         /// Workers asleep on `wake`.
         sleeping: AtomicUsize,
         lock: Mutex<()>,
         wake: Condvar,
-        /// Valid from a bump of `epoch` until `busy` is back to zero.
+        /// Valid from the epoch's publication until all its parts are done.
         job: UnsafeCell<Option<Job<'static>>>,
     }
 
-    // SAFETY: `job` is written only by the caller while no worker runs, and read by the
-    // workers only between the epoch bump (Release/Acquire) and their `busy` decrement.
+    // SAFETY: `job` is written only by the caller while no part is claimed or running, and
+    // read only by a thread that has claimed a part of the job (the caller waits for it).
     unsafe impl Sync for State {}
+
+    impl State {
+        fn epoch(&self) -> u64 {
+            self.ticket.load(Acquire) >> 32
+        }
+
+        /// Claims the next part of job `epoch`, if that job is current and has parts left.
+        fn claim(&self, epoch: u64, parts: usize) -> Option<usize> {
+            let mut t = self.ticket.load(Acquire);
+            loop {
+                let i = (t & PART_MASK) as usize;
+                if t >> 32 != epoch || i >= parts {
+                    return None;
+                }
+                match self.ticket.compare_exchange_weak(t, t + 1, AcqRel, Acquire) {
+                    Ok(_) => return Some(i),
+                    Err(now) => t = now,
+                }
+            }
+        }
+
+        /// Runs parts of job `epoch` until none is left; returns the first panic of ours.
+        fn run_parts(&self, epoch: u64, parts: usize) -> Option<Box<dyn Any + Send>> {
+            let mut first = None;
+            while let Some(i) = self.claim(epoch, parts) {
+                // SAFETY: see `State::job`: our claimed part keeps the job alive.
+                let job = unsafe { *self.job.get() }.expect("a claimed part has a job");
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| job(i))) {
+                    self.panicked.store(true, Relaxed);
+                    first.get_or_insert(p);
+                }
+                self.done.fetch_add(1, Release);
+            }
+            first
+        }
+    }
 
     pub struct Workers {
         state: Arc<State>,
-        /// Threads besides the caller.
+        /// Threads besides the caller (natively, `handles` counts them).
+        #[cfg(target_arch = "wasm32")]
         n: usize,
         #[cfg(not(target_arch = "wasm32"))]
         handles: Vec<std::thread::JoinHandle<()>>,
@@ -147,13 +197,13 @@ mod workers {
 
     impl Workers {
         /// The pool's state for `n` threads that the caller starts, each running
-        /// `work(state, i)` for its `i` in `1..=n`.
-        pub fn unstarted(n: usize) -> Workers {
+        /// `work(state)`.
+        pub fn unstarted(#[allow(unused_variables)] n: usize) -> Workers {
             Workers {
                 state: Arc::new(State {
-                    epoch: AtomicU64::new(0),
+                    ticket: AtomicU64::new(0),
                     parts: AtomicUsize::new(0),
-                    busy: AtomicUsize::new(0),
+                    done: AtomicUsize::new(0),
                     panicked: AtomicBool::new(false),
                     stop: AtomicBool::new(false),
                     sleeping: AtomicUsize::new(0),
@@ -161,6 +211,7 @@ mod workers {
                     wake: Condvar::new(),
                     job: UnsafeCell::new(None),
                 }),
+                #[cfg(target_arch = "wasm32")]
                 n,
                 #[cfg(not(target_arch = "wasm32"))]
                 handles: Vec::new(),
@@ -180,13 +231,14 @@ mod workers {
                     let s = w.state().clone();
                     std::thread::Builder::new()
                         .name(format!("shufflenet-cpu-{i}"))
-                        .spawn(move || work(&s, i))
+                        .spawn(move || work(&s))
                         .expect("spawn a CPU worker thread")
                 })
                 .collect();
             w
         }
 
+        #[cfg(target_arch = "wasm32")]
         pub fn len(&self) -> usize {
             self.n
         }
@@ -195,23 +247,25 @@ mod workers {
             let _one = lock(&self.running);
             let s = &*self.state;
             // SAFETY: the lifetime is erased only until this function returns, and it
-            // returns only after every worker has finished with the job (busy == 0).
+            // returns only after every part is done, so no thread holds the job any more.
             let erased: Job<'static> = unsafe { std::mem::transmute(job) };
             unsafe { *s.job.get() = Some(erased) };
             s.parts.store(parts, Relaxed);
-            s.busy.store(self.len(), Relaxed);
-            s.epoch.fetch_add(1, SeqCst);
+            s.done.store(0, Relaxed);
+            let epoch = (s.ticket.load(Relaxed) >> 32) + 1;
+            s.ticket.store(epoch << 32, SeqCst);
             if s.sleeping.load(SeqCst) > 0 {
                 let _g = lock(&s.lock);
                 s.wake.notify_all();
             }
-            let mine = catch_unwind(AssertUnwindSafe(|| job(0)));
-            wait(|| s.busy.load(Acquire) == 0);
+            let mine = s.run_parts(epoch, parts);
+            wait(|| s.done.load(Acquire) == parts);
             unsafe { *s.job.get() = None };
-            if let Err(p) = mine {
+            let panicked = s.panicked.swap(false, Relaxed);
+            if let Some(p) = mine {
                 resume_unwind(p);
             }
-            if s.panicked.swap(false, Relaxed) {
+            if panicked {
                 panic!("a CPU worker thread panicked");
             }
         }
@@ -221,7 +275,9 @@ mod workers {
         fn drop(&mut self) {
             let s = &*self.state;
             s.stop.store(true, SeqCst);
-            s.epoch.fetch_add(1, SeqCst);
+            // A new epoch with no part to claim: the workers wake, see `stop` and return.
+            let epoch = (s.ticket.load(Relaxed) >> 32) + 1;
+            s.ticket.store(epoch << 32 | PART_MASK, SeqCst);
             {
                 let _g = lock(&s.lock);
                 s.wake.notify_all();
@@ -247,7 +303,7 @@ mod workers {
     }
 
     /// Spins, then yields: on a loaded machine the thread we wait for may need our core.
-    /// (wasm has no yield: the caller spins until its parts are done.)
+    /// (wasm has no yield: the caller spins until the parts others claimed are done.)
     fn wait(done: impl Fn() -> bool) {
         let mut n = 0u32;
         while !done() {
@@ -260,12 +316,12 @@ mod workers {
         }
     }
 
-    /// Thread `i`'s loop: runs its part of every job until the pool is dropped.
-    pub fn work(s: &State, i: usize) {
+    /// A worker's loop: claims parts of every job until the pool is dropped.
+    pub fn work(s: &State) {
         let mut seen = 0;
         loop {
             let mut n = 0u32;
-            while s.epoch.load(Acquire) == seen {
+            while s.epoch() == seen {
                 if n < SPINS {
                     n += 1;
                     std::hint::spin_loop();
@@ -273,24 +329,18 @@ mod workers {
                 }
                 let mut g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
                 s.sleeping.fetch_add(1, SeqCst);
-                while s.epoch.load(SeqCst) == seen {
+                while s.ticket.load(SeqCst) >> 32 == seen {
                     g = s.wake.wait(g).unwrap_or_else(|e| e.into_inner());
                 }
                 s.sleeping.fetch_sub(1, SeqCst);
             }
-            seen = s.epoch.load(Acquire);
+            seen = s.epoch();
             if s.stop.load(SeqCst) {
                 return;
             }
-            if i < s.parts.load(Relaxed) {
-                // SAFETY: see `State::job`.
-                if let Some(job) = unsafe { *s.job.get() } {
-                    if catch_unwind(AssertUnwindSafe(|| job(i))).is_err() {
-                        s.panicked.store(true, Relaxed);
-                    }
-                }
-            }
-            s.busy.fetch_sub(1, Release);
+            // A late worker may read the next job's count: its claims on this epoch fail.
+            let parts = s.parts.load(Acquire);
+            s.run_parts(seen, parts);
         }
     }
 }

@@ -2,9 +2,11 @@
 //!
 //! The conv is im2col'd one output row at a time (27 values per pixel, a small buffer that
 //! stays in cache) and run through the packed 1x1 kernel, so it shares the register tiling.
+//! On several threads each takes a band of output rows with its own im2col row: one
+//! hand-over for the whole conv instead of one per row (112 at 224 x 224).
 
 use super::pointwise::Pointwise;
-use super::pool::Pool;
+use super::pool::{Pool, Shared, MIN_PART_MACS};
 use super::simd::{F4, LANES};
 use crate::model::{out_size, Conv};
 
@@ -14,6 +16,7 @@ pub const PATCH: usize = 27;
 #[derive(Clone, Debug)]
 pub struct Stem {
     conv: Pointwise,
+    out_ch: usize,
 }
 
 impl Stem {
@@ -21,11 +24,13 @@ impl Stem {
         assert_eq!(conv.in_ch * 9, PATCH, "the stem takes 3 channels");
         Stem {
             conv: Pointwise::dense(&conv.weight, &conv.bias, conv.act, PATCH, conv.out_ch),
+            out_ch: conv.out_ch,
         }
     }
 
     /// `image` is one NCHW `3 x h x w` image; writes `out_size(h) x out_size(w)` pixels of
-    /// `ys` floats to `y`. `patches` holds at least one output row of im2col values.
+    /// `ys` floats to `y`. `patches` holds at least one output row of im2col values (the
+    /// caller's; other threads allocate their own).
     pub fn run(
         &self,
         pool: &Pool,
@@ -36,27 +41,53 @@ impl Stem {
         ys: usize,
     ) {
         let (oh, ow) = (out_size(h, 2), out_size(w, 2));
-        let plane = h * w;
+        let one = Pool::new(1);
+        // Output row `oy`: im2col into `patches`, then the 1x1 kernel on this thread.
+        let row = |oy: usize, patches: &mut [f32], y: &mut [f32]| {
+            im2col(image, (h, w), oy, patches);
+            self.conv.run(&one, patches, PATCH, ow, y, ys);
+        };
         let patches = &mut patches[..ow * PATCH];
-        for oy in 0..oh {
-            for (ox, patch) in patches.chunks_exact_mut(PATCH).enumerate() {
-                for (t, taps) in patch.chunks_exact_mut(3).enumerate() {
-                    let (c, iy) = (t / 3, (oy * 2 + t % 3).wrapping_sub(1));
-                    if iy >= h {
-                        taps.fill(0.0);
-                        continue;
-                    }
-                    let row = &image[c * plane + iy * w..][..w];
-                    for (kx, v) in taps.iter_mut().enumerate() {
-                        *v = row
-                            .get((ox * 2 + kx).wrapping_sub(1))
-                            .copied()
-                            .unwrap_or(0.0);
-                    }
-                }
+        if pool.threads() == 1 {
+            for oy in 0..oh {
+                row(oy, patches, &mut y[oy * ow * ys..]);
             }
-            self.conv
-                .run(pool, patches, PATCH, ow, &mut y[oy * ow * ys..], ys);
+            return;
+        }
+        let row_len = ow * ys;
+        assert!(y.len() >= oh * row_len, "stem output too short");
+        let out = Shared(y.as_mut_ptr());
+        let min_rows = MIN_PART_MACS.div_ceil(ow * PATCH * self.out_ch);
+        pool.split(oh, 1, min_rows, |rows| {
+            let mut patches = vec![0.0; ow * PATCH];
+            for oy in rows {
+                // SAFETY: `y` holds `oh` rows of `row_len` floats (checked above), and each
+                // part writes only its own rows.
+                let y =
+                    unsafe { std::slice::from_raw_parts_mut(out.ptr().add(oy * row_len), row_len) };
+                row(oy, &mut patches, y);
+            }
+        });
+    }
+}
+
+/// The 27 input values of each pixel of output row `oy` (zero outside the image).
+fn im2col(image: &[f32], (h, w): (usize, usize), oy: usize, patches: &mut [f32]) {
+    let plane = h * w;
+    for (ox, patch) in patches.chunks_exact_mut(PATCH).enumerate() {
+        for (t, taps) in patch.chunks_exact_mut(3).enumerate() {
+            let (c, iy) = (t / 3, (oy * 2 + t % 3).wrapping_sub(1));
+            if iy >= h {
+                taps.fill(0.0);
+                continue;
+            }
+            let row = &image[c * plane + iy * w..][..w];
+            for (kx, v) in taps.iter_mut().enumerate() {
+                *v = row
+                    .get((ox * 2 + kx).wrapping_sub(1))
+                    .copied()
+                    .unwrap_or(0.0);
+            }
         }
     }
 }

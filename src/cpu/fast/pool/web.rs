@@ -1,6 +1,6 @@
 //! The pool's threads in the browser: Web Workers that instantiate this same wasm module on
 //! this same shared memory (`wasm_bindgen::module()`, `wasm_bindgen::memory()`) and then run
-//! `work` for their part index until the pool stops. `worker.js` is both the spawner and the
+//! `work` (claiming parts of each job) until the pool stops. `worker.js` is both the spawner and the
 //! workers' script; a worker imports the wasm-bindgen glue from the URL this module was
 //! loaded from (`import.meta.url`), so it works wherever the package is served.
 //!
@@ -42,11 +42,10 @@ extern "C" {
 /// The workers `start` started, shared by every pool made afterwards.
 static STARTED: Mutex<Option<Arc<Workers>>> = Mutex::new(None);
 
-/// What a worker needs to join: the pool's state and its part index. Boxed, and passed to
-/// the worker as a pointer into the shared memory.
+/// What a worker needs to join: the pool's state. Boxed, and passed to the worker as a
+/// pointer into the shared memory.
 struct Start {
     state: Arc<State>,
-    index: usize,
 }
 
 pub fn started() -> Option<Arc<Workers>> {
@@ -77,7 +76,6 @@ pub async fn start(threads: usize) -> Result<usize, String> {
         .map(|index| {
             let start = Box::new(Start {
                 state: workers.state().clone(),
-                index,
             });
             let name = format!("shufflenet-cpu-{index}");
             let ptr = Box::into_raw(start) as u32;
@@ -96,12 +94,12 @@ pub async fn start(threads: usize) -> Result<usize, String> {
     Ok(threads)
 }
 
-/// A worker's entry (called by `worker.js` after it instantiated the module): runs its part
+/// A worker's entry (called by `worker.js` after it instantiated the module): claims parts
 /// of every job until the pool stops.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = cpuPoolWorker)]
 pub fn cpu_pool_worker(start: u32) {
     // SAFETY: `start` is the pointer `start` boxed for this worker alone.
     let start = unsafe { Box::from_raw(start as *mut Start) };
-    work(&start.state, start.index);
+    work(&start.state);
 }
