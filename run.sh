@@ -5,7 +5,7 @@
 #   ./run.sh --weights FILE.pth       use this .pth, .mdl or .safetensors (any width, or your own
 #                                     fine-tune: the page opens it first as "custom model")
 #   ./run.sh --weights F --labels L   ... with its class names (class_indices.json or labels.txt)
-#   ./run.sh --port 9000 --no-build   skip the wasm builds (reuse pkg/ and pkg-threads/)
+#   ./run.sh --port 9000 --no-build   skip the wasm builds (reuse pkg/, pkg-threads/, pkg-relaxed/)
 #   ./run.sh --weights-dir DIR        serve DIR as /weights/ (default weights/)
 #   ./run.sh --host 0.0.0.0           listen beyond this machine (default 127.0.0.1 only)
 set -euo pipefail
@@ -40,6 +40,11 @@ fi
 if [ -n "$BUILD" ] || [ ! -f pkg-threads/shufflenet_web.js ]; then
   log "building the threaded wasm package (pkg-threads/)"
   build_pkg_threads pkg-threads || log "the threaded build failed: the page will run the CPU on one thread"
+fi
+# The relaxed-SIMD build, for `?simd=relaxed`.
+if [ -n "$BUILD" ] || [ ! -f pkg-relaxed/shufflenet_web.js ]; then
+  log "building the relaxed-SIMD wasm package (pkg-relaxed/)"
+  build_pkg_relaxed pkg-relaxed || log "the relaxed-SIMD build failed: ?simd=relaxed will run pkg/"
 fi
 if [ -n "$WEIGHTS_IN" ] || [ ! -f "${WEIGHTS_DIR:-weights}/manifest.json" ]; then
   cargo build --release -q --bin shufflenet

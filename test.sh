@@ -36,9 +36,14 @@ step "threaded build in headless Chrome (shared memory; the runner's page is cro
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --no-default-features --test threads
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --no-default-features --test conformance -- fast_cpu_threads
 
+step "relaxed-SIMD build in headless Chrome (fused multiply-adds within the suite's bounds)"
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_relaxed --no-default-features --test conformance -- fast_cpu
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_relaxed --no-default-features --test kernels
+
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg
 build_pkg_threads pkg-threads
+build_pkg_relaxed pkg-relaxed
 # The page and the embed example against the generated pkg/shufflenet_web.d.ts.
 npx tsc -p jsconfig.json
 # The page tests run on the untrained stand-ins, the same on every machine.

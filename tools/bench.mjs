@@ -5,13 +5,14 @@ import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { benchModel, buildPackage, buildThreadsPackage, hasSimd, ortVersion } from './bench/assets.mjs';
+import { benchModel, buildPackage, buildThreadsPackage, hasRelaxedSimd, hasSimd, ortVersion } from './bench/assets.mjs';
 import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'webgpu', 'ort-webgpu'];
+const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-relaxed', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'webgpu', 'ort-webgpu'];
 // The threaded build (pkg-threads/) on N threads: 'cpu-simd128-tN'.
 const THREADED = /^cpu-simd128-t(\d+)$/;
+const PACKAGE_OF = { 'cpu-scalar': 'pkg-scalar', 'cpu-relaxed': 'pkg-relaxed' };
 const WIDTHS = ['0.5', '1.0', '1.5', '2.0'];
 const DEFAULT_WIDTHS = ['0.5', '1.0', '2.0'];
 const GPU = new Set(['webgpu', 'ort-webgpu']);
@@ -49,7 +50,7 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
   --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
   --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
              (our backends only: the ONNX export is torchvision's)
-  --no-build use pkg/, pkg-threads/ and pkg-scalar/ as they are instead of rebuilding them`;
+  --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them`;
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n${USAGE}\n`);
@@ -117,12 +118,14 @@ function preparePackages(opts) {
   const packages = [];
   if (needSimdPkg) packages.push({ dir: join(ROOT, 'pkg'), simd: true });
   if (opts.backends.includes('cpu-scalar')) packages.push({ dir: join(ROOT, 'pkg-scalar'), simd: false });
+  if (opts.backends.includes('cpu-relaxed')) packages.push({ dir: join(ROOT, 'pkg-relaxed'), simd: true, relaxed: true });
   if (opts.backends.some((b) => THREADED.test(b))) {
     if (opts.build) buildThreadsPackage(ROOT);
     packages.push({ dir: join(ROOT, 'pkg-threads'), simd: true, built: true });
   }
-  for (const { dir, simd, built } of packages) {
-    if (opts.build && !built) buildPackage(ROOT, simd);
+  for (const { dir, simd, relaxed, built } of packages) {
+    if (opts.build && !built) buildPackage(ROOT, simd, relaxed);
+    if (relaxed && hasRelaxedSimd(dir) === false) throw new Error(`${dir} lacks relaxed SIMD instructions`);
     const found = hasSimd(dir);
     if (found === null) {
       process.stderr.write(`bench: wasm-objdump (Debian wabt) not found; not checking ${dir} for SIMD\n`);
@@ -190,6 +193,8 @@ function ratios(medians, widths) {
     'cpu-simd128/ort-wasm': ['cpu-simd128', 'ort-wasm'],
     'cpu-simd128-t1/cpu-simd128-t2': ['cpu-simd128-t1', 'cpu-simd128-t2'],
     'cpu-simd128-t1/cpu-simd128': ['cpu-simd128-t1', 'cpu-simd128'],
+    'cpu-relaxed/cpu-simd128': ['cpu-relaxed', 'cpu-simd128'],
+    'cpu-relaxed/ort-wasm': ['cpu-relaxed', 'ort-wasm'],
   };
   const out = [];
   for (const width of widths) {
@@ -230,7 +235,7 @@ async function main() {
           seed: opts.seed,
           kernels: opts.kernels,
           tutorial: opts.tutorial,
-          pkg: backend === 'cpu-scalar' ? 'pkg-scalar' : THREADED.test(backend) ? 'pkg-threads' : 'pkg',
+          pkg: PACKAGE_OF[backend] ?? (THREADED.test(backend) ? 'pkg-threads' : 'pkg'),
           threads: Number(THREADED.exec(backend)?.[1] ?? 1),
           weightsUrl: `../${models[width].weights}`,
           onnxUrl: models[width].onnx && `../${models[width].onnx}`,

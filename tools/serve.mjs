@@ -259,7 +259,7 @@ export async function startServer({ root, mounts = {}, allow = null, host = '127
 export function serve(root) {
   return startServer({
     root,
-    allow: ['www', 'pkg', 'pkg-scalar', 'pkg-threads', 'bench-results', 'node_modules/onnxruntime-web/dist'],
+    allow: ['www', 'pkg', 'pkg-scalar', 'pkg-threads', 'pkg-relaxed', 'bench-results', 'node_modules/onnxruntime-web/dist'],
   });
 }
 

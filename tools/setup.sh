@@ -138,6 +138,26 @@ wasm_clippy_threads() { threads_cargo clippy "$@"; }
 # WASM_BINDGEN_TEST_NO_ORIGIN_ISOLATION is set), as shared memory needs. Arguments go to cargo.
 wasm_test_threads() { threads_cargo test "$@"; }
 
+# The relaxed-SIMD build (pkg-relaxed/, issue 12): the multiply-adds as `f32x4_relaxed_madd`
+# (one fused instruction where the CPU has FMA). Plain stable: simd128's std serves. Its own
+# target dir. The page loads it only when asked (`?simd=relaxed`): on this machine's CPU it
+# measured slower than pkg/ (README, "CPU threads and relaxed SIMD").
+RELAXED_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd"
+relaxed_cargo() {
+  (cd "$ROOT" && wasm env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$RELAXED_RUSTFLAGS" \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver)}" \
+    cargo "$1" --target wasm32-unknown-unknown --target-dir "$ROOT/target/relaxed" "${@:2}")
+}
+build_pkg_relaxed() {
+  local out="${1:-pkg-relaxed}"
+  relaxed_cargo build -q --lib --release
+  wasm-bindgen --target web --out-dir "$ROOT/$out" \
+    "$ROOT/target/relaxed/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+}
+# The relaxed build's tests in headless Chrome; arguments go to cargo.
+wasm_test_relaxed() { relaxed_cargo test "$@"; }
+
 setup_all() {
   setup_system
   setup_wasm_toolchain

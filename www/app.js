@@ -400,7 +400,12 @@ async function main() {
   if (params.get('camera') !== '0') startCamera(); // runs alongside the engine start-up
 
   try {
-    const gpu = { kernels: params.get('kernels'), timing: params.get('timing'), threads: cpuThreads };
+    const gpu = {
+      kernels: params.get('kernels'),
+      timing: params.get('timing'),
+      threads: cpuThreads,
+      relaxed: params.get('simd') === 'relaxed',
+    };
     app.status = await app.engine.create(backendPreference, gpu);
     view.renderBackend(app.status);
   } catch (err) {

@@ -12,16 +12,25 @@ import init, { Engine, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
 /**
  * The package to run and its CPU threads: the threaded build (`pkg-threads/`, Web Workers on
  * shared memory) when more than one thread is wanted and it starts, else the single-threaded
- * `pkg/` with the reason (`note`) it runs on one thread.
+ * `pkg/` with the reason (`note`) it runs on one thread. `relaxed` (the page's `?simd=relaxed`):
+ * on one thread, the relaxed-SIMD build (`pkg-relaxed/`) where the browser validates it.
  * @param {number} wanted
+ * @param {boolean} relaxed
  * @returns {Promise<{ pkg: Package, threads: number, note: string | null }>}
  */
-async function choosePackage(wanted) {
+async function choosePackage(wanted, relaxed) {
   const single = async (note) => {
+    if (relaxed) {
+      const tried = await relaxedPackage();
+      if (tried.pkg) return { pkg: tried.pkg, threads: 1, note };
+      note = tried.note;
+    }
     await init();
     return { pkg: { Engine, wasmMemoryBytes }, threads: 1, note };
   };
   if (!(wanted > 1)) return single(null);
+  // There is no threaded relaxed-SIMD build: asking for it means one thread.
+  if (relaxed) return single('the relaxed-SIMD build runs on one thread');
   if (!globalThis.crossOriginIsolated) return single('the page is not cross-origin isolated');
   // A page's main thread may not block on the pool's other threads.
   if (typeof document !== 'undefined') return single('the engine runs on the main thread (?worker=0)');
@@ -34,6 +43,32 @@ async function choosePackage(wanted) {
     return { pkg: threaded, threads, note: null };
   } catch (err) {
     return single(`the threaded build did not start (${err?.message ?? err})`);
+  }
+}
+
+/**
+ * A module with one relaxed-SIMD instruction (`f32x4.relaxed_madd` of three zero vectors): the
+ * browser validates it only if it runs relaxed SIMD.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 133, 2, 11,
+]);
+
+/** The relaxed-SIMD package, or why it cannot run here. */
+async function relaxedPackage() {
+  if (!WebAssembly.validate(RELAXED_PROBE)) return { pkg: null, note: 'this browser has no relaxed SIMD' };
+  try {
+    // Through a variable: type checks and pages need not have pkg-relaxed/ built.
+    const url = '../pkg-relaxed/shufflenet_web.js';
+    const mod = await import(url);
+    await mod.default();
+    return { pkg: mod, note: null };
+  } catch (err) {
+    return { pkg: null, note: `the relaxed-SIMD build did not start (${err?.message ?? err})` };
   }
 }
 
@@ -67,7 +102,7 @@ export class EngineHost {
    */
   async create(preference, gpu = {}) {
     if (!this.#pkg) {
-      const chosen = await choosePackage(gpu.threads ?? 1);
+      const chosen = await choosePackage(gpu.threads ?? 1, Boolean(gpu.relaxed));
       this.#pkg = chosen.pkg;
       this.#threads = chosen.threads;
       this.#threadsNote = chosen.note;

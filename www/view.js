@@ -115,6 +115,8 @@ export class FpsMeter {
   }
 }
 
+const CPU_BADGES = { 'cpu-simd128': 'CPU SIMD128', 'cpu-relaxed': 'CPU relaxed SIMD' };
+
 export function renderBackend(status) {
   const badge = $('backend');
   const button = $('backend-switch');
@@ -131,9 +133,7 @@ export function renderBackend(status) {
   const threads = status.threads ? ` x${status.threads}${status.threadsNote ? ` · ${status.threadsNote}` : ''}` : '';
   badge.textContent = gpu
     ? `WebGPU · ${status.adapter || 'GPU'}`
-    : status.backend === 'cpu-simd128'
-      ? `CPU SIMD128${threads}`
-      : `CPU (no SIMD)${threads}`;
+    : `${CPU_BADGES[status.backend] ?? 'CPU (no SIMD)'}${threads}`;
   badge.title = gpu ? 'Running on the GPU through WebGPU' : 'Running on the CPU in WebAssembly';
   button.textContent = gpu ? 'Use CPU' : 'Use WebGPU';
   button.setAttribute('aria-label', gpu ? 'Switch to the CPU backend' : 'Switch to the WebGPU backend');

@@ -1,7 +1,8 @@
 // The CPU on several threads (issue 12): cross-origin isolated, the page runs the threaded build
 // (pkg-threads/, Web Workers on shared memory) and the badge shows the count; without isolation
 // (a server that drops COOP/COEP) it runs the single-threaded build and the badge says why. Both
-// classify an image exactly as one thread does: the threaded kernels are bit-identical.
+// classify an image exactly as one thread does: the threaded kernels are bit-identical. With
+// `?simd=relaxed` the relaxed-SIMD build runs (or pkg/ with the reason, when it cannot).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,11 +26,12 @@ after(async () => {
 });
 
 /**
- * Opens `base` with `query` on the CPU, classifies the test image, and returns what the page
- * showed: predictions, badge, message, whether it was isolated.
+ * Opens `base` with `query` on the CPU (after `prepare(context)`), classifies the test image, and
+ * returns what the page showed: predictions, badge, message, whether it was isolated.
  */
-async function classifyOn(base, query) {
+async function classifyOn(base, query, prepare = async () => {}) {
   const context = await browser.newContext();
+  await prepare(context);
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
@@ -85,4 +87,24 @@ test('not isolated (no COOP/COEP), the single-threaded build runs and the badge 
   } finally {
     server.kill();
   }
+});
+
+test('?simd=relaxed runs the relaxed-SIMD build (fused multiply-adds): the same classes', LONG, async () => {
+  const relaxed = await classifyOn(BASE_URL, 'threads=1&simd=relaxed');
+  assert.equal(relaxed.badge.name, 'cpu-relaxed', relaxed.logs);
+  assert.equal(relaxed.badge.text, 'CPU relaxed SIMD x1');
+  assert.deepEqual(
+    relaxed.predictions.map((p) => p.name),
+    oneThread.predictions.map((p) => p.name),
+  );
+  relaxed.predictions.forEach((p, i) => assert.ok(Math.abs(p.percent - oneThread.predictions[i].percent) < 0.05));
+});
+
+test('?simd=relaxed falls back to pkg/ when the relaxed build cannot start, and says why', LONG, async () => {
+  const fallback = await classifyOn(BASE_URL, 'threads=1&simd=relaxed', (context) =>
+    context.route('**/pkg-relaxed/shufflenet_web_bg.wasm', (route) => route.fulfill({ status: 404, body: 'gone' })),
+  );
+  assert.equal(fallback.badge.name, 'cpu-simd128', fallback.logs);
+  assert.match(fallback.badge.text, /^CPU SIMD128 x1 · the relaxed-SIMD build did not start/);
+  assert.deepEqual(fallback.predictions, oneThread.predictions);
 });

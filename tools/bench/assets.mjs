@@ -35,17 +35,20 @@ function check(res, what) {
 }
 
 /**
- * Builds `pkg/` (simd128, from .cargo/config.toml) or `pkg-scalar/` (the target's rustflags
- * replaced by -simd128, so std and the crate are built without SIMD), each in its own target
- * dir so the two builds do not invalidate each other.
+ * Builds `pkg/` (simd128, from .cargo/config.toml), `pkg-scalar/` (the target's rustflags
+ * replaced by -simd128, so std and the crate are built without SIMD) or, with `relaxed`,
+ * `pkg-relaxed/` (+relaxed-simd: fused multiply-adds), each in its own target dir so the
+ * builds do not invalidate each other.
  * cargo + wasm-bindgen directly: wasm-pack insists on a wasm32 std in the sysroot, and
  * Debian's toolchain builds std from source instead.
  */
-export function buildPackage(root, simd) {
-  const outDir = simd ? 'pkg' : 'pkg-scalar';
-  const targetDir = join(root, 'target', simd ? 'bench-simd128' : 'bench-scalar');
-  const rustflags = { CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS: '-C target-feature=-simd128' };
-  const env = simd ? WASM_ENV : { ...WASM_ENV, ...rustflags };
+export function buildPackage(root, simd, relaxed = false) {
+  const kind = relaxed ? 'relaxed' : simd ? 'simd128' : 'scalar';
+  const outDir = { relaxed: 'pkg-relaxed', simd128: 'pkg', scalar: 'pkg-scalar' }[kind];
+  const targetDir = join(root, 'target', `bench-${kind}`);
+  const features = { relaxed: '+simd128,+relaxed-simd', simd128: null, scalar: '-simd128' }[kind];
+  const rustflags = { CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS: `-C target-feature=${features}` };
+  const env = features ? { ...WASM_ENV, ...rustflags } : WASM_ENV;
   const cargoArgs = ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '--target-dir', targetDir];
   check(run('cargo', cargoArgs, { cwd: root, env }), `cargo build (${outDir})`);
   const wasm = join(targetDir, 'wasm32-unknown-unknown', 'release', 'shufflenet_web.wasm');
@@ -67,6 +70,13 @@ export function buildThreadsPackage(root) {
   check(run('cargo', cargoArgs, { cwd: root, env }), 'cargo build (pkg-threads)');
   const wasm = join(targetDir, 'wasm32-unknown-unknown', 'release', 'shufflenet_web.wasm');
   check(run('wasm-bindgen', ['--target', 'web', '--out-dir', 'pkg-threads', wasm], { cwd: root }), 'wasm-bindgen (pkg-threads)');
+}
+
+/** Whether the package's wasm holds relaxed SIMD instructions; null without wasm-objdump. */
+export function hasRelaxedSimd(pkgDir) {
+  const res = spawnSync('wasm-objdump', ['-d', join(pkgDir, 'shufflenet_web_bg.wasm')], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  if (res.error?.code === 'ENOENT') return null;
+  return res.status === 0 && res.stdout.includes('relaxed_madd');
 }
 
 /**

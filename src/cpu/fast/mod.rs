@@ -107,10 +107,13 @@ impl FastCpu {
 }
 
 impl Backend for FastCpu {
-    /// "cpu-simd128", "cpu-scalar" (wasm without simd128) or "cpu-native".
+    /// "cpu-simd128", "cpu-relaxed" (with relaxed SIMD), "cpu-scalar" (wasm without
+    /// simd128) or "cpu-native".
     fn name(&self) -> &'static str {
         if cfg!(not(target_arch = "wasm32")) {
             "cpu-native"
+        } else if cfg!(target_feature = "relaxed-simd") {
+            "cpu-relaxed"
         } else if cfg!(target_feature = "simd128") {
             "cpu-simd128"
         } else {

@@ -14,6 +14,18 @@ mod imp {
     #[derive(Clone, Copy)]
     pub struct F4(v128);
 
+    #[cfg(target_feature = "relaxed-simd")]
+    #[inline(always)]
+    fn madd(a: v128, b: v128, c: v128) -> v128 {
+        f32x4_relaxed_madd(a, b, c)
+    }
+
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    #[inline(always)]
+    fn madd(a: v128, b: v128, c: v128) -> v128 {
+        f32x4_add(c, f32x4_mul(a, b))
+    }
+
     impl F4 {
         #[inline(always)]
         pub fn splat(v: f32) -> F4 {
@@ -42,10 +54,11 @@ mod imp {
         pub fn add(self, o: F4) -> F4 {
             F4(f32x4_add(self.0, o.0))
         }
-        /// `self + a * b` (two roundings, as there is no fused multiply-add in simd128).
+        /// `self + a * b`: two roundings in simd128; with relaxed SIMD (the `pkg-relaxed`
+        /// build) one fused instruction where the CPU has FMA, else the same two.
         #[inline(always)]
         pub fn mul_add(self, a: F4, b: F4) -> F4 {
-            F4(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
+            F4(madd(a.0, b.0, self.0))
         }
         #[inline(always)]
         pub fn max(self, o: F4) -> F4 {
