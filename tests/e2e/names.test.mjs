@@ -107,3 +107,40 @@ test('a fine-tune served the way ./run.sh --weights F --labels L serves it opens
     server.kill();
   }
 });
+
+test("the tutorial's network as a .mdl with its class_indices.json runs on the CPU and on WebGPU", { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shufflenet-tutorial-'));
+  const weights = join(dir, 'shufflenet_v2_x0_5.pth');
+  execFileSync(CLI, ['random', weights, '--width', '0.5', '--tutorial', '--classes', '5', '--seed', '6'], { stdio: 'ignore' });
+  const indices = JSON.stringify(Object.fromEntries(FLOWERS.map((f, i) => [String(i), f])));
+  const browser = await launch({ camera: 'fake' });
+  const { page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
+  try {
+    await waitReady(page);
+    await drop(page, [
+      { name: 'shufflenet_v2_x0_5.mdl', bytes: readFileSync(weights) },
+      { name: 'class_indices.json', bytes: Buffer.from(indices) },
+    ]);
+    await page.waitForFunction(() => /class_indices\.json/.test(document.getElementById('model-info').textContent), null, {
+      timeout: 120_000,
+    });
+    await waitReady(page);
+    assert.match(await page.textContent('#model-info'), /tutorial ShuffleNetV2 \(2 units\/stage, ReLU6\), planes \[48, 96, 192\]/);
+    await waitFrames(page, 2);
+    assert.deepEqual((await predictions(page)).map((p) => p.name).sort(), [...FLOWERS].sort());
+    assert.equal(await page.$eval('[data-testid="backend"]', (b) => b.dataset.backend), 'cpu-simd128');
+
+    await page.click('#backend-switch');
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').dataset.kind === 'gpu', null, {
+      timeout: 120_000,
+    });
+    await waitFrames(page, 2);
+    assert.deepEqual((await predictions(page)).map((p) => p.name).sort(), [...FLOWERS].sort(), 'the same names on WebGPU');
+    assert.equal(await messageText(page), '');
+  } catch (err) {
+    err.message += `\n--- page log ---\n${logs.join('\n')}`;
+    throw err;
+  } finally {
+    await browser.close();
+  }
+});
