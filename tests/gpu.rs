@@ -12,7 +12,7 @@ use shufflenet_web::cpu::reference;
 use shufflenet_web::engine::{Engine, Preference};
 use shufflenet_web::gpu::{
     self, Crop, FrameShape, GpuBackend, GpuFault, GpuOptions, KernelChoice, KernelSet, LiveObjects,
-    Profiling, WeightPrecision,
+    Profiling, SubgroupUse, WeightPrecision,
 };
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
@@ -161,44 +161,111 @@ suite_test!(
 );
 
 // Natively only: wgpu 30 does not pass subgroups through the browser's WebGPU, so in Chrome
-// both runs would be the workgroup-memory reduction the other tests cover.
+// both runs would be the workgroup-memory reductions the other tests cover.
 #[cfg(not(target_arch = "wasm32"))]
-suite_test!(
-    async fn subgroup_classifier_where_the_adapter_has_subgroups() {
-        // The hardware set's classifier reduces with subgroupAdd where the device has
-        // subgroups (lavapipe does) and matches the reference either way.
-        // x2.0: 2,048 features, 1,000 classes (the last workgroup's 16 are 8 real ones).
-        let net = weights::random_network(&Arch::width(Width::X2_0), 14);
-        let x = input(2, 9, 7, 15);
-        let want = reference::run(&net, &x).unwrap();
-        for subgroups in [true, false] {
-            let options = GpuOptions {
-                subgroups,
-                ..forced_set(KernelSet::Hardware)
-            };
-            let mut gpu = GpuBackend::with_options(&net, options).await.unwrap();
-            let got = gpu.run(&x).await.unwrap();
-            let stats = gpu.stats();
-            let e = rel_err(&got.logits, &want.logits);
-            report!(
-                "hardware set, subgroups asked {subgroups}, used {} on {}: relative error {e:.2e}",
+mod subgroups {
+    use super::*;
+    use common::fixtures;
+
+    /// The hardware set with subgroups asked or not (and the head's lanes forced) against
+    /// `want`, within 1e-4 relative.
+    async fn run(
+        net: &shufflenet_web::model::Network,
+        x: &Tensor,
+        want: &[f32],
+        (subgroups, head_lanes): (bool, Option<usize>),
+        what: &str,
+    ) {
+        let options = GpuOptions {
+            subgroups,
+            head_lanes,
+            ..forced_set(KernelSet::Hardware)
+        };
+        let mut gpu = GpuBackend::with_options(net, options).await.unwrap();
+        let got = gpu.run(x).await.unwrap();
+        let stats = gpu.stats();
+        let e = rel_err(&got.logits, want);
+        report!(
+            "{what}, hardware set, {:?} on {} (subgroups {:?}): relative error {e:.2e}",
+            stats.subgroups,
+            gpu.adapter_name(),
+            stats.subgroup_sizes
+        );
+        assert!(
+            e <= 1e-4,
+            "{what} {:?}: relative error {e:.3e}",
+            stats.subgroups
+        );
+        assert!(
+            subgroups || !stats.subgroups.any(),
+            "used without being asked"
+        );
+        assert!(stats.shape.max_serial_steps <= 256, "{:?}", stats.shape);
+        // This machine's native adapter, lavapipe, has 8-lane subgroups: the reductions
+        // must really have run with them when asked.
+        assert!(
+            gpu.adapter_name().contains("llvmpipe"),
+            "{}",
+            gpu.adapter_name()
+        );
+        assert_eq!(stats.subgroup_sizes, Some([8, 8]), "lavapipe's subgroups");
+        if subgroups {
+            // 8-lane subgroups: the head keeps workgroup memory unless forced.
+            let lanes = head_lanes.unwrap_or(0);
+            assert_eq!(
                 stats.subgroups,
-                gpu.adapter_name()
+                SubgroupUse {
+                    classifier: true,
+                    head_lanes: lanes
+                }
             );
-            assert!(
-                e <= 1e-3,
-                "subgroups {}: relative error {e:.3e}",
-                stats.subgroups
-            );
-            assert!(subgroups || !stats.subgroups, "used without being asked");
-            let fc = stats.shape.max_serial_steps;
-            assert!(fc <= 256, "{:?}", stats.shape);
-            if gpu.adapter_name().contains("llvmpipe") {
-                assert_eq!(stats.subgroups, subgroups, "lavapipe has subgroups");
-            }
         }
     }
-);
+
+    suite_test!(
+        async fn subgroup_reductions_match_the_reference_at_every_width() {
+            // The classifier (subgroupAdd) and conv5 + pool (a subgroupShuffleXor butterfly
+            // per pixel, forced to lavapipe's 8 lanes) with and without subgroups (the
+            // classifier alone: `check_against_reference`). 2 x 193 x 161: a 7 x 6 head map,
+            // two 32-pixel tiles of the 8-lane head, the second ragged.
+            for width in Width::ALL {
+                let net = weights::random_network(&Arch::width(width), 14);
+                let x = input(2, 193, 161, 15);
+                let want = reference::run(&net, &x).unwrap().logits;
+                for asked in [(true, Some(8)), (false, None)] {
+                    let what = format!("x{} 2x3x193x161", width.label());
+                    run(&net, &x, &want, asked, &what).await;
+                }
+            }
+        }
+    );
+
+    suite_test!(
+        async fn subgroup_head_with_runs_narrower_equal_and_wider_than_subgroups() {
+            // 4 lanes per pixel: two pixels' runs share each 8-lane subgroup. 8: one run a
+            // subgroup. 16 (what 16-lane and wider subgroups get): runs wider than lavapipe's
+            // subgroups, which the kernel must notice and sum through workgroup memory.
+            let net = weights::random_network(&Arch::width(Width::X0_5), 16);
+            let x = input(3, 193, 161, 17);
+            let want = reference::run(&net, &x).unwrap().logits;
+            for lanes in [4, 8, 16] {
+                let what = format!("head lanes {lanes}");
+                run(&net, &x, &want, (true, Some(lanes)), &what).await;
+            }
+        }
+    );
+
+    suite_test!(
+        async fn subgroup_reductions_match_torchvision() {
+            let net = weights::load(fixtures::SMALL_F32).unwrap().network;
+            let (_, want) = fixtures::small_io("logits");
+            let x = fixtures::small_input();
+            for asked in [(true, Some(8)), (true, None), (false, None)] {
+                run(&net, &x, &want, asked, "torchvision fixture").await;
+            }
+        }
+    );
+}
 
 suite_test!(
     fn hardware_set_meets_the_work_shape_target() {
@@ -207,18 +274,35 @@ suite_test!(
         // reduction chain is longer than 256.
         for width in Width::ALL {
             let net = weights::random_network(&Arch::width(width), 1);
-            // The hardware set with and without the subgroup classifier.
+            // The hardware set without subgroups, with them as lavapipe's 8 lanes get them
+            // (the classifier only), as 16 or more lanes get them (the head too), and with
+            // the head forced to 8 lanes (the tests' `head_lanes`).
             for (set, subgroups) in [
-                (KernelSet::Software, false),
-                (KernelSet::Hardware, false),
-                (KernelSet::Hardware, true),
+                (KernelSet::Software, SubgroupUse::NONE),
+                (KernelSet::Hardware, SubgroupUse::NONE),
+                (KernelSet::Hardware, SubgroupUse::for_min_size(8)),
+                (KernelSet::Hardware, SubgroupUse::for_min_size(32)),
+                (
+                    KernelSet::Hardware,
+                    SubgroupUse {
+                        classifier: true,
+                        head_lanes: 8,
+                    },
+                ),
             ] {
                 let shape = gpu::work_shape(&net, set, subgroups, [1, 224, 224]);
                 report!(
                     "x{} {} set{}, 1 x 224 x 224:",
                     width.label(),
                     set.name(),
-                    if subgroups { " with subgroups" } else { "" }
+                    if subgroups.any() {
+                        format!(
+                            " with subgroups, {} lanes in the head",
+                            subgroups.head_lanes
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
                 report!("{}", gpu::shape_table(&shape));
                 let t = FrameShape::of(&shape);
@@ -236,8 +320,8 @@ suite_test!(
         let net = weights::random_network(&Arch::width(Width::X1_0), 1);
         let shape =
             |set, subgroups| FrameShape::of(&gpu::work_shape(&net, set, subgroups, [1, 224, 224]));
-        let before = shape(KernelSet::Software, false);
-        let after = shape(KernelSet::Hardware, false);
+        let before = shape(KernelSet::Software, SubgroupUse::NONE);
+        let after = shape(KernelSet::Hardware, SubgroupUse::NONE);
         // Same compulsory traffic: the sets differ in how work is cut, not in what is read.
         assert_eq!(before.bytes_written, after.bytes_written);
         assert!(before.min_invocations_per_dispatch < 4096, "{before:?}");
@@ -630,7 +714,7 @@ suite_test!(
         for groups in [1, 2] {
             let net = tutorial_x2_0(groups);
             for set in KernelSet::ALL {
-                let shape = gpu::work_shape(&net, set, false, [1, 224, 224]);
+                let shape = gpu::work_shape(&net, set, SubgroupUse::NONE, [1, 224, 224]);
                 report!("tutorial x2.0 groups {groups} {} set:", set.name());
                 report!("{}", gpu::shape_table(&shape));
                 assert_eq!(shape.len(), 30);

@@ -54,8 +54,9 @@ pub struct Context {
     pub timestamps: bool,
     /// The device has `shader-f16` (requested whenever the adapter offers it).
     pub f16: bool,
-    /// The device has subgroup operations (requested whenever the adapter offers them).
-    pub subgroups: bool,
+    /// The device has subgroup operations (requested whenever the adapter offers them):
+    /// its narrowest and widest subgroups.
+    pub subgroups: Option<[u32; 2]>,
     pub health: Health,
 }
 
@@ -105,7 +106,10 @@ impl Context {
         let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY);
         let f16 = adapter.features().contains(wgpu::Features::SHADER_F16);
         // wgpu 30 maps `subgroups` natively only (not through the browser's WebGPU yet).
-        let subgroups = adapter.features().contains(wgpu::Features::SUBGROUP);
+        let subgroups = adapter
+            .features()
+            .contains(wgpu::Features::SUBGROUP)
+            .then_some([info.subgroup_min_size, info.subgroup_max_size]);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("shufflenet"),

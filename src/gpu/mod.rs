@@ -34,7 +34,9 @@ use crate::{Error, Result};
 use context::Context;
 pub use frame::Crop;
 use frame::FrameInput;
-pub use options::{GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling, WeightPrecision};
+pub use options::{
+    GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling, SubgroupUse, WeightPrecision,
+};
 use packed::Offsets;
 use pipelines::Pipelines;
 pub use shape::{table as shape_table, DispatchShape, FrameShape};
@@ -52,8 +54,10 @@ pub struct GpuStats {
     pub kernels: KernelSet,
     /// Weights were f16 on the GPU (`shader-f16`), else f32.
     pub f16_weights: bool,
-    /// The classifier reduced with subgroup operations (`fc_subgroup`).
-    pub subgroups: bool,
+    /// The reductions done with subgroup operations (`fc_subgroup`, `head_subgroup`).
+    pub subgroups: SubgroupUse,
+    /// The device's narrowest and widest subgroups, where it has them.
+    pub subgroup_sizes: Option<[u32; 2]>,
     pub dispatches_per_frame: usize,
     pub submits_per_frame: usize,
     pub readbacks_per_frame: usize,
@@ -67,15 +71,21 @@ pub struct GpuStats {
 }
 
 /// The work shape of every dispatch of a `[batch, height, width]` frame of `net` with
-/// `set`'s kernels (`subgroups`: the subgroup classifier): from the plan, no GPU needed.
+/// `set`'s kernels (`subgroups`: the hardware set's subgroup reductions): from the plan, no
+/// GPU needed.
 pub fn work_shape(
     net: &Network,
     set: KernelSet,
-    subgroups: bool,
+    subgroups: SubgroupUse,
     shape: [usize; 3],
 ) -> Vec<DispatchShape> {
-    let (_, offsets) = Offsets::pack(net, set == KernelSet::Hardware && subgroups);
-    plan::work_shape(&net.skeleton(), &offsets, set, shape)
+    let subgroups = if set == KernelSet::Hardware {
+        subgroups
+    } else {
+        SubgroupUse::NONE
+    };
+    let (_, offsets) = Offsets::pack(net, subgroups.classifier);
+    plan::work_shape(&net.skeleton(), &offsets, set, subgroups.head_lanes, shape)
 }
 
 pub struct GpuBackend {
@@ -108,7 +118,12 @@ impl GpuBackend {
         let ctx = Context::acquire(options.fault()).await?;
         let set = options.kernels.resolve(ctx.device_type);
         let f16 = options.weights.resolve(ctx.f16, ctx.device_type);
-        let subgroups = set == KernelSet::Hardware && options.subgroups && ctx.subgroups;
+        let subgroups = if set == KernelSet::Hardware {
+            options.subgroup_use(ctx.subgroups.map(|[min, _]| min))
+        } else {
+            SubgroupUse::NONE
+        };
+        let subgroup_sizes = ctx.subgroups;
         let pipes = Pipelines::build(
             &ctx.device,
             set,
@@ -117,7 +132,7 @@ impl GpuBackend {
             options.fault() == Some(GpuFault::PipelineFailure),
         )
         .await?;
-        let (data, offsets) = Offsets::pack(net, subgroups);
+        let (data, offsets) = Offsets::pack(net, subgroups.classifier);
         let bytes = weight_bytes(&data, f16);
         let weights = wgpu::util::DeviceExt::create_buffer_init(
             &ctx.device,
@@ -159,6 +174,7 @@ impl GpuBackend {
                 kernels: set,
                 f16_weights: f16,
                 subgroups,
+                subgroup_sizes,
                 dispatches_per_frame: 0,
                 submits_per_frame: 0,
                 readbacks_per_frame: 0,

@@ -141,9 +141,13 @@ pub struct GpuOptions {
     pub profiling: Profiling,
     pub kernels: KernelChoice,
     pub weights: WeightPrecision,
-    /// Subgroup operations for the hardware set's classifier reduction, where the device
-    /// offers them (false: the workgroup-memory reduction everywhere).
+    /// Subgroup operations for the hardware set's classifier and head reductions, where the
+    /// device offers them (false: the workgroup-memory reductions everywhere).
     pub subgroups: bool,
+    /// Lanes per pixel of the subgroup head's sum, forced (tests only: narrower than, as
+    /// wide as, or wider than the device's subgroups).
+    #[cfg(feature = "testing")]
+    pub head_lanes: Option<usize>,
     /// Side of the square input the load-time warm-up frame uses (0: no warm-up).
     pub warm_up_side: usize,
 }
@@ -156,6 +160,53 @@ impl GpuOptions {
         #[cfg(not(feature = "testing"))]
         None
     }
+
+    /// The subgroups the hardware set uses on a device with `device_min_size`-lane
+    /// subgroups (None: no subgroups).
+    pub fn subgroup_use(&self, device_min_size: Option<u32>) -> SubgroupUse {
+        let Some(min_size) = device_min_size.filter(|_| self.subgroups) else {
+            return SubgroupUse::NONE;
+        };
+        #[allow(unused_mut)]
+        let mut used = SubgroupUse::for_min_size(min_size);
+        #[cfg(feature = "testing")]
+        if let Some(lanes) = self.head_lanes {
+            used.head_lanes = lanes;
+        }
+        used
+    }
+}
+
+/// Which of the hardware set's reductions use subgroup operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubgroupUse {
+    /// The classifier (`fc_subgroup`).
+    pub classifier: bool,
+    /// Lanes summing one pixel's slices in conv5 + pool (`head_subgroup`), at most the
+    /// device's narrowest subgroup; 0: the workgroup-memory head.
+    pub head_lanes: usize,
+}
+
+impl SubgroupUse {
+    pub const NONE: SubgroupUse = SubgroupUse {
+        classifier: false,
+        head_lanes: 0,
+    };
+
+    /// What the hardware set uses on a device whose subgroups are never narrower than
+    /// `min_size` lanes. The head's tile splits each pixel's sum 16 ways: narrower subgroups
+    /// keep the workgroup-memory head (a split as narrow as them would lengthen its serial
+    /// chain: 71 steps at x1.0 with 8 lanes, against 53, and 41 with 16).
+    pub fn for_min_size(min_size: u32) -> SubgroupUse {
+        SubgroupUse {
+            classifier: true,
+            head_lanes: if min_size >= 16 { 16 } else { 0 },
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.classifier || self.head_lanes > 0
+    }
 }
 
 impl Default for GpuOptions {
@@ -167,6 +218,8 @@ impl Default for GpuOptions {
             kernels: KernelChoice::Auto,
             weights: WeightPrecision::Auto,
             subgroups: true,
+            #[cfg(feature = "testing")]
+            head_lanes: None,
             warm_up_side: 224,
         }
     }

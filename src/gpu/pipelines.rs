@@ -2,13 +2,13 @@
 
 use std::borrow::Cow;
 
-use super::KernelSet;
+use super::{KernelSet, SubgroupUse};
 use crate::{Error, Result};
 
 /// WGSL sources of one kernel set: (depthwise, 1x1 + head, fc, one conv of a unit the
 /// fused kernels do not run). The stem, the pass-through copy and the preprocessing are
-/// shared. `subgroups`: the hardware set's classifier reduces with them.
-fn sources(set: KernelSet, subgroups: bool) -> [(&'static str, &'static str); 4] {
+/// shared. `subgroups`: which of the hardware set's reductions use them.
+fn sources(set: KernelSet, subgroups: SubgroupUse) -> [(&'static str, &'static str); 4] {
     match set {
         KernelSet::Software => [
             ("dw", include_str!("shaders/dw.wgsl")),
@@ -18,8 +18,18 @@ fn sources(set: KernelSet, subgroups: bool) -> [(&'static str, &'static str); 4]
         ],
         KernelSet::Hardware => [
             ("dw_quad", include_str!("shaders/dw_quad.wgsl")),
-            ("pw_tiled", include_str!("shaders/pw_tiled.wgsl")),
-            if subgroups {
+            if subgroups.head_lanes > 0 {
+                (
+                    "pw_tiled+head_subgroup",
+                    concat!(
+                        include_str!("shaders/pw_tiled.wgsl"),
+                        include_str!("shaders/head_subgroup.wgsl")
+                    ),
+                )
+            } else {
+                ("pw_tiled", include_str!("shaders/pw_tiled.wgsl"))
+            },
+            if subgroups.classifier {
                 ("fc_subgroup", include_str!("shaders/fc_subgroup.wgsl"))
             } else {
                 ("fc_split", include_str!("shaders/fc_split.wgsl"))
@@ -69,6 +79,8 @@ pub fn with_f16_weights(source: &str) -> String {
 
 pub struct Pipelines {
     pub set: KernelSet,
+    /// Lanes per pixel of the subgroup head's sum (0: the workgroup-memory head).
+    pub head_lanes: usize,
     /// uniform, weights, src, src2, dst: the last 1x1 of a unit, and the head.
     pub unit_layout: wgpu::BindGroupLayout,
     /// uniform, weights, src, dst: stem, depthwise, fc, conv and copy.
@@ -141,7 +153,7 @@ impl Pipelines {
         device: &wgpu::Device,
         set: KernelSet,
         f16: bool,
-        subgroups: bool,
+        subgroups: SubgroupUse,
         break_shader: bool,
     ) -> Result<Pipelines> {
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -211,9 +223,19 @@ impl Pipelines {
         );
         let pipelines = Pipelines {
             set,
+            head_lanes: subgroups.head_lanes,
             dw: pipeline(device, &io_layout, &dw, "dw_main"),
             pw: pipeline(device, &unit_layout, &pw, "pw_main"),
-            head: pipeline(device, &unit_layout, &pw, "head_main"),
+            head: pipeline(
+                device,
+                &unit_layout,
+                &pw,
+                if subgroups.head_lanes > 0 {
+                    "head_subgroup_main"
+                } else {
+                    "head_main"
+                },
+            ),
             stem: pipeline(device, &io_layout, &stem, "stem_main"),
             fc: pipeline(device, &io_layout, &fc, "fc_main"),
             conv: pipeline(device, &io_layout, &conv, "conv_main"),
@@ -239,9 +261,9 @@ mod tests {
     #[test]
     fn f16_variants_of_every_kernel_parse_and_widen_every_weight_load() {
         for (set, subgroups) in [
-            (KernelSet::Software, false),
-            (KernelSet::Hardware, false),
-            (KernelSet::Hardware, true),
+            (KernelSet::Software, SubgroupUse::NONE),
+            (KernelSet::Hardware, SubgroupUse::NONE),
+            (KernelSet::Hardware, SubgroupUse::for_min_size(32)),
         ] {
             let stem = ("stem", include_str!("shaders/stem.wgsl"));
             for (label, source) in sources(set, subgroups).into_iter().chain([stem]) {

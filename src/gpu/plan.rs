@@ -141,6 +141,15 @@ fn pw_tile(k: usize, pixels: usize, m: usize, branches: usize) -> (usize, usize)
 
 /// Pixel quads and split of `head_tiled`: 16 pixels by 16 channels, a 16-way split.
 const HEAD_PQ: usize = 4;
+
+/// Pixel quads and split of the head: `head_tiled`'s, or with `head_lanes` lanes per
+/// pixel's sum (`head_subgroup`) a `head_lanes`-way split over 64 / head_lanes quads.
+fn head_tile(head_lanes: usize) -> (usize, usize) {
+    match 64usize.checked_div(head_lanes) {
+        Some(pq) => (pq, head_lanes),
+        None => (HEAD_PQ, 64 / HEAD_PQ),
+    }
+}
 /// Slices of `fc_split`'s reduction (`fc_split.wgsl`: 16 classes x 16 slices).
 const FC_SLICES: usize = 16;
 const FC_COLS: usize = 16;
@@ -173,6 +182,7 @@ fn steps(
     d: &Skeleton,
     at: &Offsets,
     set: KernelSet,
+    head_lanes: usize,
     n: usize,
     h: usize,
     w: usize,
@@ -413,7 +423,7 @@ fn steps(
     size[Act::Pooled as usize] = n * conv5_out;
     size[Act::Logits as usize] = n * classes;
     let ohw = conv5_in.plane();
-    let head_split = 64 / HEAD_PQ;
+    let (head_pq, head_split) = head_tile(head_lanes);
     let head = PwParams {
         m: u(conv5_out),
         k: u(c4),
@@ -425,7 +435,7 @@ fn steps(
         mp4: u(padded(conv5_out) / 4),
         b: at.conv5.b4(),
         split: if hw { u(head_split) } else { 0 },
-        pq: if hw { u(HEAD_PQ) } else { 0 },
+        pq: if hw { u(head_pq) } else { 0 },
         act: act_code(at.conv5_act),
         ..Default::default()
     };
@@ -438,15 +448,26 @@ fn steps(
         dst: Act::Pooled,
         groups: head_groups,
         shape: DispatchShape {
-            // The reduction (or one slice and the slices' sum), then the pixels pooled by
-            // one invocation and the invocations pooled.
-            serial_steps: if hw {
-                div_up(c4, head_split) + head_split + div_up(ohw, 4 * HEAD_PQ) + HEAD_PQ
+            // The reduction (or one slice and the slices' sum: head_lanes lanes add it in
+            // log2 exchanges), then the pixels pooled by one invocation and the invocations
+            // pooled.
+            serial_steps: if head_lanes > 0 {
+                div_up(c4, head_split)
+                    + head_split.ilog2() as usize
+                    + div_up(ohw, 4 * head_pq)
+                    + head_pq
+            } else if hw {
+                div_up(c4, head_split) + head_split + div_up(ohw, 4 * head_pq) + head_pq
             } else {
                 c4 + div_up(ohw, 64) + 64
             } as u64,
             bytes_read: f(n * c4 * ohw + (c4 + 1) * conv5_out),
             bytes_written: f(n * conv5_out),
+            kernel: if head_lanes > 0 {
+                "head_subgroup"
+            } else {
+                Kernel::Head.label(set)
+            },
             ..shape(4, Kernel::Head, head_groups, if hw { HW_GROUP } else { 64 })
         },
     });
@@ -729,10 +750,11 @@ pub fn work_shape(
     d: &Skeleton,
     at: &Offsets,
     set: KernelSet,
+    head_lanes: usize,
     shape: [usize; 3],
 ) -> Vec<DispatchShape> {
     let [n, h, w] = shape;
-    steps(d, at, set, n, h, w)
+    steps(d, at, set, head_lanes, n, h, w)
         .0
         .into_iter()
         .map(|s| s.shape)
@@ -750,7 +772,7 @@ impl Plan {
     ) -> Result<Plan> {
         let [n, h, w] = shape;
         let limits = ctx.device.limits();
-        let (steps, sizes) = steps(skeleton, at, pipes.set, n, h, w);
+        let (steps, sizes) = steps(skeleton, at, pipes.set, pipes.head_lanes, n, h, w);
         let work = FrameShape::of(&steps.iter().map(|s| s.shape).collect::<Vec<_>>());
         let too_big = |what: &str| {
             Error::Input(format!(

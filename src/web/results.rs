@@ -159,8 +159,12 @@ pub struct GpuStats {
     pub kernels: String,
     /// "f16" (`shader-f16`) or "f32": how the weights are kept on the GPU.
     pub weights: String,
-    /// The classifier reduced with subgroup operations.
+    /// The hardware set reduced with subgroup operations: the classifier, and the head
+    /// where `subgroup_head_lanes` > 0.
     pub subgroups: bool,
+    /// Lanes summing one pixel's slices in conv5 + pool with subgroup operations (0: the
+    /// head reduced through workgroup memory, as always in browsers with wgpu 30).
+    pub subgroup_head_lanes: usize,
     pub invocations_per_frame: u64,
     pub min_invocations_per_dispatch: u64,
     pub max_serial_steps: u64,
@@ -178,7 +182,8 @@ impl From<crate::gpu::GpuStats> for GpuStats {
             weight_bytes: g.weight_bytes,
             kernels: g.kernels.name().into(),
             weights: if g.f16_weights { "f16" } else { "f32" }.into(),
-            subgroups: g.subgroups,
+            subgroups: g.subgroups.classifier,
+            subgroup_head_lanes: g.subgroups.head_lanes,
             invocations_per_frame: g.shape.invocations,
             min_invocations_per_dispatch: g.shape.min_invocations_per_dispatch,
             max_serial_steps: g.shape.max_serial_steps,

@@ -521,7 +521,9 @@ fn gpu_figures(eng: &Engine, shape: [usize; 3]) -> Option<GpuFigures> {
             "invocations": t.invocations, "bytes_read": t.bytes_read,
             "bytes_written": t.bytes_written,
             "min_invocations_per_dispatch": t.min_invocations_per_dispatch,
-            "max_serial_steps": t.max_serial_steps, "subgroups": stats.subgroups}),
+            "max_serial_steps": t.max_serial_steps, "subgroups": stats.subgroups.classifier,
+            "subgroup_head_lanes": stats.subgroups.head_lanes,
+            "subgroup_sizes": stats.subgroup_sizes}),
     })
 }
 

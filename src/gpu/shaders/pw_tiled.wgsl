@@ -1,5 +1,6 @@
 // Hardware set: the last 1x1 + folded BN + ReLU of each branch (stored shuffled, stride-1
-// pass-through copied, as pw.wgsl), and conv5 + its activation + global average pool (`head_main`).
+// pass-through copied, as pw.wgsl), and conv5 + its activation + global average pool (`head_main`;
+// where the device has subgroups, head_subgroup.wgsl is appended and runs it instead).
 //
 // Why this shape: a real GPU needs thousands of invocations per dispatch and short serial
 // chains, where pw.wgsl gives each invocation 16 channels of one pixel and the whole
@@ -62,11 +63,10 @@ fn lane(d: Pw, lid: u32) -> Lane {
     return Lane(lid % d.pq, (lid / d.pq) % CQ, lid / (d.pq * CQ));
 }
 
-// Pre-activation outputs (bias included) of channels c0 + 4 * cq .. + 3 at the invocation's
-// pixels px0 + pq + j * pq_count (j = 0..3). Complete in slice 0 only. Every invocation of
-// the workgroup must call it (it has barriers).
-fn tile_sums(d: Pw, px0: u32, c0: u32, lid: u32) -> array<vec4<f32>, 4> {
-    let l = lane(d, lid);
+// Partial sums of slice l.s (input channels l.s, l.s + split, ...) of channels c0 + 4 * l.cq
+// .. + 3 at pixels px0 + l.pq + j * pq_count (j = 0..3), no bias. `lid` stages the weights.
+// Every invocation of the workgroup must call it (it has barriers).
+fn tile_partials(d: Pw, l: Lane, px0: u32, c0: u32, lid: u32) -> array<vec4<f32>, 4> {
     // Input offsets of the 4 pixels; pixels past the end read pixel 0 and are not stored.
     var at: array<u32, 4>;
     for (var j = 0u; j < 4u; j++) {
@@ -94,23 +94,43 @@ fn tile_sums(d: Pw, px0: u32, c0: u32, lid: u32) -> array<vec4<f32>, 4> {
         }
         workgroupBarrier();
     }
-    // Slice 0 adds the other slices' partial sums, one pixel at a time.
-    let lanes = d.pq * CQ;
+    return acc;
+}
+
+// Slice 0 adds the other slices' partial sums through workgroup memory, one pixel at a
+// time: the invocation at red slot `slot` holds slice s, slice t of its pixels sits at
+// slot + t * stride. Every invocation must call it (it has barriers).
+fn sum_slices(d: Pw, part: array<vec4<f32>, 4>, slot: u32, stride: u32, s: u32) -> array<vec4<f32>, 4> {
+    var acc = part;
     for (var j = 0u; j < 4u; j++) {
-        red[lid] = acc[j];
+        red[slot] = acc[j];
         workgroupBarrier();
-        if l.s == 0u {
+        if s == 0u {
             for (var t = 1u; t < d.split; t++) {
-                acc[j] += red[lid + t * lanes];
+                acc[j] += red[slot + t * stride];
             }
         }
         workgroupBarrier();
     }
-    let bias = weights[d.b + c0 / 4u + l.cq];
+    return acc;
+}
+
+fn add_bias(d: Pw, sums: array<vec4<f32>, 4>, c0: u32, cq: u32) -> array<vec4<f32>, 4> {
+    var acc = sums;
+    let bias = weights[d.b + c0 / 4u + cq];
     for (var j = 0u; j < 4u; j++) {
         acc[j] += bias;
     }
     return acc;
+}
+
+// Pre-activation outputs (bias included) of channels c0 + 4 * cq .. + 3 at the invocation's
+// pixels px0 + pq + j * pq_count (j = 0..3). Complete in slice 0 only. Every invocation of
+// the workgroup must call it (it has barriers).
+fn tile_sums(d: Pw, px0: u32, c0: u32, lid: u32) -> array<vec4<f32>, 4> {
+    let l = lane(d, lid);
+    let part = tile_partials(d, l, px0, c0, lid);
+    return add_bias(d, sum_slices(d, part, lid, d.pq * CQ, l.s), c0, l.cq);
 }
 
 @compute @workgroup_size(256)
