@@ -1,16 +1,17 @@
-// Hardware set, where every subgroup has at least `split` lanes: `head_main`'s conv5 +
-// activation + global average pool (appended to pw_tiled.wgsl, whose tiles it shares) with
-// each pixel's split-K sum done by a subgroupShuffleXor butterfly over the `split` lanes
-// holding its slices, instead of two barriers and a serial read of workgroup memory.
+// Hardware set, where every subgroup has at least 16 lanes: `head_main`'s conv5 + activation
+// + global average pool (appended to pw_tiled.wgsl, whose tiles it shares), with each
+// pixel's split-K sum done by a subgroupShuffleXor butterfly over the `split` lanes holding
+// its slices, instead of two barriers and a serial read of workgroup memory.
 //
 // Lane roles put the slice fastest: role = s + split * (pq + pq_count * cq). Each subgroup
 // takes a run of roles from a counter (lane `subgroup_invocation_id` of a subgroup that got
 // `base` plays role base + id), so a pixel's slices are `split` aligned lanes of one
-// subgroup for any subgroup size that is a multiple of split (sizes are powers of two, 4 to
-// 128) and any grouping of local_invocation_index into subgroups. The plan picks split <=
-// the adapter's subgroup_min_size. Vulkan does not promise full subgroups, so a workgroup
-// that meets a partial or narrower subgroup takes roles from local_invocation_index and sums
-// through workgroup memory instead: right whatever the device does.
+// subgroup whenever every subgroup is full and a multiple of split wide (sizes are powers
+// of two, 4 to 128), however local_invocation_index maps to subgroups. The plan uses split
+// 16 where the adapter's subgroup_min_size is 16 or more (tests force 4, 8 and 16). Vulkan
+// does not promise full subgroups, so a workgroup that meets a partial or narrower subgroup
+// takes roles from local_invocation_index and sums through workgroup memory instead: right
+// whatever subgroups the device makes.
 // (No `enable subgroups;`: naga 30 rejects it and takes subgroup operations from the device's
 // SUBGROUP feature instead.)
 
@@ -36,7 +37,7 @@ fn head_subgroup_main(
     var base = 0u;
     if sid == subgroupMin(sid) {
         base = atomicAdd(&roles_taken, size);
-        if present != size || size < d.split {
+        if present != size || size < d.split || size % d.split != 0u {
             atomicStore(&narrow, 1u);
         }
     }

@@ -1,6 +1,7 @@
 // Hardware set: the last 1x1 + folded BN + ReLU of each branch (stored shuffled, stride-1
-// pass-through copied, as pw.wgsl), and conv5 + its activation + global average pool (`head_main`;
-// where the device has subgroups, head_subgroup.wgsl is appended and runs it instead).
+// pass-through copied, as pw.wgsl), and conv5 + its activation + global average pool
+// (`head_main`; where subgroups have 16 lanes or more, head_subgroup.wgsl is appended and
+// runs it instead).
 //
 // Why this shape: a real GPU needs thousands of invocations per dispatch and short serial
 // chains, where pw.wgsl gives each invocation 16 channels of one pixel and the whole
