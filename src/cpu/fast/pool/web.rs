@@ -6,8 +6,10 @@
 //!
 //! Started once per wasm instance (`start`), because a Web Worker starts only after its
 //! parent yields to the event loop: a pool made inside a frame could never wait for its
-//! workers. Every `Pool` made afterwards shares them.
+//! workers. Every `Pool` made afterwards shares them, until one of them dies (`Fault`).
 
+use std::cell::{Cell, UnsafeCell};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 use std::sync::{Arc, Mutex};
 
 use wasm_bindgen::prelude::*;
@@ -15,6 +17,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 use super::workers::{work, State, Workers};
+use super::{Pool, ThreadFailed};
 
 /// How long a worker may take to fetch the glue and instantiate the module.
 const START_TIMEOUT_MS: u32 = 20_000;
@@ -27,6 +30,7 @@ extern "C" {
         module: &JsValue,
         memory: &JsValue,
         start: u32,
+        fault: u32,
         name: &str,
         timeout_ms: u32,
     ) -> js_sys::Promise;
@@ -43,13 +47,70 @@ extern "C" {
 static STARTED: Mutex<Option<Arc<Workers>>> = Mutex::new(None);
 
 /// What a worker needs to join: the pool's state. Boxed, and passed to the worker as a
-/// pointer into the shared memory.
+/// pointer into the shared memory. worker.js reads `busy` (first: `repr(C)`) after a trap.
+#[repr(C)]
 struct Start {
+    /// 1 while the worker runs a part (`State::run_parts`).
+    busy: AtomicU32,
     state: Arc<State>,
 }
 
+/// Bytes of a trap's message kept (worker.js cuts it there).
+const MESSAGE_BYTES: usize = 240;
+/// `Fault::message_len` while worker.js writes the message.
+const WRITING: u32 = u32::MAX;
+
+/// How a Web Worker that trapped (a panic, with panic=abort) tells the caller: worker.js
+/// catches the trap and writes here with `Atomics` on the shared memory, never calling into
+/// the instance the trap left half-way. The first trap's message goes in, then the part the
+/// worker took with it, if any, counts as lost, so the caller stops waiting for it. The
+/// layout (`repr(C)`, 4-byte words) is worker.js's `FAULT_*` offsets.
+#[repr(C)]
+pub struct Fault {
+    /// Parts whose worker died running them.
+    lost: AtomicU32,
+    /// 0 while no worker died; then `WRITING`, then the message's length + 1.
+    message_len: AtomicU32,
+    message: UnsafeCell<[u8; MESSAGE_BYTES]>,
+}
+
+impl Default for Fault {
+    fn default() -> Fault {
+        Fault {
+            lost: AtomicU32::new(0),
+            message_len: AtomicU32::new(0),
+            message: UnsafeCell::new([0; MESSAGE_BYTES]),
+        }
+    }
+}
+
+impl Fault {
+    pub fn lost(&self) -> usize {
+        self.lost.load(Acquire) as usize
+    }
+
+    pub fn check(&self) -> Result<(), ThreadFailed> {
+        let len = loop {
+            match self.message_len.load(Acquire) {
+                0 => return Ok(()),
+                // A few JavaScript statements from done.
+                WRITING => std::hint::spin_loop(),
+                n => break (n - 1) as usize,
+            }
+        };
+        // SAFETY: written once, before `message_len` was published (Acquire above).
+        let message: &[u8; MESSAGE_BYTES] = unsafe { &*self.message.get() };
+        let bytes = &message[..len.min(MESSAGE_BYTES)];
+        Err(ThreadFailed {
+            message: String::from_utf8_lossy(bytes).into_owned(),
+        })
+    }
+}
+
+/// The workers `start` started, unless one of them died since.
 pub fn started() -> Option<Arc<Workers>> {
-    STARTED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    let started = STARTED.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    started.filter(|w| w.state().failed().is_ok())
 }
 
 /// Starts `threads - 1` Web Workers (the caller is the first thread) and resolves once each
@@ -75,11 +136,13 @@ pub async fn start(threads: usize) -> Result<usize, String> {
     let pending: Vec<_> = (1..threads)
         .map(|index| {
             let start = Box::new(Start {
+                busy: AtomicU32::new(0),
                 state: workers.state().clone(),
             });
             let name = format!("shufflenet-cpu-{index}");
+            let fault = workers.state().fault() as *const Fault as u32;
             let ptr = Box::into_raw(start) as u32;
-            spawn_pool_worker(&glue, &module, &memory, ptr, &name, START_TIMEOUT_MS)
+            spawn_pool_worker(&glue, &module, &memory, ptr, fault, &name, START_TIMEOUT_MS)
         })
         .collect();
     for p in pending {
@@ -95,11 +158,48 @@ pub async fn start(threads: usize) -> Result<usize, String> {
 }
 
 /// A worker's entry (called by `worker.js` after it instantiated the module): claims parts
-/// of every job until the pool stops.
+/// of every job until the pool stops. A trap leaves `start` to worker.js (never freed).
 #[doc(hidden)]
 #[wasm_bindgen(js_name = cpuPoolWorker)]
 pub fn cpu_pool_worker(start: u32) {
     // SAFETY: `start` is the pointer `start` boxed for this worker alone.
     let start = unsafe { Box::from_raw(start as *mut Start) };
-    work(&start.state);
+    work(&start.state, Some(&start.busy));
+}
+
+/// Ends the caller of a failed pool with a `WebAssembly.RuntimeError` carrying `e`: fatal,
+/// like the trap a panic would be (the engine's worker is replaced), but with its message.
+pub fn fail(e: &ThreadFailed) -> ! {
+    wasm_bindgen::throw_val(js_sys::WebAssembly::RuntimeError::new(&e.to_string()).into())
+}
+
+/// Test hook: a split on `threads` threads in which a worker, never the caller, panics in
+/// the middle of its part, which traps its Web Worker. Returns what the caller got: the
+/// pool's `ThreadFailed`, or `Ok` when no worker took a part within 5 s.
+#[doc(hidden)]
+pub fn trap_a_cpu_thread(threads: usize) -> Result<(), ThreadFailed> {
+    thread_local!(static CALLER: Cell<bool> = const { Cell::new(false) });
+    let trapping = AtomicBool::new(false);
+    CALLER.set(true);
+    let result = Pool::new(threads).try_split(2, 1, 1, |_| {
+        if !CALLER.get() {
+            trapping.store(true, SeqCst);
+            panic!("a deliberate fault in a CPU thread (test hook)");
+        }
+        // The caller stays in its part, so a worker claims the other one.
+        let since = js_sys::Date::now();
+        while !trapping.load(SeqCst) && js_sys::Date::now() - since < 5000.0 {
+            std::hint::spin_loop();
+        }
+    });
+    CALLER.set(false);
+    result
+}
+
+/// `trap_a_cpu_thread` for the page's end-to-end test (tests/e2e/threads.test.mjs calls it
+/// inside the engine's worker; the page never does): resolves to the caller's error message.
+#[doc(hidden)]
+#[wasm_bindgen(js_name = trapCpuThreadForTests)]
+pub fn trap_cpu_thread_for_tests(threads: usize) -> Option<String> {
+    trap_a_cpu_thread(threads).err().map(|e| e.to_string())
 }
