@@ -10,7 +10,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -62,9 +62,10 @@ const WRITING: u32 = u32::MAX;
 
 /// How a Web Worker that trapped (a panic, with panic=abort) tells the caller: worker.js
 /// catches the trap and writes here with `Atomics` on the shared memory, never calling into
-/// the instance the trap left half-way. The first trap's message goes in, then the part the
-/// worker took with it, if any, counts as lost, so the caller stops waiting for it. The
-/// layout (`repr(C)`, 4-byte words) is worker.js's `FAULT_*` offsets.
+/// the instance the trap left half-way. The first message goes in (a panic's, recorded by
+/// the panic hook before the trap, else the trap's), then the part the worker took with
+/// it, if any, counts as lost, so the caller stops waiting for it. The layout (`repr(C)`,
+/// 4-byte words) is worker.js's `FAULT_*` offsets.
 #[repr(C)]
 pub struct Fault {
     /// Parts whose worker died running them.
@@ -85,6 +86,25 @@ impl Default for Fault {
 }
 
 impl Fault {
+    /// Keeps `text` as the message unless one is there already.
+    fn record(&self, text: &str) {
+        if self
+            .message_len
+            .compare_exchange(0, WRITING, AcqRel, Acquire)
+            .is_err()
+        {
+            return;
+        }
+        let mut len = text.len().min(MESSAGE_BYTES);
+        while !text.is_char_boundary(len) {
+            len -= 1;
+        }
+        // SAFETY: `WRITING` gives this thread alone the message until it stores the length.
+        let message: &mut [u8; MESSAGE_BYTES] = unsafe { &mut *self.message.get() };
+        message[..len].copy_from_slice(&text.as_bytes()[..len]);
+        self.message_len.store(len as u32 + 1, Release);
+    }
+
     pub fn lost(&self) -> usize {
         self.lost.load(Acquire) as usize
     }
@@ -105,6 +125,37 @@ impl Fault {
             message: String::from_utf8_lossy(bytes).into_owned(),
         })
     }
+}
+
+thread_local! {
+    /// A pool worker's `Fault`, for the panic hook; null on other threads.
+    static WORKER_FAULT: Cell<*const Fault> = const { Cell::new(std::ptr::null()) };
+}
+
+/// A panic on a pool worker puts its message and place in the pool's `Fault`: the trap that
+/// follows it (panic=abort) tells worker.js only "unreachable". Once per instance (the hook is
+/// the instance's, shared by its threads).
+fn record_worker_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let fault = WORKER_FAULT.get();
+            if !fault.is_null() {
+                let payload = info.payload();
+                let what = (payload.downcast_ref::<&str>().copied())
+                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+                    .unwrap_or("a panic");
+                let text = match info.location() {
+                    Some(at) => format!("{what} (at {at})"),
+                    None => what.to_owned(),
+                };
+                // SAFETY: the worker's `Start` keeps its pool's state alive while it runs.
+                unsafe { &*fault }.record(&text);
+            }
+            previous(info);
+        }));
+    });
 }
 
 /// The workers `start` started, unless one of them died since.
@@ -130,6 +181,7 @@ pub async fn start(threads: usize) -> Result<usize, String> {
     if threads < 2 {
         return Ok(1);
     }
+    record_worker_panics();
     let workers = Workers::unstarted(threads - 1);
     let (module, memory) = (wasm_bindgen::module(), wasm_bindgen::memory());
     let glue = GLUE_URL.with(|u| u.clone());
@@ -164,7 +216,9 @@ pub async fn start(threads: usize) -> Result<usize, String> {
 pub fn cpu_pool_worker(start: u32) {
     // SAFETY: `start` is the pointer `start` boxed for this worker alone.
     let start = unsafe { Box::from_raw(start as *mut Start) };
+    WORKER_FAULT.set(start.state.fault());
     work(&start.state, Some(&start.busy));
+    WORKER_FAULT.set(std::ptr::null());
 }
 
 /// Ends the caller of a failed pool with a `WebAssembly.RuntimeError` carrying `e`: fatal,
