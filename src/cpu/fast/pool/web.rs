@@ -55,9 +55,9 @@ struct Start {
     state: Arc<State>,
 }
 
-/// Bytes of a trap's message kept (worker.js cuts it there).
+/// Bytes of a fault's message kept (longer ones are cut, here and in worker.js).
 const MESSAGE_BYTES: usize = 240;
-/// `Fault::message_len` while worker.js writes the message.
+/// `Fault::message_len` while the panic hook or worker.js writes the message.
 const WRITING: u32 = u32::MAX;
 
 /// How a Web Worker that trapped (a panic, with panic=abort) tells the caller: worker.js
