@@ -24,25 +24,30 @@ async function drop(page, files) {
   await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
 }
 
-test('a 5-class model dropped with its class_indices.json shows its own class names', { timeout: 300_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shufflenet-names-'));
-  const weights = join(dir, 'flowers.pth');
-  execFileSync(CLI, ['random', weights, '--width', '0.5', '--classes', '5', '--seed', '4'], {
-    stdio: 'ignore',
-  });
+/**
+ * Writes seeded random weights (`randomArgs` for the CLI's `random`) as `name` and drops them with
+ * a class_indices.json of the flowers; resolves once the page runs them.
+ */
+async function dropModelWithFlowers(page, name, randomArgs) {
+  const file = join(mkdtempSync(join(tmpdir(), 'shufflenet-names-')), name);
+  execFileSync(CLI, ['random', file, ...randomArgs], { stdio: 'ignore' });
   const indices = JSON.stringify(Object.fromEntries(FLOWERS.map((f, i) => [String(i), f])));
+  await waitReady(page);
+  await drop(page, [
+    { name, bytes: readFileSync(file) },
+    { name: 'class_indices.json', bytes: Buffer.from(indices) },
+  ]);
+  await page.waitForFunction(() => /class_indices\.json/.test(document.getElementById('model-info').textContent), null, {
+    timeout: 120_000,
+  });
+  await waitReady(page);
+}
+
+test('a 5-class model dropped with its class_indices.json shows its own class names', { timeout: 300_000 }, async () => {
   const browser = await launch({ camera: 'fake' });
   const { page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
   try {
-    await waitReady(page);
-    await drop(page, [
-      { name: 'flowers.mdl', bytes: readFileSync(weights) },
-      { name: 'class_indices.json', bytes: Buffer.from(indices) },
-    ]);
-    await page.waitForFunction(() => /class_indices\.json/.test(document.getElementById('model-info').textContent), null, {
-      timeout: 120_000,
-    });
-    await waitReady(page);
+    await dropModelWithFlowers(page, 'flowers.mdl', ['--width', '0.5', '--classes', '5', '--seed', '4']);
     const from = await waitFrames(page, 2);
     const shown = await predictions(page);
     assert.equal(shown.length, 5, 'top-5 of five classes');
@@ -109,22 +114,10 @@ test('a fine-tune served the way ./run.sh --weights F --labels L serves it opens
 });
 
 test("the tutorial's network as a .mdl with its class_indices.json runs on the CPU and on WebGPU", { timeout: 300_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shufflenet-tutorial-'));
-  const weights = join(dir, 'shufflenet_v2_x0_5.pth');
-  execFileSync(CLI, ['random', weights, '--width', '0.5', '--tutorial', '--classes', '5', '--seed', '6'], { stdio: 'ignore' });
-  const indices = JSON.stringify(Object.fromEntries(FLOWERS.map((f, i) => [String(i), f])));
   const browser = await launch({ camera: 'fake' });
   const { page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
   try {
-    await waitReady(page);
-    await drop(page, [
-      { name: 'shufflenet_v2_x0_5.mdl', bytes: readFileSync(weights) },
-      { name: 'class_indices.json', bytes: Buffer.from(indices) },
-    ]);
-    await page.waitForFunction(() => /class_indices\.json/.test(document.getElementById('model-info').textContent), null, {
-      timeout: 120_000,
-    });
-    await waitReady(page);
+    await dropModelWithFlowers(page, 'shufflenet_v2_x0_5.mdl', ['--width', '0.5', '--tutorial', '--classes', '5', '--seed', '6']);
     assert.match(await page.textContent('#model-info'), /tutorial ShuffleNetV2 \(2 units\/stage, ReLU6\), planes \[48, 96, 192\]/);
     await waitFrames(page, 2);
     assert.deepEqual((await predictions(page)).map((p) => p.name).sort(), [...FLOWERS].sort());
