@@ -5,7 +5,8 @@
 //!
 //! Natively on std threads, and in the threaded wasm build (`pkg-threads`) on Web Workers
 //! sharing the module's memory. The single-threaded wasm builds have no threads, so there
-//! these checks would hold trivially.
+//! these checks would hold trivially. In the threaded wasm build, a Web Worker that traps in
+//! the middle of a part fails the split at once instead of hanging its caller.
 #![cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 
 mod common;
@@ -90,3 +91,37 @@ suite_test!(
         }
     }
 );
+
+/// A Web Worker that traps in the middle of its part (a panic: the build aborts on panic)
+/// never finishes it. Its caller must not wait for it: the split fails promptly with the
+/// trap's message, and later pools leave the dead worker alone until threads start afresh.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn a_worker_that_traps_mid_part_fails_the_split_at_once() {
+    let now = || web_sys::window().unwrap().performance().unwrap().now();
+    start_threads(4).await;
+    let since = now();
+    let failed = shufflenet_web::cpu::trap_a_cpu_thread(2)
+        .expect_err("a worker trapped in its part: the split must fail");
+    let ms = now() - since;
+    let message = failed.to_string();
+    wasm_bindgen_test::console_log!("the caller failed in {ms:.2} ms: {message}");
+    assert!(
+        ms < 500.0,
+        "the caller took {ms} ms to notice the dead worker"
+    );
+    assert!(
+        message.starts_with("a CPU thread failed: a deliberate fault in a CPU thread"),
+        "{message}"
+    );
+
+    // The dead worker's threads are gone for every pool made from now on ...
+    let net = random_network(&Arch::width(Width::X0_5), 5);
+    assert_eq!(FastCpu::with_threads(&net, 4).unwrap().threads(), 1);
+    // ... until the threads start again: fresh workers, as exact as before.
+    start_threads(4).await;
+    let (mut one, mut many) = pair(Width::X0_5, 5, 4);
+    let x = input(1, 64, 64, 5);
+    let want = one.run(&x).await.unwrap();
+    assert!(many.run(&x).await.unwrap().logits == want.logits);
+}

@@ -14,11 +14,13 @@ import init, { Engine, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
  * shared memory) when more than one thread is wanted and it starts, else the single-threaded
  * `pkg/` with the reason (`note`) it runs on one thread. `relaxed` (the page's `?simd=relaxed`):
  * on one thread, the relaxed-SIMD build (`pkg-relaxed/`) where the browser validates it.
+ * `oneThreadNote`: why one thread is wanted, if not by the page (a CPU thread failed before).
  * @param {number} wanted
  * @param {boolean} relaxed
+ * @param {string | null} [oneThreadNote]
  * @returns {Promise<{ pkg: Package, threads: number, note: string | null }>}
  */
-async function choosePackage(wanted, relaxed) {
+async function choosePackage(wanted, relaxed, oneThreadNote = null) {
   const single = async (note) => {
     if (relaxed) {
       const tried = await relaxedPackage();
@@ -28,7 +30,7 @@ async function choosePackage(wanted, relaxed) {
     await init();
     return { pkg: { Engine, wasmMemoryBytes }, threads: 1, note };
   };
-  if (!(wanted > 1)) return single(null);
+  if (!(wanted > 1)) return single(oneThreadNote);
   // There is no threaded relaxed-SIMD build: asking for it means one thread.
   if (relaxed) return single('the relaxed-SIMD build runs on one thread');
   if (!globalThis.crossOriginIsolated) return single('the page is not cross-origin isolated');
@@ -98,11 +100,12 @@ export class EngineHost {
 
   /**
    * `gpu`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`), and
-   * `threads`: the CPU threads wanted (the page's `?threads=`, else the machine's cores).
+   * `threads`: the CPU threads wanted (the page's `?threads=`, else the machine's cores), or 1
+   * with `threadsNote` saying why (the supervisor's restart after a CPU thread failed).
    */
   async create(preference, gpu = {}) {
     if (!this.#pkg) {
-      const chosen = await choosePackage(gpu.threads ?? 1, Boolean(gpu.relaxed));
+      const chosen = await choosePackage(gpu.threads ?? 1, Boolean(gpu.relaxed), gpu.threadsNote ?? null);
       this.#pkg = chosen.pkg;
       this.#threads = chosen.threads;
       this.#threadsNote = chosen.note;

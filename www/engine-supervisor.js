@@ -23,6 +23,13 @@ export class Superseded extends Error {
 /** Restarts in a row without a classified frame in between before giving up. */
 const MAX_RESTARTS = 3;
 
+/**
+ * What the threaded build's engine dies with when one of its CPU threads trapped (the pool's
+ * `ThreadFailed`, thrown as a WebAssembly.RuntimeError): its restarts run on one thread, so a
+ * fault that comes back every frame cannot loop.
+ */
+const CPU_THREAD_FAILED = /\ba CPU thread failed: /;
+
 export class EngineSupervisor {
   #worker;
   #limits;
@@ -100,6 +107,9 @@ export class EngineSupervisor {
       throw this.#gaveUp;
     }
     say({ phase: 'restarting' });
+    if (reason && CPU_THREAD_FAILED.test(reason.message)) {
+      this.#gpu = { ...this.#gpu, threads: 1, threadsNote: 'a CPU thread failed' };
+    }
     const client = this.#spawn();
     try {
       let status = await client.create(this.#preference, this.#gpu);

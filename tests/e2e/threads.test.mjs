@@ -2,12 +2,14 @@
 // (pkg-threads/, Web Workers on shared memory) and the badge shows the count; without isolation
 // (a server that drops COOP/COEP) it runs the single-threaded build and the badge says why. Both
 // classify an image exactly as one thread does: the threaded kernels are bit-identical. With
-// `?simd=relaxed` the relaxed-SIMD build runs (or pkg/ with the reason, when it cannot).
+// `?simd=relaxed` the relaxed-SIMD build runs (or pkg/ with the reason, when it cannot). A CPU
+// thread that traps fails its frame at once (no wait for the hang limit) and the engine comes
+// back on one thread, saying why.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, BASE_URL } from './support/browser.mjs';
-import { waitReady, waitFrames, predictions, backend, messageText, testImageBmp } from './support/page.mjs';
+import { waitReady, waitFrames, predictions, backend, messageText, testImageBmp, engineWorker, frames } from './support/page.mjs';
 import { serveWeights } from './support/server.mjs';
 
 const LONG = { timeout: 300_000 };
@@ -107,4 +109,45 @@ test('?simd=relaxed falls back to pkg/ when the relaxed build cannot start, and 
   assert.equal(fallback.badge.name, 'cpu-simd128', fallback.logs);
   assert.match(fallback.badge.text, /^CPU SIMD128 x1 · the relaxed-SIMD build did not start/);
   assert.deepEqual(fallback.predictions, oneThread.predictions);
+});
+
+test('a CPU thread that traps: the engine fails at once and comes back on one thread, saying why', LONG, async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  try {
+    await page.goto(`${BASE_URL}?width=0.5&backend=cpu&threads=2`); // the fake camera streams
+    await waitReady(page);
+    await waitFrames(page, 3, { from: 0 });
+    assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
+    // In the engine's worker, between frames: a split whose part on the other thread panics,
+    // which traps that Web Worker (the test hook, which the page never calls).
+    const trapped = await engineWorker(page).evaluate(async () => {
+      const pkg = await import(new URL('../pkg-threads/shufflenet_web.js', self.location.href).href);
+      const since = performance.now();
+      const message = pkg.trapCpuThreadForTests(2);
+      return { message, ms: performance.now() - since };
+    });
+    const since = Date.now();
+    assert.match(String(trapped.message), /^a CPU thread failed: /);
+    // The engine's next frame finds its pool dead: the page hears of it long before the 30 s
+    // a hung frame is given.
+    await page.waitForFunction(() => /restarted/.test(document.getElementById('message-text').textContent), null, {
+      timeout: 25_000,
+    });
+    const restartedMs = Date.now() - since;
+    const message = await messageText(page);
+    console.log(`trap noticed by the caller in ${trapped.ms.toFixed(1)} ms; page restarted ${restartedMs} ms later: ${message}`);
+    assert.match(message, /stopped \(the engine crashed \(.*a CPU thread failed: .+\)\)\. It was restarted and reloaded the x0\.5 weights/);
+    assert.equal((await backend(page)).text, 'CPU SIMD128 x1 · a CPU thread failed');
+    await waitFrames(page, 5, { from: await frames(page) });
+    assert.equal(await page.evaluate(() => document.body.dataset.restarts), '1');
+    assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
+  } catch (err) {
+    err.message += `\n--- page log ---\n${logs.join('\n')}`;
+    throw err;
+  } finally {
+    await context.close();
+  }
 });

@@ -12,6 +12,10 @@
 //! per wasm instance by `web::start` (a Web Worker starts only after its parent yields to
 //! the event loop, so starting is async) and shared by every pool made afterwards. The
 //! single-threaded wasm build has no threads: the pool there is the caller alone.
+//!
+//! A Web Worker that panics traps (panic=abort) and dies with the part it claimed: it
+//! counts that part lost in the shared memory (see `web::Fault`), so the caller stops
+//! waiting for it at once and fails the split with `ThreadFailed` instead of hanging.
 
 use core::ops::Range;
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
@@ -26,6 +30,20 @@ pub const MIN_PART_MACS: usize = 16 * 1024;
 
 /// A job: runs part `i` of the current split.
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
+
+/// A pool thread died (in the threaded wasm build: its Web Worker trapped) and the pool
+/// with it: it runs no job any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadFailed {
+    /// What the thread died of: its trap's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for ThreadFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a CPU thread failed: {}", self.message)
+    }
+}
 
 pub struct Pool {
     /// Threads besides the caller; `None` when the caller is alone.
@@ -65,6 +83,10 @@ impl Pool {
     /// Splits `0..len` into one range per thread, each starting at a multiple of `align`,
     /// and runs `f` on them in parallel. Fewer parts when there are fewer than `min_part`
     /// items per thread: below that the hand-over costs more than it saves.
+    ///
+    /// A failed pool (`try_split`) ends the caller: in the threaded wasm build with a
+    /// `WebAssembly.RuntimeError` saying so, the same kind of fatal error as a trap, since
+    /// the kernels return nothing and the frame cannot finish.
     pub fn split(
         &self,
         len: usize,
@@ -72,22 +94,40 @@ impl Pool {
         min_part: usize,
         f: impl Fn(Range<usize>) + Sync,
     ) {
+        if let Err(e) = self.try_split(len, align, min_part, f) {
+            #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+            web::fail(&e);
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+            panic!("{e}");
+        }
+    }
+
+    /// `split`, or the error of a pool whose thread died.
+    pub fn try_split(
+        &self,
+        len: usize,
+        align: usize,
+        min_part: usize,
+        f: impl Fn(Range<usize>) + Sync,
+    ) -> Result<(), ThreadFailed> {
         let units = len.div_ceil(align);
         let parts = self.threads().min(len / min_part.max(1)).min(units).max(1);
         if parts == 1 {
-            return f(0..len);
+            f(0..len);
+            return Ok(());
         }
         let bound = |i: usize| (units * i / parts * align).min(len);
         let part = |i: usize| f(bound(i)..bound(i + 1));
-        self.run(parts, &part);
+        self.run(parts, &part)
     }
 
-    fn run(&self, parts: usize, job: Job) {
+    fn run(&self, parts: usize, job: Job) -> Result<(), ThreadFailed> {
         #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
         if let Some(w) = &self.workers {
             return w.run(parts, job);
         }
         (0..parts).for_each(job);
+        Ok(())
     }
 }
 
@@ -107,11 +147,11 @@ impl<T> Shared<T> {
 
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 mod workers {
-    use super::Job;
+    use super::{Job, ThreadFailed};
     use std::any::Any;
     use std::cell::UnsafeCell;
     use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
     use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 
     /// Spins before a waiting thread sleeps or yields: long enough to cover the gap
@@ -138,6 +178,9 @@ mod workers {
         stop: AtomicBool,
         /// Workers asleep on `wake`.
         sleeping: AtomicUsize,
+        /// What worker.js records when a Web Worker traps.
+        #[cfg(target_arch = "wasm32")]
+        fault: super::web::Fault,
         lock: Mutex<()>,
         wake: Condvar,
         /// Valid from the epoch's publication until all its parts are done.
@@ -169,18 +212,48 @@ mod workers {
         }
 
         /// Runs parts of job `epoch` until none is left; returns the first panic of ours.
-        fn run_parts(&self, epoch: u64, parts: usize) -> Option<Box<dyn Any + Send>> {
+        /// `busy` (a Web Worker's): set while a part runs, so that worker.js knows whether
+        /// a trap took a part with it.
+        fn run_parts(
+            &self,
+            epoch: u64,
+            parts: usize,
+            busy: Option<&AtomicU32>,
+        ) -> Option<Box<dyn Any + Send>> {
             let mut first = None;
             while let Some(i) = self.claim(epoch, parts) {
                 // SAFETY: see `State::job`: our claimed part keeps the job alive.
                 let job = unsafe { *self.job.get() }.expect("a claimed part has a job");
+                busy.inspect(|b| b.store(1, Relaxed));
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| job(i))) {
                     self.panicked.store(true, Relaxed);
                     first.get_or_insert(p);
                 }
+                busy.inspect(|b| b.store(0, Relaxed));
                 self.done.fetch_add(1, Release);
             }
             first
+        }
+
+        /// Parts of the current job that will never be done: their thread died.
+        fn lost(&self) -> usize {
+            #[cfg(target_arch = "wasm32")]
+            return self.fault.lost();
+            #[cfg(not(target_arch = "wasm32"))]
+            0
+        }
+
+        #[cfg(target_arch = "wasm32")]
+        pub fn fault(&self) -> &super::web::Fault {
+            &self.fault
+        }
+
+        /// Whether a thread of the pool died (natively a panic unwinds instead).
+        pub fn failed(&self) -> Result<(), ThreadFailed> {
+            #[cfg(target_arch = "wasm32")]
+            return self.fault.check();
+            #[cfg(not(target_arch = "wasm32"))]
+            Ok(())
         }
     }
 
@@ -207,6 +280,8 @@ mod workers {
                     panicked: AtomicBool::new(false),
                     stop: AtomicBool::new(false),
                     sleeping: AtomicUsize::new(0),
+                    #[cfg(target_arch = "wasm32")]
+                    fault: Default::default(),
                     lock: Mutex::new(()),
                     wake: Condvar::new(),
                     job: UnsafeCell::new(None),
@@ -231,7 +306,7 @@ mod workers {
                     let s = w.state().clone();
                     std::thread::Builder::new()
                         .name(format!("shufflenet-cpu-{i}"))
-                        .spawn(move || work(&s))
+                        .spawn(move || work(&s, None))
                         .expect("spawn a CPU worker thread")
                 })
                 .collect();
@@ -243,9 +318,13 @@ mod workers {
             self.n
         }
 
-        pub fn run(&self, parts: usize, job: Job) {
+        /// Runs `parts` parts of `job`; fails at once if a thread died before, or once the
+        /// parts of threads alive are done if one dies meanwhile.
+        pub fn run(&self, parts: usize, job: Job) -> Result<(), ThreadFailed> {
             let _one = lock(&self.running);
             let s = &*self.state;
+            // A failed pool publishes nothing more: its dead thread's part would never end.
+            s.failed()?;
             // SAFETY: the lifetime is erased only until this function returns, and it
             // returns only after every part is done, so no thread holds the job any more.
             let erased: Job<'static> = unsafe { std::mem::transmute(job) };
@@ -258,8 +337,8 @@ mod workers {
                 let _g = lock(&s.lock);
                 s.wake.notify_all();
             }
-            let mine = s.run_parts(epoch, parts);
-            wait(|| s.done.load(Acquire) == parts);
+            let mine = s.run_parts(epoch, parts, None);
+            wait(|| s.done.load(Acquire) + s.lost() == parts);
             unsafe { *s.job.get() = None };
             let panicked = s.panicked.swap(false, Relaxed);
             if let Some(p) = mine {
@@ -268,6 +347,7 @@ mod workers {
             if panicked {
                 panic!("a CPU worker thread panicked");
             }
+            s.failed()
         }
     }
 
@@ -316,8 +396,9 @@ mod workers {
         }
     }
 
-    /// A worker's loop: claims parts of every job until the pool is dropped.
-    pub fn work(s: &State) {
+    /// A worker's loop: claims parts of every job until the pool is dropped. `busy`: see
+    /// `State::run_parts`.
+    pub fn work(s: &State, busy: Option<&AtomicU32>) {
         let mut seen = 0;
         loop {
             let mut n = 0u32;
@@ -340,7 +421,7 @@ mod workers {
             }
             // A late worker may read the next job's count: its claims on this epoch fail.
             let parts = s.parts.load(Acquire);
-            s.run_parts(seen, parts);
+            s.run_parts(seen, parts, busy);
         }
     }
 }

@@ -2,10 +2,20 @@
 // wasm-bindgen glue imports, and the script each worker runs: a worker named
 // "shufflenet-cpu-N" imports the glue, instantiates the same module on the same shared
 // memory, says it is ready, then runs its part of every job inside wasm until the pool stops.
+// If it traps (a panic: the build aborts on panic), it tells the caller through the shared
+// memory (web.rs `Fault`) and closes.
 
 const PREFIX = 'shufflenet-cpu-';
 
-export function spawnPoolWorker(glue, module, memory, start, name, timeoutMs) {
+// web.rs `Fault`, in 4-byte words from its address, and `Start::busy`.
+const FAULT_LOST = 0;
+const FAULT_MESSAGE_LEN = 1;
+const FAULT_MESSAGE = 8; // bytes
+const FAULT_MESSAGE_BYTES = 240;
+const WRITING = -1; // u32::MAX
+const START_BUSY = 0;
+
+export function spawnPoolWorker(glue, module, memory, start, fault, name, timeoutMs) {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL(import.meta.url), { type: 'module', name });
     const fail = (why) => {
@@ -26,12 +36,12 @@ export function spawnPoolWorker(glue, module, memory, start, name, timeoutMs) {
       ev.preventDefault();
       fail(ev.message || 'the worker failed to load');
     };
-    worker.postMessage({ glue, module, memory, start });
+    worker.postMessage({ glue, module, memory, start, fault });
   });
 }
 
 if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope && self.name.startsWith(PREFIX)) {
-  self.onmessage = async ({ data: { glue, module, memory, start } }) => {
+  self.onmessage = async ({ data: { glue, module, memory, start, fault } }) => {
     let wasm;
     let glueModule;
     try {
@@ -42,8 +52,31 @@ if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScop
       return;
     }
     self.postMessage('ready');
-    glueModule.cpuPoolWorker(start); // returns when the pool stops
+    try {
+      glueModule.cpuPoolWorker(start); // returns when the pool stops
+    } catch (err) {
+      reportTrap(memory, start, fault, err);
+      self.close();
+      return;
+    }
     wasm.__wbindgen_thread_destroy?.();
     self.close();
   };
+}
+
+/**
+ * Records a trap in the pool's `Fault` (the first message wins) and, when it came in the middle
+ * of a part, counts that part lost: the caller, spinning on the same memory, then stops waiting
+ * for it. Plain `Atomics` on the buffer: the trapped instance is never called again.
+ */
+function reportTrap(memory, start, fault, err) {
+  const words = new Int32Array(memory.buffer);
+  const at = fault / 4;
+  if (Atomics.compareExchange(words, at + FAULT_MESSAGE_LEN, 0, WRITING) === 0) {
+    // encodeInto refuses shared buffers: encode, then copy.
+    const text = new TextEncoder().encode(String(err?.message ?? err)).subarray(0, FAULT_MESSAGE_BYTES);
+    new Uint8Array(memory.buffer, fault + FAULT_MESSAGE, FAULT_MESSAGE_BYTES).set(text);
+    Atomics.store(words, at + FAULT_MESSAGE_LEN, text.length + 1);
+  }
+  if (Atomics.load(words, start / 4 + START_BUSY) !== 0) Atomics.add(words, at + FAULT_LOST, 1);
 }
