@@ -31,6 +31,12 @@ const threadsParam = params.get('threads');
 const cpuThreads = /^\d+$/.test(threadsParam ?? '') && Number(threadsParam) >= 1 && Number(threadsParam) <= MAX_THREADS
   ? Number(threadsParam)
   : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, DEFAULT_MAX_THREADS));
+// The CPU's SIMD on one thread: `?simd=relaxed` (the relaxed-SIMD build, even if that means one
+// thread), `?simd=128` (never relaxed), else the relaxed build wherever one thread runs and the
+// browser validates it (it measured faster; README "CPU threads and relaxed SIMD").
+const SIMD_MODES = ['auto', 'relaxed', '128'];
+const simdParam = params.get('simd');
+const simdMode = SIMD_MODES.includes(simdParam ?? '') ? simdParam : 'auto';
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -404,7 +410,7 @@ async function main() {
       kernels: params.get('kernels'),
       timing: params.get('timing'),
       threads: cpuThreads,
-      relaxed: params.get('simd') === 'relaxed',
+      simd: simdMode,
     };
     app.status = await app.engine.create(backendPreference, gpu);
     view.renderBackend(app.status);
@@ -435,6 +441,9 @@ async function main() {
   // After the first load, whose success clears the message line.
   if (threadsParam !== null && Number(threadsParam) !== cpuThreads) {
     view.showMessage(`?threads=${threadsParam} is not a thread count from 1 to ${MAX_THREADS}: the CPU runs on ${cpuThreads}.`);
+  }
+  if (simdParam !== null && simdParam !== simdMode) {
+    view.showMessage(`?simd=${simdParam} is not one of ${SIMD_MODES.join(', ')}: the CPU's SIMD is chosen automatically.`);
   }
 }
 

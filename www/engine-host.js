@@ -11,28 +11,31 @@ import init, { Engine, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
 
 /**
  * The package to run and its CPU threads: the threaded build (`pkg-threads/`, Web Workers on
- * shared memory) when more than one thread is wanted and it starts, else the single-threaded
- * `pkg/` with the reason (`note`) it runs on one thread. `relaxed` (the page's `?simd=relaxed`):
- * on one thread, the relaxed-SIMD build (`pkg-relaxed/`) where the browser validates it.
- * `oneThreadNote`: why one thread is wanted, if not by the page (a CPU thread failed before).
+ * shared memory) when more than one thread is wanted and it starts, else one thread with the
+ * reason (`note`). One thread runs the relaxed-SIMD build (`pkg-relaxed/`) where the browser
+ * validates it and `simd` allows it, else the SIMD128 build (`pkg/`). `simd` (the page's
+ * `?simd=`): 'auto', 'relaxed' (one thread on the relaxed build, the threads given up for it) or
+ * '128' (never relaxed). `oneThreadNote`: why one thread is wanted, if not by the page (a CPU
+ * thread failed before).
  * @param {number} wanted
- * @param {boolean} relaxed
+ * @param {string} simd
  * @param {string | null} [oneThreadNote]
  * @returns {Promise<{ pkg: Package, threads: number, note: string | null }>}
  */
-async function choosePackage(wanted, relaxed, oneThreadNote = null) {
+async function choosePackage(wanted, simd, oneThreadNote = null) {
   const single = async (note) => {
-    if (relaxed) {
+    if (simd !== '128') {
       const tried = await relaxedPackage();
       if (tried.pkg) return { pkg: tried.pkg, threads: 1, note };
-      note = tried.note;
+      // Chosen automatically, a missing relaxed build is no news: SIMD128 is the norm.
+      if (simd === 'relaxed') note = tried.note;
     }
     await init();
     return { pkg: { Engine, wasmMemoryBytes }, threads: 1, note };
   };
   if (!(wanted > 1)) return single(oneThreadNote);
   // There is no threaded relaxed-SIMD build: asking for it means one thread.
-  if (relaxed) return single('the relaxed-SIMD build runs on one thread');
+  if (simd === 'relaxed') return single('the relaxed-SIMD build runs on one thread');
   if (!globalThis.crossOriginIsolated) return single('the page is not cross-origin isolated');
   // A page's main thread may not block on the pool's other threads.
   if (typeof document !== 'undefined') return single('the engine runs on the main thread (?worker=0)');
@@ -101,11 +104,12 @@ export class EngineHost {
   /**
    * `gpu`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`), and
    * `threads`: the CPU threads wanted (the page's `?threads=`, else the machine's cores), or 1
-   * with `threadsNote` saying why (the supervisor's restart after a CPU thread failed).
+   * with `threadsNote` saying why (the supervisor's restart after a CPU thread failed), and
+   * `simd` (the page's `?simd=`, see `choosePackage`).
    */
   async create(preference, gpu = {}) {
     if (!this.#pkg) {
-      const chosen = await choosePackage(gpu.threads ?? 1, Boolean(gpu.relaxed), gpu.threadsNote ?? null);
+      const chosen = await choosePackage(gpu.threads ?? 1, gpu.simd ?? 'auto', gpu.threadsNote ?? null);
       this.#pkg = chosen.pkg;
       this.#threads = chosen.threads;
       this.#threadsNote = chosen.note;
