@@ -68,25 +68,19 @@ suite_test!(
 
 suite_test!(
     fn groups_that_do_not_divide_the_channels_are_refused() {
-        // stage3's stride-1 3x3 conv holds 24 channels: 5 per group would be 4.8 groups.
-        let mut sd = g2_state_dict();
-        sd.insert(
-            "stage3.1.bottleneck.1.0.weight",
-            vec![24, 5, 3, 3],
-            vec![0.1; 24 * 5 * 9],
-        );
-        let e = load_err(&sd);
-        assert!(matches!(e, Error::Layout(_)), "{e}");
-        assert!(e.to_string().contains("does not divide"), "{e}");
+        // stage3's stride-1 3x3 conv holds 24 channels: 5 per group would be 4.8 groups, and
         // 8 per group is 3 groups, which do not divide stage2's halves of 16.
-        let mut sd = g2_state_dict();
-        sd.insert(
-            "stage3.1.bottleneck.1.0.weight",
-            vec![24, 8, 3, 3],
-            vec![0.1; 24 * 8 * 9],
-        );
-        let e = load_err(&sd);
-        assert!(e.to_string().contains("groups = 3 does not divide"), "{e}");
+        for (per_group, says) in [(5, "does not divide"), (8, "groups = 3 does not divide")] {
+            let mut sd = g2_state_dict();
+            sd.insert(
+                "stage3.1.bottleneck.1.0.weight",
+                vec![24, per_group, 3, 3],
+                vec![0.1; 24 * per_group * 9],
+            );
+            let e = load_err(&sd);
+            assert!(matches!(e, Error::Layout(_)), "{per_group} per group: {e}");
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 );
 
