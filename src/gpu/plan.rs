@@ -190,14 +190,8 @@ fn steps(
     let u = |v: usize| v as u32;
     let f = |floats: usize| (floats * 4) as u64;
     let hw = set == KernelSet::Hardware;
-    let shape = |stage: usize, kernel: Kernel, groups: [usize; 3], size: usize| DispatchShape {
-        stage: Stage::ALL[stage],
-        kernel: kernel.label(set),
-        workgroups: groups.iter().product::<usize>() as u64,
-        invocations: (groups.iter().product::<usize>() * size) as u64,
-        serial_steps: 0,
-        bytes_read: 0,
-        bytes_written: 0,
+    let shape = |stage: usize, kernel: Kernel, groups: [usize; 3], size: usize| {
+        DispatchShape::launch(Stage::ALL[stage], kernel.label(set), groups, size)
     };
     let mut size = [0usize; ACTS];
     size[Act::Input as usize] = n * 3 * h * w;
@@ -688,14 +682,11 @@ impl General<'_> {
             dst: out.dst,
             groups,
             shape: DispatchShape {
-                stage: self.stage,
-                kernel: Kernel::Conv.label(self.set),
-                workgroups: (groups[0] * groups[1]) as u64,
-                invocations: (groups[0] * groups[1] * lanes) as u64,
                 // One slice of the taps x input channels, then the tree over the slices.
                 serial_steps: (r.div_ceil(split) + tree) as u64,
                 bytes_read: f(n * c.in_ch * input.plane() + c.out_ch * (r + 1)),
                 bytes_written: f(n * c.out_ch * output.plane()),
+                ..DispatchShape::launch(self.stage, Kernel::Conv.label(self.set), groups, lanes)
             },
         });
     }
@@ -733,13 +724,10 @@ impl General<'_> {
             dst: out.dst,
             groups,
             shape: DispatchShape {
-                stage: self.stage,
-                kernel: Kernel::Copy.label(self.set),
-                workgroups: (groups[0] * groups[1]) as u64,
-                invocations: (groups[0] * groups[1] * 64) as u64,
                 serial_steps: 1,
                 bytes_read: bytes,
                 bytes_written: bytes,
+                ..DispatchShape::launch(self.stage, Kernel::Copy.label(self.set), groups, 64)
             },
         });
     }

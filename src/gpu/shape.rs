@@ -24,6 +24,23 @@ pub struct DispatchShape {
     pub bytes_written: u64,
 }
 
+impl DispatchShape {
+    /// The launch of `groups` workgroups of `size` invocations; the work is the caller's to
+    /// fill in.
+    pub fn launch(stage: Stage, kernel: &'static str, groups: [usize; 3], size: usize) -> Self {
+        let workgroups = groups.iter().product::<usize>();
+        DispatchShape {
+            stage,
+            kernel,
+            workgroups: workgroups as u64,
+            invocations: (workgroups * size) as u64,
+            serial_steps: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+        }
+    }
+}
+
 /// Figures over a whole frame.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FrameShape {
