@@ -75,18 +75,5 @@ fn head_subgroup_main(
         red[l.cq * d.pq + l.pq] = pool;
     }
     workgroupBarrier();
-    // Invocation cq < 4 sums the pixel lanes of channel quad cq.
-    if lid < CQ {
-        var total = vec4<f32>(0.0);
-        for (var i = 0u; i < d.pq; i++) {
-            total += red[lid * d.pq + i];
-        }
-        total /= f32(d.ohw);
-        for (var i = 0u; i < 4u; i++) {
-            let o = c0 + lid * 4u + i;
-            if o < d.m {
-                dst[n * d.dst_c + o] = total[i];
-            }
-        }
-    }
+    pool_lanes(d, n, c0, lid);
 }

@@ -188,9 +188,15 @@ fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
             }
         }
     }
+    // Slice 0 of lane (cq, pq) is lid = cq * pq_count + pq.
     red[lid] = pool;
     workgroupBarrier();
-    // Invocation cq < 4 sums the pixel lanes of channel quad cq (slice 0: lid = cq * pq + i).
+    pool_lanes(d, n, c0, lid);
+}
+
+// After head_main's (or head_subgroup_main's) barrier: invocation cq < 4 sums the pixel lanes
+// of channel quad cq (red[cq * pq + i]), divides by the pixels and writes the pooled channels.
+fn pool_lanes(d: Pw, n: u32, c0: u32, lid: u32) {
     if lid < CQ {
         var total = vec4<f32>(0.0);
         for (var i = 0u; i < d.pq; i++) {
