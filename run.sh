@@ -41,10 +41,10 @@ if [ -n "$BUILD" ] || [ ! -f pkg-threads/shufflenet_web.js ]; then
   log "building the threaded wasm package (pkg-threads/)"
   build_pkg_threads pkg-threads || log "the threaded build failed: the page will run the CPU on one thread"
 fi
-# The relaxed-SIMD build, for `?simd=relaxed`.
+# The relaxed-SIMD build, which one CPU thread runs where the browser has relaxed SIMD.
 if [ -n "$BUILD" ] || [ ! -f pkg-relaxed/shufflenet_web.js ]; then
   log "building the relaxed-SIMD wasm package (pkg-relaxed/)"
-  build_pkg_relaxed pkg-relaxed || log "the relaxed-SIMD build failed: ?simd=relaxed will run pkg/"
+  build_pkg_relaxed pkg-relaxed || log "the relaxed-SIMD build failed: one CPU thread will run pkg/"
 fi
 if [ -n "$WEIGHTS_IN" ] || [ ! -f "${WEIGHTS_DIR:-weights}/manifest.json" ]; then
   cargo build --release -q --bin shufflenet
