@@ -173,18 +173,22 @@ mod cli {
     fn random_writes_the_tutorial_factories() {
         let bin = env!("CARGO_BIN_EXE_shufflenet");
         let out = std::env::temp_dir().join(format!("tutorial-random-{}.st", std::process::id()));
-        let status = Command::new(bin)
-            .args([
-                "random",
-                out.to_str().unwrap(),
-                "--width",
-                "0.5",
-                "--tutorial",
-            ])
-            .args(["--groups", "2", "--classes", "5", "--seed", "3"])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        let random = |more: &[&str]| {
+            Command::new(bin)
+                .args([
+                    "random",
+                    out.to_str().unwrap(),
+                    "--width",
+                    "0.5",
+                    "--tutorial",
+                ])
+                .args(more)
+                .output()
+                .unwrap()
+        };
+        assert!(random(&["--groups", "2", "--classes", "5", "--seed", "3"])
+            .status
+            .success());
         let info = Command::new(bin).arg("info").arg(&out).output().unwrap();
         std::fs::remove_file(&out).unwrap();
         let info = String::from_utf8(info.stdout).unwrap();
@@ -196,17 +200,7 @@ mod cli {
             "{info}"
         );
         // Groups that do not divide the channels are refused (24 / 5).
-        let refused = Command::new(bin)
-            .args([
-                "random",
-                out.to_str().unwrap(),
-                "--width",
-                "0.5",
-                "--tutorial",
-            ])
-            .args(["--groups", "5"])
-            .output()
-            .unwrap();
+        let refused = random(&["--groups", "5"]);
         assert!(!refused.status.success());
         assert!(String::from_utf8_lossy(&refused.stderr).contains("does not divide"));
         assert!(!out.exists());
