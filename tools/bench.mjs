@@ -30,7 +30,7 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--no-first-run',
   // WebGPU headless on SwiftShader (also the adapter ORT's WebGPU EP gets); with
-  // BENCH_ADAPTER=hardware, on the machine's GPU instead (see README, "On a real GPU").
+  // BENCH_ADAPTER=hardware, on the machine's GPU instead (see docs/performance.md, "On a real GPU").
   '--enable-unsafe-webgpu',
   '--enable-features=Vulkan',
   ...(process.env.BENCH_ADAPTER === 'hardware'

@@ -141,7 +141,7 @@ wasm_test_threads() { threads_cargo test "$@"; }
 # The relaxed-SIMD build (pkg-relaxed/, issue 12): the multiply-adds as `f32x4_relaxed_madd`
 # (one fused instruction where the CPU has FMA). Plain stable: simd128's std serves. Its own
 # target dir. One CPU thread runs it where the browser validates relaxed SIMD: it measured
-# 11-16 % faster than pkg/ (README, "CPU threads and relaxed SIMD").
+# 11-16 % faster than pkg/ (docs/performance.md, "CPU in the browser").
 RELAXED_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd"
 relaxed_cargo() {
   (cd "$ROOT" && wasm env CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$RELAXED_RUSTFLAGS" \

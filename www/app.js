@@ -33,7 +33,7 @@ const cpuThreads = /^\d+$/.test(threadsParam ?? '') && Number(threadsParam) >= 1
   : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, DEFAULT_MAX_THREADS));
 // The CPU's SIMD on one thread: `?simd=relaxed` (the relaxed-SIMD build, even if that means one
 // thread), `?simd=128` (never relaxed), else the relaxed build wherever one thread runs and the
-// browser validates it (it measured faster; README "CPU threads and relaxed SIMD").
+// browser validates it (it measured faster; docs/performance.md).
 const SIMD_MODES = ['auto', 'relaxed', '128'];
 const simdParam = params.get('simd');
 const simdMode = SIMD_MODES.includes(simdParam ?? '') ? simdParam : 'auto';
