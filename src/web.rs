@@ -8,7 +8,7 @@ use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::backend::{DeviceStats, Frame, Output, RgbaFrame};
+use crate::backend::{Frame, Output, RgbaFrame};
 use crate::classes::ClassNames;
 use crate::engine::{self, EngineOptions, Preference};
 use crate::preprocess::{self, Crop};
@@ -298,18 +298,11 @@ impl WebEngine {
         Ok(name.to_string())
     }
 
-    /// The GPU adapter while WebGPU runs frames, else undefined.
-    #[wasm_bindgen(js_name = adapterName)]
-    pub fn adapter_name(&self) -> Option<String> {
-        let s = self.state.borrow();
-        s.engine.as_ref().and_then(|e| e.info().adapter)
-    }
-
     /// Per-frame GPU work (dispatches, readbacks, bytes each way) while WebGPU runs frames,
     /// else undefined.
     #[cfg(feature = "gpu")]
     #[wasm_bindgen(js_name = gpuStats)]
-    pub fn gpu_stats(&self) -> Option<Ts<DeviceStats>> {
+    pub fn gpu_stats(&self) -> Option<Ts<crate::backend::DeviceStats>> {
         let s = self.state.borrow();
         s.engine
             .as_ref()
