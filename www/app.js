@@ -54,9 +54,6 @@ const app = {
     onRestart: noticeRestart,
   }),
   status: null, // { backend, adapter, fallbackReason, cpuThreads, threadsNote }
-  // The crate's stage names and size limits (`limits()`): a weights or names file larger than the
-  // crate takes is refused before a byte of it is read.
-  limits: null,
   manifest: null,
   modelLoaded: false,
   width: null, // width key of the weights in use, or null for a dropped file
@@ -70,6 +67,11 @@ const app = {
   frames: 0,
   fps: new view.FpsMeter(),
 };
+
+// The crate's stage names and size limits (`limits()`), once the engine has started: a weights or
+// names file larger than the crate takes is refused before a byte of it is read.
+let knowLimits;
+const limits = new Promise((resolve) => (knowLimits = resolve));
 
 const teach = new TeachMode({
   engine: app.engine,
@@ -202,7 +204,7 @@ async function loadWidth(width) {
 }
 
 async function loadWeightsFile(file) {
-  const max = app.limits.maxWeightsBytes;
+  const max = (await limits).maxWeightsBytes;
   if (file.size > max) {
     const mb = (n) => (n / 2 ** 20).toFixed(0);
     view.showMessage(
@@ -321,7 +323,7 @@ async function handleFiles(files) {
 }
 
 async function loadNames(file) {
-  if (file.size > app.limits.maxNamesBytes) {
+  if (file.size > (await limits).maxNamesBytes) {
     view.showMessage(`${file.name} is too large for a class names file; it was not read.`);
     return;
   }
@@ -413,8 +415,9 @@ async function main() {
       simd: simdMode,
     };
     app.status = await app.engine.create(backendPreference, options);
-    app.limits = await app.engine.limits();
-    view.buildStageRows(app.limits.stages);
+    const known = await app.engine.limits();
+    view.buildStageRows(known.stages);
+    knowLimits(known);
     view.renderBackend(app.status);
   } catch (err) {
     view.showMessage(`The classifier could not start: ${err.message}`);
