@@ -3,7 +3,7 @@
 //! `cargo run --release --no-default-features --example bench_cpu [frames] [width...] [tN...]`
 
 use pollster::block_on;
-use shufflenet_web::backend::Backend;
+use shufflenet_web::backend::{Backend, Frame};
 use shufflenet_web::cpu::FastCpu;
 use shufflenet_web::model::{Arch, Stage, Width};
 use shufflenet_web::weights::random_network;
@@ -37,16 +37,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .into_iter()
         .flat_map(|w| threads.iter().map(move |t| (w, t)))
     {
-        let mut cpu = FastCpu::with_threads(&random_network(&Arch::width(width), 1), threads)?;
+        let mut cpu = FastCpu::with_threads(&random_network(&Arch::width(width), 1), threads);
         for _ in 0..3 {
-            block_on(cpu.run(&input))?;
+            block_on(cpu.run(Frame::Tensor(&input)))?;
         }
         let mut totals = Vec::with_capacity(frames);
         let on_cpu = on_cpu_ms();
         let mut stages = [0.0; 5];
         for _ in 0..frames {
             let t = std::time::Instant::now();
-            let out = block_on(cpu.run(&input))?;
+            let out = block_on(cpu.run(Frame::Tensor(&input)))?;
             totals.push(t.elapsed().as_secs_f64() * 1e3);
             stages
                 .iter_mut()
@@ -65,7 +65,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         println!(
             "{}-t{threads} x{}: median {:.2} ms/frame, min {:.2}, on-cpu mean {} ({})",
-            cpu.name(),
+            cpu.info().name,
             width.label(),
             totals[frames / 2],
             totals[0],

@@ -1,6 +1,7 @@
 //! Frames per width on the native GPU adapter: ms per frame, stage times and GpuStats.
 //! `cargo run --release --example gpu_frames [frames]`
 
+use shufflenet_web::backend::{Backend, Frame};
 use shufflenet_web::gpu::GpuBackend;
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::{weights, Tensor};
@@ -18,7 +19,7 @@ fn main() -> shufflenet_web::Result<()> {
         let mut stages = [0.0f64; 5];
         let mut method = None;
         for _ in 0..frames {
-            let out = pollster::block_on(gpu.run(&x))?;
+            let out = pollster::block_on(gpu.run(Frame::Tensor(&x)))?;
             for (s, t) in stages.iter_mut().zip(out.times.ms) {
                 *s += t / frames as f64;
             }

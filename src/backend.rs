@@ -1,5 +1,6 @@
 //! The contract every backend meets, and what a run returns, whichever backend ran it.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -14,7 +15,7 @@ pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// What a backend does beyond running a normalized batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
-    /// Crops, resizes and normalizes RGBA frames on its own device (no CPU resize).
+    /// Crops, resizes and normalizes picture frames on its own device (no CPU resize).
     pub device_preprocessing: bool,
     /// How it times stages.
     pub timing: TimingMethod,
@@ -28,77 +29,136 @@ pub struct RgbaFrame<'a> {
     pub height: u32,
 }
 
+/// One frame to classify, in the form the caller has it. Pictures are preprocessed as
+/// torchvision evaluates (`Crop`): on the device by backends with `device_preprocessing`,
+/// else on the CPU (`to_tensor`).
+#[derive(Clone, Copy, Debug)]
+pub enum Frame<'a> {
+    /// An already normalized `N x 3 x H x W` batch (checked with `model::check_input`).
+    Tensor(&'a Tensor),
+    /// RGBA pixels.
+    Rgba(RgbaFrame<'a>, Crop),
+    /// An ImageBitmap (a video frame, an image, a canvas). On WebGPU the browser copies it
+    /// straight into a texture; on the CPU its pixels are read through a 2D canvas.
+    #[cfg(target_arch = "wasm32")]
+    Bitmap(&'a web_sys::ImageBitmap, Crop),
+}
+
+impl<'a> Frame<'a> {
+    /// A picture's width and height (what a device's texture limit applies to); `None` for
+    /// a tensor.
+    pub fn picture_size(&self) -> Option<(u32, u32)> {
+        match self {
+            Frame::Tensor(_) => None,
+            Frame::Rgba(f, _) => Some((f.width, f.height)),
+            #[cfg(target_arch = "wasm32")]
+            Frame::Bitmap(b, _) => Some((b.width(), b.height())),
+        }
+    }
+
+    /// The frame as a normalized batch, preprocessed on the CPU.
+    pub fn to_tensor(self) -> Result<Cow<'a, Tensor>> {
+        let (pixels, width, height, crop) = match self {
+            Frame::Tensor(t) => return Ok(Cow::Borrowed(t)),
+            Frame::Rgba(f, crop) => (Cow::Borrowed(f.pixels), f.width, f.height, crop),
+            #[cfg(target_arch = "wasm32")]
+            Frame::Bitmap(b, crop) => (
+                Cow::Owned(preprocess::bitmap_pixels(b)?),
+                b.width(),
+                b.height(),
+                crop,
+            ),
+        };
+        let (w, h) = (width as usize, height as usize);
+        Ok(Cow::Owned(preprocess::rgba_to_tensor(&pixels, w, h, crop)?))
+    }
+}
+
+impl<'a> From<&'a Tensor> for Frame<'a> {
+    fn from(input: &'a Tensor) -> Frame<'a> {
+        Frame::Tensor(input)
+    }
+}
+
+/// What a backend is and what its last frame cost, in one value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendInfo {
+    /// "cpu-reference", "cpu-simd128", "webgpu", ...
+    pub name: &'static str,
+    pub capabilities: Capabilities,
+    /// The GPU adapter's name, for backends that run on one.
+    pub adapter: Option<String>,
+    /// The largest picture side it takes (a device's texture limit); `None`: no limit of
+    /// its own.
+    pub max_frame_side: Option<u32>,
+    /// Device work of the last frame, for backends that run on a device.
+    pub stats: Option<DeviceStats>,
+}
+
+impl BackendInfo {
+    /// A CPU backend's: pictures preprocessed and stages timed on the CPU, no device.
+    pub fn cpu(name: &'static str) -> BackendInfo {
+        BackendInfo {
+            name,
+            capabilities: Capabilities {
+                device_preprocessing: false,
+                timing: TimingMethod::CpuClock,
+            },
+            adapter: None,
+            max_frame_side: None,
+            stats: None,
+        }
+    }
+}
+
+/// What the last frame cost on a device (the WebGPU backend's figures, in terms any device
+/// backend can fill), for benchmarks and the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(target_arch = "wasm32", derive(serde::Serialize, tsify::Tsify))]
+pub struct DeviceStats {
+    /// The kernel set that ran ("hardware" or "software").
+    pub kernels: &'static str,
+    /// "f16" (`shader-f16`) or "f32": how the weights are kept on the device.
+    pub weights: &'static str,
+    /// The classifier (and the head where `subgroup_head_lanes` > 0) reduced with
+    /// subgroup operations.
+    pub subgroups: bool,
+    /// Lanes summing one pixel's slices in conv5 + pool with subgroup operations (0: the
+    /// head reduced through workgroup memory, as always in browsers with wgpu 30).
+    pub subgroup_head_lanes: usize,
+    /// The device's narrowest and widest subgroups, where it has them.
+    pub subgroup_sizes: Option<[u32; 2]>,
+    pub dispatches_per_frame: usize,
+    pub submits_per_frame: usize,
+    pub readbacks_per_frame: usize,
+    pub bytes_uploaded_per_frame: u64,
+    pub bytes_read_back_per_frame: u64,
+    /// Weights uploaded once at load.
+    pub weight_bytes: u64,
+    pub frames: u64,
+    /// The last frame's work shape.
+    pub invocations_per_frame: u64,
+    pub min_invocations_per_dispatch: u64,
+    pub max_serial_steps: u64,
+}
+
 /// One way of running a loaded network. The reference loops, the fast CPU kernels and the
 /// WebGPU kernels implement it; the engine and the conformance suite see only this.
 pub trait Backend {
-    /// "cpu-reference", "cpu-simd128", "webgpu", ...
-    fn name(&self) -> &'static str;
+    /// What it is, and what its last frame cost.
+    fn info(&self) -> BackendInfo;
 
-    fn capabilities(&self) -> Capabilities;
-
-    /// Runs an already normalized `N x 3 x H x W` batch (checked with `model::check_input`).
-    fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>>;
-
-    /// Preprocesses an RGBA frame as torchvision evaluates (`crop`) and classifies it. By
-    /// default on the CPU; backends with `device_preprocessing` do it themselves.
-    fn run_rgba<'a>(
-        &'a mut self,
-        frame: RgbaFrame<'a>,
-        crop: Crop,
-    ) -> LocalFuture<'a, Result<Output>> {
-        Box::pin(async move {
-            let input = preprocess::rgba_to_tensor(
-                frame.pixels,
-                frame.width as usize,
-                frame.height as usize,
-                crop,
-            )?;
-            self.run(&input).await
-        })
-    }
-
-    /// Classifies an ImageBitmap. By default its pixels are read through a 2D canvas.
-    #[cfg(target_arch = "wasm32")]
-    fn run_image_bitmap<'a>(
-        &'a mut self,
-        bitmap: &'a web_sys::ImageBitmap,
-        crop: Crop,
-    ) -> LocalFuture<'a, Result<Output>> {
-        Box::pin(async move {
-            let pixels = preprocess::bitmap_pixels(bitmap)?;
-            let frame = RgbaFrame {
-                pixels: &pixels,
-                width: bitmap.width(),
-                height: bitmap.height(),
-            };
-            self.run_rgba(frame, crop).await
-        })
-    }
+    /// Classifies one frame (a batch, for a tensor).
+    fn run<'a>(&'a mut self, frame: Frame<'a>) -> LocalFuture<'a, Result<Output>>;
 
     /// The activations after the stem and each stage (`[N, C, H, W]`, NCHW), for the
     /// conformance suite's per-stage checks.
     #[cfg(feature = "testing")]
     fn stage_outputs<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<[Tensor; 4]>>;
 
-    /// The largest frame side it takes (a device's texture limit); `None`: no limit of its own.
-    fn max_frame_side(&self) -> Option<u32> {
-        None
-    }
-
     /// Replaces the classifier with `fc` (a taught head) and keeps the backbone as loaded.
     /// `fc` is checked with `check_head` first; on error nothing changes.
     fn set_head(&mut self, fc: &Linear) -> Result<()>;
-
-    /// The GPU adapter's name, for backends that run on one.
-    fn adapter_name(&self) -> Option<String> {
-        None
-    }
-
-    /// Dispatch and transfer figures of the last frame, for the WebGPU backend.
-    #[cfg(feature = "gpu")]
-    fn gpu_stats(&self) -> Option<crate::gpu::GpuStats> {
-        None
-    }
 }
 
 /// How per-stage times were measured.

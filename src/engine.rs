@@ -1,11 +1,9 @@
 //! Picks the backend that runs a loaded network, for the CLI and the browser alike.
 
-use crate::backend::{Backend, Capabilities, RgbaFrame};
+use crate::backend::{Backend, BackendInfo, Frame};
 use crate::cpu::reference::Reference;
 use crate::cpu::FastCpu;
 use crate::model::{Linear, Network};
-use crate::preprocess::Crop;
-use crate::tensor::Tensor;
 use crate::{Error, Output, Result};
 
 /// Which backend the caller asked for.
@@ -33,12 +31,24 @@ impl Preference {
     }
 }
 
-/// The fast CPU backend on `threads` threads, or the reference should its kernels ever
-/// refuse a network (they run every network the graph describes, the tutorial's too).
-fn cpu_backend(net: &Network, threads: usize) -> Box<dyn Backend> {
-    match FastCpu::with_threads(net, threads) {
-        Ok(fast) => Box::new(fast),
-        Err(_) => Box::new(Reference::new(net)),
+/// How an engine runs its backends.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineOptions {
+    /// Threads of the fast CPU backend, the caller's included (in the threaded wasm build,
+    /// at most as many as `cpu::start_web_threads` started).
+    pub cpu_threads: usize,
+    /// Kernel set and timing of the WebGPU backend (tests also force faults).
+    #[cfg(feature = "gpu")]
+    pub gpu: crate::gpu::GpuOptions,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            cpu_threads: 1,
+            #[cfg(feature = "gpu")]
+            gpu: Default::default(),
+        }
     }
 }
 
@@ -51,51 +61,28 @@ fn cpu_backend(net: &Network, threads: usize) -> Box<dyn Backend> {
 pub struct Engine {
     net: Network,
     backend: Box<dyn Backend>,
-    #[cfg(feature = "gpu")]
-    gpu_options: crate::gpu::GpuOptions,
+    options: EngineOptions,
     fallback: Option<String>,
     /// Who ran the last frame: the backend, or the fast CPU for a frame too big for it.
     last_ran: &'static str,
-    /// Threads of the fast CPU backend, the caller's included.
-    cpu_threads: usize,
     /// The fast CPU that runs frames too big for the device (see `too_big_for_device`).
     oversize: Option<FastCpu>,
 }
 
 impl Engine {
-    pub async fn new(net: Network, preference: Preference) -> Result<Engine> {
+    /// Starts the backend `preference` asks for: a device that cannot start leaves the fast
+    /// CPU running, with the reason in `fallback_reason`.
+    pub async fn new(net: Network, preference: Preference, options: EngineOptions) -> Engine {
         let mut engine = Engine {
-            backend: cpu_backend(&net, 1),
+            backend: Box::new(FastCpu::with_threads(&net, options.cpu_threads)),
             net,
-            #[cfg(feature = "gpu")]
-            gpu_options: Default::default(),
+            options,
             fallback: None,
             last_ran: "",
-            cpu_threads: 1,
             oversize: None,
         };
         engine.start(preference).await;
-        Ok(engine)
-    }
-
-    /// `new` with options for the WebGPU backend (kernel set, timing; tests force faults).
-    #[cfg(feature = "gpu")]
-    pub async fn with_gpu_options(
-        net: Network,
-        preference: Preference,
-        gpu_options: crate::gpu::GpuOptions,
-    ) -> Result<Engine> {
-        let mut engine = Engine {
-            backend: cpu_backend(&net, 1),
-            net,
-            gpu_options,
-            fallback: None,
-            last_ran: "",
-            cpu_threads: 1,
-            oversize: None,
-        };
-        engine.start(preference).await;
-        Ok(engine)
+        engine
     }
 
     /// Builds the backend `preference` asks for; a device that cannot start leaves the fast
@@ -116,7 +103,7 @@ impl Engine {
 
     #[cfg(feature = "gpu")]
     async fn start_device(&self) -> Result<Box<dyn Backend>> {
-        let gpu = crate::gpu::GpuBackend::with_options(&self.net, self.gpu_options).await?;
+        let gpu = crate::gpu::GpuBackend::with_options(&self.net, self.options.gpu).await?;
         Ok(Box::new(gpu))
     }
 
@@ -128,28 +115,32 @@ impl Engine {
     /// Switches to `Gpu` (erring with the reason if WebGPU cannot run), `Cpu` or
     /// `Reference`; returns the backend now in use.
     pub async fn set_backend(&mut self, preference: Preference) -> Result<&'static str> {
-        let on_device = self.backend.capabilities().device_preprocessing;
+        let on_device = self.on_device();
         let wants_device = matches!(preference, Preference::Auto | Preference::Gpu);
         if on_device != wants_device || !wants_device {
             self.start(preference).await;
         }
-        if preference == Preference::Gpu && !self.backend.capabilities().device_preprocessing {
+        if preference == Preference::Gpu && !self.on_device() {
             let why = self.fallback.clone().unwrap_or_default();
             return Err(Error::Gpu(why));
         }
         Ok(self.backend())
     }
 
+    fn on_device(&self) -> bool {
+        self.backend.info().capabilities.device_preprocessing
+    }
+
     fn fast_cpu(&self) -> Box<dyn Backend> {
-        cpu_backend(&self.net, self.cpu_threads)
+        Box::new(FastCpu::with_threads(&self.net, self.options.cpu_threads))
     }
 
     /// Runs the fast CPU backend on `threads` threads from now on (restarting it if it runs
     /// frames). Results do not depend on the count.
     pub fn set_cpu_threads(&mut self, threads: usize) {
-        self.cpu_threads = threads.max(1);
+        self.options.cpu_threads = threads.max(1);
         self.oversize = None;
-        if self.backend.name().starts_with("cpu-") {
+        if self.backend.info().name.starts_with("cpu-") {
             self.backend = self.fast_cpu();
         }
     }
@@ -159,15 +150,9 @@ impl Engine {
         self.fallback.as_deref()
     }
 
-    /// The GPU adapter's name while WebGPU runs frames.
-    pub fn adapter_name(&self) -> Option<String> {
-        self.backend.adapter_name()
-    }
-
-    /// Dispatch and transfer figures of the last GPU frame.
-    #[cfg(feature = "gpu")]
-    pub fn gpu_stats(&self) -> Option<crate::gpu::GpuStats> {
-        self.backend.gpu_stats()
+    /// What the backend that runs the next frame is, and what the last one cost.
+    pub fn info(&self) -> BackendInfo {
+        self.backend.info()
     }
 
     /// Swaps the classifier for `fc` (same features in, any number of classes out) without
@@ -187,24 +172,7 @@ impl Engine {
 
     /// The backend that runs the next frame.
     pub fn backend(&self) -> &'static str {
-        self.backend.name()
-    }
-
-    pub fn capabilities(&self) -> Capabilities {
-        self.backend.capabilities()
-    }
-
-    /// Keeps a result, or on a device failure records why, moves to the fast CPU backend
-    /// and returns `None` so the caller reruns the frame there. Bad input is the caller's.
-    fn failed_over(&mut self, result: Result<Output>) -> Result<Option<Output>> {
-        match result {
-            Err(Error::Gpu(why)) => {
-                self.fallback = Some(format!("GPU: {why}"));
-                self.backend = self.fast_cpu();
-                Ok(None)
-            }
-            other => other.map(Some),
-        }
+        self.backend.info().name
     }
 
     /// The backend that ran the last frame (the fast CPU for one too big for the device).
@@ -212,78 +180,41 @@ impl Engine {
         self.last_ran
     }
 
-    /// A frame larger than the device's textures runs on the fast CPU, that frame only: the
-    /// page scales frames to 2,048 pixels first, but a library caller may pass any size the
-    /// CPU takes, and a device limit is no reason to refuse it.
+    /// A picture larger than the device's textures runs on the fast CPU, that frame only:
+    /// the page scales frames to 2,048 pixels first, but a library caller may pass any size
+    /// the CPU takes, and a device limit is no reason to refuse it.
     /// That CPU backend is built on the first such frame and kept for the next ones.
-    fn too_big_for_device(&mut self, width: u32, height: u32) -> Option<&mut FastCpu> {
-        let max = self.backend.max_frame_side()?;
-        if width.max(height) <= max {
+    fn too_big_for_device(&mut self, frame: &Frame<'_>) -> Option<&mut FastCpu> {
+        let (width, height) = frame.picture_size()?;
+        if width.max(height) <= self.backend.info().max_frame_side? {
             return None;
         }
-        if self.oversize.is_none() {
-            self.oversize = FastCpu::with_threads(&self.net, self.cpu_threads).ok();
-        }
-        self.oversize.as_mut()
+        let (net, threads) = (&self.net, self.options.cpu_threads);
+        Some(
+            self.oversize
+                .get_or_insert_with(|| FastCpu::with_threads(net, threads)),
+        )
     }
 
-    /// Runs an already normalized N x 3 x H x W batch.
-    pub async fn run(&mut self, input: &Tensor) -> Result<Output> {
-        let result = self.backend.run(input).await;
-        let out = match self.failed_over(result)? {
-            Some(out) => out,
-            None => self.backend.run(input).await?,
-        };
-        self.last_ran = self.backend.name();
-        Ok(out)
-    }
-
-    /// Preprocesses an RGBA frame (on the device where the backend can) and classifies it.
-    pub async fn run_rgba(
-        &mut self,
-        rgba: &[u8],
-        width: u32,
-        height: u32,
-        crop: Crop,
-    ) -> Result<Output> {
-        let frame = RgbaFrame {
-            pixels: rgba,
-            width,
-            height,
-        };
-        if let Some(cpu) = self.too_big_for_device(width, height) {
-            let out = cpu.run_rgba(frame, crop).await?;
-            self.last_ran = cpu.name();
+    /// Classifies a frame (a batch, for a tensor): pictures are preprocessed on the device
+    /// where the backend can. A device failure moves the engine to the fast CPU backend,
+    /// which reruns the frame; bad input is the caller's.
+    pub async fn run<'a>(&mut self, frame: impl Into<Frame<'a>>) -> Result<Output> {
+        let frame = frame.into();
+        if let Some(cpu) = self.too_big_for_device(&frame) {
+            let out = cpu.run(frame).await?;
+            self.last_ran = cpu.info().name;
             return Ok(out);
         }
-        let result = self.backend.run_rgba(frame, crop).await;
-        let out = match self.failed_over(result)? {
-            Some(out) => out,
-            None => self.backend.run_rgba(frame, crop).await?,
+        let out = match self.backend.run(frame).await {
+            Err(Error::Gpu(why)) => {
+                self.fallback = Some(format!("GPU: {why}"));
+                self.backend = self.fast_cpu();
+                self.backend.run(frame).await?
+            }
+            other => other?,
         };
-        self.last_ran = self.backend.name();
-        Ok(out)
-    }
-
-    /// Classifies an ImageBitmap: the backend decides how to read it (copied straight into
-    /// a GPU texture on WebGPU, read through a 2D canvas for the CPU).
-    #[cfg(target_arch = "wasm32")]
-    pub async fn run_image_bitmap(
-        &mut self,
-        bitmap: &web_sys::ImageBitmap,
-        crop: Crop,
-    ) -> Result<Output> {
-        if let Some(cpu) = self.too_big_for_device(bitmap.width(), bitmap.height()) {
-            let out = cpu.run_image_bitmap(bitmap, crop).await?;
-            self.last_ran = cpu.name();
-            return Ok(out);
-        }
-        let result = self.backend.run_image_bitmap(bitmap, crop).await;
-        let out = match self.failed_over(result)? {
-            Some(out) => out,
-            None => self.backend.run_image_bitmap(bitmap, crop).await?,
-        };
-        self.last_ran = self.backend.name();
+        self.last_ran = self.backend.info().name;
         Ok(out)
     }
 }

@@ -8,9 +8,9 @@ use tsify::{Ts, Tsify};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::backend::Output;
+use crate::backend::{Frame, Output, RgbaFrame};
 use crate::classes::ClassNames;
-use crate::engine::{self, Preference};
+use crate::engine::{self, EngineOptions, Preference};
 use crate::preprocess::{self, Crop};
 use crate::tensor::Tensor;
 use crate::weights::{self, Info};
@@ -20,7 +20,9 @@ mod load;
 mod results;
 mod teach;
 
-pub use results::{ClassScore, Loaded, Logits, Prediction, RunInfo, StageMs, WeightsInfo};
+pub use results::{
+    ClassScore, Limits, Loaded, Logits, Prediction, RunInfo, StageMs, Status, WeightsInfo,
+};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -58,6 +60,13 @@ pub async fn start_cpu_threads(threads: usize) -> Result<usize, JsError> {
     }
 }
 
+/// The stage names, the widths and the size limits of this build: the page reads them
+/// here rather than keeping copies.
+#[wasm_bindgen]
+pub fn limits() -> Result<Ts<Limits>, JsError> {
+    Ok(Limits::of_this_crate().into_ts()?)
+}
+
 fn js_err(e: Error) -> JsError {
     JsError::new(&e.to_string())
 }
@@ -66,9 +75,9 @@ fn js_err(e: Error) -> JsError {
 /// while another is pending without tripping Rust's aliasing checks.
 struct State {
     preference: Preference,
-    /// Kernel set and timing mode for the WebGPU backend (`Engine.create`'s options).
-    #[cfg(feature = "gpu")]
-    gpu_options: crate::gpu::GpuOptions,
+    /// The CPU threads and the WebGPU options (`setCpuThreads`, `setGpuOptions`), applied
+    /// at every load.
+    options: EngineOptions,
     /// `None` before the first load, or while a frame is running.
     engine: Option<engine::Engine>,
     info: Option<Info>,
@@ -77,8 +86,29 @@ struct State {
     /// The loaded file's head and names while a taught head runs instead.
     file_head: Option<(crate::model::Linear, std::sync::Arc<ClassNames>)>,
     busy: bool,
-    /// Threads of the fast CPU backend (`setCpuThreads`), applied at every load.
-    cpu_threads: usize,
+    /// The status last reported (by `status` or with a prediction).
+    reported: Option<Status>,
+}
+
+impl State {
+    fn status(&self) -> Status {
+        let e = self.engine.as_ref();
+        Status {
+            backend: e.map_or("none", |e| e.backend()).into(),
+            adapter: e.and_then(|e| e.info().adapter),
+            fallback_reason: e.and_then(|e| e.fallback_reason().map(str::to_string)),
+            cpu_threads: self.options.cpu_threads,
+        }
+    }
+
+    /// The status, if it changed since it was last reported.
+    fn status_change(&mut self) -> Option<Status> {
+        let now = self.status();
+        (self.reported.as_ref() != Some(&now)).then(|| {
+            self.reported = Some(now.clone());
+            now
+        })
+    }
 }
 
 /// `Engine` in JavaScript: the browser-facing wrapper around `engine::Engine`.
@@ -123,14 +153,13 @@ impl WebEngine {
         Ok(WebEngine {
             state: Rc::new(RefCell::new(State {
                 preference,
-                #[cfg(feature = "gpu")]
-                gpu_options: Default::default(),
+                options: EngineOptions::default(),
                 engine: None,
                 info: None,
                 source: None,
                 file_head: None,
                 busy: false,
-                cpu_threads: 1,
+                reported: None,
             })),
         })
     }
@@ -153,7 +182,7 @@ impl WebEngine {
                 .map_err(js_err)?,
             ..Default::default()
         };
-        self.state.borrow_mut().gpu_options = options;
+        self.state.borrow_mut().options.gpu = options;
         Ok(())
     }
 
@@ -170,7 +199,7 @@ impl WebEngine {
                 "the engine is busy with a frame: set the thread count between frames",
             ));
         }
-        s.cpu_threads = threads;
+        s.options.cpu_threads = threads;
         if let Some(e) = s.engine.as_mut() {
             e.set_cpu_threads(threads);
         }
@@ -244,13 +273,19 @@ impl WebEngine {
             .and_then(|i| WeightsInfo::from(i).into_ts().ok())
     }
 
-    /// The backend that runs the next frame.
+    /// The backend that runs the next frame: "webgpu", "cpu-simd128", ...; "none" before
+    /// the first load.
     pub fn backend(&self) -> String {
-        let s = self.state.borrow();
-        match &s.engine {
-            Some(e) => e.backend().to_string(),
-            None => "none".into(),
-        }
+        self.state.borrow().status().backend
+    }
+
+    /// Who runs frames, the GPU adapter, why not WebGPU when it was wanted, and the CPU
+    /// threads, in one call. A prediction carries it too when it changes.
+    pub fn status(&self) -> Result<Ts<Status>, JsError> {
+        let mut s = self.state.borrow_mut();
+        let status = s.status();
+        s.reported = Some(status.clone());
+        Ok(status.into_ts()?)
     }
 
     /// Switches to "webgpu" or "cpu": resolves to the backend now in use, or throws with
@@ -263,35 +298,16 @@ impl WebEngine {
         Ok(name.to_string())
     }
 
-    /// The GPU adapter while WebGPU runs frames, else undefined.
-    #[wasm_bindgen(js_name = adapterName)]
-    pub fn adapter_name(&self) -> Option<String> {
-        self.state
-            .borrow()
-            .engine
-            .as_ref()
-            .and_then(|e| e.adapter_name())
-    }
-
-    /// Why WebGPU is not running frames (when it was wanted), else undefined.
-    #[wasm_bindgen(js_name = fallbackReason)]
-    pub fn fallback_reason(&self) -> Option<String> {
-        let s = self.state.borrow();
-        s.engine
-            .as_ref()
-            .and_then(|e| e.fallback_reason().map(str::to_string))
-    }
-
     /// Per-frame GPU work (dispatches, readbacks, bytes each way) while WebGPU runs frames,
     /// else undefined.
     #[cfg(feature = "gpu")]
     #[wasm_bindgen(js_name = gpuStats)]
-    pub fn gpu_stats(&self) -> Option<Ts<results::GpuStats>> {
+    pub fn gpu_stats(&self) -> Option<Ts<crate::backend::DeviceStats>> {
         let s = self.state.borrow();
         s.engine
             .as_ref()
-            .and_then(|e| e.gpu_stats())
-            .and_then(|g| results::GpuStats::from(g).into_ts().ok())
+            .and_then(|e| e.info().stats)
+            .and_then(|g| g.into_ts().ok())
     }
 
     /// Classifies a canvas frame into the top `k` classes. `crop`: "square" or "eval".
@@ -319,11 +335,8 @@ impl WebEngine {
         crop: Option<String>,
         features: Option<bool>,
     ) -> Result<Ts<Prediction>, JsError> {
-        let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
-        classify_frame(&self.state, k, features.unwrap_or(false), async |e| {
-            e.run_image_bitmap(&bitmap, crop).await
-        })
-        .await
+        let frame = Frame::Bitmap(&bitmap, parse_crop(crop)?);
+        predict(&self.state, frame, k, features.unwrap_or(false)).await
     }
 
     /// Classifies RGBA bytes (`width * height * 4`).
@@ -337,11 +350,13 @@ impl WebEngine {
         crop: Option<String>,
         features: Option<bool>,
     ) -> Result<Ts<Prediction>, JsError> {
-        let crop = Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)?;
-        classify_frame(&self.state, k, features.unwrap_or(false), async |e| {
-            e.run_rgba(&rgba, width, height, crop).await
-        })
-        .await
+        let pixels = RgbaFrame {
+            pixels: &rgba,
+            width,
+            height,
+        };
+        let frame = Frame::Rgba(pixels, parse_crop(crop)?);
+        predict(&self.state, frame, k, features.unwrap_or(false)).await
     }
 
     /// Runs a normalized float32 N x 3 x H x W batch and returns its raw logits.
@@ -354,13 +369,7 @@ impl WebEngine {
         w: usize,
     ) -> Result<Ts<Logits>, JsError> {
         let input = Tensor::new([n, 3, h, w], data).map_err(js_err)?;
-        let start = web_time::Instant::now();
-        let (out, backend, kernels) = with_engine(&self.state, async |e| {
-            let out = e.run(&input).await?;
-            Ok((out, e.backend(), kernels_of(e)))
-        })
-        .await?;
-        let run = run_info(&out, start, backend, kernels);
+        let (out, run) = run_frame(&self.state, Frame::Tensor(&input)).await?;
         let logits = Logits {
             classes: out.classes,
             logits: out.logits,
@@ -370,26 +379,50 @@ impl WebEngine {
     }
 }
 
-/// Runs one frame through `run` and turns its logits into a prediction.
-async fn classify_frame(
+/// `crop`: "square" (the default) or "eval".
+fn parse_crop(crop: Option<String>) -> Result<Crop, JsError> {
+    Crop::parse(crop.as_deref().unwrap_or("square")).map_err(js_err)
+}
+
+/// Runs one frame, whatever its form: the one path every classify call and `runTensor`
+/// take. Returns its output and how it was run and timed.
+async fn run_frame(
     state: &Rc<RefCell<State>>,
-    k: usize,
-    features: bool,
-    run: impl AsyncFnOnce(&mut engine::Engine) -> crate::Result<Output>,
-) -> Result<Ts<Prediction>, JsError> {
+    frame: Frame<'_>,
+) -> Result<(Output, RunInfo), JsError> {
     let start = web_time::Instant::now();
-    // The names of the model this frame runs on (a load may replace both meanwhile).
-    let names = state.borrow().info.as_ref().map(|i| i.class_names.clone());
-    let (out, backend, fallback, kernels) = with_engine(state, async |e| {
-        let out = run(e).await?;
-        let fallback = e.fallback_reason().map(str::to_string);
+    let (out, backend, kernels) = with_engine(state, async |e| {
+        let out = e.run(frame).await?;
         // A frame too big for the device ran on the fast CPU: no GPU kernels to name.
         let kernels = (e.last_ran() == e.backend())
-            .then(|| kernels_of(e))
+            .then(|| e.info().stats.map(|s| s.kernels))
             .flatten();
-        Ok((out, e.last_ran(), fallback, kernels))
+        Ok((out, e.last_ran(), kernels))
     })
     .await?;
+    let run = RunInfo {
+        stages: StageMs::from(&out),
+        total_ms: start.elapsed().as_secs_f64() * 1e3,
+        backend: backend.into(),
+        timing: out.times.method.name().into(),
+        kernels: kernels.map(String::from),
+        resolution_ms: out.times.resolution_ms,
+        frames_averaged: out.times.frames_averaged,
+    };
+    Ok((out, run))
+}
+
+/// Runs one frame and turns its logits into the top `k` classes, named.
+async fn predict(
+    state: &Rc<RefCell<State>>,
+    frame: Frame<'_>,
+    k: usize,
+    features: bool,
+) -> Result<Ts<Prediction>, JsError> {
+    // The names of the model this frame runs on (a load may replace both meanwhile).
+    let names = state.borrow().info.as_ref().map(|i| i.class_names.clone());
+    let (out, run) = run_frame(state, frame).await?;
+    let status = state.borrow_mut().status_change();
     let top = preprocess::top_k(out.logits_of(0), k.max(1))
         .into_iter()
         .map(|(index, prob)| ClassScore {
@@ -403,54 +436,21 @@ async fn classify_frame(
         .collect();
     let prediction = Prediction {
         top,
-        fallback,
+        status,
         features: features.then(|| out.features_of(0).to_vec()),
-        run: run_info(&out, start, backend, kernels),
+        run,
     };
     Ok(prediction.into_ts()?)
-}
-
-/// Stage times, the clock, and who ran the frame.
-fn run_info(
-    out: &Output,
-    start: web_time::Instant,
-    backend: &str,
-    kernels: Option<String>,
-) -> RunInfo {
-    RunInfo {
-        stages: StageMs::from(out),
-        total_ms: start.elapsed().as_secs_f64() * 1e3,
-        backend: backend.into(),
-        timing: out.times.method.name().into(),
-        kernels,
-        resolution_ms: out.times.resolution_ms,
-        frames_averaged: out.times.frames_averaged,
-    }
-}
-
-/// The WebGPU kernel set that ran ("hardware" or "software"); `None` on the CPU.
-fn kernels_of(e: &engine::Engine) -> Option<String> {
-    #[cfg(feature = "gpu")]
-    if let Some(stats) = e.gpu_stats() {
-        return Some(stats.kernels.name().into());
-    }
-    let _ = e;
-    None
 }
 
 /// Validates and folds, then builds the backend; only then replaces the running model.
 async fn load(state: &Rc<RefCell<State>>, bytes: Rc<Vec<u8>>) -> Result<WeightsInfo, JsError> {
     let loaded = weights::load(&bytes).map_err(js_err)?;
-    let preference = state.borrow().preference;
-    #[cfg(feature = "gpu")]
-    let engine = {
-        let options = state.borrow().gpu_options;
-        engine::Engine::with_gpu_options(loaded.network, preference, options).await
+    let (preference, options) = {
+        let s = state.borrow();
+        (s.preference, s.options)
     };
-    #[cfg(not(feature = "gpu"))]
-    let engine = engine::Engine::new(loaded.network, preference).await;
-    let mut engine = engine.map_err(js_err)?;
-    engine.set_cpu_threads(state.borrow().cpu_threads);
+    let engine = engine::Engine::new(loaded.network, preference, options).await;
     let info = WeightsInfo::from(&loaded.info);
     let mut s = state.borrow_mut();
     s.engine = Some(engine);

@@ -27,7 +27,7 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::{fixtures, input, noise, rel_err};
-use shufflenet_web::backend::{Backend, RgbaFrame};
+use shufflenet_web::backend::{Backend, Frame, RgbaFrame};
 use shufflenet_web::cpu::reference::{self, Reference};
 use shufflenet_web::cpu::FastCpu;
 use shufflenet_web::model::{Arch, Linear, Network};
@@ -36,7 +36,7 @@ use shufflenet_web::{weights, Error, Tensor};
 
 /// The bound for F32 weights on `backend`, by where it runs.
 fn bound(backend: &dyn Backend) -> f32 {
-    match backend.adapter_name() {
+    match backend.info().adapter {
         None => 1e-4,
         Some(a) if a.contains("llvmpipe") || a.contains("lavapipe") => 1e-5,
         Some(_) => 1e-3,
@@ -47,12 +47,12 @@ fn check(backend: &dyn Backend, what: &str, got: &[f32], want: &[f32], tol: f32)
     let e = rel_err(got, want);
     report!(
         "{} {what}: relative error {e:.2e} (bound {tol:.0e})",
-        backend.name()
+        backend.info().name
     );
     assert!(
         e <= tol,
         "{} {what}: relative error {e:.3e} exceeds {tol:.0e}",
-        backend.name()
+        backend.info().name
     );
 }
 
@@ -64,7 +64,10 @@ fn custom() -> Network {
 
 pub async fn torchvision_f32(backend: &mut dyn Backend) {
     let (_, want) = fixtures::small_io("logits");
-    let out = backend.run(&fixtures::small_input()).await.unwrap();
+    let out = backend
+        .run(Frame::Tensor(&fixtures::small_input()))
+        .await
+        .unwrap();
     assert_eq!((out.batch, out.classes), (2, 10));
     let tol = bound(backend);
     check(backend, "torchvision logits", &out.logits, &want, tol);
@@ -106,7 +109,7 @@ pub async fn torchvision_f32(backend: &mut dyn Backend) {
 pub async fn tutorial_f32(backend: &mut dyn Backend, groups: usize) {
     let x = fixtures::tutorial_input();
     let tol = bound(backend);
-    let out = backend.run(&x).await.unwrap();
+    let out = backend.run(Frame::Tensor(&x)).await.unwrap();
     let (_, want) = fixtures::tutorial_io(&format!("g{groups}.logits"));
     assert_eq!((out.batch, out.classes), (2, 5));
     check(
@@ -140,7 +143,7 @@ pub async fn custom_shapes(backend: &mut dyn Backend, net: &Network) {
     let tol = bound(backend);
     for (n, h, w) in [(3, 13, 11), (1, 1, 1), (2, 7, 30)] {
         let x = input(n, h, w, (h * w) as u32);
-        let got = backend.run(&x).await.unwrap();
+        let got = backend.run(Frame::Tensor(&x)).await.unwrap();
         let want = reference::run(net, &x).unwrap();
         assert_eq!((got.batch, got.classes), (n, 7));
         check(
@@ -167,7 +170,7 @@ pub async fn rgba_frames(backend: &mut dyn Backend, net: &Network) {
             width: w,
             height: h,
         };
-        let got = backend.run_rgba(frame, crop).await.unwrap();
+        let got = backend.run(Frame::Rgba(frame, crop)).await.unwrap();
         let x = preprocess::rgba_to_tensor(&pixels, w as usize, h as usize, crop).unwrap();
         let want = reference::run(net, &x).unwrap();
         check(
@@ -183,7 +186,7 @@ pub async fn rgba_frames(backend: &mut dyn Backend, net: &Network) {
 /// Bad input is an `Error::Input` and the backend keeps working; size changes are followed.
 pub async fn bad_input_then_sizes(backend: &mut dyn Backend, net: &Network) {
     for bad in [Tensor::zeros([1, 4, 8, 8]), Tensor::zeros([0, 3, 8, 8])] {
-        let r = backend.run(&bad).await;
+        let r = backend.run(Frame::Tensor(&bad)).await;
         assert!(matches!(r, Err(Error::Input(_))), "{:?}", bad.shape);
     }
     let bad_frame = RgbaFrame {
@@ -191,10 +194,13 @@ pub async fn bad_input_then_sizes(backend: &mut dyn Backend, net: &Network) {
         width: 2,
         height: 2,
     };
-    assert!(backend.run_rgba(bad_frame, Crop::Eval).await.is_err());
+    assert!(backend
+        .run(Frame::Rgba(bad_frame, Crop::Eval))
+        .await
+        .is_err());
     let (a, b) = (input(1, 33, 35, 1), input(1, 20, 9, 2));
-    let first = backend.run(&a).await.unwrap().logits;
-    let other = backend.run(&b).await.unwrap().logits;
+    let first = backend.run(Frame::Tensor(&a)).await.unwrap().logits;
+    let other = backend.run(Frame::Tensor(&b)).await.unwrap().logits;
     let want = reference::run(net, &b).unwrap().logits;
     check(
         backend,
@@ -203,7 +209,7 @@ pub async fn bad_input_then_sizes(backend: &mut dyn Backend, net: &Network) {
         &want,
         bound(backend),
     );
-    let again = backend.run(&a).await.unwrap().logits;
+    let again = backend.run(Frame::Tensor(&a)).await.unwrap().logits;
     assert_eq!(again, first, "same input, same logits");
 }
 
@@ -222,7 +228,7 @@ fn apply(fc: &Linear, x: &[f32]) -> Vec<f32> {
 pub async fn features_and_head_swap(backend: &mut dyn Backend, net: &Network) {
     let tol = bound(backend);
     let x = input(2, 19, 23, 5);
-    let got = backend.run(&x).await.unwrap();
+    let got = backend.run(Frame::Tensor(&x)).await.unwrap();
     let want = reference::run(net, &x).unwrap();
     assert_eq!(got.feature_len, net.conv5.out_ch);
     check(
@@ -251,11 +257,11 @@ pub async fn features_and_head_swap(backend: &mut dyn Backend, net: &Network) {
             Err(Error::Input(_) | Error::NonFinite { .. })
         ));
     }
-    let same = backend.run(&x).await.unwrap();
+    let same = backend.run(Frame::Tensor(&x)).await.unwrap();
     assert_eq!(same.logits, got.logits, "a refused head changes nothing");
     let fc = head(3, 11);
     backend.set_head(&fc).unwrap();
-    let swapped = backend.run(&x).await.unwrap();
+    let swapped = backend.run(Frame::Tensor(&x)).await.unwrap();
     let mut taught = net.clone();
     taught.fc = fc;
     let want = reference::run(&taught, &x).unwrap();
@@ -301,7 +307,10 @@ macro_rules! backend_suite {
                     for file in [fixtures::SMALL_F16, fixtures::SMALL_F16_PTH] {
                         let net = weights::load(file).unwrap().network;
                         let mut backend = $make(&net).await;
-                        let out = backend.run(&fixtures::small_input()).await.unwrap();
+                        let out = backend
+                            .run(Frame::Tensor(&fixtures::small_input()))
+                            .await
+                            .unwrap();
                         torchvision_f16(&mut *backend, &out.logits);
                     }
                 }
@@ -343,7 +352,7 @@ async fn make_reference(net: &Network) -> Box<dyn Backend> {
 }
 
 async fn make_fast_cpu(net: &Network) -> Box<dyn Backend> {
-    Box::new(FastCpu::new(net).unwrap())
+    Box::new(FastCpu::new(net))
 }
 
 async fn tutorial_reference(net: &Network) -> Option<Box<dyn Backend>> {
@@ -363,7 +372,7 @@ backend_suite!(fast_cpu, make_fast_cpu, tutorial_fast_cpu);
 async fn make_fast_cpu_threads(net: &Network) -> Box<dyn Backend> {
     #[cfg(target_arch = "wasm32")]
     shufflenet_web::cpu::start_web_threads(3).await.unwrap();
-    let fast = FastCpu::with_threads(net, 3).unwrap();
+    let fast = FastCpu::with_threads(net, 3);
     assert_eq!(fast.threads(), 3, "the pool runs on three threads");
     Box::new(fast)
 }

@@ -8,8 +8,9 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::{input, rel_err};
+use shufflenet_web::backend::{Backend, Frame, RgbaFrame};
 use shufflenet_web::cpu::reference;
-use shufflenet_web::engine::{Engine, Preference};
+use shufflenet_web::engine::{Engine, EngineOptions, Preference};
 use shufflenet_web::gpu::{
     self, Crop, FrameShape, GpuBackend, GpuFault, GpuOptions, KernelChoice, KernelSet, LiveObjects,
     Profiling, SubgroupUse, WeightPrecision,
@@ -51,7 +52,7 @@ async fn check_against_reference(width: Width, [n, h, w]: [usize; 3]) {
             .await
             .unwrap();
         assert_eq!(gpu.kernel_set(), set);
-        let got = gpu.run(&x).await.unwrap();
+        let got = gpu.run(Frame::Tensor(&x)).await.unwrap();
         assert_eq!((got.batch, got.classes), (n, 1000));
         let e = rel_err(&got.logits, &want.logits);
         report!(
@@ -127,7 +128,7 @@ suite_test!(
                 ..forced_set(set)
             };
             let mut gpu = GpuBackend::with_options(&net, options).await.unwrap();
-            let got = gpu.run(&x).await.unwrap();
+            let got = gpu.run(Frame::Tensor(&x)).await.unwrap();
             let stats = gpu.stats();
             let e = rel_err(&got.logits, &want.logits);
             report!(
@@ -182,7 +183,7 @@ mod subgroups {
             ..forced_set(KernelSet::Hardware)
         };
         let mut gpu = GpuBackend::with_options(net, options).await.unwrap();
-        let got = gpu.run(x).await.unwrap();
+        let got = gpu.run(Frame::Tensor(x)).await.unwrap();
         let stats = gpu.stats();
         let e = rel_err(&got.logits, want);
         report!(
@@ -326,7 +327,7 @@ suite_test!(
         for width in Width::ALL {
             let net = weights::random_network(&Arch::width(width), 1);
             let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
-            gpu.run(&input(1, 32, 32, 1)).await.unwrap();
+            gpu.run(Frame::Tensor(&input(1, 32, 32, 1))).await.unwrap();
             let s = gpu.stats();
             assert!(s.dispatches_per_frame <= 40, "x{}: {s:?}", width.label());
             assert_eq!((s.readbacks_per_frame, s.submits_per_frame), (1, 1));
@@ -347,9 +348,9 @@ suite_test!(
             };
             for &side in sides {
                 let x = input(1, side, side, 1);
-                gpu.run(&x).await.unwrap();
+                gpu.run(Frame::Tensor(&x)).await.unwrap();
                 let start = web_time::Instant::now();
-                let out = gpu.run(&x).await.unwrap();
+                let out = gpu.run(Frame::Tensor(&x)).await.unwrap();
                 let ms = start.elapsed().as_secs_f64() * 1e3;
                 report!(
                     "x{} {side}x{side} on {}: {ms:.1} ms/frame, stages {:?} ({})",
@@ -368,7 +369,7 @@ suite_test!(
         let net = weights::random_network(&Arch::width(Width::X0_5), 2);
         let x = input(1, 64, 64, 3);
         let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
-        let auto = gpu.run(&x).await.unwrap();
+        let auto = gpu.run(Frame::Tensor(&x)).await.unwrap();
         assert_eq!(auto.times.method, gpu.timing_method());
         assert!(auto.times.total() > 0.0, "{:?}", auto.times);
         report!("adapter {}: {:?}", gpu.adapter_name(), auto.times);
@@ -380,7 +381,7 @@ suite_test!(
         let mut fenced = GpuBackend::with_options(&net, fenced_options)
             .await
             .unwrap();
-        let out = fenced.run(&x).await.unwrap();
+        let out = fenced.run(Frame::Tensor(&x)).await.unwrap();
         assert_eq!(out.times.method, TimingMethod::GpuFenced);
         assert!(out.times.ms.iter().all(|&t| t > 0.0), "{:?}", out.times);
         assert_eq!(fenced.stats().submits_per_frame, 6);
@@ -414,12 +415,12 @@ suite_test!(
         } else {
             1000
         };
-        let first = gpu.run(&x).await.unwrap();
+        let first = gpu.run(Frame::Tensor(&x)).await.unwrap();
         let before = gpu.live_objects();
         #[cfg(target_arch = "wasm32")]
         let memory = core::arch::wasm32::memory_size(0);
         for _ in 1..frames {
-            let out = gpu.run(&x).await.unwrap();
+            let out = gpu.run(Frame::Tensor(&x)).await.unwrap();
             assert_eq!(out.logits, first.logits);
         }
         assert_eq!(gpu.stats().frames, frames);
@@ -446,11 +447,11 @@ fn the_leak_check_catches_a_leaked_buffer() {
     let net = weights::random_network(&Arch::width(Width::X0_5), 3);
     let mut gpu = pollster::block_on(GpuBackend::with_options(&net, small())).unwrap();
     let x = input(1, 16, 16, 5);
-    pollster::block_on(gpu.run(&x)).unwrap();
+    pollster::block_on(gpu.run(Frame::Tensor(&x))).unwrap();
     let before = gpu.live_objects();
     assert!(before.buffers > 0, "wgpu's counters are on: {before:?}");
     gpu.leak_a_buffer();
-    pollster::block_on(gpu.run(&x)).unwrap();
+    pollster::block_on(gpu.run(Frame::Tensor(&x))).unwrap();
     assert_eq!(
         grown(before, gpu.live_objects()),
         ["buffers", "buffer bytes"]
@@ -504,10 +505,10 @@ suite_test!(
                 .await
                 .unwrap();
             let x = input(1, 16, 16, 6);
-            gpu.run(&x).await.unwrap();
-            gpu.run(&x).await.unwrap();
+            gpu.run(Frame::Tensor(&x)).await.unwrap();
+            gpu.run(Frame::Tensor(&x)).await.unwrap();
             for _ in 0..2 {
-                match gpu.run(&x).await {
+                match gpu.run(Frame::Tensor(&x)).await {
                     Err(Error::Gpu(why)) => assert!(why.contains("lost"), "{why}"),
                     other => panic!(
                         "expected a lost device, got {:?}",
@@ -526,9 +527,12 @@ suite_test!(
         let net = weights::random_network(&Arch::width(Width::X0_5), 5);
         let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
         let wrong = Tensor::zeros([1, 4, 8, 8]);
-        assert!(matches!(gpu.run(&wrong).await, Err(Error::Input(_))));
+        assert!(matches!(
+            gpu.run(Frame::Tensor(&wrong)).await,
+            Err(Error::Input(_))
+        ));
         // The backend still works afterwards.
-        gpu.run(&input(1, 8, 8, 1)).await.unwrap();
+        gpu.run(Frame::Tensor(&input(1, 8, 8, 1))).await.unwrap();
     }
 );
 
@@ -553,13 +557,20 @@ suite_test!(
                     (state >> 24) as u8
                 })
                 .collect();
-            let got = gpu.run_rgba(&rgba, w as u32, h as u32, crop).await.unwrap();
+            let frame = RgbaFrame {
+                pixels: &rgba,
+                width: w as u32,
+                height: h as u32,
+            };
+            let got = gpu.run(Frame::Rgba(frame, crop)).await.unwrap();
             let stats = gpu.stats();
             assert_eq!(stats.dispatches_per_frame, 36);
             assert_eq!(stats.readbacks_per_frame, 1);
             assert_eq!(stats.bytes_uploaded_per_frame, (w * h * 4) as u64);
             let want = gpu
-                .run(&preprocess::rgba_to_tensor(&rgba, w, h, crop).unwrap())
+                .run(Frame::Tensor(
+                    &preprocess::rgba_to_tensor(&rgba, w, h, crop).unwrap(),
+                ))
                 .await
                 .unwrap();
             let e = rel_err(&got.logits, &want.logits);
@@ -567,7 +578,15 @@ suite_test!(
             assert!(e <= 1e-3, "{w}x{h} {crop:?}: relative error {e:.3e}");
         }
         assert!(matches!(
-            gpu.run_rgba(&[0; 12], 2, 2, Crop::Eval).await,
+            gpu.run(Frame::Rgba(
+                RgbaFrame {
+                    pixels: &[0; 12],
+                    width: 2,
+                    height: 2,
+                },
+                Crop::Eval,
+            ))
+            .await,
             Err(Error::Input(_))
         ));
     }
@@ -579,9 +598,11 @@ async fn engine_with(fault: GpuFault, set: KernelSet) -> Engine {
         fault: Some(fault),
         ..forced_set(set)
     };
-    Engine::with_gpu_options(net, Preference::Auto, options)
-        .await
-        .unwrap()
+    let options = EngineOptions {
+        gpu: options,
+        ..EngineOptions::default()
+    };
+    Engine::new(net, Preference::Auto, options).await
 }
 
 suite_test!(
@@ -596,7 +617,7 @@ suite_test!(
             assert_ne!(engine.backend(), "webgpu");
             let why = engine.fallback_reason().unwrap_or_default().to_string();
             assert!(why.contains(says), "{fault:?}: {why}");
-            assert!(engine.adapter_name().is_none());
+            assert!(engine.info().adapter.is_none());
             let out = engine.run(&input(1, 32, 32, 2)).await.unwrap();
             assert_eq!(out.logits.len(), 1000);
             // Asking for WebGPU explicitly reports the reason.
@@ -616,7 +637,7 @@ suite_test!(
 async fn engine_reruns_lost_frames(set: KernelSet) {
     let mut engine = engine_with(GpuFault::DeviceLost { frame: 1 }, set).await;
     assert_eq!(engine.backend(), "webgpu");
-    assert!(engine.adapter_name().is_some());
+    assert!(engine.info().adapter.is_some());
     let x = input(1, 32, 32, 3);
     let on_gpu = engine.run(&x).await.unwrap();
     // Frame 1 fails on the GPU; the engine answers it on the CPU.
@@ -626,22 +647,30 @@ async fn engine_reruns_lost_frames(set: KernelSet) {
     assert!(why.contains("lost"), "{why}");
     assert!(rel_err(&rerun.logits, &on_gpu.logits) <= 1e-3);
     let rgba = vec![128u8; 40 * 30 * 4];
-    let frame = engine.run_rgba(&rgba, 40, 30, Crop::Square).await.unwrap();
+    let frame = RgbaFrame {
+        pixels: &rgba,
+        width: 40,
+        height: 30,
+    };
+    let frame = engine.run(Frame::Rgba(frame, Crop::Square)).await.unwrap();
     assert_eq!(frame.logits.len(), 1000);
 }
 
 suite_test!(
     async fn engine_switches_backends() {
         let net = weights::random_network(&Arch::width(Width::X0_5), 10);
-        let mut engine = Engine::with_gpu_options(net, Preference::Cpu, small())
-            .await
-            .unwrap();
+        let options = EngineOptions {
+            gpu: small(),
+            ..EngineOptions::default()
+        };
+        let mut engine = Engine::new(net, Preference::Cpu, options).await;
         assert_ne!(engine.backend(), "webgpu");
         assert_eq!(engine.set_backend(Preference::Gpu).await.unwrap(), "webgpu");
         let x = input(2, 24, 24, 4);
         let gpu = engine.run(&x).await.unwrap();
         assert!(engine
-            .gpu_stats()
+            .info()
+            .stats
             .is_some_and(|s| s.dispatches_per_frame <= 40));
         let cpu_name = engine.set_backend(Preference::Cpu).await.unwrap();
         assert_ne!(cpu_name, "webgpu");
@@ -673,7 +702,7 @@ suite_test!(
                         ..forced_set(set)
                     };
                     let mut gpu = GpuBackend::with_options(&net, options).await.unwrap();
-                    let got = gpu.run(&x).await.unwrap();
+                    let got = gpu.run(Frame::Tensor(&x)).await.unwrap();
                     let stats = gpu.stats();
                     let e = rel_err(&got.logits, &want.logits);
                     let f = rel_err(&got.features, &want.features);

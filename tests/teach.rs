@@ -46,7 +46,7 @@ suite_test!(
     async fn an_exported_taught_head_loads_back_with_its_names_and_logits() {
         use common::{assert_close, fixtures, input};
         use shufflenet_web::classes::ClassNames;
-        use shufflenet_web::engine::{Engine, Preference};
+        use shufflenet_web::engine::{Engine, EngineOptions, Preference};
         use shufflenet_web::model::Linear;
         use shufflenet_web::weights;
 
@@ -54,7 +54,8 @@ suite_test!(
         for file in [fixtures::SMALL_PTH, fixtures::TUTORIAL_G1] {
             let loaded = weights::load(file).unwrap();
             let (d, classes) = (loaded.network.fc.in_f, loaded.network.fc.out_f);
-            let mut eng = Engine::new(loaded.network, Preference::Cpu).await.unwrap();
+            let mut eng =
+                Engine::new(loaded.network, Preference::Cpu, EngineOptions::default()).await;
             let x = input(2, 40, 48, 5);
             let head = Linear {
                 in_f: d,
@@ -82,7 +83,8 @@ suite_test!(
                 weights::load(file).unwrap().info.arch.family
             );
             assert_eq!(back.info.class_names.names(), names.names());
-            let mut again = Engine::new(back.network, Preference::Cpu).await.unwrap();
+            let mut again =
+                Engine::new(back.network, Preference::Cpu, EngineOptions::default()).await;
             assert_close(
                 "exported logits",
                 &again.run(&x).await.unwrap().logits,

@@ -14,7 +14,7 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::input;
-use shufflenet_web::backend::Backend;
+use shufflenet_web::backend::{Backend, Frame};
 use shufflenet_web::cpu::FastCpu;
 use shufflenet_web::model::{Arch, Width};
 use shufflenet_web::weights::random_network;
@@ -34,9 +34,9 @@ async fn start_threads(threads: usize) {
 /// Two backends on the same weights, one on `threads` threads.
 fn pair(width: Width, seed: u64, threads: usize) -> (FastCpu, FastCpu) {
     let net = random_network(&Arch::width(width), seed);
-    let many = FastCpu::with_threads(&net, threads).unwrap();
+    let many = FastCpu::with_threads(&net, threads);
     assert_eq!(many.threads(), threads.max(1));
-    (FastCpu::new(&net).unwrap(), many)
+    (FastCpu::new(&net), many)
 }
 
 suite_test!(
@@ -45,8 +45,8 @@ suite_test!(
         let x = input(1, 224, 224, 7);
         for width in Width::ALL {
             let (mut one, mut many) = pair(width, 1, 3);
-            let want = one.run(&x).await.unwrap();
-            let got = many.run(&x).await.unwrap();
+            let want = one.run(Frame::Tensor(&x)).await.unwrap();
+            let got = many.run(Frame::Tensor(&x)).await.unwrap();
             assert!(
                 got.logits == want.logits,
                 "x{} on {} threads differs from one thread",
@@ -80,10 +80,10 @@ suite_test!(
             let x = &frames[i % frames.len()];
             if i % 7 == 3 {
                 // A frame cancelled before it ran leaves the pool idle and usable.
-                drop(many.run(x));
+                drop(many.run(Frame::Tensor(x)));
             }
-            let want = one.run(x).await.unwrap();
-            let got = many.run(x).await.unwrap();
+            let want = one.run(Frame::Tensor(x)).await.unwrap();
+            let got = many.run(Frame::Tensor(x)).await.unwrap();
             assert!(
                 got.logits == want.logits,
                 "frame {i}: four threads differ from one"
@@ -117,11 +117,11 @@ async fn a_worker_that_traps_mid_part_fails_the_split_at_once() {
 
     // The dead worker's threads are gone for every pool made from now on ...
     let net = random_network(&Arch::width(Width::X0_5), 5);
-    assert_eq!(FastCpu::with_threads(&net, 4).unwrap().threads(), 1);
+    assert_eq!(FastCpu::with_threads(&net, 4).threads(), 1);
     // ... until the threads start again: fresh workers, as exact as before.
     start_threads(4).await;
     let (mut one, mut many) = pair(Width::X0_5, 5, 4);
     let x = input(1, 64, 64, 5);
-    let want = one.run(&x).await.unwrap();
-    assert!(many.run(&x).await.unwrap().logits == want.logits);
+    let want = one.run(Frame::Tensor(&x)).await.unwrap();
+    assert!(many.run(Frame::Tensor(&x)).await.unwrap().logits == want.logits);
 }

@@ -101,17 +101,17 @@ suite_test!(
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn x2_0_on_threads_matches_one_thread_bit_for_bit() {
-    use shufflenet_web::backend::Backend;
+    use shufflenet_web::backend::{Backend, Frame};
     use shufflenet_web::cpu::{reference, FastCpu};
     use shufflenet_web::model::Arch;
     let x = common::input(2, 67, 61, 3);
     for groups in [1, 2] {
         let arch = Arch::tutorial([244, 488, 976], groups, 2048, 5).unwrap();
         let net = weights::random_network(&arch, 5);
-        let mut one = FastCpu::new(&net).unwrap();
-        let mut many = FastCpu::with_threads(&net, 3).unwrap();
-        let want = pollster::block_on(one.run(&x)).unwrap();
-        let got = pollster::block_on(many.run(&x)).unwrap();
+        let mut one = FastCpu::new(&net);
+        let mut many = FastCpu::with_threads(&net, 3);
+        let want = pollster::block_on(one.run(Frame::Tensor(&x))).unwrap();
+        let got = pollster::block_on(many.run(Frame::Tensor(&x))).unwrap();
         assert!(
             got.logits == want.logits && got.features == want.features,
             "groups {groups}: 3 threads differ from one"

@@ -425,3 +425,48 @@ async fn teach_runs_a_taught_head_switches_back_and_exports_it() {
     let (a, b) = (prob(&p).as_f64().unwrap(), prob(&red).as_f64().unwrap());
     assert!((a - b).abs() < 1e-5, "{a} vs {b}");
 }
+
+#[wasm_bindgen_test]
+async fn the_status_travels_once_per_change_and_limits_name_the_stages() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    let before = JsValue::from(e.status().unwrap());
+    assert_eq!(get(&before, "backend").as_string().as_deref(), Some("none"));
+    e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
+    let classify = || async {
+        JsValue::from(
+            e.classify_rgba(frame(), 64, 48, 1, None, None)
+                .await
+                .unwrap(),
+        )
+    };
+    // The first frame after the load carries the status the load brought; the next, none.
+    let first = classify().await;
+    let status = get(&first, "status");
+    assert!(get(&status, "backend")
+        .as_string()
+        .unwrap()
+        .starts_with("cpu"));
+    assert_eq!(get(&status, "cpuThreads").as_f64(), Some(1.0));
+    assert!(get(&status, "fallbackReason").is_undefined());
+    let next = classify().await;
+    assert!(get(&next, "status").is_undefined(), "unchanged: not sent");
+
+    let limits = JsValue::from(shufflenet_web::web::limits().unwrap());
+    let names = |v: JsValue| -> Vec<String> {
+        js_sys::Array::from(&v)
+            .iter()
+            .map(|s| s.as_string().unwrap())
+            .collect()
+    };
+    let stages = get(&next, "stages").unchecked_into::<js_sys::Object>();
+    assert_eq!(
+        names(get(&limits, "stages")),
+        names(js_sys::Object::keys(&stages).into())
+    );
+    assert_eq!(
+        get(&limits, "maxWeightsBytes").as_f64(),
+        Some(shufflenet_web::weights::MAX_FILE_BYTES as f64)
+    );
+    let widths = shufflenet_web::model::Width::ALL.map(|w| w.label());
+    assert_eq!(names(get(&limits, "widths")), widths);
+}

@@ -188,7 +188,6 @@ suite_test!(
 
 // ---- Hostile files (issue 9): each bomb is refused with a named error, quickly. ----
 
-use shufflenet_web::weights::names;
 use torch_save::{op, Pickle, View, Wrap};
 
 /// Generous next to the milliseconds these take: catches the minutes and gigabytes the
@@ -308,7 +307,7 @@ suite_test!(
         // Every expected tensor of a wide network viewing the start of one 2 MB storage:
         // names and shapes are right, but decoding would cost many times the file.
         let arch = Arch::new([1, 1, 1], [16, 1024, 1024, 1024, 16], 10).unwrap();
-        let expected = names::expected(&arch);
+        let expected = weights::expected(&arch);
         let n = expected
             .iter()
             .map(|(_, s)| s.iter().product::<usize>())

@@ -17,10 +17,6 @@ const backendPreference = params.get('backend') ?? 'auto';
 const WEIGHT_EXTENSIONS = /\.(pth|pt|mdl|safetensors)$/i;
 // class_indices.json, a JSON array of names, or labels.txt: one name per output.
 const NAMES_EXTENSIONS = /\.(json|txt)$/i;
-const MAX_NAMES_BYTES = 4 * 2 ** 20;
-// The crate's `weights::MAX_FILE_BYTES`: no ShuffleNetV2 weights file is larger, so a bigger
-// dropped file is refused before a byte of it is read.
-const MAX_WEIGHTS_BYTES = 512 * 2 ** 20;
 // `?frameTimeout=S`: seconds a frame may take before the engine counts as hung (default 30).
 const frameTimeout = Number(params.get('frameTimeout')) || 0;
 // CPU threads: `?threads=N` (1 to MAX_THREADS), else the machine's cores up to DEFAULT_MAX_THREADS
@@ -57,7 +53,7 @@ const app = {
     limits: frameTimeout > 0 ? { classify: frameTimeout * 1000 } : {},
     onRestart: noticeRestart,
   }),
-  status: null, // { backend, adapter, fallbackReason }
+  status: null, // { backend, adapter, fallbackReason, cpuThreads, threadsNote }
   manifest: null,
   modelLoaded: false,
   width: null, // width key of the weights in use, or null for a dropped file
@@ -71,6 +67,11 @@ const app = {
   frames: 0,
   fps: new view.FpsMeter(),
 };
+
+// The crate's stage names and size limits (`limits()`), once the engine has started: a weights or
+// names file larger than the crate takes is refused before a byte of it is read.
+let knowLimits;
+const limits = new Promise((resolve) => (knowLimits = resolve));
 
 const teach = new TeachMode({
   engine: app.engine,
@@ -124,7 +125,7 @@ async function classify(frame, crop, features = false) {
     app.frames++;
     document.body.dataset.frames = String(app.frames);
     view.renderPrediction(p, app.fps.tick());
-    noticeFallback(p.status);
+    if (p.status) noticeFallback(p.status); // only when it changed
   } catch (err) {
     // A frame lost with its engine: the supervisor is starting another and says so.
     if (err instanceof EngineLost || err instanceof Superseded) return;
@@ -203,10 +204,11 @@ async function loadWidth(width) {
 }
 
 async function loadWeightsFile(file) {
-  if (file.size > MAX_WEIGHTS_BYTES) {
+  const max = (await limits).maxWeightsBytes;
+  if (file.size > max) {
     const mb = (n) => (n / 2 ** 20).toFixed(0);
     view.showMessage(
-      `${file.name} is ${mb(file.size)} MiB, larger than any ShuffleNetV2 weights file (${mb(MAX_WEIGHTS_BYTES)} MiB); it was not read.`,
+      `${file.name} is ${mb(file.size)} MiB, larger than any ShuffleNetV2 weights file (${mb(max)} MiB); it was not read.`,
     );
     return;
   }
@@ -321,7 +323,7 @@ async function handleFiles(files) {
 }
 
 async function loadNames(file) {
-  if (file.size > MAX_NAMES_BYTES) {
+  if (file.size > (await limits).maxNamesBytes) {
     view.showMessage(`${file.name} is too large for a class names file; it was not read.`);
     return;
   }
@@ -406,13 +408,16 @@ async function main() {
   if (params.get('camera') !== '0') startCamera(); // runs alongside the engine start-up
 
   try {
-    const gpu = {
+    const options = {
       kernels: params.get('kernels'),
       timing: params.get('timing'),
       threads: cpuThreads,
       simd: simdMode,
     };
-    app.status = await app.engine.create(backendPreference, gpu);
+    app.status = await app.engine.create(backendPreference, options);
+    const known = await app.engine.limits();
+    view.buildStageRows(known.stages);
+    knowLimits(known);
     view.renderBackend(app.status);
   } catch (err) {
     view.showMessage(`The classifier could not start: ${err.message}`);

@@ -3,7 +3,6 @@
 // seeded input and returns timings; ORT's logits are checked against ours on that input.
 
 const ORT_DIST = '../node_modules/onnxruntime-web/dist/';
-const STAGES = ['stem', 'stage2', 'stage3', 'stage4', 'head'];
 const SIDE = 224;
 
 // ORT's wasm build prints its profiler's events with a console.log it binds when it loads, so
@@ -95,18 +94,19 @@ async function ourEngine(pkg, mode, weightsUrl, kernels, threads = 1) {
 async function benchOurs(cfg, input) {
   const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
   const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl, cfg.kernels, cfg.threads);
-  const actual = engine.backend();
-  if (actual !== cfg.backend.replace(/-t\d+$/, '')) {
-    const why = engine.fallbackReason?.();
-    throw new Error(`asked for ${cfg.backend} but the engine runs ${actual}${why ? ` (${why})` : ''}`);
+  const status = engine.status();
+  if (status.backend !== cfg.backend.replace(/-t\d+$/, '')) {
+    const why = status.fallbackReason;
+    throw new Error(`asked for ${cfg.backend} but the engine runs ${status.backend}${why ? ` (${why})` : ''}`);
   }
   const t = await timeRuns(() => engine.runTensor(input, cfg.batch, SIDE, SIDE), cfg);
+  // The crate's stages, in its order.
   const stages = Object.fromEntries(
-    STAGES.map((s) => [s, median(t.samples.map((x) => x.result.stages[s]))]),
+    mod.limits().stages.map((s) => [s, median(t.samples.map((x) => x.result.stages[s]))]),
   );
   const out = { ...pick(t), stages, wasm_memory_bytes: mod.wasmMemoryBytes() };
   if (cfg.backend === 'webgpu') {
-    out.adapter = engine.adapterName() ?? null;
+    out.adapter = status.adapter ?? null;
     // Whatever counters the GPU backend exposes (dispatches, readbacks, bytes per frame).
     Object.assign(out, engine.gpuStats?.() ?? {});
     const cpu = await mod.Engine.create('cpu');
@@ -204,8 +204,11 @@ async function ortProfiledStages(ort, cfg, feeds) {
       perNode.get(e.name).push(e.dur / 1000);
     }
   }
-  const stages = Object.fromEntries(STAGES.map((s) => [s, 0]));
-  for (const [node, ms] of perNode) stages[stageOf(node.slice(0, -'_kernel_time'.length))] += median(ms);
+  const stages = {};
+  for (const [node, ms] of perNode) {
+    const stage = stageOf(node.slice(0, -'_kernel_time'.length));
+    stages[stage] = (stages[stage] ?? 0) + median(ms);
+  }
   return stages;
 }
 

@@ -2,7 +2,7 @@
 // One interface to the Engine wherever it runs: in the inference worker (default) or on the
 // main thread (`?worker=0`, kept to measure the difference; see docs/page.md).
 //
-// Methods: create(preference), loadUrl(url, onProgress, sha256), loadBytes(bytes),
+// Methods: create(preference, options), limits(), loadUrl(url, onProgress, sha256), loadBytes(bytes),
 // classify(frame, crop, features), setBackend(name), setClassNames(bytes, file),
 // teach(features, labels, names, holdout, seed), restoreHead(), exportModel(), memory(), close(err). `frame` is an ImageBitmap; it is transferred to the
 // worker.
@@ -26,6 +26,7 @@ export class EngineLost extends Error {
  */
 export const TIME_LIMITS = {
   create: 60_000,
+  limits: 10_000,
   loadUrl: 120_000,
   loadBytes: 120_000,
   setBackend: 120_000,
@@ -126,7 +127,8 @@ class WorkerClient {
     });
   }
 
-  create(preference, gpu) { return this.#call('create', [preference, gpu]); }
+  create(preference, options) { return this.#call('create', [preference, options]); }
+  limits() { return this.#call('limits', []); }
   loadUrl(url, onProgress, sha256) { return this.#call('loadUrl', [url, sha256], { onProgress }); }
   loadBytes(bytes) { return this.#call('loadBytes', [bytes], { transfer: [bytes.buffer] }); }
   classify(frame, crop, features) { return this.#call('classify', [frame, crop, features], { transfer: [frame] }); }
@@ -144,12 +146,13 @@ class WorkerClient {
 class InlineClient {
   #host = null;
   inWorker = false;
-  async create(preference, gpu) {
+  async create(preference, options) {
     // Imported lazily so worker mode never loads the wasm glue on the main thread.
     const { EngineHost } = await import('./engine-host.js');
     this.#host = new EngineHost();
-    return this.#host.create(preference, gpu);
+    return this.#host.create(preference, options);
   }
+  async limits() { return this.#host.limits(); }
   loadUrl(url, onProgress, sha256) { return this.#host.loadUrl(url, onProgress, sha256); }
   loadBytes(bytes) { return this.#host.loadBytes(bytes); }
   classify(frame, crop, features) { return this.#host.classify(frame, crop, features); }

@@ -2,12 +2,15 @@
 // The side that owns the wasm Engine. It runs inside the inference worker (the default) or,
 // with `?worker=0`, on the page's main thread; `engine-client.js` hides which.
 //
-// The engine refuses a frame while another is running ("the engine is busy"), and a weights load
-// racing a frame would be hard to reason about, so every engine call goes through `#serial`.
+// "One frame at a time" is kept here, by `#serial`, and nowhere else in JavaScript: this is the
+// layer that owns the Engine, and every caller (the page's loop, a reclassified still, a load,
+// Teach mode) reaches it through here, so queueing each call behind the last is enough. The
+// Rust engine only refuses overlapping calls ("the engine is busy") for callers that skip this
+// queue; the supervisor orders its own operations (loads, restarts) for its model bookkeeping.
 
-import init, { Engine, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
+import init, { Engine, limits, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
 
-/** @typedef {{ Engine: typeof Engine, wasmMemoryBytes: typeof wasmMemoryBytes }} Package */
+/** @typedef {{ Engine: typeof Engine, limits: typeof limits, wasmMemoryBytes: typeof wasmMemoryBytes }} Package */
 
 /**
  * The package to run and its CPU threads: the threaded build (`pkg-threads/`, Web Workers on
@@ -31,7 +34,7 @@ async function choosePackage(wanted, simd, oneThreadNote = null) {
       if (simd === 'relaxed') note = tried.note;
     }
     await init();
-    return { pkg: { Engine, wasmMemoryBytes }, threads: 1, note };
+    return { pkg: { Engine, limits, wasmMemoryBytes }, threads: 1, note };
   };
   if (!(wanted > 1)) return single(oneThreadNote);
   // There is no threaded relaxed-SIMD build: asking for it means one thread.
@@ -97,39 +100,45 @@ export class EngineHost {
 
   /** @type {Package | null} */
   #pkg = null;
-  #threads = 1;
   /** @type {string | null} */
   #threadsNote = null;
 
   /**
-   * `gpu`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`), and
+   * `options`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`),
    * `threads`: the CPU threads wanted (the page's `?threads=`, else the machine's cores), or 1
    * with `threadsNote` saying why (the supervisor's restart after a CPU thread failed), and
-   * `simd` (the page's `?simd=`, see `choosePackage`).
+   * `simd` (the page's `?simd=`, see `choosePackage`). The threads that started are the engine's
+   * to keep: its status reports them.
    */
-  async create(preference, gpu = {}) {
+  async create(preference, options = {}) {
+    let threads = 1;
     if (!this.#pkg) {
-      const chosen = await choosePackage(gpu.threads ?? 1, gpu.simd ?? 'auto', gpu.threadsNote ?? null);
+      const chosen = await choosePackage(options.threads ?? 1, options.simd ?? 'auto', options.threadsNote ?? null);
       this.#pkg = chosen.pkg;
-      this.#threads = chosen.threads;
+      threads = chosen.threads;
       this.#threadsNote = chosen.note;
     }
     this.#engine = await this.#pkg.Engine.create(preference);
-    if (gpu.kernels || gpu.timing) this.#engine.setGpuOptions?.(gpu.kernels || undefined, gpu.timing || undefined);
-    if (this.#threads > 1) this.#engine.setCpuThreads(this.#threads);
+    if (options.kernels || options.timing) this.#engine.setGpuOptions?.(options.kernels || undefined, options.timing || undefined);
+    if (threads > 1) this.#engine.setCpuThreads(threads);
     return this.status();
   }
 
-  /** backend is "none" until the first weights are loaded: the engine picks it then. */
+  /**
+   * The engine's status (`backend` is "none" until the first weights are loaded: the engine
+   * picks it then) and why the CPU runs on one thread, if more were wanted.
+   */
   status() {
-    const e = this.#engine;
-    return {
-      backend: e.backend(),
-      adapter: e.adapterName?.() ?? null,
-      fallbackReason: e.fallbackReason?.() ?? null,
-      threads: this.#threads,
-      threadsNote: this.#threadsNote,
-    };
+    return this.#noted(this.#engine.status());
+  }
+
+  #noted(status) {
+    return { ...status, threadsNote: this.#threadsNote };
+  }
+
+  /** What the crate names and allows: stage names, widths, size limits. */
+  limits() {
+    return (this.#pkg?.limits ?? limits)();
   }
 
   /**
@@ -159,7 +168,8 @@ export class EngineHost {
       }
     });
     const pooled = p.features ? Float32Array.from(p.features) : undefined;
-    return { ...p, features: pooled, status: this.status() };
+    // The status comes with a frame only when it changed (WebGPU failed and the CPU took over).
+    return { ...p, features: pooled, status: p.status && this.#noted(p.status) };
   }
 
   /**

@@ -37,7 +37,7 @@ export class EngineSupervisor {
   #client = null;
   #started = false;
   #preference = 'auto';
-  #gpu = undefined; // the GPU options create() was given, for restarts
+  #options = undefined; // the options create() was given, for restarts
   // { source, result, names, taught } of the weights the engine runs (names: a names file;
   // taught: the arguments of the teach() whose head runs, replayed after a restart)
   #model = null;
@@ -67,6 +67,11 @@ export class EngineSupervisor {
     return this.#model;
   }
 
+  /**
+   * Runs the supervisor's own operations (create, loads, backend switches, restarts) one after
+   * another, so a restart replays a model no load is changing. Frames are not queued here: the
+   * engine's host keeps them one at a time (engine-host.js, `#serial`).
+   */
   #exclusive(fn) {
     const run = this.#ops.then(fn);
     this.#ops = run.catch(() => {});
@@ -87,11 +92,11 @@ export class EngineSupervisor {
     return client;
   }
 
-  create(preference, gpu) {
+  create(preference, options) {
     return this.#exclusive(async () => {
-      const status = await this.#spawn().create(preference, gpu);
+      const status = await this.#spawn().create(preference, options);
       this.#preference = preference;
-      this.#gpu = gpu;
+      this.#options = options;
       this.#started = true;
       return status;
     });
@@ -108,11 +113,11 @@ export class EngineSupervisor {
     }
     say({ phase: 'restarting' });
     if (reason && CPU_THREAD_FAILED.test(reason.message)) {
-      this.#gpu = { ...this.#gpu, threads: 1, threadsNote: 'a CPU thread failed' };
+      this.#options = { ...this.#options, threads: 1, threadsNote: 'a CPU thread failed' };
     }
     const client = this.#spawn();
     try {
-      let status = await client.create(this.#preference, this.#gpu);
+      let status = await client.create(this.#preference, this.#options);
       if (this.#model) {
         const { source, names } = this.#model;
         const result = await this.#load(client, source);
@@ -227,6 +232,12 @@ export class EngineSupervisor {
     const p = await this.#client.classify(frame, crop, features);
     this.#restartsInARow = 0;
     return p;
+  }
+
+  /** What the crate names and allows (stage names, widths, size limits). */
+  async limits() {
+    await this.#ready.catch(() => {});
+    return this.#client.limits();
   }
 
   async memory() {

@@ -2,7 +2,6 @@
 // long webcam session does not churn nodes.
 
 const $ = (id) => document.getElementById(id);
-const STAGES = ['stem', 'stage2', 'stage3', 'stage4', 'head'];
 const TOP_K = 5;
 
 const predictionRows = [];
@@ -14,7 +13,7 @@ function el(tag, props = {}, children = []) {
   return node;
 }
 
-function buildRows() {
+function buildPredictionRows() {
   const list = $('predictions');
   for (let i = 0; i < TOP_K; i++) {
     const name = el('span', { className: 'name', textContent: '—' });
@@ -25,8 +24,13 @@ function buildRows() {
     list.append(li);
     predictionRows.push({ li, name, fill, pct });
   }
+}
+buildPredictionRows();
+
+/** One row per timed stage, named as the crate names them (`limits().stages`). */
+export function buildStageRows(names) {
   const stages = $('stages');
-  for (const stage of STAGES) {
+  for (const stage of names) {
     const fill = el('span', { className: 'fill' });
     const ms = el('span', { className: 'value', textContent: '–' });
     const li = el('li', { className: `stage stage-${stage}` }, [
@@ -40,7 +44,6 @@ function buildRows() {
     stageRows.set(stage, { fill, ms });
   }
 }
-buildRows();
 
 /** Updates text in place: at tens of frames a second `textContent =` would churn Text nodes. */
 function setText(node, text) {
@@ -70,11 +73,10 @@ export function renderPrediction(p, fps) {
   const caption = $('caption');
   caption.hidden = !p.top.length;
   if (p.top.length) setText(caption, `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`);
-  const total = p.totalMs ?? STAGES.reduce((s, k) => s + (p.stages?.[k] ?? 0), 0);
-  const max = Math.max(...STAGES.map((k) => p.stages?.[k] ?? 0), 1e-9);
-  for (const stage of STAGES) {
-    const ms = p.stages?.[stage] ?? 0;
-    const row = stageRows.get(stage);
+  const total = p.totalMs;
+  const max = Math.max(...Object.values(p.stages), 1e-9);
+  for (const [stage, row] of stageRows) {
+    const ms = p.stages[stage] ?? 0;
     row.fill.style.width = `${(ms / max) * 100}%`;
     setText(row.ms, fmtMs(ms));
   }
@@ -130,7 +132,7 @@ export function renderBackend(status) {
   badge.dataset.kind = gpu ? 'gpu' : 'cpu';
   badge.dataset.backend = status.backend;
   // "x2": the CPU's threads; on one thread, why (when more were wanted).
-  const threads = status.threads ? ` x${status.threads}${status.threadsNote ? ` · ${status.threadsNote}` : ''}` : '';
+  const threads = status.cpuThreads ? ` x${status.cpuThreads}${status.threadsNote ? ` · ${status.threadsNote}` : ''}` : '';
   badge.textContent = gpu
     ? `WebGPU · ${status.adapter || 'GPU'}`
     : `${CPU_BADGES[status.backend] ?? 'CPU (no SIMD)'}${threads}`;

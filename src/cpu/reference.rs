@@ -1,9 +1,7 @@
 //! The plain reference backend: direct loops over NCHW, written to be read, not to be fast.
 //! Every fast kernel is checked against these functions.
 
-use crate::backend::{
-    check_head, Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod,
-};
+use crate::backend::{check_head, Backend, BackendInfo, Frame, LocalFuture, Output, StageClock};
 use crate::model::{
     check_input, out_size, Conv, ConvKind, HalfOrder, Linear, Network, Op, Stage, Unit,
 };
@@ -282,19 +280,15 @@ impl Reference {
 }
 
 impl Backend for Reference {
-    fn name(&self) -> &'static str {
-        "cpu-reference"
+    fn info(&self) -> BackendInfo {
+        BackendInfo::cpu("cpu-reference")
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            device_preprocessing: false,
-            timing: TimingMethod::CpuClock,
-        }
-    }
-
-    fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>> {
-        Box::pin(async move { self.forward(input).map(|(_, out)| out) })
+    fn run<'a>(&'a mut self, frame: Frame<'a>) -> LocalFuture<'a, Result<Output>> {
+        Box::pin(async move {
+            let input = frame.to_tensor()?;
+            self.forward(&input).map(|(_, out)| out)
+        })
     }
 
     fn set_head(&mut self, fc: &Linear) -> Result<()> {

@@ -1,49 +1,33 @@
 //! The WebGPU backend behind the common `Backend` contract.
 
 use super::{GpuBackend, GpuStats};
-use crate::backend::{Backend, Capabilities, LocalFuture, Output, RgbaFrame};
+use crate::backend::{Backend, BackendInfo, Capabilities, DeviceStats, Frame, LocalFuture, Output};
 use crate::model::Linear;
-use crate::preprocess::Crop;
+#[cfg(feature = "testing")]
 use crate::tensor::Tensor;
 use crate::Result;
 
 impl Backend for GpuBackend {
-    fn name(&self) -> &'static str {
-        "webgpu"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            device_preprocessing: true,
-            timing: self.timing_method(),
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: "webgpu",
+            capabilities: Capabilities {
+                device_preprocessing: true,
+                timing: self.timing_method(),
+            },
+            adapter: Some(self.adapter_name()),
+            max_frame_side: Some(self.ctx.device.limits().max_texture_dimension_2d),
+            stats: Some(self.stats().into()),
         }
     }
 
-    fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>> {
-        Box::pin(GpuBackend::run(self, input))
-    }
-
-    fn run_rgba<'a>(
-        &'a mut self,
-        frame: RgbaFrame<'a>,
-        crop: Crop,
-    ) -> LocalFuture<'a, Result<Output>> {
-        Box::pin(GpuBackend::run_rgba(
-            self,
-            frame.pixels,
-            frame.width,
-            frame.height,
-            crop,
-        ))
-    }
-
-    #[cfg(target_arch = "wasm32")]
-    fn run_image_bitmap<'a>(
-        &'a mut self,
-        bitmap: &'a web_sys::ImageBitmap,
-        crop: Crop,
-    ) -> LocalFuture<'a, Result<Output>> {
-        Box::pin(GpuBackend::run_image_bitmap(self, bitmap, crop))
+    fn run<'a>(&'a mut self, frame: Frame<'a>) -> LocalFuture<'a, Result<Output>> {
+        match frame {
+            Frame::Tensor(input) => Box::pin(self.run_tensor(input)),
+            Frame::Rgba(rgba, crop) => Box::pin(self.run_rgba(rgba, crop)),
+            #[cfg(target_arch = "wasm32")]
+            Frame::Bitmap(bitmap, crop) => Box::pin(self.run_bitmap(bitmap, crop)),
+        }
     }
 
     fn set_head(&mut self, fc: &Linear) -> Result<()> {
@@ -54,16 +38,26 @@ impl Backend for GpuBackend {
     fn stage_outputs<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<[Tensor; 4]>> {
         Box::pin(self.stage_activations(input))
     }
+}
 
-    fn max_frame_side(&self) -> Option<u32> {
-        Some(self.ctx.device.limits().max_texture_dimension_2d)
-    }
-
-    fn adapter_name(&self) -> Option<String> {
-        Some(GpuBackend::adapter_name(self))
-    }
-
-    fn gpu_stats(&self) -> Option<GpuStats> {
-        Some(self.stats())
+impl From<GpuStats> for DeviceStats {
+    fn from(g: GpuStats) -> DeviceStats {
+        DeviceStats {
+            kernels: g.kernels.name(),
+            weights: if g.f16_weights { "f16" } else { "f32" },
+            subgroups: g.subgroups.classifier,
+            subgroup_head_lanes: g.subgroups.head_lanes,
+            subgroup_sizes: g.subgroup_sizes,
+            dispatches_per_frame: g.dispatches_per_frame,
+            submits_per_frame: g.submits_per_frame,
+            readbacks_per_frame: g.readbacks_per_frame,
+            bytes_uploaded_per_frame: g.bytes_uploaded_per_frame,
+            bytes_read_back_per_frame: g.bytes_read_back_per_frame,
+            weight_bytes: g.weight_bytes,
+            frames: g.frames,
+            invocations_per_frame: g.shape.invocations,
+            min_invocations_per_dispatch: g.shape.min_invocations_per_dispatch,
+            max_serial_steps: g.shape.max_serial_steps,
+        }
     }
 }

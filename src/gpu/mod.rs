@@ -26,7 +26,7 @@ mod submit;
 mod testing;
 mod timing;
 
-use crate::backend::{Output, TimingMethod};
+use crate::backend::{Output, RgbaFrame, TimingMethod};
 use crate::model::check_input;
 use crate::model::{Linear, Network, Skeleton};
 use crate::tensor::Tensor;
@@ -223,7 +223,7 @@ impl GpuBackend {
     }
 
     /// Runs a batch (N x 3 x H x W, already normalized).
-    pub async fn run(&mut self, input: &Tensor) -> Result<Output> {
+    async fn run_tensor(&mut self, input: &Tensor) -> Result<Output> {
         check_input(input)?;
         let out = self.run_frame(input).await?;
         self.frames += 1;
@@ -245,13 +245,12 @@ impl GpuBackend {
 
     /// Classifies one RGBA frame (`width * height * 4` bytes): crop, resize and
     /// normalization run in a shader, then the network, all in the same command buffer.
-    pub async fn run_rgba(
-        &mut self,
-        rgba: &[u8],
-        width: u32,
-        height: u32,
-        crop: Crop,
-    ) -> Result<Output> {
+    async fn run_rgba(&mut self, frame: RgbaFrame<'_>, crop: Crop) -> Result<Output> {
+        let RgbaFrame {
+            pixels: rgba,
+            width,
+            height,
+        } = frame;
         if rgba.len() as u64 != u64::from(width) * u64::from(height) * 4 {
             return Err(Error::Input(format!(
                 "expected {width} x {height} RGBA pixels ({} bytes), got {} bytes",
@@ -277,11 +276,7 @@ impl GpuBackend {
     /// the frame texture with `copyExternalImageToTexture`, so its pixels never pass
     /// through wasm memory.
     #[cfg(target_arch = "wasm32")]
-    pub async fn run_image_bitmap(
-        &mut self,
-        bitmap: &web_sys::ImageBitmap,
-        crop: Crop,
-    ) -> Result<Output> {
+    async fn run_bitmap(&mut self, bitmap: &web_sys::ImageBitmap, crop: Crop) -> Result<Output> {
         let (width, height) = (bitmap.width(), bitmap.height());
         let texture = self.frame_texture(width, height, crop)?;
         let size = texture.size();

@@ -8,7 +8,7 @@ use tsify::Tsify;
 
 use crate::backend::Output;
 use crate::classes::Source;
-use crate::model::Stage;
+use crate::model::{Stage, Width};
 use crate::weights::Info;
 
 /// What a weights file holds.
@@ -109,6 +109,50 @@ pub struct RunInfo {
     pub frames_averaged: usize,
 }
 
+/// Who runs frames, and why not WebGPU when it was wanted.
+#[derive(Clone, PartialEq, Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The backend that runs the next frame: "webgpu", "cpu-simd128", ...; "none" before
+    /// the first load.
+    pub backend: String,
+    /// The GPU adapter while WebGPU runs frames.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub adapter: Option<String>,
+    /// Why WebGPU is not running frames, when it was wanted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[tsify(optional)]
+    pub fallback_reason: Option<String>,
+    /// Threads of the fast CPU backend, the caller's included (`setCpuThreads`).
+    pub cpu_threads: usize,
+}
+
+/// What the crate names and allows, for pages and tools to read instead of copying.
+#[derive(Serialize, Tsify)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// The timed stages, in order: the keys of `RunInfo.stages`.
+    pub stages: Vec<String>,
+    /// The widths torchvision publishes weights for ("0.5", "1.0", "1.5", "2.0").
+    pub widths: Vec<String>,
+    /// The largest weights file a load accepts.
+    pub max_weights_bytes: usize,
+    /// The largest class names file `setClassNames` accepts.
+    pub max_names_bytes: usize,
+}
+
+impl Limits {
+    pub fn of_this_crate() -> Limits {
+        Limits {
+            stages: Stage::ALL.iter().map(|s| s.name().into()).collect(),
+            widths: Width::ALL.iter().map(|w| w.label().into()).collect(),
+            max_weights_bytes: crate::weights::MAX_FILE_BYTES,
+            max_names_bytes: crate::classes::MAX_FILE_BYTES,
+        }
+    }
+}
+
 /// One of the top classes.
 #[derive(Serialize, Tsify)]
 pub struct ClassScore {
@@ -123,10 +167,11 @@ pub struct ClassScore {
 #[tsify(hashmap_as_object)]
 pub struct Prediction {
     pub top: Vec<ClassScore>,
-    /// Why WebGPU is not running frames, when it was wanted.
+    /// The engine's status, when it changed since it was last reported (WebGPU failed and
+    /// the CPU took over): it travels once per change, not with every frame.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
-    pub fallback: Option<String>,
+    pub status: Option<Status>,
     /// The pooled features (conv5's channels after global pooling), when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
@@ -144,51 +189,6 @@ pub struct Logits {
     pub classes: usize,
     #[serde(flatten)]
     pub run: RunInfo,
-}
-
-/// Per-frame GPU work while WebGPU runs frames.
-#[cfg(feature = "gpu")]
-#[derive(Serialize, Tsify)]
-pub struct GpuStats {
-    pub dispatches_per_frame: usize,
-    pub submits_per_frame: usize,
-    pub readbacks_per_frame: usize,
-    pub bytes_uploaded_per_frame: u64,
-    pub bytes_read_back_per_frame: u64,
-    pub weight_bytes: u64,
-    pub kernels: String,
-    /// "f16" (`shader-f16`) or "f32": how the weights are kept on the GPU.
-    pub weights: String,
-    /// The hardware set reduced with subgroup operations: the classifier, and the head
-    /// where `subgroup_head_lanes` > 0.
-    pub subgroups: bool,
-    /// Lanes summing one pixel's slices in conv5 + pool with subgroup operations (0: the
-    /// head reduced through workgroup memory, as always in browsers with wgpu 30).
-    pub subgroup_head_lanes: usize,
-    pub invocations_per_frame: u64,
-    pub min_invocations_per_dispatch: u64,
-    pub max_serial_steps: u64,
-}
-
-#[cfg(feature = "gpu")]
-impl From<crate::gpu::GpuStats> for GpuStats {
-    fn from(g: crate::gpu::GpuStats) -> Self {
-        GpuStats {
-            dispatches_per_frame: g.dispatches_per_frame,
-            submits_per_frame: g.submits_per_frame,
-            readbacks_per_frame: g.readbacks_per_frame,
-            bytes_uploaded_per_frame: g.bytes_uploaded_per_frame,
-            bytes_read_back_per_frame: g.bytes_read_back_per_frame,
-            weight_bytes: g.weight_bytes,
-            kernels: g.kernels.name().into(),
-            weights: if g.f16_weights { "f16" } else { "f32" }.into(),
-            subgroups: g.subgroups.classifier,
-            subgroup_head_lanes: g.subgroups.head_lanes,
-            invocations_per_frame: g.shape.invocations,
-            min_invocations_per_dispatch: g.shape.min_invocations_per_dispatch,
-            max_serial_steps: g.shape.max_serial_steps,
-        }
-    }
 }
 
 /// How one class did on the held-out samples.

@@ -2,7 +2,7 @@
 
 use super::names::{self, ConvNames};
 use super::StateDict;
-use crate::model::{Activation, Arch, Conv, ConvKind, Family, HalfOrder, Linear, Network, Unit};
+use crate::model::{Activation, Arch, Conv, ConvKind, HalfOrder, Linear, Network, Unit};
 
 /// torch.nn.BatchNorm2d's default epsilon, which both networks use.
 pub const BN_EPS: f32 = 1e-5;
@@ -52,10 +52,8 @@ pub fn fold(sd: &StateDict, n: &ConvNames, kind: ConvKind, stride: usize, act: A
     }
 }
 
-pub fn network(sd: &StateDict, arch: &Arch) -> Network {
-    if let Family::Tutorial { groups } = arch.family {
-        return super::tutorial::fold_network(sd, arch, groups);
-    }
+/// torchvision's network (the tutorial's: `tutorial::fold_network`; `family` picks).
+pub fn torchvision_network(sd: &StateDict, arch: &Arch) -> Network {
     use Activation::{None as NoAct, Relu};
     use ConvKind::{Depthwise3x3 as Dw, Pointwise as Pw};
     let stem = fold(sd, &names::stem(), ConvKind::Full3x3, 2, Relu);

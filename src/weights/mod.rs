@@ -2,6 +2,7 @@
 //! BatchNorm-folded into a `Network`.
 
 mod budget;
+mod family;
 mod fold;
 mod index;
 pub mod names;
@@ -14,7 +15,8 @@ mod tutorial;
 mod validate;
 
 pub use budget::Budget;
-pub use fold::{network as fold_network, BN_EPS};
+pub use family::{expected, fold_network};
+pub use fold::BN_EPS;
 pub use safetensors_file::write as write_safetensors;
 pub use state_dict::{DType, RawTensor, StateDict, TensorShapes};
 pub use validate::{check, check_layout, check_values, infer_arch, MAX_STAGE_UNITS};
@@ -178,7 +180,7 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
         }
         None => ClassNames::default_for(arch.num_classes),
     };
-    let expected = names::Expected::for_arch(&arch);
+    let expected = names::Expected::new(family::expected(&arch));
     check_layout(&index, &expected)?;
     let sd = index.decode(&mut budget)?;
     check_values(&sd)?;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Arch, Family};
+use crate::model::Arch;
 
 /// The BatchNorm tensors that follow a conv, in state_dict order.
 pub const BN_PARTS: [&str; 4] = ["weight", "bias", "running_mean", "running_var"];
@@ -58,13 +58,10 @@ pub fn branch2(stage: usize, unit: usize) -> [ConvNames; 3] {
     [conv_names(&p, 0), conv_names(&p, 3), conv_names(&p, 5)]
 }
 
-/// Every float tensor `arch`'s network has, with its shape: torchvision's `ShuffleNetV2`
-/// or the tutorial's. (`num_batches_tracked` counters are integers and not listed: they
-/// are ignored.)
-pub fn expected(arch: &Arch) -> Vec<(String, Vec<usize>)> {
-    if let Family::Tutorial { groups } = arch.family {
-        return super::tutorial::expected(arch, groups);
-    }
+/// Every float tensor of torchvision's `ShuffleNetV2` for `arch`, with its shape, in
+/// state_dict order (the tutorial's: `tutorial::expected`; `family` picks).
+/// (`num_batches_tracked` counters are integers and not listed: they are ignored.)
+pub fn torchvision(arch: &Arch) -> Vec<(String, Vec<usize>)> {
     let c = arch.stages_out_channels;
     let mut out = Vec::new();
     let mut conv = |n: ConvNames, shape: [usize; 4]| push_conv(&mut out, n, shape);
@@ -108,10 +105,6 @@ impl Expected {
         Expected { order, by_name }
     }
 
-    pub fn for_arch(arch: &Arch) -> Expected {
-        Expected::new(expected(arch))
-    }
-
     pub fn shape(&self, name: &str) -> Option<&[usize]> {
         self.by_name.get(name).map(|i| self.order[*i].1.as_slice())
     }
@@ -137,7 +130,7 @@ mod tests {
         for line in counts.lines() {
             let (width, want) = line.split_once(' ').unwrap();
             let arch = Arch::width(Width::parse(width).unwrap());
-            let params: usize = expected(&arch)
+            let params: usize = torchvision(&arch)
                 .iter()
                 .filter(|(n, _)| !n.ends_with("running_mean") && !n.ends_with("running_var"))
                 .map(|(_, s)| s.iter().product::<usize>())

@@ -1,7 +1,7 @@
 //! Seeded random weights in torchvision's layout: the untrained stand-in used offline and by
 //! the tests. BatchNorm statistics and affine parameters are random too, so folding bugs show.
 
-use super::{names, DType, StateDict};
+use super::{DType, StateDict};
 use crate::model::Arch;
 
 /// SplitMix64: tiny, seedable, and identical on every target.
@@ -27,7 +27,7 @@ impl SplitMix {
 pub fn state_dict(arch: &Arch, seed: u64) -> StateDict {
     let mut rng = SplitMix(seed);
     let mut sd = StateDict::default();
-    for (name, shape) in names::expected(arch) {
+    for (name, shape) in super::expected(arch) {
         let n: usize = shape.iter().product();
         let part = name.rsplit('.').next().unwrap_or_default();
         let is_bn = shape.len() == 1 && name != "fc.bias";

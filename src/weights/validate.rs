@@ -154,6 +154,6 @@ pub fn check_values(sd: &StateDict) -> Result<()> {
 
 /// Layout and values of a decoded state_dict against `arch`.
 pub fn check(sd: &StateDict, arch: &Arch) -> Result<()> {
-    check_layout(sd, &Expected::for_arch(arch))?;
+    check_layout(sd, &Expected::new(super::expected(arch)))?;
     check_values(sd)
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use shufflenet_web::classes::{self, ClassNames, Source};
-use shufflenet_web::engine::{Engine, Preference};
+use shufflenet_web::engine::{Engine, EngineOptions, Preference};
 use shufflenet_web::model::{Arch, Stage, Width};
 use shufflenet_web::preprocess::{self, Crop};
 use shufflenet_web::weights::{self, Loaded};
@@ -220,19 +220,20 @@ fn load(path: &Path) -> Result<Loaded> {
 
 fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
     let pref = Preference::parse(&backend.backend)?;
-    #[cfg(feature = "gpu")]
-    let engine = {
-        use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling, WeightPrecision};
-        let options = GpuOptions {
-            kernels: KernelChoice::parse(&backend.kernels)?,
-            profiling: Profiling::parse(&backend.timing)?,
-            weights: WeightPrecision::parse(&backend.gpu_weights)?,
-            ..GpuOptions::default()
-        };
-        pollster::block_on(Engine::with_gpu_options(loaded.network, pref, options))?
+    let options = EngineOptions {
+        #[cfg(feature = "gpu")]
+        gpu: {
+            use shufflenet_web::gpu::{GpuOptions, KernelChoice, Profiling, WeightPrecision};
+            GpuOptions {
+                kernels: KernelChoice::parse(&backend.kernels)?,
+                profiling: Profiling::parse(&backend.timing)?,
+                weights: WeightPrecision::parse(&backend.gpu_weights)?,
+                ..GpuOptions::default()
+            }
+        },
+        ..EngineOptions::default()
     };
-    #[cfg(not(feature = "gpu"))]
-    let engine = pollster::block_on(Engine::new(loaded.network, pref))?;
+    let engine = pollster::block_on(Engine::new(loaded.network, pref, options));
     // `--backend webgpu` means WebGPU or an error, never CPU figures under its name.
     match engine.fallback_reason() {
         Some(why) if pref == Preference::Gpu => Err(Error::Gpu(why.to_string())),
@@ -508,21 +509,27 @@ struct GpuFigures {
 
 #[cfg(feature = "gpu")]
 fn gpu_figures(eng: &Engine, shape: [usize; 3]) -> Option<GpuFigures> {
-    use shufflenet_web::gpu::{self, FrameShape};
-    let stats = eng.gpu_stats()?;
-    let set = stats.kernels;
-    let dispatches = gpu::work_shape(eng.network(), set, stats.subgroups, shape);
+    use shufflenet_web::gpu::{self, FrameShape, KernelSet, SubgroupUse};
+    let stats = eng.info().stats?;
+    let set = KernelSet::ALL
+        .into_iter()
+        .find(|s| s.name() == stats.kernels)?;
+    let subgroups = SubgroupUse {
+        classifier: stats.subgroups,
+        head_lanes: stats.subgroup_head_lanes,
+    };
+    let dispatches = gpu::work_shape(eng.network(), set, subgroups, shape);
     let t = FrameShape::of(&dispatches);
     Some(GpuFigures {
-        kernels: set.name(),
-        weights: if stats.f16_weights { "f16" } else { "f32" },
+        kernels: stats.kernels,
+        weights: stats.weights,
         table: gpu::shape_table(&dispatches),
         json: serde_json::json!({"dispatches": t.dispatches, "workgroups": t.workgroups,
             "invocations": t.invocations, "bytes_read": t.bytes_read,
             "bytes_written": t.bytes_written,
             "min_invocations_per_dispatch": t.min_invocations_per_dispatch,
-            "max_serial_steps": t.max_serial_steps, "subgroups": stats.subgroups.classifier,
-            "subgroup_head_lanes": stats.subgroups.head_lanes,
+            "max_serial_steps": t.max_serial_steps, "subgroups": stats.subgroups,
+            "subgroup_head_lanes": stats.subgroup_head_lanes,
             "subgroup_sizes": stats.subgroup_sizes}),
     })
 }

@@ -13,9 +13,7 @@ pub mod probe;
 mod simd;
 mod stem;
 
-use crate::backend::{
-    check_head, Backend, Capabilities, LocalFuture, Output, StageClock, TimingMethod,
-};
+use crate::backend::{check_head, Backend, BackendInfo, Frame, LocalFuture, Output, StageClock};
 use crate::model::{check_input, Dims, Linear, Network, Stage};
 use crate::tensor::Tensor;
 use crate::Result;
@@ -47,23 +45,19 @@ struct Boundary<'a> {
 
 impl FastCpu {
     /// Packs the network's weights: torchvision's and the tutorial's (every conv kind,
-    /// activation, half order and shuffle the graph describes). A `Result` like the other
-    /// backends' constructors, so the engine builds them all alike.
-    pub fn new(net: &Network) -> Result<FastCpu> {
-        Ok(FastCpu {
-            plan: Plan::new(net),
-            buffers: None,
-            pool: Pool::new(1),
-        })
+    /// activation, half order and shuffle the graph describes, so it refuses none).
+    pub fn new(net: &Network) -> FastCpu {
+        FastCpu::with_threads(net, 1)
     }
 
     /// Runs each layer on `threads` threads (the caller's included). Results do not
     /// depend on the count: each output element is computed by the same arithmetic.
-    pub fn with_threads(net: &Network, threads: usize) -> Result<FastCpu> {
-        Ok(FastCpu {
+    pub fn with_threads(net: &Network, threads: usize) -> FastCpu {
+        FastCpu {
+            plan: Plan::new(net),
+            buffers: None,
             pool: Pool::new(threads),
-            ..FastCpu::new(net)?
-        })
+        }
     }
 
     pub fn threads(&self) -> usize {
@@ -109,30 +103,28 @@ impl FastCpu {
     }
 }
 
+/// "cpu-simd128", "cpu-relaxed" (with relaxed SIMD), "cpu-scalar" (wasm without simd128)
+/// or "cpu-native": the fast CPU backend of this build.
+const NAME: &str = if cfg!(not(target_arch = "wasm32")) {
+    "cpu-native"
+} else if cfg!(target_feature = "relaxed-simd") {
+    "cpu-relaxed"
+} else if cfg!(target_feature = "simd128") {
+    "cpu-simd128"
+} else {
+    "cpu-scalar"
+};
+
 impl Backend for FastCpu {
-    /// "cpu-simd128", "cpu-relaxed" (with relaxed SIMD), "cpu-scalar" (wasm without
-    /// simd128) or "cpu-native".
-    fn name(&self) -> &'static str {
-        if cfg!(not(target_arch = "wasm32")) {
-            "cpu-native"
-        } else if cfg!(target_feature = "relaxed-simd") {
-            "cpu-relaxed"
-        } else if cfg!(target_feature = "simd128") {
-            "cpu-simd128"
-        } else {
-            "cpu-scalar"
-        }
+    fn info(&self) -> BackendInfo {
+        BackendInfo::cpu(NAME)
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            device_preprocessing: false,
-            timing: TimingMethod::CpuClock,
-        }
-    }
-
-    fn run<'a>(&'a mut self, input: &'a Tensor) -> LocalFuture<'a, Result<Output>> {
-        Box::pin(async move { self.forward_batch(input, |_, _| {}) })
+    fn run<'a>(&'a mut self, frame: Frame<'a>) -> LocalFuture<'a, Result<Output>> {
+        Box::pin(async move {
+            let input = frame.to_tensor()?;
+            self.forward_batch(&input, |_, _| {})
+        })
     }
 
     fn set_head(&mut self, fc: &Linear) -> Result<()> {
