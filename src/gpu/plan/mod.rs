@@ -13,5 +13,5 @@ mod resources;
 mod steps;
 mod tiles;
 
-pub use resources::{Dispatch, Plan};
+pub use resources::Plan;
 pub use steps::{work_shape, Kernel};
