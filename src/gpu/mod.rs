@@ -1,7 +1,8 @@
 //! The WebGPU backend: the whole network as 35 fused compute dispatches per frame (the
 //! tutorial's network: 30, one per conv), one command buffer, one small readback.
 //!
-//! * `shaders/` — the WGSL kernels of both kernel sets (each says what it fuses and why).
+//! * `shaders` — the WGSL kernels of both kernel sets (`shaders/`, each says what it fuses
+//!   and why), composed from shared pieces and the WGSL of `params`' parameter blocks.
 //! * `options` — what callers choose (kernel set, timing) and the faults tests force.
 //! * `packed` — all weights in one buffer, uploaded once.
 //! * `plan` — buffers, bind groups and dispatches for one input shape, built once;
@@ -20,6 +21,7 @@ mod packed;
 mod params;
 mod pipelines;
 mod plan;
+mod shaders;
 mod shape;
 mod submit;
 #[cfg(feature = "testing")]

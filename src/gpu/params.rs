@@ -1,112 +1,263 @@
-//! Uniform parameter blocks, laid out exactly as the WGSL structs of the same names.
+//! Uniform parameter blocks. Each Rust struct here is the one source of its WGSL twin: the
+//! `params!` macro defines the struct and writes the WGSL declaration (fields in the same
+//! order, field docs as comments), which kernels import with `#import NAME` (see
+//! `shaders.rs`). All fields are `u32` (or arrays of them, or another block), so `repr(C)`
+//! and WGSL lay them out alike; `layout_tests` checks that with naga.
 
 use bytemuck::{Pod, Zeroable};
 
-/// `Dw` in dw.wgsl: [1x1 + ReLU ->] depthwise 3x3 for one branch.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct DwParams {
-    pub c: u32,
-    pub k: u32,
-    pub src_c: u32,
-    pub src_off: u32,
-    pub ih: u32,
-    pub iw: u32,
-    pub oh: u32,
-    pub ow: u32,
-    pub stride: u32,
-    pub tile: u32,
-    pub tiles_x: u32,
-    pub branches: u32,
-    pub pw_w: u32,
-    pub cp4: u32,
-    pub pw_b: u32,
-    pub dw_w: u32,
-    pub dw_b: u32,
-    pub dst_c: u32,
-    pub dst_off: u32,
-    /// Hardware set: channel quads per workgroup (the software set uses 16 channels), and
-    /// slices the 1x1's reduction is split into.
-    pub quads: u32,
-    pub split: u32,
-    pub pad: [u32; 3],
+/// A type a parameter block may hold, and how a field of it reads in WGSL.
+pub trait WgslField {
+    /// The WGSL member declaration(s) of a field `name` of this type.
+    fn members(name: &str) -> String;
 }
 
-/// `Pw` in pw.wgsl: the last 1x1 + ReLU of one branch, stored shuffled (or conv5 + pool).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct PwParams {
-    pub m: u32,
-    pub k: u32,
-    pub p: u32,
-    pub ohw: u32,
-    pub src_c: u32,
-    pub src_off: u32,
-    pub dst_c: u32,
-    pub out_mul: u32,
-    pub out_add: u32,
-    pub w: u32,
-    pub mp4: u32,
-    pub b: u32,
-    pub copy_c: u32,
-    /// Hardware set: slices the reduction over input channels is split into, and pixel
-    /// quads per workgroup tile (`split * pq * 4 = 256` invocations).
-    pub split: u32,
-    pub pq: u32,
-    /// The head only: conv5's activation (`ACT_*`).
-    pub act: u32,
+impl WgslField for u32 {
+    fn members(name: &str) -> String {
+        format!("    {name}: u32,\n")
+    }
 }
 
-/// `Stem` in stem.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct StemParams {
-    pub n: u32,
-    pub ih: u32,
-    pub iw: u32,
-    pub ch: u32,
-    pub cw: u32,
-    pub ph: u32,
-    pub pw: u32,
-    pub oc: u32,
-    pub w_off: u32,
-    pub b_off: u32,
-    /// `ACT_RELU` or `ACT_RELU6`.
-    pub act: u32,
-    pub pad: u32,
+/// Padding: uniform arrays need 16-byte strides, so `[u32; N]` becomes N `u32` members.
+impl<const N: usize> WgslField for [u32; N] {
+    fn members(name: &str) -> String {
+        (0..N).map(|i| format!("    {name}{i}: u32,\n")).collect()
+    }
 }
 
-/// `Conv` in conv.wgsl, conv_split.wgsl and shuffle_copy.wgsl: one conv of a unit the
-/// fused kernels do not run (the tutorial's), or its pass-through copy.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct ConvParams {
-    pub p: u32,
-    pub ohw: u32,
-    pub ih: u32,
-    pub iw: u32,
-    pub ow: u32,
-    pub stride: u32,
-    pub taps: u32,
-    pub k: u32,
-    pub m: u32,
-    pub bpg: u32,
-    pub src_c: u32,
-    pub src_off: u32,
-    pub dst_c: u32,
-    pub cat_off: u32,
-    pub cpg: u32,
-    pub shuffle: u32,
-    pub w: u32,
-    pub b: u32,
-    pub act: u32,
-    pub split: u32,
+/// A parameter block with a WGSL declaration.
+pub trait WgslStruct {
+    /// The struct's name in WGSL.
+    const NAME: &'static str;
+    /// `struct NAME { ... }`.
+    fn wgsl() -> String;
+}
+
+/// Defines a `repr(C)` parameter block and its WGSL declaration (`WgslStruct`).
+macro_rules! params {
+    ($(
+        $(#[$meta:meta])*
+        pub struct $name:ident as $wgsl:ident {
+            $( $(#[doc = $doc:literal])* pub $field:ident: $ty:ty, )*
+        }
+    )*) => {$(
+        $(#[$meta])*
+        #[repr(C)]
+        pub struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )*
+        }
+
+        impl WgslStruct for $name {
+            const NAME: &'static str = stringify!($wgsl);
+            fn wgsl() -> String {
+                let mut s = format!("struct {} {{\n", stringify!($wgsl));
+                $(
+                    $( s.push_str(&format!("    //{}\n", $doc)); )*
+                    s.push_str(&<$ty as WgslField>::members(stringify!($field)));
+                )*
+                s.push_str("}\n");
+                s
+            }
+        }
+
+        #[cfg(all(test, not(target_arch = "wasm32")))]
+        impl $name {
+            /// (field, byte offset) of every field, for the layout test.
+            fn offsets() -> Vec<(&'static str, usize)> {
+                vec![$( (stringify!($field), std::mem::offset_of!($name, $field)) ),*]
+            }
+        }
+
+        impl WgslField for $name {
+            fn members(name: &str) -> String {
+                format!("    {name}: {},\n", stringify!($wgsl))
+            }
+        }
+    )*};
+}
+
+params! {
+    /// `Dw` of the depthwise kernels (dw.wgsl, dw_quad.wgsl): [1x1 + ReLU ->] depthwise 3x3
+    /// for one branch.
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+    pub struct DwParams as Dw {
+        /// Channels produced (1x1 outputs = depthwise channels).
+        pub c: u32,
+        /// 1x1 input channels; 0: no 1x1, the depthwise reads the input directly.
+        pub k: u32,
+        /// Channels per image in src.
+        pub src_c: u32,
+        /// First input channel read (the stride-1 split is this offset).
+        pub src_off: u32,
+        pub ih: u32,
+        pub iw: u32,
+        pub oh: u32,
+        pub ow: u32,
+        pub stride: u32,
+        /// Output tile side.
+        pub tile: u32,
+        pub tiles_x: u32,
+        pub branches: u32,
+        /// 1x1 weights, transposed [k][cp] in vec4s.
+        pub pw_w: u32,
+        /// Padded channel count / 4.
+        pub cp4: u32,
+        /// 1x1 bias (padded) in vec4s.
+        pub pw_b: u32,
+        /// Depthwise weights [c][9].
+        pub dw_w: u32,
+        /// Depthwise bias [c].
+        pub dw_b: u32,
+        /// Channels per image in dst.
+        pub dst_c: u32,
+        /// First dst channel written.
+        pub dst_off: u32,
+        /// Hardware set: channel quads per workgroup (the software set uses 16 channels).
+        pub quads: u32,
+        /// Hardware set: slices of the 1x1's reduction (split * quads * halo pixels <= 256).
+        pub split: u32,
+        pub pad: [u32; 3],
+    }
+
+    /// `Pw` of the 1x1 kernels (pw.wgsl, pw_tiled.wgsl): the last 1x1 + ReLU of one branch,
+    /// stored shuffled (or conv5 + pool).
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+    pub struct PwParams as Pw {
+        /// Output channels.
+        pub m: u32,
+        /// Input channels.
+        pub k: u32,
+        /// Pixels over the batch.
+        pub p: u32,
+        /// Pixels per image.
+        pub ohw: u32,
+        pub src_c: u32,
+        pub src_off: u32,
+        pub dst_c: u32,
+        pub out_mul: u32,
+        pub out_add: u32,
+        /// Weights [k][mp] in vec4s.
+        pub w: u32,
+        /// Padded output channels / 4.
+        pub mp4: u32,
+        /// Bias (padded) in vec4s.
+        pub b: u32,
+        /// > 0: copy pass-through channels from src2 (copy_c channels per image).
+        pub copy_c: u32,
+        /// Hardware set: slices the reduction over input channels is split into.
+        pub split: u32,
+        /// Hardware set: pixel quads per workgroup tile (`split * pq * 4 = 256` invocations).
+        pub pq: u32,
+        /// The head only: conv5's activation (`ACT_*`).
+        pub act: u32,
+    }
+
+    /// `Stem` of stem.wgsl.
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+    pub struct StemParams as Stem {
+        pub n: u32,
+        pub ih: u32,
+        pub iw: u32,
+        /// Conv output height.
+        pub ch: u32,
+        /// Conv output width.
+        pub cw: u32,
+        /// Pooled height.
+        pub ph: u32,
+        /// Pooled width.
+        pub pw: u32,
+        /// Output channels.
+        pub oc: u32,
+        pub w_off: u32,
+        pub b_off: u32,
+        /// `ACT_RELU` or `ACT_RELU6`.
+        pub act: u32,
+        pub pad: u32,
+    }
+
+    /// `Conv` of conv.wgsl, conv_split.wgsl and shuffle_copy.wgsl: one conv of a unit the
+    /// fused kernels do not run (the tutorial's), or its pass-through copy.
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+    pub struct ConvParams as Conv {
+        /// Output pixels over the batch.
+        pub p: u32,
+        /// Output pixels per image.
+        pub ohw: u32,
+        pub ih: u32,
+        pub iw: u32,
+        pub ow: u32,
+        pub stride: u32,
+        /// 9 (3x3, padding 1) or 1 (1x1).
+        pub taps: u32,
+        /// Input channels per group.
+        pub k: u32,
+        /// Output channels per group (the copy: channels copied).
+        pub m: u32,
+        /// 16-channel blocks per group.
+        pub bpg: u32,
+        /// Channels per image in src.
+        pub src_c: u32,
+        /// First src channel read.
+        pub src_off: u32,
+        /// Channels per image in dst.
+        pub dst_c: u32,
+        /// This branch's first channel in the concatenation.
+        pub cat_off: u32,
+        /// Concatenated channels per shuffle group.
+        pub cpg: u32,
+        /// Shuffle groups (1: none).
+        pub shuffle: u32,
+        /// Weights in vec4s.
+        pub w: u32,
+        /// Bias [group][16 * bpg] in vec4s.
+        pub b: u32,
+        /// `ACT_*`.
+        pub act: u32,
+        /// Hardware set: reduction slices, a power of two, at most 256.
+        pub split: u32,
+    }
+
+    /// `Fc` of the classifier kernels (fc.wgsl, fc_split.wgsl, fc_subgroup.wgsl).
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+    pub struct FcParams as Fc {
+        pub n: u32,
+        pub in_f: u32,
+        pub out_f: u32,
+        pub w_off: u32,
+        pub b_off: u32,
+        pub pad: [u32; 3],
+    }
+
+    /// `Axis` of preprocess.wgsl.
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq, Eq)]
+    pub struct AxisParams as Axis {
+        pub src_off: u32,
+        pub in_len: u32,
+        pub out_len: u32,
+        pub out_off: u32,
+    }
+
+    /// `Pre` of preprocess.wgsl.
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq, Eq)]
+    pub struct PreParams as Pre {
+        pub x: AxisParams,
+        pub y: AxisParams,
+        pub side: u32,
+        pub pad: [u32; 3],
+    }
 }
 
 /// Activation codes the kernels take.
 pub const ACT_NONE: u32 = 0;
 pub const ACT_RELU: u32 = 1;
 pub const ACT_RELU6: u32 = 2;
+
+/// The activation codes as WGSL constants.
+pub fn act_codes_wgsl() -> String {
+    format!(
+        "const ACT_NONE: u32 = {ACT_NONE}u;\nconst ACT_RELU: u32 = {ACT_RELU}u;\nconst ACT_RELU6: u32 = {ACT_RELU6}u;\n"
+    )
+}
 
 /// The code of `act`.
 pub fn act_code(act: crate::model::Activation) -> u32 {
@@ -117,59 +268,21 @@ pub fn act_code(act: crate::model::Activation) -> u32 {
     }
 }
 
-/// `Fc` in fc.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct FcParams {
-    pub n: u32,
-    pub in_f: u32,
-    pub out_f: u32,
-    pub w_off: u32,
-    pub b_off: u32,
-    pub pad: [u32; 3],
-}
-
-/// `Axis` in preprocess.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq, Eq)]
-pub struct AxisParams {
-    pub src_off: u32,
-    pub in_len: u32,
-    pub out_len: u32,
-    pub out_off: u32,
-}
-
-/// `Pre` in preprocess.wgsl.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq, Eq)]
-pub struct PreParams {
-    pub x: AxisParams,
-    pub y: AxisParams,
-    pub side: u32,
-    pub pad: [u32; 3],
-}
-
-/// Every parameter block against the WGSL struct it feeds, as naga (wgpu's shader
-/// compiler) lays the struct out: same fields at the same offsets, same size.
+/// Every parameter block against its generated WGSL struct as naga (wgpu's shader
+/// compiler) lays it out: same fields at the same offsets, same size.
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod layout_tests {
     use super::*;
-    use std::mem::{offset_of, size_of};
-
-    /// (field, offset) of a Rust struct's fields that are not padding.
-    macro_rules! fields {
-        ($t:ty: $($f:ident),*) => {
-            (size_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f))),*])
-        };
-    }
+    use std::mem::size_of;
 
     /// The named struct of `source`: its fields that are not padding, and its size.
     fn wgsl_struct(source: &str, name: &str) -> (usize, Vec<(String, usize)>) {
-        let module = naga::front::wgsl::parse_str(source).expect("the shader parses");
+        let module = naga::front::wgsl::parse_str(source)
+            .unwrap_or_else(|e| panic!("{}", e.emit_to_string(source)));
         let mut layouter = naga::proc::Layouter::default();
         layouter
             .update(module.to_ctx())
-            .expect("the shader's types lay out");
+            .expect("the structs lay out");
         for (handle, ty) in module.types.iter() {
             if ty.name.as_deref() != Some(name) {
                 continue;
@@ -184,73 +297,43 @@ mod layout_tests {
                 .collect();
             return (layouter[handle].size as usize, fields);
         }
-        panic!("no struct {name} in the shader");
+        panic!("no struct {name} in {source}");
     }
 
-    fn check(file: &str, source: &str, name: &str, (size, rust): (usize, Vec<(&str, usize)>)) {
-        let (wgsl_size, wgsl) = wgsl_struct(source, name);
-        let rust: Vec<(String, usize)> = rust
+    fn check<T: WgslStruct>(offsets: Vec<(&str, usize)>, source: &str) {
+        let (wgsl_size, wgsl) = wgsl_struct(source, T::NAME);
+        let rust: Vec<(String, usize)> = offsets
             .into_iter()
             .filter(|(n, _)| !n.starts_with("pad"))
             .map(|(n, o)| (n.to_string(), o))
             .collect();
-        assert_eq!(rust, wgsl, "{file}: fields of {name}");
-        assert_eq!(size, wgsl_size, "{file}: size of {name}");
+        assert_eq!(rust, wgsl, "fields of {}", T::NAME);
+        assert_eq!(size_of::<T>(), wgsl_size, "size of {}", T::NAME);
     }
 
     #[test]
-    fn parameter_blocks_match_the_wgsl_structs() {
-        let dw = || {
-            fields!(DwParams: c, k, src_c, src_off, ih, iw, oh, ow, stride, tile, tiles_x,
-                branches, pw_w, cp4, pw_b, dw_w, dw_b, dst_c, dst_off, quads, split, pad)
-        };
-        let pw = || {
-            fields!(PwParams: m, k, p, ohw, src_c, src_off, dst_c, out_mul, out_add, w, mp4, b,
-                copy_c, split, pq, act)
-        };
-        let fc = || fields!(FcParams: n, in_f, out_f, w_off, b_off, pad);
-        let shaders = [
-            ("dw.wgsl", include_str!("shaders/dw.wgsl")),
-            ("dw_quad.wgsl", include_str!("shaders/dw_quad.wgsl")),
-            ("pw.wgsl", include_str!("shaders/pw.wgsl")),
-            ("pw_tiled.wgsl", include_str!("shaders/pw_tiled.wgsl")),
-            ("fc.wgsl", include_str!("shaders/fc.wgsl")),
-            ("fc_split.wgsl", include_str!("shaders/fc_split.wgsl")),
-        ];
-        for (file, source) in shaders {
-            match file.split(['_', '.']).next() {
-                Some("dw") => check(file, source, "Dw", dw()),
-                Some("pw") => check(file, source, "Pw", pw()),
-                _ => check(file, source, "Fc", fc()),
-            }
-        }
-        let stem = include_str!("shaders/stem.wgsl");
-        let stem_fields =
-            fields!(StemParams: n, ih, iw, ch, cw, ph, pw, oc, w_off, b_off, act, pad);
-        check("stem.wgsl", stem, "Stem", stem_fields);
-        for (file, source) in [
-            ("conv.wgsl", include_str!("shaders/conv.wgsl")),
-            ("conv_split.wgsl", include_str!("shaders/conv_split.wgsl")),
-            (
-                "shuffle_copy.wgsl",
-                include_str!("shaders/shuffle_copy.wgsl"),
-            ),
-        ] {
-            let conv = fields!(ConvParams: p, ohw, ih, iw, ow, stride, taps, k, m, bpg, src_c,
-                src_off, dst_c, cat_off, cpg, shuffle, w, b, act, split);
-            check(file, source, "Conv", conv);
-        }
-        let pre = include_str!("shaders/preprocess.wgsl");
-        let axis = fields!(AxisParams: src_off, in_len, out_len, out_off);
-        check("preprocess.wgsl", pre, "Axis", axis);
-        check(
-            "preprocess.wgsl",
-            pre,
-            "Pre",
-            fields!(PreParams: x, y, side, pad),
-        );
+    fn parameter_blocks_match_their_wgsl_structs() {
+        check::<DwParams>(DwParams::offsets(), &DwParams::wgsl());
+        check::<PwParams>(PwParams::offsets(), &PwParams::wgsl());
+        check::<StemParams>(StemParams::offsets(), &StemParams::wgsl());
+        check::<ConvParams>(ConvParams::offsets(), &ConvParams::wgsl());
+        check::<FcParams>(FcParams::offsets(), &FcParams::wgsl());
+        check::<AxisParams>(AxisParams::offsets(), &AxisParams::wgsl());
+        let pre = AxisParams::wgsl() + &PreParams::wgsl();
+        check::<PreParams>(PreParams::offsets(), &pre);
         // Blocks of two (the unit kernels' branches) sit in arrays: 16-byte strides.
         assert_eq!(size_of::<DwParams>() % 16, 0);
         assert_eq!(size_of::<PwParams>() % 16, 0);
+    }
+
+    #[test]
+    fn field_docs_become_wgsl_comments() {
+        let dw = DwParams::wgsl();
+        assert!(dw.starts_with("struct Dw {\n"), "{dw}");
+        assert!(
+            dw.contains("    // Output tile side.\n    tile: u32,\n"),
+            "{dw}"
+        );
+        assert!(dw.contains("    pad2: u32,\n}\n"), "{dw}");
     }
 }

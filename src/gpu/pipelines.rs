@@ -2,80 +2,9 @@
 
 use std::borrow::Cow;
 
+use super::shaders::{compose, kernel_names, with_f16_weights};
 use super::{KernelSet, SubgroupUse};
 use crate::{Error, Result};
-
-/// WGSL sources of one kernel set: (depthwise, 1x1 + head, fc, one conv of a unit the
-/// fused kernels do not run). The stem, the pass-through copy and the preprocessing are
-/// shared. `subgroups`: which of the hardware set's reductions use them.
-fn sources(set: KernelSet, subgroups: SubgroupUse) -> [(&'static str, &'static str); 4] {
-    match set {
-        KernelSet::Software => [
-            ("dw", include_str!("shaders/dw.wgsl")),
-            ("pw", include_str!("shaders/pw.wgsl")),
-            ("fc", include_str!("shaders/fc.wgsl")),
-            ("conv", include_str!("shaders/conv.wgsl")),
-        ],
-        KernelSet::Hardware => [
-            ("dw_quad", include_str!("shaders/dw_quad.wgsl")),
-            if subgroups.head_lanes > 0 {
-                (
-                    "pw_tiled+head_subgroup",
-                    concat!(
-                        include_str!("shaders/pw_tiled.wgsl"),
-                        include_str!("shaders/head_subgroup.wgsl")
-                    ),
-                )
-            } else {
-                ("pw_tiled", include_str!("shaders/pw_tiled.wgsl"))
-            },
-            if subgroups.classifier {
-                ("fc_subgroup", include_str!("shaders/fc_subgroup.wgsl"))
-            } else {
-                ("fc_split", include_str!("shaders/fc_split.wgsl"))
-            },
-            ("conv_split", include_str!("shaders/conv_split.wgsl")),
-        ],
-    }
-}
-
-/// `source` reading f16 weights: the weights array holds f16 and every load of it is
-/// widened to f32 where it happens, so all arithmetic stays f32.
-pub fn with_f16_weights(source: &str) -> String {
-    let (decl, widen) = if source.contains("weights: array<vec4<f32>>") {
-        ("weights: array<vec4<f32>>", "vec4<f32>(")
-    } else {
-        ("weights: array<f32>", "f32(")
-    };
-    let source = source.replace(decl, &decl.replace("f32", "f16"));
-    let mut out = String::from("enable f16;\n");
-    let mut rest = source.as_str();
-    while let Some(at) = rest.find("weights[") {
-        out.push_str(&rest[..at]);
-        // The index expression ends at the bracket that closes this one.
-        let mut depth = 0;
-        let mut end = rest.len();
-        for (i, c) in rest[at..].char_indices() {
-            match c {
-                '[' => depth += 1,
-                ']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = at + i + 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        out.push_str(widen);
-        out.push_str(&rest[at..end]);
-        out.push(')');
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
 
 pub struct Pipelines {
     pub set: KernelSet,
@@ -156,31 +85,27 @@ impl Pipelines {
         subgroups: SubgroupUse,
         break_shader: bool,
     ) -> Result<Pipelines> {
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = |label: &str, source: &str| {
-            let source = if f16 && source.contains("var<storage, read> weights") {
-                with_f16_weights(source)
-            } else {
-                source.to_owned()
-            };
-            device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(Cow::Owned(source)),
-            })
-        };
-        let [(dw_label, dw_source), (pw_label, pw_source), (fc_label, fc_source), (conv_label, conv_source)] =
-            sources(set, subgroups);
-        let mut pw_source = pw_source.to_owned();
-        if break_shader {
-            pw_source.push_str("\nfn injected_fault( {\n");
+        // Sources first: a missing piece is an error before any GPU work.
+        let [dw, pw, fc, conv] = kernel_names(set, subgroups);
+        let mut sources = Vec::new();
+        for name in [dw, pw, fc, conv, "stem", "shuffle_copy", "preprocess"] {
+            let mut source = compose(name)?;
+            if f16 && source.contains("var<storage, read> weights") {
+                source = with_f16_weights(&source);
+            }
+            if break_shader && name == pw {
+                source.push_str("\nfn injected_fault( {\n");
+            }
+            sources.push((name, source));
         }
-        let pw = module(pw_label, &pw_source);
-        let dw = module(dw_label, dw_source);
-        let stem = module("stem", include_str!("shaders/stem.wgsl"));
-        let fc = module(fc_label, fc_source);
-        let conv = module(conv_label, conv_source);
-        let copy = module("shuffle_copy", include_str!("shaders/shuffle_copy.wgsl"));
-        let pre = module("preprocess", include_str!("shaders/preprocess.wgsl"));
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let [dw, pw, fc, conv, stem, copy, pre] = [0, 1, 2, 3, 4, 5, 6].map(|i| {
+            let (name, source) = &sources[i];
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(source)),
+            })
+        });
 
         let unit_layout = layout(
             device,
@@ -250,33 +175,6 @@ impl Pipelines {
                 "building the compute pipelines failed: {e}"
             ))),
             None => Ok(pipelines),
-        }
-    }
-}
-
-#[cfg(all(test, not(target_arch = "wasm32")))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn f16_variants_of_every_kernel_parse_and_widen_every_weight_load() {
-        for (set, subgroups) in [
-            (KernelSet::Software, SubgroupUse::NONE),
-            (KernelSet::Hardware, SubgroupUse::NONE),
-            (KernelSet::Hardware, SubgroupUse::for_min_size(32)),
-        ] {
-            let stem = ("stem", include_str!("shaders/stem.wgsl"));
-            for (label, source) in sources(set, subgroups).into_iter().chain([stem]) {
-                let f16 = with_f16_weights(source);
-                naga::front::wgsl::parse_str(&f16)
-                    .unwrap_or_else(|e| panic!("{label} (f16): {}", e.emit_to_string(&f16)));
-                let loads = source.matches("weights[").count();
-                assert!(loads > 0, "{label}");
-                let widened =
-                    f16.matches("32>(weights[").count() + f16.matches("f32(weights[").count();
-                assert_eq!(widened, loads, "{label}: every weight load widened");
-                assert!(f16.contains("array<vec4<f16>>") || f16.contains("array<f16>"));
-            }
         }
     }
 }

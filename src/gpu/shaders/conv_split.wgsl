@@ -11,45 +11,9 @@
 // summed by a tree through workgroup memory, one channel quad at a time. Weights and bias
 // are laid out as for conv.wgsl.
 
-struct Conv {
-    p: u32,        // output pixels over the batch
-    ohw: u32,      // output pixels per image
-    ih: u32,
-    iw: u32,
-    ow: u32,
-    stride: u32,
-    taps: u32,     // 9 (3x3, padding 1) or 1 (1x1)
-    k: u32,        // input channels per group
-    m: u32,        // output channels per group
-    bpg: u32,      // 16-channel blocks per group
-    src_c: u32,    // channels per image in src
-    src_off: u32,  // first src channel read
-    dst_c: u32,    // channels per image in dst
-    cat_off: u32,  // this branch's first channel in the concatenation
-    cpg: u32,      // concatenated channels per shuffle group
-    shuffle: u32,  // shuffle groups (1: none)
-    w: u32,        // weights in vec4s
-    b: u32,        // bias [group][16 * bpg] in vec4s
-    act: u32,      // 0 none, 1 ReLU, 2 ReLU6
-    split: u32,    // reduction slices: a power of two, at most 256
-}
-
-@group(0) @binding(0) var<uniform> d: Conv;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+#import conv_io
 
 var<workgroup> red: array<vec4<f32>, 256>; // one channel quad per invocation
-
-fn activate(v: f32) -> f32 {
-    if d.act == 1u {
-        return max(v, 0.0);
-    }
-    if d.act == 2u {
-        return clamp(v, 0.0, 6.0);
-    }
-    return v;
-}
 
 @compute @workgroup_size(256)
 fn conv_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -61,10 +25,7 @@ fn conv_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     let ob = wg.y % d.bpg;
     let n = pp / d.ohw;
     let r = pp % d.ohw;
-    let oy = r / d.ow;
-    let ox = r % d.ow;
     let cp4 = d.bpg * 4u;
-    let side = select(1u, 3u, d.taps == 9u);
     let ihw = d.ih * d.iw;
     let plane0 = (n * d.src_c + d.src_off + g * d.k) * ihw;
     let w0 = d.w + g * d.taps * d.k * cp4 + ob * 4u;
@@ -72,14 +33,11 @@ fn conv_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     if valid {
         // Slice `s` takes every split-th (tap, input channel) pair.
         for (var i = s; i < d.taps * d.k; i += d.split) {
-            let t = i / d.k;
-            let k = i % d.k;
-            let iy = i32(oy * d.stride + t / side) - i32(side / 2u);
-            let ix = i32(ox * d.stride + t % side) - i32(side / 2u);
-            if iy < 0 || ix < 0 || iy >= i32(d.ih) || ix >= i32(d.iw) {
+            let tap = tap_at(r / d.ow, r % d.ow, i / d.k);
+            if tap < 0 {
                 continue; // zero padding
             }
-            let x = src[plane0 + k * ihw + u32(iy) * d.iw + u32(ix)];
+            let x = src[plane0 + (i % d.k) * ihw + u32(tap)];
             let w = w0 + i * cp4;
             acc[0] += weights[w] * x;
             acc[1] += weights[w + 1u] * x;
@@ -103,13 +61,5 @@ fn conv_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     if s != 0u || !valid {
         return;
     }
-    for (var j = 0u; j < 16u; j++) {
-        let o = ob * 16u + j;
-        if o >= d.m {
-            break;
-        }
-        let c = d.cat_off + g * d.m + o;
-        let dc = (c % d.cpg) * d.shuffle + c / d.cpg;
-        dst[(n * d.dst_c + dc) * d.ohw + r] = activate(acc[j / 4u][j % 4u]);
-    }
+    store_block(n, r, g, ob, acc);
 }

@@ -15,49 +15,11 @@
 // Stride-2 units also run branch 1's depthwise (straight from the input, no 1x1) in this
 // dispatch: workgroup_id.z = image * branches + branch.
 
-struct Dw {
-    c: u32,        // channels produced (1x1 outputs = depthwise channels)
-    k: u32,        // 1x1 input channels; 0: no 1x1, the depthwise reads the input directly
-    src_c: u32,    // channels per image in src
-    src_off: u32,  // first input channel read (the stride-1 split is this offset)
-    ih: u32,
-    iw: u32,
-    oh: u32,
-    ow: u32,
-    stride: u32,
-    tile: u32,     // output tile side
-    tiles_x: u32,
-    branches: u32,
-    pw_w: u32,     // 1x1 weights, transposed [k][cp] in vec4s
-    cp4: u32,      // padded channel count / 4
-    pw_b: u32,     // 1x1 bias (padded) in vec4s
-    dw_w: u32,     // depthwise weights [c][9]
-    dw_b: u32,     // depthwise bias [c]
-    dst_c: u32,    // channels per image in dst
-    dst_off: u32,  // first dst channel written
-    quads: u32,    // channel quads per workgroup
-    split: u32,    // slices of the 1x1's reduction (split * quads * halo pixels <= 256)
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
-struct Params {
-    dw: array<Dw, 2>,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+#import dw_io
 
 // [split][4 * quads channels][halo pixels]; split * quads * halo pixels <= 256. Slice 0
 // ends up holding the 1x1 outputs the depthwise reads.
 var<workgroup> halo_tile: array<f32, 1024>;
-
-fn weight(i: u32) -> f32 {
-    return weights[i / 4u][i % 4u];
-}
 
 @compute @workgroup_size(256)
 fn dw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -76,19 +38,15 @@ fn dw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     let q = (lid % lanes) / hp;
     let px = lid % hp;
     let ch0 = c0 + 4u * q;
-    // Halo pixel `px` in input coordinates; outside the image the depthwise sees zeros.
-    let iy = i32(ty0 * d.stride + px / side) - 1;
-    let ix = i32(tx0 * d.stride + px % side) - 1;
-    let inside = iy >= 0 && iy < i32(d.ih) && ix >= 0 && ix < i32(d.iw);
+    let pixel = halo_pixel(d, n, ty0, tx0, px, side);
     // This lane's slice of the 1x1 (or, without a 1x1, slice 0 loads the input).
     var v = vec4<f32>(0.0);
-    if s < d.split && ch0 < d.c && inside {
+    if s < d.split && ch0 < d.c && pixel.inside {
         let plane = d.ih * d.iw;
-        let at = (n * d.src_c + d.src_off) * plane + u32(iy) * d.iw + u32(ix);
         if d.k == 0u {
             for (var i = 0u; i < 4u && s == 0u; i++) {
                 if ch0 + i < d.c {
-                    v[i] = src[at + (ch0 + i) * plane];
+                    v[i] = src[pixel.at + (ch0 + i) * plane];
                 }
             }
         } else {
@@ -96,7 +54,7 @@ fn dw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
                 v = weights[d.pw_b + ch0 / 4u];
             }
             for (var k = s; k < d.k; k += d.split) {
-                v += weights[d.pw_w + k * d.cp4 + ch0 / 4u] * src[at + k * plane];
+                v += weights[d.pw_w + k * d.cp4 + ch0 / 4u] * src[pixel.at + k * plane];
             }
         }
     }
@@ -124,25 +82,5 @@ fn dw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
         }
     }
     workgroupBarrier();
-    let tt = d.tile * d.tile;
-    let count = 4u * d.quads * tt;
-    for (var e = lid; e < count; e += 256u) {
-        let j = e / tt;
-        let ly = (e % tt) / d.tile;
-        let lx = e % d.tile;
-        let oy = ty0 + ly;
-        let ox = tx0 + lx;
-        let ch = c0 + j;
-        if oy >= d.oh || ox >= d.ow || ch >= d.c {
-            continue;
-        }
-        var acc = weight(d.dw_b + ch);
-        let base = j * hp + (ly * d.stride) * side + lx * d.stride;
-        for (var ky = 0u; ky < 3u; ky++) {
-            for (var kx = 0u; kx < 3u; kx++) {
-                acc += weight(d.dw_w + ch * 9u + ky * 3u + kx) * halo_tile[base + ky * side + kx];
-            }
-        }
-        dst[((n * d.dst_c + d.dst_off + ch) * d.oh + oy) * d.ow + ox] = acc;
-    }
+    depthwise(d, n, c0, 4u * d.quads, ty0, tx0, side, lid);
 }

@@ -2,21 +2,7 @@
 // transposed to [in][out] so neighbouring threads read neighbouring weights and the
 // feature value is a workgroup-uniform load.
 
-struct Fc {
-    n: u32,
-    in_f: u32,
-    out_f: u32,
-    w_off: u32,
-    b_off: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> f: Fc;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+#import fc_io
 
 @compute @workgroup_size(64)
 fn fc_main(@builtin(global_invocation_id) gid: vec3<u32>) {

@@ -4,27 +4,10 @@
 // through workgroup memory, each invocation sums every 16th feature (neighbouring lanes read
 // neighbouring weights of the [in][out] layout), and the 16 partial sums are added at the end.
 
-struct Fc {
-    n: u32,
-    in_f: u32,
-    out_f: u32,
-    w_off: u32,
-    b_off: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
+#import fc_staged
 
-@group(0) @binding(0) var<uniform> f: Fc;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-
-const COLS: u32 = 16u;    // classes per workgroup
 const SLICES: u32 = 16u;  // COLS * SLICES = 256
-const CHUNK: u32 = 1024u; // features staged per round
 
-var<workgroup> feat: array<f32, 1024>;
 var<workgroup> part: array<f32, 256>;
 
 @compute @workgroup_size(256)
@@ -36,10 +19,7 @@ fn fc_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     var acc = 0.0;
     for (var f0 = 0u; f0 < f.in_f; f0 += CHUNK) {
         let len = min(CHUNK, f.in_f - f0);
-        for (var i = lid; i < len; i += 256u) {
-            feat[i] = src[n * f.in_f + f0 + i];
-        }
-        workgroupBarrier();
+        stage_features(n, f0, len, lid);
         if o < f.out_f {
             for (var i = s; i < len; i += SLICES) {
                 acc += weights[f.w_off + (f0 + i) * f.out_f + o] * feat[i];

@@ -7,27 +7,10 @@
 // (No `enable subgroups;`: naga 30 rejects it and takes subgroup operations from the device's
 // SUBGROUP feature instead.)
 
-struct Fc {
-    n: u32,
-    in_f: u32,
-    out_f: u32,
-    w_off: u32,
-    b_off: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
+#import fc_staged
 
-@group(0) @binding(0) var<uniform> f: Fc;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-
-const COLS: u32 = 16u;    // classes per workgroup
-const CHUNK: u32 = 1024u; // features staged per round
 const SLOTS: u32 = 64u;   // subgroups per workgroup at most: 256 / the smallest size, 4
 
-var<workgroup> feat: array<f32, 1024>;
 var<workgroup> part: array<f32, 1024>; // COLS * SLOTS
 // Workgroup memory starts zeroed, so the counters need no reset.
 var<workgroup> filed: array<atomic<u32>, 16>;
@@ -43,10 +26,7 @@ fn fc_main(
     var acc: array<f32, 16>;
     for (var f0 = 0u; f0 < f.in_f; f0 += CHUNK) {
         let len = min(CHUNK, f.in_f - f0);
-        for (var i = lid; i < len; i += 256u) {
-            feat[i] = src[n * f.in_f + f0 + i];
-        }
-        workgroupBarrier();
+        stage_features(n, f0, len, lid);
         for (var c = 0u; c < COLS; c++) {
             // Past the last class the last row is read again and its sum dropped: every
             // lane stays in the subgroup operations below.

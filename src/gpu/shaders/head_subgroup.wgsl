@@ -1,5 +1,5 @@
 // Hardware set, where every subgroup has at least 16 lanes: `head_main`'s conv5 + activation
-// + global average pool (appended to pw_tiled.wgsl, whose tiles it shares), with each
+// + global average pool (with pw_tiled.wgsl, whose tiles it shares), with each
 // pixel's split-K sum done by a subgroupShuffleXor butterfly over the `split` lanes holding
 // its slices, instead of two barriers and a serial read of workgroup memory.
 //
@@ -14,6 +14,8 @@
 // whatever subgroups the device makes.
 // (No `enable subgroups;`: naga 30 rejects it and takes subgroup operations from the device's
 // SUBGROUP feature instead.)
+
+#import pw_tiled
 
 var<workgroup> roles_taken: atomic<u32>; // workgroup memory starts zeroed
 var<workgroup> narrow: atomic<u32>;
@@ -67,7 +69,7 @@ fn head_subgroup_main(
         acc = add_bias(d, acc, c0, l.cq);
         for (var j = 0u; j < 4u; j++) {
             if px0 + l.pq + j * d.pq < end {
-                pool += head_act(acc[j], d.act);
+                pool += activate4(acc[j], d.act);
             }
         }
     }
@@ -75,5 +77,5 @@ fn head_subgroup_main(
         red[l.cq * d.pq + l.pq] = pool;
     }
     workgroupBarrier();
-    pool_lanes(d, n, c0, lid);
+    pool_lanes(d, n, c0, lid, d.pq);
 }

@@ -7,21 +7,8 @@
 // of the frame is resized to `out_len`, and output i is resized index i + out_off (the
 // center crop of the eval transform).
 
-struct Axis {
-    src_off: u32,
-    in_len: u32,
-    out_len: u32,
-    out_off: u32,
-}
-
-struct Pre {
-    x: Axis,
-    y: Axis,
-    side: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
+#import Axis
+#import Pre
 
 @group(0) @binding(0) var<uniform> pre: Pre;
 @group(0) @binding(1) var frame: texture_2d<f32>;

@@ -10,41 +10,7 @@
 // transposed to [k][channel] so the 16 weights of a step are 4 workgroup-uniform vec4
 // loads, and the one non-uniform load per step is the pixel's input value.
 
-struct Pw {
-    m: u32,        // output channels
-    k: u32,        // input channels
-    p: u32,        // pixels over the batch
-    ohw: u32,      // pixels per image
-    src_c: u32,
-    src_off: u32,
-    dst_c: u32,
-    out_mul: u32,
-    out_add: u32,
-    w: u32,        // weights [k][mp] in vec4s
-    mp4: u32,      // padded output channels / 4
-    b: u32,        // bias (padded) in vec4s
-    copy_c: u32,   // > 0: copy pass-through channels from src2 (copy_c channels per image)
-    split: u32,    // hardware set only
-    pq: u32,       // hardware set only
-    act: u32,      // head only: conv5's activation
-}
-
-struct Params {
-    pw: array<Pw, 2>,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read> src2: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
-
-var<workgroup> red: array<vec4<f32>, 256>; // head: [4][64] partial pools
-
-// The head's activation after conv5 (`act`: 0 none, as the tutorial's conv5; 1 ReLU).
-fn head_act(v: vec4<f32>, act: u32) -> vec4<f32> {
-    return select(v, max(v, vec4<f32>(0.0)), act == 1u);
-}
+#import pw_io
 
 // The 16 pre-activation outputs of block `ob` at pixel `r` of image `n`.
 fn block(d: Pw, n: u32, r: u32, ob: u32) -> array<vec4<f32>, 4> {
@@ -78,18 +44,15 @@ fn pw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
     let r = pp % d.ohw;
     var acc = block(d, n, r, wg.y);
     for (var j = 0u; j < 16u; j++) {
-        let o = o0 + j;
-        if o >= d.m {
+        if o0 + j >= d.m {
             break;
         }
-        dst[(n * d.dst_c + o * d.out_mul + d.out_add) * d.ohw + r] = max(acc[j / 4u][j % 4u], 0.0);
-        if d.copy_c != 0u {
-            dst[(n * d.dst_c + 2u * o) * d.ohw + r] = src2[(n * d.copy_c + o) * d.ohw + r];
-        }
+        store_unit(d, n, r, o0 + j, acc[j / 4u][j % 4u]);
     }
 }
 
-// Workgroup (image wg.x, channel block wg.y) sums act(conv5) over the image's pixels.
+// Workgroup (image wg.x, channel block wg.y) sums act(conv5) over the image's pixels, 64
+// partial pools per channel quad.
 @compute @workgroup_size(64)
 fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let d = params.pw[0];
@@ -98,24 +61,12 @@ fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
     for (var r = lid; r < d.ohw; r += 64u) {
         var acc = block(d, n, r, wg.y);
         for (var i = 0u; i < 4u; i++) {
-            sum[i] += head_act(acc[i], d.act);
+            sum[i] += activate4(acc[i], d.act);
         }
     }
     for (var i = 0u; i < 4u; i++) {
         red[i * 64u + lid] = sum[i];
     }
     workgroupBarrier();
-    if lid < 4u {
-        var total = vec4<f32>(0.0);
-        for (var t = 0u; t < 64u; t++) {
-            total += red[lid * 64u + t];
-        }
-        total /= f32(d.ohw);
-        for (var j = 0u; j < 4u; j++) {
-            let o = wg.y * 16u + lid * 4u + j;
-            if o < d.m {
-                dst[n * d.dst_c + o] = total[j];
-            }
-        }
-    }
+    pool_lanes(d, n, wg.y * 16u, lid, 64u);
 }

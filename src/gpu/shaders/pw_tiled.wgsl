@@ -1,6 +1,6 @@
 // Hardware set: the last 1x1 + folded BN + ReLU of each branch (stored shuffled, stride-1
 // pass-through copied, as pw.wgsl), and conv5 + its activation + global average pool
-// (`head_main`; where subgroups have 16 lanes or more, head_subgroup.wgsl is appended and
+// (`head_main`; where subgroups have 16 lanes or more, head_subgroup.wgsl, which imports this,
 // runs it instead).
 //
 // Why this shape: a real GPU needs thousands of invocations per dispatch and short serial
@@ -11,47 +11,14 @@
 //   slices are summed through workgroup memory at the end;
 // - weights are staged through workgroup memory, 64 input channels at a time, one vec4
 //   load per invocation, so each weight is read from memory once per workgroup.
-// Small late maps get narrow pixel tiles and a long split (see `pw_tile` in plan.rs).
+// Small late maps get narrow pixel tiles and a long split (see `pw_tile` in plan/tiles.rs).
 
-struct Pw {
-    m: u32,        // output channels
-    k: u32,        // input channels
-    p: u32,        // pixels over the batch
-    ohw: u32,      // pixels per image
-    src_c: u32,
-    src_off: u32,
-    dst_c: u32,
-    out_mul: u32,
-    out_add: u32,
-    w: u32,        // weights [k][mp] in vec4s
-    mp4: u32,      // padded output channels / 4
-    b: u32,        // bias (padded) in vec4s
-    copy_c: u32,   // > 0: copy pass-through channels from src2 (copy_c channels per image)
-    split: u32,    // reduction slices
-    pq: u32,       // pixel quads per tile
-    act: u32,      // head only: conv5's activation
-}
-
-struct Params {
-    pw: array<Pw, 2>,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> weights: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> src: array<f32>;
-@group(0) @binding(3) var<storage, read> src2: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dst: array<f32>;
+#import pw_io
 
 const CQ: u32 = 4u;  // channel quads per tile: 16 output channels
 const KC: u32 = 64u; // input channels of weights staged per round (KC * CQ = 256 vec4s)
 
 var<workgroup> wtile: array<vec4<f32>, 256>; // [KC][CQ]
-var<workgroup> red: array<vec4<f32>, 256>;   // one vec4 per invocation, for the sums
-
-// The head's activation after conv5 (`act`: 0 none, as the tutorial's conv5; 1 ReLU).
-fn head_act(v: vec4<f32>, act: u32) -> vec4<f32> {
-    return select(v, max(v, vec4<f32>(0.0)), act == 1u);
-}
 
 // Where invocation `lid` sits in the tile: pixel quad, channel quad, reduction slice.
 struct Lane {
@@ -159,10 +126,7 @@ fn pw_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index
             if o >= d.m {
                 break;
             }
-            dst[(n * d.dst_c + o * d.out_mul + d.out_add) * d.ohw + r] = max(acc[j][i], 0.0);
-            if d.copy_c != 0u {
-                dst[(n * d.dst_c + 2u * o) * d.ohw + r] = src2[(n * d.copy_c + o) * d.ohw + r];
-            }
+            store_unit(d, n, r, o, acc[j][i]);
         }
     }
 }
@@ -184,30 +148,12 @@ fn head_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
         let acc = tile_sums(d, px0, c0, lid);
         for (var j = 0u; j < 4u; j++) {
             if px0 + l.pq + j * d.pq < end {
-                pool += head_act(acc[j], d.act);
+                pool += activate4(acc[j], d.act);
             }
         }
     }
     // Slice 0 of lane (cq, pq) is lid = cq * pq_count + pq.
     red[lid] = pool;
     workgroupBarrier();
-    pool_lanes(d, n, c0, lid);
-}
-
-// After head_main's (or head_subgroup_main's) barrier: invocation cq < 4 sums the pixel lanes
-// of channel quad cq (red[cq * pq + i]), divides by the pixels and writes the pooled channels.
-fn pool_lanes(d: Pw, n: u32, c0: u32, lid: u32) {
-    if lid < CQ {
-        var total = vec4<f32>(0.0);
-        for (var i = 0u; i < d.pq; i++) {
-            total += red[lid * d.pq + i];
-        }
-        total /= f32(d.ohw);
-        for (var i = 0u; i < 4u; i++) {
-            let o = c0 + lid * 4u + i;
-            if o < d.m {
-                dst[n * d.dst_c + o] = total[i];
-            }
-        }
-    }
+    pool_lanes(d, n, c0, lid, d.pq);
 }

@@ -6,20 +6,8 @@
 // channels computes the 17 x 9 conv outputs under the pool windows into workgroup memory
 // and pools them. Conv weights are read at workgroup-uniform addresses.
 
-struct Stem {
-    n: u32,
-    ih: u32,
-    iw: u32,
-    ch: u32,  // conv output height
-    cw: u32,  // conv output width
-    ph: u32,  // pooled height
-    pw: u32,  // pooled width
-    oc: u32,  // output channels
-    w_off: u32,
-    b_off: u32,
-    act: u32, // 1 ReLU, 2 ReLU6
-    pad1: u32,
-}
+#import Stem
+#import activation
 
 @group(0) @binding(0) var<uniform> s: Stem;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
@@ -83,11 +71,7 @@ fn stem_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_ind
             let x = cx0 + i32(cx);
             let valid = y >= 0 && y < i32(s.ch) && x >= 0 && x < i32(s.cw);
             for (var j = 0u; j < G; j++) {
-                var v = max(acc[j], 0.0);
-                if s.act == 2u {
-                    v = min(v, 6.0);
-                }
-                conv_tile[j * CH * CW + e] = select(0.0, v, valid);
+                conv_tile[j * CH * CW + e] = select(0.0, activate(acc[j], s.act), valid);
             }
         }
         workgroupBarrier();
