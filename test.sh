@@ -43,6 +43,7 @@ WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_relaxed --no-default-features --test ker
 step "page end to end (playwright-core, Debian chromium)"
 build_pkg pkg
 build_pkg_threads pkg-threads
+build_pkg_threads_testing target/pkg-threads-testing # only tests/e2e/threads.test.mjs serves it
 build_pkg_relaxed pkg-relaxed
 # The page and the embed example against the generated pkg/shufflenet_web.d.ts.
 npx tsc -p jsconfig.json

@@ -121,6 +121,18 @@ build_pkg_threads() {
     "$ROOT/target/threads/wasm32-unknown-unknown/release/shufflenet_web.wasm"
 }
 
+# The threaded build with the test hooks (`testing`: `trapCpuThreadForTests`) into DIR (default
+# target/pkg-threads-testing), for the page's e2e test of a CPU thread that traps, which serves
+# it in place of pkg-threads/; never shipped. Built as the threaded tests build the crate
+# (CPU-only, dev profile), so it reuses their artifacts: a release build with other features
+# would write pkg-threads/' own output file.
+build_pkg_threads_testing() {
+  local out="${1:-target/pkg-threads-testing}"
+  threads_cargo build -q --lib --no-default-features --features testing
+  wasm-bindgen --target web --out-dir "$ROOT/$out" \
+    "$ROOT/target/threads/wasm32-unknown-unknown/debug/shufflenet_web.wasm"
+}
+
 # Cargo with the threaded build's flags and target dir: `threads_cargo clippy ...`.
 threads_cargo() {
   setup_threads_toolchain

@@ -7,7 +7,7 @@ pub mod reference;
 pub use fast::probe;
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use fast::start_web_threads;
-#[doc(hidden)]
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[cfg(feature = "testing")]
 pub use fast::trap_a_cpu_thread;
 pub use fast::FastCpu;

@@ -5,17 +5,24 @@
 // thread runs the relaxed-SIMD build where the browser has relaxed SIMD (`?simd=128` keeps
 // pkg/), and pkg/ when that build cannot start; `?simd=relaxed` asks for it, giving up threads.
 // A CPU thread that traps fails its frame at once (no wait for the hang limit) and the engine
-// comes back on one thread, saying why.
+// comes back on one thread, saying why. The pool's worker entry, exported to any script, refuses
+// a slot no CPU thread waits in, and the page's threaded build carries no test hook.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { launch, BASE_URL } from './support/browser.mjs';
 import { waitReady, waitFrames, predictions, backend, messageText, testImageBmp, engineWorker, frames } from './support/page.mjs';
-import { serveWeights } from './support/server.mjs';
+import { serveWeights, ROOT } from './support/server.mjs';
+import { startServer } from '../../tools/serve.mjs';
 
 const LONG = { timeout: 300_000 };
 const PORT = Number(process.env.E2E_PORT ?? 8087) + 6;
 const WEIGHTS_DIR = process.env.WEIGHTS_DIR;
+// The threaded build with the test hooks (`build_pkg_threads_testing` in tools/setup.sh, which
+// test.sh runs): served in place of pkg-threads/ to the one test that makes a CPU thread trap.
+const PKG_THREADS_TESTING = join(ROOT, 'target/pkg-threads-testing');
 
 let browser;
 // What one thread of pkg/ shows, to compare every other run with.
@@ -127,13 +134,69 @@ test('one thread falls back to pkg/ when the relaxed build cannot start (and say
   assert.equal(bad.badge.name, 'cpu-relaxed', bad.logs);
 });
 
-test('a CPU thread that traps: the engine fails at once and comes back on one thread, saying why', LONG, async () => {
+test('the pool worker entry refuses a slot no CPU thread waits in, and the pool runs on; no test hook ships', LONG, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
   try {
     await page.goto(`${BASE_URL}?width=0.5&backend=cpu&threads=2`); // the fake camera streams
+    await waitReady(page);
+    await waitFrames(page, 3, { from: 0 });
+    assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
+    // In the engine's worker, which started the one other thread (slot 0, taken when it joined):
+    // a spent slot, one never handed out, and -1 (4294967295 once wasm-bindgen makes it a u32).
+    const tried = await engineWorker(page).evaluate(async () => {
+      const pkg = await import(new URL('../pkg-threads/shufflenet_web.js', self.location.href).href);
+      const tries = [0, 1, -1].map((slot) => {
+        let joined = false;
+        try {
+          pkg.cpuPoolWorker(slot, () => {
+            joined = true;
+          });
+          return { slot, error: null, joined };
+        } catch (e) {
+          return { slot, error: String(e?.message ?? e), joined };
+        }
+      });
+      return { tries, hook: typeof pkg.trapCpuThreadForTests };
+    });
+    const refused = [[0, 0], [1, 1], [-1, 4294967295]].map(([slot, asU32]) => ({
+      slot,
+      error: `no CPU thread is waiting in slot ${asU32}`,
+      joined: false,
+    }));
+    assert.deepEqual(tried.tries, refused);
+    assert.equal(tried.hook, 'undefined', 'pkg-threads/ ships without trapCpuThreadForTests');
+    // The pool is untouched: frames go on, on both threads.
+    await waitFrames(page, 3, { from: await frames(page) });
+    assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
+    assert.equal(await page.evaluate(() => document.body.dataset.restarts), undefined, 'no restart');
+  } catch (err) {
+    err.message += `\n--- page log ---\n${logs.join('\n')}`;
+    throw err;
+  } finally {
+    await context.close();
+  }
+});
+
+test('a CPU thread that traps: the engine fails at once and comes back on one thread, saying why', LONG, async () => {
+  assert.ok(WEIGHTS_DIR, 'WEIGHTS_DIR names the weights the page server uses');
+  assert.ok(
+    existsSync(join(PKG_THREADS_TESTING, 'shufflenet_web.js')),
+    `${PKG_THREADS_TESTING} is missing: build it with tools/setup.sh's build_pkg_threads_testing`,
+  );
+  // Its own server (a free port), with the test build as pkg-threads/.
+  const server = await startServer({
+    root: ROOT,
+    mounts: { weights: WEIGHTS_DIR, 'pkg-threads': PKG_THREADS_TESTING },
+  });
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  try {
+    await page.goto(`${server.url}/?width=0.5&backend=cpu&threads=2`); // the fake camera streams
     await waitReady(page);
     await waitFrames(page, 3, { from: 0 });
     assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
@@ -166,5 +229,6 @@ test('a CPU thread that traps: the engine fails at once and comes back on one th
     throw err;
   } finally {
     await context.close();
+    await server.close();
   }
 });

@@ -121,17 +121,26 @@ impl Conv3x3 {
         );
         let (xp, yp) = (Shared(x.as_ptr() as *mut f32), Shared(y.as_mut_ptr()));
         let map = InputMap { h, w, xs, ow };
-        // SAFETY: every tap pointer is an input pixel inside the checked `x` or the zero row,
-        // every store a slot below `out_extent` of a checked output pixel, and each part
-        // writes only the pixels of its own range.
         pool.split(
             pixels,
             MR,
             MIN_PART_MACS.div_ceil(self.macs.max(1)),
+            // SAFETY: `run_pixels`' contract, from the asserts above: `x` holds the `h x w`
+            // input pixels of `xs >= zeros.len()` floats, `y` the `pixels` output pixels of
+            // `ys >= out_extent` floats; `part` is within `0..pixels`, and the split gives
+            // each pixel to one part. `x` and `y` stay borrowed until the split returns.
             |part| unsafe { self.run_pixels(xp.ptr(), map, part, yp.ptr(), ys) },
         );
     }
 
+    /// Output pixels `pixels` (row-major, `map.ow` per row), every group.
+    ///
+    /// # Safety
+    /// `x` is valid for reading `map.h x map.w` pixels of `map.xs` floats, with `map.xs` at
+    /// least `self.zeros.len()` (one past the largest input slot). `y` is valid for writing
+    /// output pixels `0..pixels.end` of `ys` floats, with `ys` at least `self.out_extent`
+    /// (one past the largest output slot), and `pixels.end <= out_size(map.h) * map.ow`. No
+    /// other thread reads or writes output pixels `pixels` meanwhile.
     unsafe fn run_pixels(
         &self,
         x: *const f32,
@@ -164,6 +173,10 @@ impl Conv3x3 {
     }
 
     /// Output pixels `p..p + R` of group `g`, column blocks `blocks`.
+    ///
+    /// # Safety
+    /// `run_pixels`' contract for pixels `p..p + R`; `g` is one of `self.groups` and
+    /// `blocks` within `0..g.blocks`.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     unsafe fn tiles<const R: usize>(
@@ -217,6 +230,11 @@ struct InputMap {
 
 /// The register tile: `R` pixels x `NR` channels of column block `b`, over 9 taps x `k`
 /// inputs. Out of line so the K loop gets the registers to itself.
+///
+/// # Safety
+/// `b < g.blocks` (the bias and panel reads then stay inside `g`'s vectors). Each tap pointer
+/// is valid for reading one float at every offset the K loop reads: `0..g.k`, or with
+/// `GATHER` each entry of `gather`, which has at least `g.k` entries.
 #[inline(never)]
 unsafe fn tile<const R: usize, const GATHER: bool>(
     g: &Group,

@@ -74,7 +74,9 @@ impl Depthwise {
         let min_rows = MIN_PART_MACS.div_ceil(9 * self.width * ow.max(1));
         pool.split(oh, 1, min_rows, |rows| {
             for oy in rows {
-                // SAFETY: row `oy` of the checked output, written by this part alone.
+                // SAFETY: `oy < oh`, so row `oy` (`ow * ys` floats from `oy * ow * ys`) lies in
+                // `y`, asserted to hold `oh * ow * ys`. The split gives each row to one part, so
+                // this is the only reference to it, and `y`'s borrow outlives the split.
                 let row =
                     unsafe { core::slice::from_raw_parts_mut(y.ptr().add(oy * ow * ys), ow * ys) };
                 self.row(x, (h, w, xs), row, ys, oy, ow);
@@ -93,12 +95,16 @@ impl Depthwise {
         ow: usize,
     ) {
         let s = self.stride;
+        debug_assert!(xs >= self.width && ys >= self.width);
+        debug_assert!(x.len() >= h * w * xs && row.len() >= ow * ys);
         let (inner_y, inner_x) = (interior(h, out_size(h, s), s), interior(w, ow, s));
         let mut ox = 0;
         while ox < ow {
             if inner_y.contains(&oy) && ox == inner_x.start && !inner_x.is_empty() {
-                // SAFETY: interior pixels read only rows oy*s-1..=oy*s+1 and columns
-                // ox*s-1..=ox*s+1, all inside the checked input.
+                // SAFETY: `oy` and `inner_x` are interior rows and columns of this `h x w`
+                // input; `run`, our only caller, asserted that `x` holds its `h x w` pixels
+                // and that `xs` and `ys` are at least `self.width`, and `row` is its output
+                // row of `ow >= inner_x.end` pixels of `ys` floats.
                 unsafe { self.interior_run(x, w, xs, row, ys, oy, inner_x.clone()) };
                 ox = inner_x.end;
             } else {
@@ -108,6 +114,14 @@ impl Depthwise {
         }
     }
 
+    /// Output pixels `cols` of row `oy`, whose 3x3 windows lie inside the input: no padding,
+    /// no bounds checks.
+    ///
+    /// # Safety
+    /// For an input of `h` rows: `x` holds at least `h x w` pixels of `xs` floats, `oy` is in
+    /// `interior(h, _, s)` and `cols` in `interior(w, _, s)` (so every window row and column
+    /// read is inside the input); `row` holds at least `cols.end` pixels of `ys` floats; `xs`
+    /// and `ys` are at least `self.width`, the floats read and written per pixel.
     #[allow(clippy::too_many_arguments)]
     unsafe fn interior_run(
         &self,

@@ -69,16 +69,22 @@ impl Head {
 
 /// Mean over pixels of `stride` floats (a multiple of 4).
 fn average(x: &[f32], stride: usize, out: &mut [f32]) {
+    assert!(
+        stride % LANES == 0 && out.len() >= stride,
+        "average: stride {stride}, output {}",
+        out.len()
+    );
     let pixels = x.len() / stride;
     let scale = F4::splat(1.0 / pixels as f32);
     for c in (0..stride).step_by(LANES) {
         let mut sum = F4::splat(0.0);
         for p in 0..pixels {
-            // SAFETY: `p * stride + c + 4 <= x.len()` as `stride` is a multiple of 4.
+            // SAFETY: `c + 4 <= stride` (`c` steps by 4 below `stride`, a multiple of 4), and
+            // `p < x.len() / stride`, so `p * stride + c + 4 <= x.len()`.
             sum = sum.add(unsafe { F4::load(x.as_ptr().add(p * stride + c)) });
         }
         let mean = F4::splat(0.0).mul_add(sum, scale);
-        // SAFETY: `c + 4 <= stride == out.len()`.
+        // SAFETY: `c + 4 <= stride <= out.len()` (asserted above).
         unsafe { mean.store(out.as_mut_ptr().add(c)) };
     }
 }

@@ -24,8 +24,8 @@ use pool::Pool;
 /// to the threads a `FastCpu` may use from then on.
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use pool::web::start as start_web_threads;
-#[doc(hidden)]
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+#[cfg(feature = "testing")]
 pub use pool::web::trap_a_cpu_thread;
 
 pub struct FastCpu {

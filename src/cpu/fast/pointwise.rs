@@ -170,18 +170,30 @@ impl Pointwise {
             c.len() >= (rows - 1) * c_stride + self.out_extent,
             "pointwise output too short"
         );
+        // Pixels that overlap in `c` would be written by two parts at once.
+        assert!(
+            rows == 1 || c_stride >= self.out_extent,
+            "pointwise output pixels overlap"
+        );
         let (a, c) = (Shared(a.as_ptr() as *mut f32), Shared(c.as_mut_ptr()));
-        // SAFETY: rows and slots were checked against the slice lengths above, and each
-        // part writes only the pixels of its own range.
         pool.split(
             rows,
             MR,
             MIN_PART_MACS.div_ceil(self.k * self.blocks * NR),
+            // SAFETY: `run_rows`' contract, from the asserts above: `a` and `c` hold `rows`
+            // pixels of `a_stride` / `c_stride` floats up to the last one's extent, and output
+            // pixels do not overlap; `part` is within `0..rows`, and the split gives each pixel
+            // to one part. `a` and `c` stay borrowed until the split returns.
             |part| unsafe { self.run_rows(a.ptr(), a_stride, part, c.ptr(), c_stride) },
         );
     }
 
     /// Pixels `rows` of a checked `run`.
+    ///
+    /// # Safety
+    /// For every pixel `p < rows.end`: `a` is valid for reading `self.in_extent` floats at
+    /// `p * a_stride`, and `c` for writing `self.out_extent` floats at `p * c_stride`. No other
+    /// thread reads or writes the output floats of pixels `rows` meanwhile.
     unsafe fn run_rows(
         &self,
         a: *const f32,
@@ -212,6 +224,9 @@ impl Pointwise {
     }
 
     /// Pixels `p..p + R` for the given column blocks.
+    ///
+    /// # Safety
+    /// `run_rows`' contract for pixels `p..p + R`, and `blocks` within `0..self.blocks`.
     #[inline(always)]
     unsafe fn tiles<const R: usize>(
         &self,
@@ -239,6 +254,12 @@ impl Pointwise {
 
     /// The register tile: `R` pixels x `NR` channels of column block `b`. Kept out of line
     /// so the K loop gets the registers to itself (inlined, the row pointers spill).
+    ///
+    /// # Safety
+    /// `b < self.blocks` (the bias and panel reads then stay inside their vectors). Each row
+    /// pointer is valid for reading one float at every offset the K loop reads: `0..self.k`,
+    /// or with `GATHER` each entry of `gather`, which has at least `self.k` entries (all below
+    /// `self.in_extent`, like `0..self.k` without a gather).
     #[inline(never)]
     unsafe fn tile<const R: usize, const GATHER: bool>(
         &self,

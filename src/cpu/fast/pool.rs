@@ -134,9 +134,13 @@ impl Pool {
 /// A raw pointer shared by the parts of a split, each writing only its own range.
 #[derive(Clone, Copy)]
 pub struct Shared<T>(pub *mut T);
-// SAFETY: the splits hand disjoint ranges to the threads; see each use.
-unsafe impl<T> Sync for Shared<T> {}
-unsafe impl<T> Send for Shared<T> {}
+// SAFETY: a `Shared` is only an address: the threads of a split get nothing through it but
+// by dereferencing it, which takes an `unsafe` block, each of which states why the parts touch
+// disjoint ranges (or only read). `T: Send + Sync`, so its values may be written and read
+// from any thread.
+unsafe impl<T: Send + Sync> Sync for Shared<T> {}
+// SAFETY: as for `Sync` above: sending the address sends no `T`.
+unsafe impl<T: Send + Sync> Send for Shared<T> {}
 
 impl<T> Shared<T> {
     /// Through a method, so closures capture the `Sync` wrapper, not its raw field.
@@ -187,8 +191,11 @@ mod workers {
         job: UnsafeCell<Option<Job<'static>>>,
     }
 
-    // SAFETY: `job` is written only by the caller while no part is claimed or running, and
-    // read only by a thread that has claimed a part of the job (the caller waits for it).
+    // SAFETY: `job` is the only field that is not `Sync` (`fault` is, see `web::Fault`). It
+    // is written only by `Workers::run`, under its `running` lock, before it publishes an
+    // epoch and after every part of it is done or lost, so while no thread can hold a part;
+    // and it is read only by a thread holding a claimed part of the current epoch, whose
+    // claim (Acquire on `ticket`) saw the write published before that epoch (SeqCst store).
     unsafe impl Sync for State {}
 
     impl State {
@@ -222,7 +229,9 @@ mod workers {
         ) -> Option<Box<dyn Any + Send>> {
             let mut first = None;
             while let Some(i) = self.claim(epoch, parts) {
-                // SAFETY: see `State::job`: our claimed part keeps the job alive.
+                // SAFETY: we hold part `i` of job `epoch`, claimed above: its caller wrote `job`
+                // before publishing the epoch, and clears it only once our part is done
+                // (`done`, below), so it is `Some` and its closure alive (see `State`'s `Sync`).
                 let job = unsafe { *self.job.get() }.expect("a claimed part has a job");
                 busy.inspect(|b| b.store(1, Relaxed));
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| job(i))) {
@@ -325,11 +334,17 @@ mod workers {
             let s = &*self.state;
             // A failed pool publishes nothing more: its dead thread's part would never end.
             s.failed()?;
-            // SAFETY: the lifetime is erased only until this function returns, and it
-            // returns only after every part is done, so no thread holds the job any more.
+            // SAFETY: only the lifetime changes. `job` stays borrowed until this function
+            // returns, and the `State::job` that holds the erased copy is cleared below, after
+            // every part is done or lost, so no thread calls it once `job`'s borrow ends (a
+            // panic in our own part is caught by `run_parts`, so we reach the clearing).
             let erased: Job<'static> = unsafe { std::mem::transmute(job) };
+            // SAFETY: no thread holds a part (the last job's parts were all done or lost
+            // before its `run` returned, and `running` keeps other callers out), and no part
+            // of the new epoch can be claimed before the `ticket` store below publishes it.
             unsafe { *s.job.get() = Some(erased) };
-            s.parts.store(parts, Relaxed);
+            // Release: a worker that sees this count sees the last epoch closed (below).
+            s.parts.store(parts, Release);
             s.done.store(0, Relaxed);
             let epoch = (s.ticket.load(Relaxed) >> 32) + 1;
             s.ticket.store(epoch << 32, SeqCst);
@@ -339,6 +354,14 @@ mod workers {
             }
             let mine = s.run_parts(epoch, parts, None);
             wait(|| s.done.load(Acquire) + s.lost() == parts);
+            // Closes the epoch: no part left to claim, whatever count a worker read. A late
+            // worker that read this epoch and then the next job's count (`parts`, stored after
+            // this) would otherwise claim a part past this job's end and run the next job.
+            s.ticket.store(epoch << 32 | PART_MASK, SeqCst);
+            // SAFETY: every part is done (each thread's `done` increment, Release, comes after
+            // its last use of the job, and we saw it with Acquire) or lost (its Web Worker
+            // trapped and runs nothing more), and no part is left to claim: no thread reads
+            // `job` until the next `run` publishes another epoch.
             unsafe { *s.job.get() = None };
             let panicked = s.panicked.swap(false, Relaxed);
             if let Some(p) = mine {
@@ -372,7 +395,7 @@ mod workers {
     /// The caller's locks spin instead of sleeping: a browser's main thread may not block
     /// (a wasm `memory.atomic.wait` traps there), and the workers hold these locks only
     /// for a few instructions.
-    fn lock(m: &Mutex<()>) -> MutexGuard<'_, ()> {
+    pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
         loop {
             match m.try_lock() {
                 Ok(g) => return g,
@@ -419,7 +442,8 @@ mod workers {
             if s.stop.load(SeqCst) {
                 return;
             }
-            // A late worker may read the next job's count: its claims on this epoch fail.
+            // A late worker may read the next job's count: its claims on this epoch fail, as
+            // `run` closes an epoch before storing the next count (Release, seen here).
             let parts = s.parts.load(Acquire);
             s.run_parts(seen, parts, busy);
         }

@@ -87,10 +87,12 @@ mod imp {
     #[derive(Clone, Copy)]
     pub struct F4(__m128);
 
-    // SSE is part of the x86_64 baseline, so these intrinsics are always available.
+    // SSE is part of the x86_64 baseline, so these intrinsics are always available: the
+    // `unsafe` blocks below stand only for that target feature, unless they say more.
     impl F4 {
         #[inline(always)]
         pub fn splat(v: f32) -> F4 {
+            // SAFETY: SSE is enabled on every x86_64; registers only, no memory.
             F4(unsafe { _mm_set1_ps(v) })
         }
         /// # Safety
@@ -114,24 +116,30 @@ mod imp {
         }
         #[inline(always)]
         pub fn add(self, o: F4) -> F4 {
+            // SAFETY: SSE is enabled on every x86_64; registers only, no memory.
             F4(unsafe { _mm_add_ps(self.0, o.0) })
         }
         /// `self + a * b`, unfused like the wasm build.
         #[inline(always)]
         pub fn mul_add(self, a: F4, b: F4) -> F4 {
+            // SAFETY: SSE is enabled on every x86_64; registers only, no memory.
             F4(unsafe { _mm_add_ps(self.0, _mm_mul_ps(a.0, b.0)) })
         }
         #[inline(always)]
         pub fn max(self, o: F4) -> F4 {
+            // SAFETY: SSE is enabled on every x86_64; registers only, no memory.
             F4(unsafe { _mm_max_ps(self.0, o.0) })
         }
         #[inline(always)]
         pub fn min(self, o: F4) -> F4 {
+            // SAFETY: SSE is enabled on every x86_64; registers only, no memory.
             F4(unsafe { _mm_min_ps(self.0, o.0) })
         }
         #[inline(always)]
         pub fn to_array(self) -> [f32; 4] {
             let mut a = [0.0; 4];
+            // SAFETY: SSE is enabled on every x86_64, and `a` has room for the 4 floats stored
+            // (`storeu`: any alignment).
             unsafe { _mm_storeu_ps(a.as_mut_ptr(), self.0) };
             a
         }

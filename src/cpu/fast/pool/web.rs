@@ -7,17 +7,21 @@
 //! Started once per wasm instance (`start`), because a Web Worker starts only after its
 //! parent yields to the event loop: a pool made inside a frame could never wait for its
 //! workers. Every `Pool` made afterwards shares them, until one of them dies (`Fault`).
+//!
+//! A worker joins by the index of its slot in `JOINING`, never by an address: the glue's
+//! `cpuPoolWorker` is exported to any script on the page, and a number from JavaScript must
+//! not become a pointer.
 
 use std::cell::{Cell, UnsafeCell};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+use std::sync::atomic::{AtomicU32, Ordering::*};
 use std::sync::{Arc, Mutex, Once};
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::workers::{work, State, Workers};
-use super::{Pool, ThreadFailed};
+use super::workers::{lock, work, State, Workers};
+use super::ThreadFailed;
 
 /// How long a worker may take to fetch the glue and instantiate the module.
 const START_TIMEOUT_MS: u32 = 20_000;
@@ -29,8 +33,7 @@ extern "C" {
         glue: &str,
         module: &JsValue,
         memory: &JsValue,
-        start: u32,
-        fault: u32,
+        slot: u32,
         name: &str,
         timeout_ms: u32,
     ) -> js_sys::Promise;
@@ -46,13 +49,26 @@ extern "C" {
 /// The workers `start` started, shared by every pool made afterwards.
 static STARTED: Mutex<Option<Arc<Workers>>> = Mutex::new(None);
 
-/// What a worker needs to join: the pool's state. Boxed, and passed to the worker as a
-/// pointer into the shared memory. worker.js reads `busy` (first: `repr(C)`) after a trap.
-#[repr(C)]
+/// What a worker needs to join: the pool's state, and its own `busy` flag. Boxed, so that
+/// `busy` keeps its address from `start` until the worker is done with it: worker.js reads it
+/// after a trap.
 struct Start {
     /// 1 while the worker runs a part (`State::run_parts`).
     busy: AtomicU32,
     state: Arc<State>,
+}
+
+/// The table of workers spawned and not joined yet: `start` puts each worker's `Start` in a
+/// slot and sends the worker the slot's index; the worker takes it out (`cpu_pool_worker`).
+/// Slots are never reused, so an index names one worker for the instance's whole life, and a
+/// stale or made-up index finds an empty slot or none. Locked by spinning (`lock`): `start`
+/// may run on a thread that must not block.
+static JOINING: Mutex<Vec<Option<Box<Start>>>> = Mutex::new(Vec::new());
+
+/// Takes the `Start` waiting in `slot`, if any: each is taken once.
+fn take_slot(slot: u32) -> Option<Box<Start>> {
+    let mut joining = lock(&JOINING);
+    joining.get_mut(slot as usize).and_then(Option::take)
 }
 
 /// Bytes of a fault's message kept (longer ones are cut, here and in worker.js).
@@ -74,6 +90,11 @@ pub struct Fault {
     message_len: AtomicU32,
     message: UnsafeCell<[u8; MESSAGE_BYTES]>,
 }
+
+// SAFETY: `message` is the only field that is not atomic, and it is shared by the protocol
+// on `message_len` (see `record` and `check`): one writer, after an exchange from 0 only one
+// thread can win, then readers once the length is published.
+unsafe impl Sync for Fault {}
 
 impl Default for Fault {
     fn default() -> Fault {
@@ -99,7 +120,10 @@ impl Fault {
         while !text.is_char_boundary(len) {
             len -= 1;
         }
-        // SAFETY: `WRITING` gives this thread alone the message until it stores the length.
+        // SAFETY: our exchange of `message_len` from 0 to `WRITING` succeeded, and only the
+        // one thread that makes it (here, or worker.js's `reportTrap`) touches `message`, until
+        // it stores the length; `check` reads `message` only after that store. So this is the
+        // only reference to it.
         let message: &mut [u8; MESSAGE_BYTES] = unsafe { &mut *self.message.get() };
         message[..len].copy_from_slice(&text.as_bytes()[..len]);
         self.message_len.store(len as u32 + 1, Release);
@@ -118,7 +142,9 @@ impl Fault {
                 n => break (n - 1) as usize,
             }
         };
-        // SAFETY: written once, before `message_len` was published (Acquire above).
+        // SAFETY: `message_len` holds a length, stored (Release here, `Atomics.store` in
+        // worker.js) after the message was written, and our Acquire load saw it. The writer is
+        // done, and no other will come: `message_len` never goes back to 0. Shared reads only.
         let message: &[u8; MESSAGE_BYTES] = unsafe { &*self.message.get() };
         let bytes = &message[..len.min(MESSAGE_BYTES)];
         Err(ThreadFailed {
@@ -150,7 +176,10 @@ fn record_worker_panics() {
                     Some(at) => format!("{what} (at {at})"),
                     None => what.to_owned(),
                 };
-                // SAFETY: the worker's `Start` keeps its pool's state alive while it runs.
+                // SAFETY: `fault` is not null only on a pool worker inside `cpu_pool_worker`,
+                // between its two `WORKER_FAULT.set`s: it holds its `Start`, whose `Arc<State>`
+                // owns this `Fault`, and a panic on this thread runs the hook before anything
+                // is dropped.
                 unsafe { &*fault }.record(&text);
             }
             previous(info);
@@ -165,8 +194,9 @@ pub fn started() -> Option<Arc<Workers>> {
 }
 
 /// Starts `threads - 1` Web Workers (the caller is the first thread) and resolves once each
-/// has instantiated the module. Once started, the count stays: a later call for as many
-/// threads or fewer resolves at once, for more it fails. Returns the threads a pool may use.
+/// has instantiated the module and joined. Once started, the count stays: a later call for as
+/// many threads or fewer resolves at once, for more it fails. Returns the threads a pool may
+/// use.
 pub async fn start(threads: usize) -> Result<usize, String> {
     if let Some(w) = started() {
         return if threads <= w.len() + 1 {
@@ -183,23 +213,37 @@ pub async fn start(threads: usize) -> Result<usize, String> {
     }
     record_worker_panics();
     let workers = Workers::unstarted(threads - 1);
+    let slots: Vec<u32> = {
+        let mut joining = lock(&JOINING);
+        (1..threads)
+            .map(|_| {
+                let slot = u32::try_from(joining.len())
+                    .map_err(|_| "too many CPU threads started".to_owned())?;
+                joining.push(Some(Box::new(Start {
+                    busy: AtomicU32::new(0),
+                    state: workers.state().clone(),
+                })));
+                Ok(slot)
+            })
+            .collect::<Result<_, String>>()?
+    };
     let (module, memory) = (wasm_bindgen::module(), wasm_bindgen::memory());
     let glue = GLUE_URL.with(|u| u.clone());
-    let pending: Vec<_> = (1..threads)
-        .map(|index| {
-            let start = Box::new(Start {
-                busy: AtomicU32::new(0),
-                state: workers.state().clone(),
-            });
-            let name = format!("shufflenet-cpu-{index}");
-            let fault = workers.state().fault() as *const Fault as u32;
-            let ptr = Box::into_raw(start) as u32;
-            spawn_pool_worker(&glue, &module, &memory, ptr, fault, &name, START_TIMEOUT_MS)
+    let pending: Vec<_> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, &slot)| {
+            let name = format!("shufflenet-cpu-{}", i + 1);
+            let spawned = spawn_pool_worker(&glue, &module, &memory, slot, &name, START_TIMEOUT_MS);
+            (slot, spawned)
         })
         .collect();
-    for p in pending {
-        // On failure `workers` is dropped: the workers that did start see `stop` and exit.
-        JsFuture::from(p).await.map_err(|e| {
+    for (slot, spawned) in pending {
+        // On failure `workers` is dropped: the workers that did join see `stop` and exit.
+        // The failed one never will (worker.js terminated it, or it could not instantiate
+        // or join): its `Start` goes now.
+        JsFuture::from(spawned).await.map_err(|e| {
+            drop(take_slot(slot));
             e.dyn_ref::<js_sys::Error>()
                 .map(|e| String::from(e.message()))
                 .unwrap_or_else(|| format!("{e:?}"))
@@ -209,16 +253,29 @@ pub async fn start(threads: usize) -> Result<usize, String> {
     Ok(threads)
 }
 
-/// A worker's entry (called by `worker.js` after it instantiated the module): claims parts
-/// of every job until the pool stops. A trap leaves `start` to worker.js (never freed).
+/// A worker's entry, called by `worker.js` once it has instantiated the module: takes the
+/// `Start` waiting in `slot` of `JOINING`, then calls `joined(busy, fault)` with the
+/// addresses worker.js writes to if this worker traps (its `Start::busy` and its pool's
+/// `Fault`, both alive as long as the worker holds its `Start`, and forever after a trap,
+/// which frees nothing), then claims parts of every job until the pool stops.
+///
+/// Any script on the page can call this export with any number: a slot that holds no
+/// `Start` (out of range, or taken already) is an error, thrown before anything else
+/// happens. So is a `joined` that throws; the worker has then not joined.
 #[doc(hidden)]
 #[wasm_bindgen(js_name = cpuPoolWorker)]
-pub fn cpu_pool_worker(start: u32) {
-    // SAFETY: `start` is the pointer `start` boxed for this worker alone.
-    let start = unsafe { Box::from_raw(start as *mut Start) };
+pub fn cpu_pool_worker(slot: u32, joined: &js_sys::Function) -> Result<(), JsError> {
+    let start = take_slot(slot)
+        .ok_or_else(|| JsError::new(&format!("no CPU thread is waiting in slot {slot}")))?;
+    let busy = &start.busy as *const AtomicU32 as u32;
+    let fault = start.state.fault() as *const Fault as u32;
+    joined
+        .call2(&JsValue::NULL, &busy.into(), &fault.into())
+        .map_err(|e| JsError::new(&format!("the CPU thread could not join: {e:?}")))?;
     WORKER_FAULT.set(start.state.fault());
     work(&start.state, Some(&start.busy));
     WORKER_FAULT.set(std::ptr::null());
+    Ok(())
 }
 
 /// Ends the caller of a failed pool with a `WebAssembly.RuntimeError` carrying `e`: fatal,
@@ -227,15 +284,17 @@ pub fn fail(e: &ThreadFailed) -> ! {
     wasm_bindgen::throw_val(js_sys::WebAssembly::RuntimeError::new(&e.to_string()).into())
 }
 
-/// Test hook: a split on `threads` threads in which a worker, never the caller, panics in
-/// the middle of its part, which traps its Web Worker. Returns what the caller got: the
+/// Test hook (the `testing` feature: tests/threads.rs, and the package the page's e2e test
+/// builds for it): a split on `threads` threads in which a worker, never the caller, panics
+/// in the middle of its part, which traps its Web Worker. Returns what the caller got: the
 /// pool's `ThreadFailed`, or `Ok` when no worker took a part within 5 s.
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub fn trap_a_cpu_thread(threads: usize) -> Result<(), ThreadFailed> {
+    use std::sync::atomic::AtomicBool;
     thread_local!(static CALLER: Cell<bool> = const { Cell::new(false) });
     let trapping = AtomicBool::new(false);
     CALLER.set(true);
-    let result = Pool::new(threads).try_split(2, 1, 1, |_| {
+    let result = super::Pool::new(threads).try_split(2, 1, 1, |_| {
         if !CALLER.get() {
             trapping.store(true, SeqCst);
             panic!("a deliberate fault in a CPU thread (test hook)");
@@ -251,8 +310,9 @@ pub fn trap_a_cpu_thread(threads: usize) -> Result<(), ThreadFailed> {
 }
 
 /// `trap_a_cpu_thread` for the page's end-to-end test (tests/e2e/threads.test.mjs calls it
-/// inside the engine's worker; the page never does): resolves to the caller's error message.
-#[doc(hidden)]
+/// inside the engine's worker, on the package test.sh builds with `testing` and the test
+/// serves in place of pkg-threads/): resolves to the caller's error message.
+#[cfg(feature = "testing")]
 #[wasm_bindgen(js_name = trapCpuThreadForTests)]
 pub fn trap_cpu_thread_for_tests(threads: usize) -> Option<String> {
     trap_a_cpu_thread(threads).err().map(|e| e.to_string())

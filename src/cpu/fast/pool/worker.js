@@ -1,21 +1,25 @@
 // The fast CPU pool's Web Workers (see web.rs). This file is both the spawner, which the
 // wasm-bindgen glue imports, and the script each worker runs: a worker named
 // "shufflenet-cpu-N" imports the glue, instantiates the same module on the same shared
-// memory, says it is ready, then runs its part of every job inside wasm until the pool stops.
+// memory, joins the pool through the slot its spawner gave it, says it is ready, then runs its
+// part of every job inside wasm until the pool stops.
 // If it traps (a panic: the build aborts on panic), it tells the caller through the shared
 // memory (web.rs `Fault`) and closes.
 
 const PREFIX = 'shufflenet-cpu-';
 
-// web.rs `Fault`, in 4-byte words from its address, and `Start::busy`.
+// web.rs `Fault`, in 4-byte words from its address.
 const FAULT_LOST = 0;
 const FAULT_MESSAGE_LEN = 1;
 const FAULT_MESSAGE = 8; // bytes
 const FAULT_MESSAGE_BYTES = 240;
 const WRITING = -1; // u32::MAX
-const START_BUSY = 0;
 
-export function spawnPoolWorker(glue, module, memory, start, fault, name, timeoutMs) {
+/**
+ * Starts the worker that joins the pool through `slot` (web.rs `JOINING`: an index, never an
+ * address). Resolves once it has joined, rejects if it cannot load, instantiate or join.
+ */
+export function spawnPoolWorker(glue, module, memory, slot, name, timeoutMs) {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL(import.meta.url), { type: 'module', name });
     const fail = (why) => {
@@ -36,12 +40,12 @@ export function spawnPoolWorker(glue, module, memory, start, fault, name, timeou
       ev.preventDefault();
       fail(ev.message || 'the worker failed to load');
     };
-    worker.postMessage({ glue, module, memory, start, fault });
+    worker.postMessage({ glue, module, memory, slot });
   });
 }
 
 if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScope && self.name.startsWith(PREFIX)) {
-  self.onmessage = async ({ data: { glue, module, memory, start, fault } }) => {
+  self.onmessage = async ({ data: { glue, module, memory, slot } }) => {
     let wasm;
     let glueModule;
     try {
@@ -51,11 +55,24 @@ if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScop
       self.postMessage(`could not instantiate the module: ${e?.message ?? e}`);
       return;
     }
-    self.postMessage('ready');
+    // Where this worker's `busy` flag and its pool's `Fault` live, from web.rs once the worker
+    // holds its slot's `Start` (which keeps both alive): set last in `joined`, so only a call
+    // that went on to run the pool's jobs can have set it.
+    let joined = null;
     try {
-      glueModule.cpuPoolWorker(start); // returns when the pool stops
+      // Returns when the pool stops.
+      glueModule.cpuPoolWorker(slot, (busy, fault) => {
+        self.postMessage('ready');
+        joined = { busy, fault };
+      });
     } catch (err) {
-      reportTrap(memory, start, fault, err);
+      if (joined) {
+        reportTrap(memory, joined, err);
+      } else {
+        // Refused before joining (no such slot): the instance is sound, this thread's share goes.
+        self.postMessage(`could not join the pool: ${err?.message ?? err}`);
+        wasm.__wbindgen_thread_destroy?.();
+      }
       self.close();
       return;
     }
@@ -67,9 +84,10 @@ if (typeof WorkerGlobalScope !== 'undefined' && self instanceof WorkerGlobalScop
 /**
  * Records a trap in the pool's `Fault` (the first message wins) and, when it came in the middle
  * of a part, counts that part lost: the caller, spinning on the same memory, then stops waiting
- * for it. Plain `Atomics` on the buffer: the trapped instance is never called again.
+ * for it. Plain `Atomics` on the buffer: the trapped instance is never called again. The trap
+ * left the worker's `Start` and its pool's state unfreed, so both addresses are still theirs.
  */
-function reportTrap(memory, start, fault, err) {
+function reportTrap(memory, { busy, fault }, err) {
   const words = new Int32Array(memory.buffer);
   const at = fault / 4;
   if (Atomics.compareExchange(words, at + FAULT_MESSAGE_LEN, 0, WRITING) === 0) {
@@ -78,5 +96,5 @@ function reportTrap(memory, start, fault, err) {
     new Uint8Array(memory.buffer, fault + FAULT_MESSAGE, FAULT_MESSAGE_BYTES).set(text);
     Atomics.store(words, at + FAULT_MESSAGE_LEN, text.length + 1);
   }
-  if (Atomics.load(words, start / 4 + START_BUSY) !== 0) Atomics.add(words, at + FAULT_LOST, 1);
+  if (Atomics.load(words, busy / 4) !== 0) Atomics.add(words, at + FAULT_LOST, 1);
 }
