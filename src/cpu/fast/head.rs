@@ -70,7 +70,7 @@ impl Head {
 /// Mean over pixels of `stride` floats (a multiple of 4).
 fn average(x: &[f32], stride: usize, out: &mut [f32]) {
     assert!(
-        stride % LANES == 0 && out.len() >= stride,
+        stride.is_multiple_of(LANES) && out.len() >= stride,
         "average: stride {stride}, output {}",
         out.len()
     );
