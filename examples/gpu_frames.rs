@@ -33,10 +33,10 @@ fn main() -> shufflenet_web::Result<()> {
             gpu.adapter_name(),
             stages.map(|t| (t * 10.0).round() / 10.0),
             method.map_or("-", |m| m.name()),
-            s.dispatches_per_frame,
-            s.readbacks_per_frame,
-            s.bytes_uploaded_per_frame,
-            s.bytes_read_back_per_frame,
+            s.counts.dispatches_per_frame,
+            s.counts.readbacks_per_frame,
+            s.counts.bytes_uploaded_per_frame,
+            s.counts.bytes_read_back_per_frame,
         );
     }
     Ok(())

@@ -111,6 +111,21 @@ impl BackendInfo {
     }
 }
 
+/// The device work of the last frame, and the weights uploaded once: what any device
+/// backend counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(target_arch = "wasm32", derive(serde::Serialize, tsify::Tsify))]
+pub struct FrameCounts {
+    pub dispatches_per_frame: usize,
+    pub submits_per_frame: usize,
+    pub readbacks_per_frame: usize,
+    pub bytes_uploaded_per_frame: u64,
+    pub bytes_read_back_per_frame: u64,
+    /// Weights uploaded once at load.
+    pub weight_bytes: u64,
+    pub frames: u64,
+}
+
 /// What the last frame cost on a device (the WebGPU backend's figures, in terms any device
 /// backend can fill), for benchmarks and the page.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,14 +143,8 @@ pub struct DeviceStats {
     pub subgroup_head_lanes: usize,
     /// The device's narrowest and widest subgroups, where it has them.
     pub subgroup_sizes: Option<[u32; 2]>,
-    pub dispatches_per_frame: usize,
-    pub submits_per_frame: usize,
-    pub readbacks_per_frame: usize,
-    pub bytes_uploaded_per_frame: u64,
-    pub bytes_read_back_per_frame: u64,
-    /// Weights uploaded once at load.
-    pub weight_bytes: u64,
-    pub frames: u64,
+    #[cfg_attr(target_arch = "wasm32", serde(flatten))]
+    pub counts: FrameCounts,
     /// The last frame's work shape.
     pub invocations_per_frame: u64,
     pub min_invocations_per_dispatch: u64,

@@ -68,9 +68,9 @@ async fn check_against_reference(width: Width, [n, h, w]: [usize; 3]) {
         );
         let stats = gpu.stats();
         assert_eq!(stats.kernels, set);
-        assert!(stats.dispatches_per_frame <= 40, "{stats:?}");
-        assert_eq!(stats.readbacks_per_frame, 1);
-        assert_eq!(stats.submits_per_frame, 1);
+        assert!(stats.counts.dispatches_per_frame <= 40, "{stats:?}");
+        assert_eq!(stats.counts.readbacks_per_frame, 1);
+        assert_eq!(stats.counts.submits_per_frame, 1);
     }
 }
 
@@ -140,10 +140,10 @@ suite_test!(
             if stats.f16_weights {
                 assert!(e <= 2e-2, "{}: f16 relative error {e:.3e}", set.name());
                 // Half the f32 bytes, give or take the alignment padding.
-                assert!(stats.weight_bytes <= (net.folded_params() * 2 * 11 / 10) as u64);
+                assert!(stats.counts.weight_bytes <= (net.folded_params() * 2 * 11 / 10) as u64);
             } else {
                 assert!(e <= 1e-3, "{}: f32 relative error {e:.3e}", set.name());
-                assert!(stats.weight_bytes >= (net.folded_params() * 4) as u64);
+                assert!(stats.counts.weight_bytes >= (net.folded_params() * 4) as u64);
             }
         }
         // On this machine's native adapter (lavapipe) f16 must really have run.
@@ -329,16 +329,23 @@ suite_test!(
             let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
             gpu.run(Frame::Tensor(&input(1, 32, 32, 1))).await.unwrap();
             let s = gpu.stats();
-            assert!(s.dispatches_per_frame <= 40, "x{}: {s:?}", width.label());
-            assert_eq!((s.readbacks_per_frame, s.submits_per_frame), (1, 1));
-            assert_eq!(s.bytes_uploaded_per_frame, 3 * 32 * 32 * 4);
+            assert!(
+                s.counts.dispatches_per_frame <= 40,
+                "x{}: {s:?}",
+                width.label()
+            );
+            assert_eq!(
+                (s.counts.readbacks_per_frame, s.counts.submits_per_frame),
+                (1, 1)
+            );
+            assert_eq!(s.counts.bytes_uploaded_per_frame, 3 * 32 * 32 * 4);
             // Logits, the pooled features (conv5's channels) and the timestamps.
             let floats = (1000 + net.conv5.out_ch) as u64 * 4;
             assert!(
-                s.bytes_read_back_per_frame >= floats
-                    && s.bytes_read_back_per_frame <= floats + 128
+                s.counts.bytes_read_back_per_frame >= floats
+                    && s.counts.bytes_read_back_per_frame <= floats + 128
             );
-            assert!(s.weight_bytes as usize >= net.folded_params() * 4);
+            assert!(s.counts.weight_bytes as usize >= net.folded_params() * 4);
             // Figures for the report (not asserted): ms per frame on this adapter. 224 x 224
             // only natively: SwiftShader's figure says nothing about real GPUs.
             let sides: &[usize] = if cfg!(target_arch = "wasm32") {
@@ -384,7 +391,7 @@ suite_test!(
         let out = fenced.run(Frame::Tensor(&x)).await.unwrap();
         assert_eq!(out.times.method, TimingMethod::GpuFenced);
         assert!(out.times.ms.iter().all(|&t| t > 0.0), "{:?}", out.times);
-        assert_eq!(fenced.stats().submits_per_frame, 6);
+        assert_eq!(fenced.stats().counts.submits_per_frame, 6);
         assert!(rel_err(&out.logits, &auto.logits) <= 1e-6);
     }
 );
@@ -423,7 +430,7 @@ suite_test!(
             let out = gpu.run(Frame::Tensor(&x)).await.unwrap();
             assert_eq!(out.logits, first.logits);
         }
-        assert_eq!(gpu.stats().frames, frames);
+        assert_eq!(gpu.stats().counts.frames, frames);
         let after = gpu.live_objects();
         report!("device objects before {before:?}, after {frames} frames {after:?}");
         assert_eq!(
@@ -564,9 +571,9 @@ suite_test!(
             };
             let got = gpu.run(Frame::Rgba(frame, crop)).await.unwrap();
             let stats = gpu.stats();
-            assert_eq!(stats.dispatches_per_frame, 36);
-            assert_eq!(stats.readbacks_per_frame, 1);
-            assert_eq!(stats.bytes_uploaded_per_frame, (w * h * 4) as u64);
+            assert_eq!(stats.counts.dispatches_per_frame, 36);
+            assert_eq!(stats.counts.readbacks_per_frame, 1);
+            assert_eq!(stats.counts.bytes_uploaded_per_frame, (w * h * 4) as u64);
             let want = gpu
                 .run(Frame::Tensor(
                     &preprocess::rgba_to_tensor(&rgba, w, h, crop).unwrap(),
@@ -671,7 +678,7 @@ suite_test!(
         assert!(engine
             .info()
             .stats
-            .is_some_and(|s| s.dispatches_per_frame <= 40));
+            .is_some_and(|s| s.counts.dispatches_per_frame <= 40));
         let cpu_name = engine.set_backend(Preference::Cpu).await.unwrap();
         assert_ne!(cpu_name, "webgpu");
         let cpu = engine.run(&x).await.unwrap();
@@ -718,8 +725,8 @@ suite_test!(
                         "{} set: {e:.3e} {f:.3e}",
                         set.name()
                     );
-                    assert_eq!(stats.dispatches_per_frame, 30, "{stats:?}");
-                    assert_eq!(stats.readbacks_per_frame, 1);
+                    assert_eq!(stats.counts.dispatches_per_frame, 30, "{stats:?}");
+                    assert_eq!(stats.counts.readbacks_per_frame, 1);
                 }
             }
         }

@@ -28,7 +28,7 @@ mod submit;
 mod testing;
 mod timing;
 
-use crate::backend::{Output, RgbaFrame, TimingMethod};
+use crate::backend::{FrameCounts, Output, RgbaFrame, TimingMethod};
 use crate::model::check_input;
 use crate::model::{Linear, Network, Skeleton};
 use crate::tensor::Tensor;
@@ -60,14 +60,7 @@ pub struct GpuStats {
     pub subgroups: SubgroupUse,
     /// The device's narrowest and widest subgroups, where it has them.
     pub subgroup_sizes: Option<[u32; 2]>,
-    pub dispatches_per_frame: usize,
-    pub submits_per_frame: usize,
-    pub readbacks_per_frame: usize,
-    pub bytes_uploaded_per_frame: u64,
-    pub bytes_read_back_per_frame: u64,
-    /// Weights uploaded once at load.
-    pub weight_bytes: u64,
-    pub frames: u64,
+    pub counts: FrameCounts,
     /// The last frame's work shape.
     pub shape: FrameShape,
 }
@@ -177,13 +170,7 @@ impl GpuBackend {
                 f16_weights: f16,
                 subgroups,
                 subgroup_sizes,
-                dispatches_per_frame: 0,
-                submits_per_frame: 0,
-                readbacks_per_frame: 0,
-                bytes_uploaded_per_frame: 0,
-                bytes_read_back_per_frame: 0,
-                weight_bytes: 0,
-                frames: 0,
+                counts: FrameCounts::default(),
                 shape: FrameShape::default(),
             },
         };
@@ -218,8 +205,11 @@ impl GpuBackend {
 
     pub fn stats(&self) -> GpuStats {
         GpuStats {
-            weight_bytes: self.weight_bytes,
-            frames: self.frames,
+            counts: FrameCounts {
+                weight_bytes: self.weight_bytes,
+                frames: self.frames,
+                ..self.last.counts
+            },
             ..self.last
         }
     }

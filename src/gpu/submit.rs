@@ -4,7 +4,7 @@
 use super::plan::{Kernel, Plan};
 use super::timing::Estimate;
 use super::{FrameInput, GpuBackend, GpuFault, GpuStats, TIMESTAMP_BYTES};
-use crate::backend::{Output, StageTimes, TimingMethod};
+use crate::backend::{FrameCounts, Output, StageTimes, TimingMethod};
 use crate::model::Stage;
 use crate::{Error, Result};
 
@@ -148,10 +148,13 @@ impl GpuBackend {
             _ => Ok(ms),
         };
         let stats = GpuStats {
-            dispatches_per_frame: plan.dispatches() + usize::from(pre.is_some()),
-            submits_per_frame: submits,
-            readbacks_per_frame: 1,
-            bytes_read_back_per_frame: bytes.len() as u64,
+            counts: FrameCounts {
+                dispatches_per_frame: plan.dispatches() + usize::from(pre.is_some()),
+                submits_per_frame: submits,
+                readbacks_per_frame: 1,
+                bytes_read_back_per_frame: bytes.len() as u64,
+                ..self.last.counts
+            },
             shape: plan.work,
             ..self.last
         };
@@ -178,7 +181,10 @@ impl GpuBackend {
             Err(stamps) => self.estimator.add(&stamps),
         };
         self.last = GpuStats {
-            bytes_uploaded_per_frame: upload,
+            counts: FrameCounts {
+                bytes_uploaded_per_frame: upload,
+                ..frame.stats.counts
+            },
             ..frame.stats
         };
         Ok(Output {
