@@ -11,6 +11,10 @@ export default [
     languageOptions: { globals: { ...globals.browser, ...globals.worker } },
   },
   {
+    files: ['sw.js'],
+    languageOptions: { globals: globals.serviceworker },
+  },
+  {
     // Node scripts; the functions they hand to page.evaluate run in the browser.
     files: ['tools/**/*.mjs', 'tests/**/*.mjs', 'eslint.config.js'],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },

@@ -8,12 +8,15 @@
 #   ./run.sh --port 9000 --no-build   skip the wasm builds (reuse pkg/, pkg-threads/, pkg-relaxed/)
 #   ./run.sh --weights-dir DIR        serve DIR as /weights/ (default weights/)
 #   ./run.sh --host 0.0.0.0           listen beyond this machine (default 127.0.0.1 only)
+#   ./run.sh --public-host NAME[:PORT] accept requests for NAME too (a reverse proxy in front)
+#   ./run.sh --export DIR             write the page as a static site into DIR, then stop
+#                                     (any host; docs/publish.md)
 set -euo pipefail
 CALLER_DIR=$PWD
 cd "$(dirname "$0")"
 source tools/setup.sh
 
-PORT=8080 WEIGHTS_IN= LABELS_IN= BUILD=1
+PORT=8080 WEIGHTS_IN= LABELS_IN= BUILD=1 EXPORT= PUBLIC_HOSTS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --weights) WEIGHTS_IN="$(cd "$CALLER_DIR" && realpath "$2")"; shift 2 ;;
@@ -22,7 +25,9 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=; shift ;;
     --weights-dir) export WEIGHTS_DIR="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift 2 ;;
     --host) export HOST="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --public-host) PUBLIC_HOSTS+=(--public-host "$2"); shift 2 ;;
+    --export) EXPORT="$(cd "$CALLER_DIR" && realpath -m "$2")"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -50,5 +55,10 @@ if [ -n "$WEIGHTS_IN" ] || [ ! -f "${WEIGHTS_DIR:-weights}/manifest.json" ]; the
   cargo build --release -q --bin shufflenet
   tools/weights.sh target/release/shufflenet "$WEIGHTS_IN" "$LABELS_IN"
 fi
+if [ -n "$EXPORT" ]; then
+  exec node tools/export.mjs "$EXPORT" "${WEIGHTS_DIR:-weights}"
+fi
+# Brotli and gzip siblings of the page, the wasm builds and the manifest (only what changed).
+node tools/precompress.mjs index.html sw.js www examples pkg pkg-threads pkg-relaxed "${WEIGHTS_DIR:-weights}"
 log "open http://127.0.0.1:$PORT/"
-exec node tools/serve.mjs . "$PORT"
+exec node tools/serve.mjs . "$PORT" "${PUBLIC_HOSTS[@]}"

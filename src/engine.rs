@@ -101,15 +101,24 @@ impl Engine {
         }
     }
 
-    #[cfg(feature = "gpu")]
     async fn start_device(&self) -> Result<Box<dyn Backend>> {
-        let gpu = crate::gpu::GpuBackend::with_options(&self.net, self.options.gpu).await?;
-        Ok(Box::new(gpu))
+        build_device(&self.net, self.options).await
     }
 
-    #[cfg(not(feature = "gpu"))]
-    async fn start_device(&self) -> Result<Box<dyn Backend>> {
-        Err(Error::Gpu("built without the gpu feature".into()))
+    /// What the engine builds its backends with.
+    pub fn options(&self) -> EngineOptions {
+        self.options
+    }
+
+    /// Runs frames on `device` from now on: a device built with `build_device` beside this
+    /// engine, for the same backbone (the page's `auto` builds one while the CPU runs frames,
+    /// times both and keeps the faster). It gets the engine's current head first.
+    pub fn adopt_device(&mut self, mut device: Box<dyn Backend>) -> Result<()> {
+        device.set_head(&self.net.fc)?;
+        self.backend = device;
+        self.fallback = None;
+        self.oversize = None;
+        Ok(())
     }
 
     /// Switches to `Gpu` (erring with the reason if WebGPU cannot run), `Cpu` or
@@ -217,4 +226,17 @@ impl Engine {
         self.last_ran = self.backend.info().name;
         Ok(out)
     }
+}
+
+/// Builds the device (WebGPU) backend for `net`: its pipelines and one warm-up frame. Apart
+/// from any engine, so a caller may build it while an engine runs frames.
+#[cfg(feature = "gpu")]
+pub async fn build_device(net: &Network, options: EngineOptions) -> Result<Box<dyn Backend>> {
+    let gpu = crate::gpu::GpuBackend::with_options(net, options.gpu).await?;
+    Ok(Box::new(gpu))
+}
+
+#[cfg(not(feature = "gpu"))]
+pub async fn build_device(_net: &Network, _options: EngineOptions) -> Result<Box<dyn Backend>> {
+    Err(Error::Gpu("built without the gpu feature".into()))
 }

@@ -88,6 +88,10 @@ struct State {
     busy: bool,
     /// The status last reported (by `status` or with a prediction).
     reported: Option<Status>,
+    /// WebGPU built beside the running backend by `prepareGpu`, for `timeGpu` and `adoptGpu`.
+    candidate: Option<Box<dyn crate::backend::Backend>>,
+    /// Counts loads: a candidate built for an earlier model is dropped, not adopted.
+    generation: u64,
 }
 
 impl State {
@@ -160,6 +164,8 @@ impl WebEngine {
                 file_head: None,
                 busy: false,
                 reported: None,
+                candidate: None,
+                generation: 0,
             })),
         })
     }
@@ -296,6 +302,88 @@ impl WebEngine {
         let name = with_engine(&self.state, async |e| e.set_backend(preference).await).await?;
         self.state.borrow_mut().preference = preference;
         Ok(name.to_string())
+    }
+
+    /// Builds WebGPU (pipelines and a warm-up frame) beside the running backend, which goes on
+    /// classifying meanwhile: the page's `auto` starts on the CPU, then times both with
+    /// `timeGpu` and keeps the faster (`adoptGpu`, else `dropGpu`). The model is read when
+    /// this is called (call it between frames); the returned promise resolves to the
+    /// adapter's name, or rejects with why WebGPU cannot run.
+    #[wasm_bindgen(js_name = prepareGpu)]
+    pub fn prepare_gpu(&self) -> Result<js_sys::Promise, JsError> {
+        let (net, options, generation) = {
+            let s = self.state.borrow();
+            let e = s.engine.as_ref().ok_or_else(|| {
+                JsError::new("no model is ready: call prepareGpu after a load, between frames")
+            })?;
+            (e.network().clone(), e.options(), s.generation)
+        };
+        let state = self.state.clone();
+        Ok(wasm_bindgen_futures::future_to_promise(async move {
+            let device = engine::build_device(&net, options)
+                .await
+                .map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
+            let adapter = device.info().adapter.unwrap_or_default();
+            let mut s = state.borrow_mut();
+            if s.generation != generation {
+                return Err(js_sys::Error::new("another model was loaded meanwhile").into());
+            }
+            s.candidate = Some(device);
+            Ok(adapter.into())
+        }))
+    }
+
+    /// Runs one frame on the WebGPU backend `prepareGpu` built and resolves to its time in
+    /// ms (the frame's predictions are not shown: the running backend's are).
+    #[wasm_bindgen(js_name = timeGpu)]
+    pub async fn time_gpu(
+        &self,
+        bitmap: web_sys::ImageBitmap,
+        crop: Option<String>,
+    ) -> Result<f64, JsError> {
+        let crop = parse_crop(crop)?;
+        let (mut device, generation) = {
+            let mut s = self.state.borrow_mut();
+            let device = s
+                .candidate
+                .take()
+                .ok_or_else(|| JsError::new("WebGPU is not prepared: call prepareGpu first"))?;
+            (device, s.generation)
+        };
+        let start = web_time::Instant::now();
+        device
+            .run(Frame::Bitmap(&bitmap, crop))
+            .await
+            .map_err(js_err)?;
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let mut s = self.state.borrow_mut();
+        if s.generation == generation {
+            s.candidate = Some(device);
+        }
+        Ok(ms)
+    }
+
+    /// Runs frames on the WebGPU backend `prepareGpu` built from now on; resolves to the
+    /// backend's name.
+    #[wasm_bindgen(js_name = adoptGpu)]
+    pub async fn adopt_gpu(&self) -> Result<String, JsError> {
+        let device = self
+            .state
+            .borrow_mut()
+            .candidate
+            .take()
+            .ok_or_else(|| JsError::new("WebGPU is not prepared: call prepareGpu first"))?;
+        with_engine(&self.state, async |e| {
+            e.adopt_device(device)?;
+            Ok(e.backend().to_string())
+        })
+        .await
+    }
+
+    /// Lets go of the WebGPU backend `prepareGpu` built (the CPU was faster here).
+    #[wasm_bindgen(js_name = dropGpu)]
+    pub fn drop_gpu(&self) {
+        self.state.borrow_mut().candidate = None;
     }
 
     /// Per-frame GPU work (dispatches, readbacks, bytes each way) while WebGPU runs frames,
@@ -454,6 +542,8 @@ async fn load(state: &Rc<RefCell<State>>, bytes: Rc<Vec<u8>>) -> Result<WeightsI
     let info = WeightsInfo::from(&loaded.info);
     let mut s = state.borrow_mut();
     s.engine = Some(engine);
+    s.candidate = None;
+    s.generation += 1;
     s.info = Some(loaded.info);
     s.source = Some(bytes);
     s.file_head = None;

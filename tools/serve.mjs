@@ -3,15 +3,24 @@
 // Last-Modified); this module decides what may be served and sets the headers:
 // - cross-origin isolation (COOP/COEP/CORP), nosniff and a CSP on every response, errors too;
 // - a strong ETag, the file's SHA-256 (the same hex weights/manifest.json lists);
+// - a precompressed sibling (`F.br`, `F.gz`, written by tools/precompress.mjs) in place of F
+//   when the client accepts it and the sibling is not older than F, with Content-Encoding and
+//   `Vary: Accept-Encoding`;
+// - caching: a request whose `?v=` is the start of the file's SHA-256 (the manifest's weights
+//   URLs) names one content forever: `immutable`; everything else revalidates (`no-cache`);
 // - only GET and HEAD; the Host header must name the address the server is bound to
-//   (DNS rebinding); bound to 127.0.0.1 unless HOST says otherwise;
+//   (DNS rebinding), or a public name given in SERVE_ALLOWED_HOSTS / --public-host (a reverse
+//   proxy in front: its Host carries its own port, or none); bound to 127.0.0.1 unless HOST
+//   says otherwise;
 // - canonical paths only (malformed escapes, empty or dot segments and encoded slashes are
 //   400), no dotfiles, nothing whose real path (symlinks resolved) leaves its root: 404.
 //
-//   node tools/serve.mjs [ROOT] [PORT]     env: PORT, HOST, WEIGHTS_DIR, SERVE_ALLOWED_HOSTS, SERVE_ISOLATION
+//   node tools/serve.mjs [ROOT] [PORT] [--public-host NAME[:PORT]]...
+//   env: PORT, HOST, WEIGHTS_DIR, SERVE_ALLOWED_HOSTS (comma-separated public hosts), SERVE_ISOLATION
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import { createServer } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { extname, join, resolve, sep } from 'node:path';
@@ -38,7 +47,7 @@ const TYPES = {
 // wasm-unsafe-eval), module workers, fetches to this origin, the webcam and dropped images
 // (blob:), the data: favicon. The one inline script allowed, by its hash, is the import map of
 // examples/embed/index.html (import maps cannot be external files).
-const EMBED_IMPORT_MAP = "'sha256-cnc3GwLUrhe5mKQm4OrhFVuc7XLTlN79j3R14nC692M='";
+const EMBED_IMPORT_MAP = "'sha256-VtFcivtFbp+6KfjQO4+PzlN+e0J9+r8Z4TW9vODoNuo='";
 export const CSP = [
   "default-src 'self'",
   `script-src 'self' 'wasm-unsafe-eval' ${EMBED_IMPORT_MAP}`,
@@ -122,7 +131,11 @@ export function pathSegments(rawUrl) {
   return { segments, dir };
 }
 
-/** Host header values that name this server: the bound address, or any local one if wildcard. */
+/**
+ * Host header values that name this server: the bound address (or any local one if wildcard)
+ * with the bound port, and each public name in `extra` as given (`example.org` behind a proxy
+ * on the default port, `example.org:8443`) or with the bound port.
+ */
 function allowedHosts(host, port, extra) {
   const names = new Set(['localhost', '127.0.0.1', '[::1]']);
   if (host === '0.0.0.0' || host === '::') {
@@ -132,8 +145,12 @@ function allowedHosts(host, port, extra) {
   } else {
     names.add(host.includes(':') ? `[${host}]` : host);
   }
-  for (const h of extra) names.add(h);
-  return new Set([...names].map((n) => `${n}:${port}`.toLowerCase()));
+  const hosts = new Set([...names].map((n) => `${n}:${port}`.toLowerCase()));
+  for (const h of extra) {
+    hosts.add(h.toLowerCase());
+    if (!/:\d+$/.test(h)) hosts.add(`${h}:${port}`.toLowerCase());
+  }
+  return hosts;
 }
 
 const etags = new Map();
@@ -148,6 +165,29 @@ async function strongEtag(path, info) {
   const etag = `"${hash.digest('hex')}"`;
   etags.set(path, { key, etag });
   return etag;
+}
+
+// What tools/precompress.mjs writes siblings for; weights and images barely compress.
+export const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.wasm', '.svg', '.txt', '.md']);
+const ENCODINGS = [['br', '.br'], ['gzip', '.gz']];
+
+/**
+ * The precompressed sibling to send for `accept` (an Accept-Encoding header): brotli before
+ * gzip, only an encoding the client accepts (q=0 refuses), and only a sibling at least as new
+ * as the file, so a source edited after the build goes out as it is.
+ */
+async function precompressed(file, info, accept) {
+  const accepted = new Map(accept.split(',').map((part) => {
+    const [name, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return [name, q ? Number(q.slice(2)) : 1];
+  }));
+  for (const [encoding, ext] of ENCODINGS) {
+    if (!((accepted.get(encoding) ?? accepted.get('*') ?? 0) > 0)) continue;
+    const sibling = await stat(file + ext).catch(() => null);
+    if (sibling?.isFile() && sibling.mtimeMs >= info.mtimeMs) return { file: file + ext, encoding };
+  }
+  return null;
 }
 
 /** True when `path` is `root` or inside it (both real paths). */
@@ -220,9 +260,21 @@ export async function startServer({ root, mounts = {}, allow = null, host = '127
     }
     for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v);
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
-    res.setHeader('Cache-Control', 'no-cache');
+    const version = new URLSearchParams(req.url.split('?')[1]?.split('#')[0] ?? '').get('v');
+    const pinned = version !== null && version.length >= 8 && etag.startsWith(`"${version.toLowerCase()}`);
+    res.setHeader('Cache-Control', pinned ? 'public, max-age=31536000, immutable' : 'no-cache');
+    let sent = file;
+    if (COMPRESSIBLE.has(extname(file))) {
+      res.setHeader('Vary', 'Accept-Encoding');
+      const encoded = await precompressed(file, info, String(req.headers['accept-encoding'] ?? ''));
+      if (encoded) {
+        sent = encoded.file;
+        res.setHeader('Content-Encoding', encoded.encoding);
+        etag = `${etag.slice(0, -1)}-${encoded.encoding}"`;
+      }
+    }
     res.setHeader('ETag', etag);
-    const rel = file.slice(realBase.length).split(sep).map(encodeURIComponent).join('/');
+    const rel = sent.slice(realBase.length).split(sep).map(encodeURIComponent).join('/');
     send(req, rel, { root: realBase, dotfiles: 'deny', etag: false, index: false, redirect: false, cacheControl: false })
       .on('error', (e) => respond(req, res, e.status ?? 500, e.status === 404 ? 'not found' : 'cannot send the file'))
       .pipe(res);
@@ -264,14 +316,16 @@ export function serve(root) {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const root = resolve(process.argv[2] ?? '.');
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'public-host': { type: 'string', multiple: true } } });
+  const root = resolve(positionals[0] ?? '.');
   const host = process.env.HOST ?? '127.0.0.1';
   const s = await startServer({
     root,
     mounts: { weights: process.env.WEIGHTS_DIR ?? join(root, 'weights') },
     host,
-    port: Number(process.env.PORT ?? process.argv[3] ?? 8080),
-    allowedHostNames: (process.env.SERVE_ALLOWED_HOSTS ?? '').split(',').filter(Boolean),
+    port: Number(process.env.PORT ?? positionals[1] ?? 8080),
+    allowedHostNames: [...(process.env.SERVE_ALLOWED_HOSTS ?? '').split(','), ...(values['public-host'] ?? [])]
+      .map((h) => h.trim()).filter(Boolean),
   });
   const reach = host === '127.0.0.1' || host === 'localhost' || host === '::1'
     ? `bound to ${host} only: not reachable from other machines; HOST=0.0.0.0 to change that`

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Fills $WEIGHTS_DIR (default weights/) with one safetensors file per width and manifest.json.
+# Fills $WEIGHTS_DIR (default weights/) with two safetensors files per width, F16 (what the page
+# loads: half the bytes; logits within docs/publish.md's figures) and F32 (`.f32.safetensors`,
+# `?precision=f32`), and manifest.json. Each URL carries `?v=` and the start of the file's
+# SHA-256, which tools/serve.mjs caches as immutable.
 #   tools/weights.sh CLI [FILE [LABELS]]
 # FILE (a .pth, .mdl or .safetensors) is converted and used for its width; a model of no
 # published width (a fine-tune with its own classes) becomes model.safetensors, listed as
@@ -28,22 +31,28 @@ sha256() { sha256sum "$1" | cut -d' ' -f1; }
 
 # Writes manifest.json from TRAINED and the files' hashes.
 write_manifest() {
+  # A URL naming its content: `?v=` and the SHA-256's first 16 hex digits.
+  entry() { local h; h=$(sha256 "$DIR/$1"); printf '"url": "weights/%s?v=%s", "sha256": "%s"' "$1" "${h:0:16}" "$h"; }
   {
     echo '{"widths": {'
     sep=
     for w in 0.5 1.0 1.5 2.0; do
-      printf '%s  "%s": {"url": "weights/shufflenetv2_x%s.safetensors", "trained": %s, "sha256": "%s"}' \
-        "$sep" "$w" "$w" "${TRAINED[$w]}" "$(sha256 "$DIR/shufflenetv2_x$w.safetensors")"
+      printf '%s  "%s": {%s, "trained": %s' "$sep" "$w" "$(entry "shufflenetv2_x$w.safetensors")" "${TRAINED[$w]}"
+      [ -f "$DIR/shufflenetv2_x$w.f32.safetensors" ] && printf ', "f32": {%s}' "$(entry "shufflenetv2_x$w.f32.safetensors")"
+      printf '}'
       sep=$',\n'
     done
     printf '\n}'
     if [ -f "$DIR/model.safetensors" ]; then
-      printf ',\n"model": {"url": "weights/model.safetensors", "name": "%s", "sha256": "%s"}' \
-        "$(cat "$DIR/model.name" 2>/dev/null || echo model)" "$(sha256 "$DIR/model.safetensors")"
+      printf ',\n"model": {%s, "name": "%s"}' "$(entry model.safetensors)" \
+        "$(cat "$DIR/model.name" 2>/dev/null || echo model)"
     fi
     printf '}\n'
   } > "$DIR/manifest.json"
 }
+
+# The page's F16 copy of a width's F32 file.
+half() { "$CLI" convert "$DIR/shufflenetv2_x$1.f32.safetensors" "$DIR/shufflenetv2_x$1.safetensors" --f16 >/dev/null; }
 
 # torchvision names each file after the first hex digits of its SHA-256.
 matches_published_hash() {
@@ -61,7 +70,8 @@ if [ -n "$IN" ]; then
   width=$("$CLI" info "$IN" | awk '/^architecture:/{print $2}' | tr -d x)
   case "$width" in
     0.5|1.0|1.5|2.0)
-      "$CLI" convert "$IN" "$DIR/shufflenetv2_x$width.safetensors" "${labels[@]}"
+      "$CLI" convert "$IN" "$DIR/shufflenetv2_x$width.f32.safetensors" "${labels[@]}"
+      half "$width"
       rm -f "$DIR/model.safetensors" "$DIR/model.name"
       TRAINED[$width]=true ;;
     *)
@@ -83,7 +93,7 @@ elif [ -f "$DIR/manifest.json" ]; then
 fi
 
 for w in 0.5 1.0 1.5 2.0; do
-  out="$DIR/shufflenetv2_x$w.safetensors"
+  out="$DIR/shufflenetv2_x$w.f32.safetensors"
   [ -n "${TRAINED[$w]:-}" ] && continue
   tmp=$(mktemp)
   if [ -z "${SHUFFLENET_OFFLINE:-}" ] && curl -fsSL --max-time 120 --connect-timeout 10 -o "$tmp" "${URLS[$w]}" 2>/dev/null &&
@@ -95,6 +105,7 @@ for w in 0.5 1.0 1.5 2.0; do
     "$CLI" random "$out" --width "$w" --seed 0 2>/dev/null
     TRAINED[$w]=false
   fi
+  half "$w"
   rm -f "$tmp"
 done
 

@@ -10,29 +10,20 @@ import { openCamera, listCameras, frameReady, CameraError } from './camera.js';
 import { decodeImage, frameOptions } from './image-input.js';
 import * as view from './view.js';
 import { TeachMode } from './teach.js';
+import { chooseWidth, readOptions } from './query.js';
+import { isolateThroughServiceWorker } from './sw-register.js';
+import * as choice from './backend-choice.js';
 
 const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
-const backendPreference = params.get('backend') ?? 'auto';
+// `?backend=`, `?threads=`, `?simd=`, `?precision=`, checked in www/query.js; its notes are shown
+// once the first model runs.
+const options = readOptions(params, navigator.hardwareConcurrency);
 const WEIGHT_EXTENSIONS = /\.(pth|pt|mdl|safetensors)$/i;
 // class_indices.json, a JSON array of names, or labels.txt: one name per output.
 const NAMES_EXTENSIONS = /\.(json|txt)$/i;
 // `?frameTimeout=S`: seconds a frame may take before the engine counts as hung (default 30).
 const frameTimeout = Number(params.get('frameTimeout')) || 0;
-// CPU threads: `?threads=N` (1 to MAX_THREADS), else the machine's cores up to DEFAULT_MAX_THREADS
-// (more hand-overs per layer than that cost more than they bring on 224 x 224 frames).
-const MAX_THREADS = 16;
-const DEFAULT_MAX_THREADS = 8;
-const threadsParam = params.get('threads');
-const cpuThreads = /^\d+$/.test(threadsParam ?? '') && Number(threadsParam) >= 1 && Number(threadsParam) <= MAX_THREADS
-  ? Number(threadsParam)
-  : Math.max(1, Math.min(navigator.hardwareConcurrency || 1, DEFAULT_MAX_THREADS));
-// The CPU's SIMD on one thread: `?simd=relaxed` (the relaxed-SIMD build, even if that means one
-// thread), `?simd=128` (never relaxed), else the relaxed build wherever one thread runs and the
-// browser validates it (it measured faster; docs/performance.md).
-const SIMD_MODES = ['auto', 'relaxed', '128'];
-const simdParam = params.get('simd');
-const simdMode = SIMD_MODES.includes(simdParam ?? '') ? simdParam : 'auto';
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -65,6 +56,8 @@ const app = {
   busy: 0, // weight loads and backend switches running
   restarts: 0,
   frames: 0,
+  cpuTimes: [], // the CPU's recent frame times (ms) for `auto`'s measurement
+  trials: 0, // counts `auto` measurements started: a newer one (or a switch) ends an older one
   fps: new view.FpsMeter(),
 };
 
@@ -122,9 +115,11 @@ async function classify(frame, crop, features = false) {
   try {
     const p = await app.engine.classify(frame, crop, features);
     if (p.features) teach.offer(p.features);
+    if (p.backend.startsWith('cpu')) app.cpuTimes = [...app.cpuTimes.slice(-9), p.totalMs];
     app.frames++;
     document.body.dataset.frames = String(app.frames);
-    view.renderPrediction(p, app.fps.tick());
+    // A still picture shows its own time, not a rate of frames that are not coming.
+    view.renderPrediction(p, crop === 'eval' ? null : app.fps.tick());
     if (p.status) noticeFallback(p.status); // only when it changed
   } catch (err) {
     // A frame lost with its engine: the supervisor is starting another and says so.
@@ -161,16 +156,20 @@ function noticeFallback(status) {
   const was = app.status;
   app.status = status;
   view.renderBackend(status);
-  if (was?.backend === 'webgpu' && status.backend !== 'webgpu') {
+  // Only a failure says so: under `auto` a new model starts on the CPU by design.
+  if (was?.backend === 'webgpu' && status.backend !== 'webgpu' && status.fallbackReason) {
     view.showMessage(`WebGPU stopped working${status.fallbackReason ? ` (${status.fallbackReason})` : ''}; the CPU took over.`);
   }
 }
 
 async function switchBackend() {
   const target = app.status.backend === 'webgpu' ? 'cpu' : 'webgpu';
+  app.trials++; // the visitor's choice ends any measurement
+  view.renderChoice(null);
   await withBusy(async () => {
     try {
       const status = await app.engine.setBackend(target);
+      remember('backend', target);
       app.status = status;
       view.renderBackend(status);
       view.clearMessage();
@@ -179,6 +178,87 @@ async function switchBackend() {
       view.showMessage(`Could not switch to ${target === 'webgpu' ? 'WebGPU' : 'the CPU'}: ${err.message}`);
     }
   });
+}
+
+// ---- auto: the faster backend here, by measurement (backend-choice.js) ---------------------
+
+/** The WebGPU adapter as this page sees it ("vendor|architecture|device|description"), or null. */
+async function describeAdapter() {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    if (!adapter) return null;
+    const i = adapter.info ?? {};
+    return [i.vendor, i.architecture, i.device, i.description].join('|') + (i.isFallbackAdapter ? '|fallback' : '');
+  } catch {
+    return null;
+  }
+}
+
+/** A frame of what is on screen for timing WebGPU, or null when nothing is. */
+async function trialFrame() {
+  try {
+    if (app.source === 'camera' && app.cameraOk) {
+      return await createImageBitmap(els.video, frameOptions(els.video.videoWidth, els.video.videoHeight));
+    }
+    if (app.source === 'image' && app.stillBitmap) return await createImageBitmap(app.stillBitmap);
+  } catch {
+    // The stream is switching cameras: the caller waits and asks again.
+  }
+  return null;
+}
+
+/**
+ * Under `auto`, with the CPU running `width`: builds WebGPU beside it, times a few frames on
+ * each and keeps WebGPU only if it is clearly faster; remembered per adapter and width.
+ */
+async function measureBackends(width) {
+  if (options.backend !== 'auto') return;
+  const trial = ++app.trials;
+  const current = () => trial === app.trials && app.width === width;
+  const adapter = await describeAdapter();
+  if (!current()) return;
+  if (!adapter) {
+    view.renderChoice('WebGPU is not in use: this browser offers no WebGPU adapter. The CPU runs the model.');
+    return;
+  }
+  const key = choice.choiceKey(adapter, width);
+  const known = choice.recall(globalThis.localStorage, key);
+  if (known?.backend === 'cpu') {
+    view.renderChoice(`${choice.reason(known)} (measured before)`);
+    return;
+  }
+  view.renderChoice('Preparing WebGPU… (the CPU runs meanwhile)');
+  try {
+    await app.engine.prepareGpu();
+    let decided = known;
+    while (!decided && current()) {
+      // The CPU's own frames first: at least as many as WebGPU gets.
+      if (app.cpuTimes.length < choice.FRAMES) {
+        await sleep(100);
+        continue;
+      }
+      const gpuTimes = [];
+      const cpuMs = choice.median(app.cpuTimes);
+      while (current() && choice.keepTiming(cpuMs, gpuTimes)) {
+        const frame = await trialFrame();
+        if (frame) gpuTimes.push(await app.engine.timeGpu(frame, 'square'));
+        else await sleep(200);
+      }
+      if (gpuTimes.length > 0) decided = choice.decide(app.cpuTimes, gpuTimes);
+    }
+    if (!current()) return;
+    choice.remember(globalThis.localStorage, key, decided);
+    if (decided.backend === 'webgpu') {
+      app.status = await app.engine.adoptGpu();
+      view.renderBackend(app.status);
+    } else {
+      app.engine.dropGpu();
+    }
+    view.renderChoice(choice.reason(decided));
+  } catch (err) {
+    app.engine.dropGpu();
+    if (current()) view.renderChoice(`WebGPU is not in use: ${err.message}. The CPU runs the model.`);
+  }
 }
 
 // ---- weights ----------------------------------------------------------------------------------
@@ -198,8 +278,11 @@ async function loadWidth(width) {
     view.renderWidth(app.width);
     return;
   }
-  const url = new URL(entry.url, location.href).href;
-  const source = { kind: 'url', url, sha256: entry.sha256, name: entry.url, width, trained: entry.trained !== false };
+  // `?precision=f32`: the F32 file where the manifest lists one (twice the bytes of the F16).
+  const file = options.precision === 'f32' && entry.f32?.url ? entry.f32 : entry;
+  const url = new URL(file.url, location.href).href;
+  const name = new URL(url).pathname.split('/').pop();
+  const source = { kind: 'url', url, sha256: file.sha256, name, width, trained: entry.trained !== false };
   await loadWeights(source, `Loading x${width} weights…`, (err) => `The x${width} weights could not be loaded: ${err.message}`);
 }
 
@@ -231,6 +314,8 @@ async function loadWeights(source, label, failure) {
       const loaded = await app.engine.load(source, view.updateProgress);
       noticeFallback(loaded.status);
       view.clearMessage();
+      app.cpuTimes = [];
+      if (source.kind === 'url' && source.width) measureBackends(source.width);
     } catch (err) {
       superseded = err instanceof Superseded;
       if (!superseded) view.showMessage(`${failure(err)}${app.engine.model ? ' — the previous model keeps running.' : ''}`);
@@ -251,7 +336,7 @@ function showRunningModel() {
   if (!model) return;
   const { source, result } = model;
   app.width = source.kind === 'url' ? source.width : null;
-  if (app.width) rememberWidth(app.width);
+  if (app.width) remember('width', app.width);
   const namesFile = teach.taught ? 'Teach mode' : model.names?.file;
   view.renderModel(result, { source: source.name, trained: source.trained, namesFile });
   view.renderWidth(app.width);
@@ -346,7 +431,16 @@ function refreshState(state = app.loads > 0 ? 'loading' : app.modelLoaded ? 'rea
   els.width.disabled = !app.manifest; // a width asked for during a load replaces that load
   els.backendSwitch.disabled = app.busy > 0 || !app.modelLoaded;
   els.pause.disabled = state === 'loading' && !app.modelLoaded;
+  view.renderStale(staleReason());
   poke();
+}
+
+/** Why the figures on screen are not the current model's live ones, or null when they are. */
+function staleReason() {
+  if (app.loads > 0) return 'loading a model';
+  if (app.busy > 0) return 'switching';
+  if (app.paused && app.source === 'camera') return 'paused';
+  return null;
 }
 
 async function withBusy(fn) {
@@ -366,6 +460,7 @@ function wire() {
   els.pause.addEventListener('click', () => {
     app.paused = !app.paused;
     view.renderPaused(app.paused);
+    refreshState();
     if (app.source === 'camera') (app.paused ? els.video.pause() : els.video.play().catch(() => {}));
     app.fps.reset();
     poke();
@@ -401,6 +496,8 @@ function wire() {
 }
 
 async function main() {
+  // A host without COOP/COEP: the service worker supplies them after one reload.
+  if (await isolateThroughServiceWorker()) return;
   wire();
   if (params.get('teach') === '1') teach.setActive(true);
   view.renderPaused(false);
@@ -408,13 +505,14 @@ async function main() {
   if (params.get('camera') !== '0') startCamera(); // runs alongside the engine start-up
 
   try {
-    const options = {
+    const engineOptions = {
       kernels: params.get('kernels'),
       timing: params.get('timing'),
-      threads: cpuThreads,
-      simd: simdMode,
+      threads: options.threads,
+      simd: options.simd,
     };
-    app.status = await app.engine.create(backendPreference, options);
+    // `auto` starts on the CPU, ready as soon as the weights are; WebGPU is measured after.
+    app.status = await app.engine.create(options.backend === 'auto' ? 'cpu' : options.backend, engineOptions);
     const known = await app.engine.limits();
     view.buildStageRows(known.stages);
     knowLimits(known);
@@ -438,18 +536,16 @@ async function main() {
   // A model served with `./run.sh --weights FILE` that has no published width (your own
   // fine-tune) opens first; `?width=` still picks a published one.
   const own = app.manifest.model;
+  const notes = [...options.notes];
   if (own?.url && !params.has('width')) {
     await loadOwnModel(own);
   } else {
-    await loadWidth(params.get('width') ?? (widths.includes('1.0') ? '1.0' : widths[0]));
+    const { width, note } = chooseWidth(params.get('width'), widths);
+    if (note) notes.push(note);
+    await loadWidth(width);
   }
   // After the first load, whose success clears the message line.
-  if (threadsParam !== null && Number(threadsParam) !== cpuThreads) {
-    view.showMessage(`?threads=${threadsParam} is not a thread count from 1 to ${MAX_THREADS}: the CPU runs on ${cpuThreads}.`);
-  }
-  if (simdParam !== null && simdParam !== simdMode) {
-    view.showMessage(`?simd=${simdParam} is not one of ${SIMD_MODES.join(', ')}: the CPU's SIMD is chosen automatically.`);
-  }
+  if (notes.length > 0) view.showMessage(notes.join(' '));
 }
 
 async function loadOwnModel(entry) {
@@ -459,10 +555,10 @@ async function loadOwnModel(entry) {
   await loadWeights(source, `Loading ${name}…`, (err) => `${name} could not be loaded: ${err.message}`);
 }
 
-/** Keeps the chosen width in the address so a reload or a shared link opens the same model. */
-function rememberWidth(width) {
+/** Keeps a choice (the width, the backend) in the address, so a reload or a shared link opens the same. */
+function remember(name, value) {
   const url = new URL(location.href);
-  url.searchParams.set('width', width);
+  url.searchParams.set(name, value);
   history.replaceState(null, '', url);
 }
 

@@ -3,7 +3,8 @@
 // main thread (`?worker=0`, kept to measure the difference; see docs/page.md).
 //
 // Methods: create(preference, options), limits(), loadUrl(url, onProgress, sha256), loadBytes(bytes),
-// classify(frame, crop, features), setBackend(name), setClassNames(bytes, file),
+// classify(frame, crop, features), setBackend(name), prepareGpu(), timeGpu(frame, crop), adoptGpu(),
+// dropGpu(), setClassNames(bytes, file),
 // teach(features, labels, names, holdout, seed), restoreHead(), exportModel(), memory(), close(err). `frame` is an ImageBitmap; it is transferred to the
 // worker.
 //
@@ -30,6 +31,11 @@ export const TIME_LIMITS = {
   loadUrl: 120_000,
   loadBytes: 120_000,
   setBackend: 120_000,
+  // WebGPU built beside the CPU: pipelines and a warm-up frame (a software adapter is slow).
+  prepareGpu: 180_000,
+  timeGpu: 60_000,
+  adoptGpu: 30_000,
+  dropGpu: 10_000,
   setClassNames: 10_000,
   classify: 30_000,
   // Teach mode: training is capped at seconds; a head swap on WebGPU copies the backbone.
@@ -133,6 +139,10 @@ class WorkerClient {
   loadBytes(bytes) { return this.#call('loadBytes', [bytes], { transfer: [bytes.buffer] }); }
   classify(frame, crop, features) { return this.#call('classify', [frame, crop, features], { transfer: [frame] }); }
   setBackend(name) { return this.#call('setBackend', [name]); }
+  prepareGpu() { return this.#call('prepareGpu', []); }
+  timeGpu(frame, crop) { return this.#call('timeGpu', [frame, crop], { transfer: [frame] }); }
+  adoptGpu() { return this.#call('adoptGpu', []); }
+  dropGpu() { return this.#call('dropGpu', []); }
   setClassNames(bytes, file) { return this.#call('setClassNames', [bytes, file]); }
   teach(features, labels, names, holdout, seed) {
     return this.#call('teach', [features, labels, names, holdout, seed], { transfer: [features.buffer, labels.buffer] });
@@ -157,6 +167,10 @@ class InlineClient {
   loadBytes(bytes) { return this.#host.loadBytes(bytes); }
   classify(frame, crop, features) { return this.#host.classify(frame, crop, features); }
   setBackend(name) { return this.#host.setBackend(name); }
+  prepareGpu() { return this.#host.prepareGpu(); }
+  timeGpu(frame, crop) { return this.#host.timeGpu(frame, crop); }
+  adoptGpu() { return this.#host.adoptGpu(); }
+  async dropGpu() { return this.#host.dropGpu(); }
   setClassNames(bytes, file) { return this.#host.setClassNames(bytes, file); }
   teach(...args) { return this.#host.teach(...args); }
   restoreHead() { return this.#host.restoreHead(); }

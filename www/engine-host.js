@@ -200,6 +200,37 @@ export class EngineHost {
     return this.status();
   }
 
+  /**
+   * Builds WebGPU beside the running backend, which goes on classifying: the model is read in
+   * the call, between frames; the build itself runs outside the queue. Resolves to the
+   * adapter's name, or rejects with why WebGPU cannot run.
+   */
+  async prepareGpu() {
+    const building = await this.#serial(async () => ({ done: this.#engine.prepareGpu() }));
+    return building.done;
+  }
+
+  /** Times one frame (an ImageBitmap, closed here) on the WebGPU `prepareGpu` built: ms. */
+  async timeGpu(frame, crop) {
+    return this.#serial(async () => {
+      try {
+        return await this.#engine.timeGpu(frame, crop);
+      } finally {
+        frame.close();
+      }
+    });
+  }
+
+  /** Runs frames on the WebGPU `prepareGpu` built from now on; resolves to the status. */
+  async adoptGpu() {
+    await this.#serial(() => this.#engine.adoptGpu());
+    return this.status();
+  }
+
+  dropGpu() {
+    this.#engine?.dropGpu();
+  }
+
   memory() {
     return { wasmBytes: (this.#pkg?.wasmMemoryBytes ?? wasmMemoryBytes)() };
   }

@@ -226,6 +226,29 @@ export class EngineSupervisor {
     });
   }
 
+  /**
+   * `auto`'s trial (engine-host.js): WebGPU built beside the running backend, frames timed on
+   * it, then adopted or dropped. Not exclusive: frames and loads go on meanwhile (a load makes
+   * the engine drop what was built for the model before). A restart ends the trial.
+   */
+  async prepareGpu() {
+    await this.#ready.catch(() => {});
+    return this.#client.prepareGpu();
+  }
+
+  async timeGpu(frame, crop) {
+    await this.#ready.catch(() => {});
+    return this.#client.timeGpu(frame, crop);
+  }
+
+  adoptGpu() {
+    return this.#exclusive(() => this.#client.adoptGpu());
+  }
+
+  dropGpu() {
+    return this.#client.dropGpu().catch(() => {});
+  }
+
   /** Classifies on the current engine, waiting out a restart; `features` as in engine-host.js. */
   async classify(frame, crop, features = false) {
     await this.#ready.catch(() => {});

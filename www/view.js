@@ -81,8 +81,23 @@ export function renderPrediction(p, fps) {
     setText(row.ms, fmtMs(ms));
   }
   setText($('total'), fmtMs(total));
-  setText($('fps'), fps == null ? '–' : fps.toFixed(fps < 10 ? 1 : 0));
+  // No rate (a still picture): its own time, "12 ms".
+  setText($('fps'), fps == null ? fmtMs(total) : fps.toFixed(fps < 10 ? 1 : 0));
+  setText($('fps-unit'), fps == null ? '' : 'fps');
   setText($('timing-note'), timingNote(p));
+}
+
+/**
+ * Marks the predictions and times as not live (`reason`: "loading a model", "switching",
+ * "paused"), or live again with null: dimmed, with the reason beside the figures.
+ */
+export function renderStale(reason) {
+  const results = $('results');
+  if (reason) results.dataset.stale = reason;
+  else delete results.dataset.stale;
+  const note = $('stale');
+  note.hidden = !reason;
+  setText(note, reason ? `stale: ${reason}` : '');
 }
 
 const TIMING_NOTES = {
@@ -119,7 +134,18 @@ export class FpsMeter {
 
 const CPU_BADGES = { 'cpu-simd128': 'CPU SIMD128', 'cpu-relaxed': 'CPU relaxed SIMD' };
 
+// What `auto`'s measurement said (backend-choice.js), shown under the badge; null when none.
+let choiceNote = null;
+let shownStatus = null;
+
+/** Says why this backend runs ("CPU · 9.8 ms here vs WebGPU 1,620 ms"), or clears it with null. */
+export function renderChoice(text) {
+  choiceNote = text;
+  renderBackend(shownStatus);
+}
+
 export function renderBackend(status) {
+  shownStatus = status;
   const badge = $('backend');
   const button = $('backend-switch');
   const note = $('backend-note');
@@ -139,8 +165,11 @@ export function renderBackend(status) {
   badge.title = gpu ? 'Running on the GPU through WebGPU' : 'Running on the CPU in WebAssembly';
   button.textContent = gpu ? 'Use CPU' : 'Use WebGPU';
   button.setAttribute('aria-label', gpu ? 'Switch to the CPU backend' : 'Switch to the WebGPU backend');
-  note.hidden = gpu || !status.fallbackReason;
-  note.textContent = status.fallbackReason ? `WebGPU is not in use: ${status.fallbackReason}. The CPU runs the model.` : '';
+  const fallback = !gpu && status.fallbackReason ? `WebGPU is not in use: ${status.fallbackReason}. The CPU runs the model.` : null;
+  const text = choiceNote ?? fallback;
+  note.hidden = !text;
+  note.textContent = text ?? '';
+  if (choiceNote) badge.title += ` (${choiceNote})`;
 }
 
 export function offerWidths(widths) {

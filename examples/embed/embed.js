@@ -8,9 +8,11 @@ const file = /** @type {HTMLInputElement} */ ($('file'));
 
 await init();
 const engine = await Engine.create('auto');
-const { widths } = await (await fetch('/weights/manifest.json')).json();
+// The site's root, wherever it is published (a GitHub Pages project sits under /NAME/).
+const site = new URL('../../', import.meta.url);
+const { widths } = await (await fetch(new URL('weights/manifest.json', site))).json();
 const { url, sha256 } = widths['0.5'];
-await engine.loadUrl(new URL(url, location.origin).href, (loaded, total) => {
+await engine.loadUrl(new URL(url, site).href, (loaded, total) => {
   progress.value = total ? loaded / total : 0;
 }, sha256);
 $('status').textContent = `Ready (${engine.backend()}): choose a picture.`;

@@ -125,11 +125,12 @@ impl Context {
             .map_err(|e| Error::Gpu(format!("cannot open the GPU device: {e}")))?;
         let health = Health::default();
         health.watch(&device);
-        // Browsers often withhold the adapter's description: say what we know.
+        // Browsers often withhold the adapter's description: say what we know, without
+        // repeating "WebGPU", which the page's badge says already.
         let adapter_name = if info.name.is_empty() {
             match (info.backend, info.device_type) {
-                (wgpu::Backend::BrowserWebGpu, wgpu::DeviceType::Cpu) => "WebGPU (software)".into(),
-                (wgpu::Backend::BrowserWebGpu, _) => "WebGPU".into(),
+                (wgpu::Backend::BrowserWebGpu, wgpu::DeviceType::Cpu) => "software adapter".into(),
+                (wgpu::Backend::BrowserWebGpu, _) => "GPU".into(),
                 (backend, _) => format!("{backend:?}"),
             }
         } else {

@@ -72,6 +72,7 @@ pub async fn get(
     };
     let cache = open_cache().await;
     let etag = head_etag(url).await;
+    let unasked = etag.is_none();
     let key = |etag: Option<String>| {
         let tag = etag
             .map(|e| format!("etag:{e}"))
@@ -84,7 +85,13 @@ pub async fn get(
     };
 
     if let (Some(cache), Some(key)) = (&cache, key(etag)) {
-        if let Some(bytes) = cached_bytes(cache, &key).await {
+        // The server could not be asked (offline): a copy kept under an earlier ETag serves
+        // if it matches the manifest's SHA-256.
+        let hit = match cached_bytes(cache, &key).await {
+            None if unasked && sha256.is_some() => cached_any_version(cache, url).await,
+            hit => hit,
+        };
+        if let Some(bytes) = hit {
             if integrity::verify(&bytes, url, sha256).is_ok() {
                 progress(bytes.len(), (bytes.len() as f64).into());
                 let cache = Some((cache.clone(), key));
@@ -138,6 +145,19 @@ async fn open_cache() -> Option<Cache> {
 
 async fn cached_bytes(cache: &Cache, key: &str) -> Option<Vec<u8>> {
     let hit: Response = JsFuture::from(cache.match_with_str(key))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    let buf = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&buf).to_vec())
+}
+
+/// Any cached version of `url`, whatever validator its key carries.
+async fn cached_any_version(cache: &Cache, url: &str) -> Option<Vec<u8>> {
+    let options = CacheQueryOptions::new();
+    options.set_ignore_search(true);
+    let hit: Response = JsFuture::from(cache.match_with_str_and_options(url, &options))
         .await
         .ok()?
         .dyn_into()

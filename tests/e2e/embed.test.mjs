@@ -8,7 +8,7 @@ import { testImageBmp } from './support/page.mjs';
 
 test('the embed example loads the package and shows a prediction', { timeout: 300_000 }, async () => {
   const browser = await launch({ camera: 'denied' });
-  const page = await (await browser.newContext()).newPage();
+  const page = await (await browser.newContext({ serviceWorkers: 'block' })).newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));

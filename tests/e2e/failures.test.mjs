@@ -121,7 +121,7 @@ test('no WebGPU: the CPU runs the model and the page says why', LONG, () =>
 test('the engine cannot start: state is error and the page says so', LONG, async () => {
   const browser = await launch({ camera: 'denied' });
   try {
-    const context = await browser.newContext();
+    const context = await browser.newContext({ serviceWorkers: 'block' });
     await context.route('**/pkg*/shufflenet_web_bg.wasm', (route) => route.fulfill({ status: 404, body: 'gone' }));
     const page = await context.newPage();
     await page.goto(new URL('?width=0.5', BASE_URL).href);

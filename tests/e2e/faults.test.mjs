@@ -159,7 +159,7 @@ test('a weights file over the size cap is refused without being read', LONG, () 
   }));
 
 test('a 12,000 x 12,000 image is scaled down to 2,048 pixels a side and classified on WebGPU', LONG, () =>
-  withPage('denied', 'width=0.5', async (page) => {
+  withPage('denied', 'width=0.5&backend=webgpu', async (page) => {
     await waitReady(page);
     await dropFile(page, 'huge.png', bigPng(12_000, 12_000), 'image/png');
     await waitFrames(page, 1, { from: 0, timeout: 180_000 });
@@ -172,7 +172,7 @@ test('a 12,000 x 12,000 image is scaled down to 2,048 pixels a side and classifi
 
 test('through the package, a frame larger than the GPU texture limit runs on the CPU instead of failing', LONG, async () => {
   const browser = await launch({ camera: 'denied' });
-  const page = await (await browser.newContext()).newPage();
+  const page = await (await browser.newContext({ serviceWorkers: 'block' })).newPage();
   try {
     // Any page of the origin will do: the package is imported straight from /pkg/.
     await page.goto(new URL('pkg/package.json', BASE_URL).href);

@@ -51,12 +51,12 @@ test('webcam frames are classified continuously with top-5 and stage times', LON
 });
 
 test('the backend switch goes to the CPU and back to WebGPU', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5');
+  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=webgpu');
   try {
     await waitReady(page);
     await waitFrames(page, 1, { from: 0 });
     const start = await backend(page);
-    assert.equal(start.kind, 'gpu', `starts on WebGPU (SwiftShader): ${start.text}`);
+    assert.equal(start.kind, 'gpu', `?backend=webgpu starts on WebGPU (SwiftShader): ${start.text}`);
     assert.match(start.text, /WebGPU/);
 
     await page.click('#backend-switch');

@@ -37,7 +37,7 @@ test('weights replaced by others of the same size are downloaded again, not serv
   const server = await serveWeights(weights, PORT);
   const browser = await launch({ camera: 'none' });
   try {
-    const context = await browser.newContext();
+    const context = await browser.newContext({ serviceWorkers: 'block' });
     const page = await context.newPage();
     const downloads = [];
     context.on('response', (r) => {

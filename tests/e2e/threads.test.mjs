@@ -49,7 +49,7 @@ after(async () => {
  * returns what the page showed: predictions, badge, message, whether it was isolated.
  */
 async function classifyOn(base, query, prepare = async () => {}) {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ serviceWorkers: 'block' });
   await prepare(context);
   const page = await context.newPage();
   const logs = [];
@@ -135,7 +135,7 @@ test('one thread falls back to pkg/ when the relaxed build cannot start (and say
 });
 
 test('the pool worker entry refuses a slot no CPU thread waits in, and the pool runs on; no test hook ships', LONG, async () => {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ serviceWorkers: 'block' });
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
@@ -191,7 +191,7 @@ test('a CPU thread that traps: the engine fails at once and comes back on one th
     root: ROOT,
     mounts: { weights: WEIGHTS_DIR, 'pkg-threads': PKG_THREADS_TESTING },
   });
-  const context = await browser.newContext();
+  const context = await browser.newContext({ serviceWorkers: 'block' });
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));

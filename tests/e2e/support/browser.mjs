@@ -35,9 +35,13 @@ export async function launch({ camera = 'fake', webgpu = true } = {}) {
   return browser;
 }
 
-/** Opens the page with the given query and collects console errors for failure messages. */
-export async function openPage(browser, query = '', { viewport = { width: 1280, height: 860 } } = {}) {
-  const context = await browser.newContext({ viewport });
+/**
+ * Opens the page with the given query and collects console errors for failure messages. The
+ * page's service worker is blocked unless `serviceWorkers: 'allow'` (requests it served would
+ * escape the tests' routes, and the tests' own server isolates the page anyway).
+ */
+export async function openPage(browser, query = '', { viewport = { width: 1280, height: 860 }, serviceWorkers = 'block' } = {}) {
+  const context = await browser.newContext({ viewport, serviceWorkers });
   const page = await context.newPage();
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));

@@ -1,0 +1,89 @@
+// `./run.sh --export DIR` on a host that sends no headers at all (`python3 -m http.server`): the
+// page classifies, becomes cross-origin isolated after the service worker's one reload and runs
+// the CPU on two threads; then, offline, a reload still classifies.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportSite } from '../../tools/export.mjs';
+import { launch } from './support/browser.mjs';
+import { waitReady, waitFrames, backend, predictions, testImageBmp } from './support/page.mjs';
+
+const LONG = { timeout: 300_000 };
+let dir;
+let host;
+let browser;
+let base;
+
+const freePort = () => new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => ok(port));
+  });
+});
+
+before(async () => {
+  assert.ok(process.env.WEIGHTS_DIR, 'WEIGHTS_DIR names the weights the page server uses');
+  dir = mkdtempSync(join(tmpdir(), 'export-test-'));
+  exportSite(dir, process.env.WEIGHTS_DIR);
+  const port = await freePort();
+  host = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' });
+  base = `http://127.0.0.1:${port}/`;
+  for (let i = 0; i < 100 && !(await fetch(base).then((r) => r.ok, () => false)); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  browser = await launch({ camera: 'fake', webgpu: false });
+});
+
+after(async () => {
+  await browser?.close();
+  host?.kill();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('the exported folder: hash-named weights, precompressed files, a _headers file', () => {
+  const manifest = JSON.parse(readFileSync(join(dir, 'weights/manifest.json'), 'utf8'));
+  for (const [width, entry] of Object.entries(manifest.widths)) {
+    assert.match(entry.url, /^weights\/shufflenetv2_x[\d.]+-[0-9a-f]{16}\.safetensors$/, width);
+    assert.ok(entry.sha256.startsWith(entry.url.match(/-([0-9a-f]{16})\./)[1]), width);
+    assert.ok(existsSync(join(dir, entry.url)), entry.url);
+  }
+  for (const f of ['pkg/shufflenet_web_bg.wasm.br', 'pkg/shufflenet_web.js.gz', 'www/app.js.br', 'index.html', 'sw.js', 'examples/embed/embed.js']) {
+    assert.ok(existsSync(join(dir, f)), f);
+  }
+  assert.ok(!existsSync(join(dir, 'pkg/package.json')), 'only what runs is exported');
+  assert.match(readFileSync(join(dir, '_headers'), 'utf8'), /Cross-Origin-Embedder-Policy: require-corp/);
+});
+
+test('no headers from the host: isolated after one reload, two CPU threads, then offline', LONG, async () => {
+  const context = await browser.newContext({ serviceWorkers: 'allow' });
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  try {
+    await page.goto(`${base}?width=0.5&backend=cpu&threads=2`);
+    await page.waitForFunction(() => crossOriginIsolated, null, { timeout: 60_000 });
+    await waitReady(page);
+    await waitFrames(page, 2);
+    const badge = await backend(page);
+    assert.equal(badge.kind, 'cpu', logs.join('\n'));
+    assert.match(badge.text, / x2$/, `two CPU threads: ${badge.text}\n${logs.join('\n')}`);
+
+    // Offline: the shell from the service worker's cache, the weights from the engine's.
+    await context.setOffline(true);
+    await page.reload();
+    await waitReady(page);
+    const from = await waitFrames(page, 0);
+    await page.setInputFiles('#upload', { name: 'disc.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
+    await waitFrames(page, 1, { from });
+    assert.equal((await predictions(page)).length, 5, logs.join('\n'));
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,95 @@
+// No address or state leaves the page dead or lying: bad `?width=`/`?backend=` get a message
+// and the default; figures are marked stale while a model loads; a still picture shows its
+// own time; on a 390 px phone screen nothing overflows and the badge names the adapter once.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage } from './support/browser.mjs';
+import { waitReady, waitFrames, messageText, backend, testImageBmp } from './support/page.mjs';
+
+const LONG = { timeout: 300_000 };
+let browser;
+before(async () => {
+  browser = await launch({ camera: 'fake', webgpu: false });
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('?width=3.0 and ?backend=bogus: a message each, and the defaults run', LONG, async () => {
+  const { context, page, logs } = await openPage(browser, 'width=3.0&backend=bogus');
+  try {
+    await waitReady(page);
+    await waitFrames(page, 2);
+    const message = await messageText(page);
+    assert.match(message, /\?width=3\.0 is not a published width/, logs.join('\n'));
+    assert.match(message, /\?backend=bogus is not one of auto, webgpu, cpu/);
+    assert.equal(await page.$eval('#width', (s) => s.value), '1.0', 'x1.0 opened instead');
+    assert.equal((await backend(page)).kind, 'cpu', 'the automatic choice runs (no WebGPU here)');
+  } finally {
+    await context.close();
+  }
+});
+
+test('figures are stale while another width loads, and live again after', LONG, async () => {
+  const { context, page } = await openPage(browser, 'width=0.5&backend=cpu');
+  try {
+    await waitReady(page);
+    await waitFrames(page, 2);
+    assert.equal(await page.$eval('#results', (r) => r.dataset.stale ?? null), null);
+    // Watch the mark from inside the page: a cached load can be over in a few frames.
+    await page.evaluate(() => {
+      window.staleSeen = [];
+      new MutationObserver(() => window.staleSeen.push(document.getElementById('results').dataset.stale ?? null))
+        .observe(document.getElementById('results'), { attributes: true, attributeFilter: ['data-stale'] });
+    });
+    await page.selectOption('#width', '1.0');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('width') === '1.0', null, { timeout: 120_000 });
+    await waitReady(page);
+    await page.waitForFunction(() => !document.getElementById('results').dataset.stale, null, { timeout: 30_000 });
+    const seen = await page.evaluate(() => window.staleSeen);
+    assert.ok(seen.includes('loading a model'), `stale marks seen: ${JSON.stringify(seen)}`);
+
+    await page.click('#pause');
+    assert.equal(await page.$eval('#results', (r) => r.dataset.stale), 'paused');
+    assert.equal(await page.$eval('[data-testid="stale"]', (e) => e.hidden), false);
+    await page.click('#pause');
+    assert.equal(await page.$eval('#results', (r) => r.dataset.stale ?? null), null);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a still picture shows its own time, not an fps', LONG, async () => {
+  const { context, page } = await openPage(browser, 'width=0.5&backend=cpu');
+  try {
+    await waitReady(page);
+    const before = await waitFrames(page, 1);
+    await page.setInputFiles('#upload', { name: 'disc.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
+    await page.waitForFunction((n) => Number(document.body.dataset.frames) > n
+      && document.getElementById('fps-unit').textContent === '', before, { timeout: 60_000 });
+    assert.match(await page.$eval('[data-testid="fps"]', (e) => e.textContent), /^\d+(\.\d+)? ms$/);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a 390 px phone screen: no horizontal overflow, the adapter named once', LONG, async () => {
+  const gpuBrowser = await launch({ camera: 'fake' });
+  try {
+    const { context, page } = await openPage(gpuBrowser, 'width=0.5&backend=webgpu', { viewport: { width: 390, height: 844 } });
+    await waitReady(page, 240_000);
+    await waitFrames(page, 1, { timeout: 240_000 });
+    const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
+    assert.ok(scroll <= inner, `page is ${scroll} px wide on a ${inner} px screen`);
+    const badge = (await backend(page)).text;
+    assert.equal(badge.match(/WebGPU/g)?.length, 1, `badge: ${badge}`);
+    for (const id of ['backend', 'backend-switch', 'width', 'pause']) {
+      const right = await page.$eval(`#${id}`, (e) => e.getBoundingClientRect().right);
+      assert.ok(right <= inner, `#${id} ends at ${right} px`);
+    }
+    await context.close();
+  } finally {
+    await gpuBrowser.close();
+  }
+});

@@ -1,0 +1,41 @@
+// Registers the page's service worker (/sw.js: offline use, and cross-origin isolation on hosts
+// that cannot send COOP/COEP) and reloads the page once when only that reload stands between it
+// and isolation. `?sw=0` unregisters it, for measurements without it.
+
+const RELOADED = 'shufflenet-isolation-reload';
+// A worker that never takes control (blocked, or a browser quirk) must not hold the page.
+const CONTROL_TIMEOUT_MS = 3000;
+
+/**
+ * Resolves to true when the page is about to reload to become cross-origin isolated (the
+ * caller then starts nothing), else false.
+ */
+export async function isolateThroughServiceWorker() {
+  if (!('serviceWorker' in navigator) || !window.isSecureContext) return false;
+  const root = new URL('../', import.meta.url);
+  if (new URLSearchParams(location.search).get('sw') === '0') {
+    const registrations = await navigator.serviceWorker.getRegistrations().catch(() => []);
+    await Promise.all(registrations.map((r) => r.unregister()));
+    return false;
+  }
+  const registered = navigator.serviceWorker.register(new URL('sw.js', root), { scope: root.pathname })
+    .then(() => true, () => false); // refused: the page runs as it is (one CPU thread if not isolated)
+  if (window.crossOriginIsolated) {
+    // Isolated already (the host sends the headers): the worker only keeps files for offline use.
+    sessionStorage.removeItem(RELOADED);
+    return false;
+  }
+  if (!(await registered)) return false;
+  // Reloaded once already and still not isolated: this browser will not be; do not loop.
+  if (sessionStorage.getItem(RELOADED)) return false;
+  const controlled = navigator.serviceWorker.controller
+    ? Promise.resolve(true)
+    : new Promise((resolve) => {
+      navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), { once: true });
+      setTimeout(() => resolve(false), CONTROL_TIMEOUT_MS);
+    });
+  if (!(await controlled)) return false;
+  sessionStorage.setItem(RELOADED, '1');
+  location.reload();
+  return true;
+}
