@@ -1,7 +1,8 @@
 //! ShuffleNetV2 (Ma et al. 2018) exactly as torchvision defines it, for the browser and native.
 //!
 //! `model` describes the network once; `weights` reads and folds torchvision's weights;
-//! `cpu` and `gpu` run it; `web` is the wasm-bindgen API.
+//! `cpu` and `gpu` run it; `web` is the wasm-bindgen API. `guidelines` measures the paper's
+//! four design guidelines on the same kernels.
 
 pub mod backend;
 pub mod classes;
@@ -10,6 +11,7 @@ pub mod engine;
 mod error;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod guidelines;
 pub mod integrity;
 pub mod model;
 pub mod preprocess;

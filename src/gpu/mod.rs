@@ -11,11 +11,13 @@
 //! * `shape` — the work shape of each dispatch; `timing` — honest stage times.
 //! * `pipelines` — shader modules and pipelines, built once at load.
 //! * `context` — adapter, device, and device health (errors, loss).
+//! * `lab` — the guidelines' benchmark networks on the same kernels.
 
 mod cache;
 mod context;
 mod contract;
 mod frame;
+mod lab;
 mod options;
 mod packed;
 mod params;
@@ -36,6 +38,7 @@ use crate::{Error, Result};
 use context::Context;
 pub use frame::Crop;
 use frame::FrameInput;
+pub use lab::LabGpu;
 pub use options::{
     GpuFault, GpuOptions, KernelChoice, KernelSet, Profiling, SubgroupUse, WeightPrecision,
 };

@@ -90,6 +90,34 @@ pub fn padded(channels: usize) -> usize {
     channels.next_multiple_of(16)
 }
 
+/// A conv's weights `[out][in / groups][taps]` and bias in `conv.wgsl`'s layout (see
+/// `GeneralConv`).
+pub fn general_layout(
+    weight: &[f32],
+    bias: &[f32],
+    taps: usize,
+    groups: usize,
+    out_ch: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let m = out_ch / groups;
+    let k = weight.len() / (out_ch * taps);
+    let mp = padded(m);
+    let mut w = vec![0.0; groups * taps * k * mp];
+    let mut b = vec![0.0; groups * mp];
+    for g in 0..groups {
+        for o in 0..m {
+            let filter = &weight[(g * m + o) * k * taps..][..k * taps];
+            for i in 0..k {
+                for t in 0..taps {
+                    w[((g * taps + t) * k + i) * mp + o] = filter[i * taps + t];
+                }
+            }
+            b[g * mp + o] = bias[g * m + o];
+        }
+    }
+    (w, b)
+}
+
 struct Packer {
     data: Vec<f32>,
 }
@@ -135,21 +163,7 @@ impl Packer {
     fn general(&mut self, c: &Conv) -> GeneralConv {
         let groups = c.groups();
         let taps = if c.kind == ConvKind::Pointwise { 1 } else { 9 };
-        let (k, m) = (c.in_ch / groups, c.out_ch / groups);
-        let mp = padded(m);
-        let mut w = vec![0.0; groups * taps * k * mp];
-        let mut b = vec![0.0; groups * mp];
-        for g in 0..groups {
-            for o in 0..m {
-                let filter = &c.weight[(g * m + o) * k * taps..][..k * taps];
-                for i in 0..k {
-                    for t in 0..taps {
-                        w[((g * taps + t) * k + i) * mp + o] = filter[i * taps + t];
-                    }
-                }
-                b[g * mp + o] = c.bias[g * m + o];
-            }
-        }
+        let (w, b) = general_layout(&c.weight, &c.bias, taps, groups, c.out_ch);
         GeneralConv {
             at: self.put(&w, &b),
             taps,

@@ -228,6 +228,14 @@ params! {
         pub pad: [u32; 3],
     }
 
+    /// `Elt` of eltwise.wgsl: the guidelines' ReLU and add over whole buffers.
+    #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+    pub struct EltParams as Elt {
+        /// Vec4s in the buffer.
+        pub len4: u32,
+        pub pad: [u32; 3],
+    }
+
     /// `Axis` of preprocess.wgsl.
     #[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq, Eq)]
     pub struct AxisParams as Axis {
@@ -318,6 +326,7 @@ mod layout_tests {
         check::<StemParams>(StemParams::offsets(), &StemParams::wgsl());
         check::<ConvParams>(ConvParams::offsets(), &ConvParams::wgsl());
         check::<FcParams>(FcParams::offsets(), &FcParams::wgsl());
+        check::<EltParams>(EltParams::offsets(), &EltParams::wgsl());
         check::<AxisParams>(AxisParams::offsets(), &AxisParams::wgsl());
         let pre = AxisParams::wgsl() + &PreParams::wgsl();
         check::<PreParams>(PreParams::offsets(), &pre);

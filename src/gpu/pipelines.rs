@@ -26,7 +26,10 @@ pub struct Pipelines {
     pub pre: wgpu::ComputePipeline,
 }
 
-fn buffer_entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLayoutEntry {
+pub(super) fn buffer_entry(
+    binding: u32,
+    ty: wgpu::BufferBindingType,
+) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
         visibility: wgpu::ShaderStages::COMPUTE,
@@ -39,11 +42,13 @@ fn buffer_entry(binding: u32, ty: wgpu::BufferBindingType) -> wgpu::BindGroupLay
     }
 }
 
-const UNIFORM: wgpu::BufferBindingType = wgpu::BufferBindingType::Uniform;
-const READ: wgpu::BufferBindingType = wgpu::BufferBindingType::Storage { read_only: true };
-const WRITE: wgpu::BufferBindingType = wgpu::BufferBindingType::Storage { read_only: false };
+pub(super) const UNIFORM: wgpu::BufferBindingType = wgpu::BufferBindingType::Uniform;
+pub(super) const READ: wgpu::BufferBindingType =
+    wgpu::BufferBindingType::Storage { read_only: true };
+pub(super) const WRITE: wgpu::BufferBindingType =
+    wgpu::BufferBindingType::Storage { read_only: false };
 
-fn layout(
+pub(super) fn layout(
     device: &wgpu::Device,
     label: &str,
     entries: &[wgpu::BindGroupLayoutEntry],
@@ -54,7 +59,7 @@ fn layout(
     })
 }
 
-fn pipeline(
+pub(super) fn pipeline(
     device: &wgpu::Device,
     layout: &wgpu::BindGroupLayout,
     module: &wgpu::ShaderModule,

@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 
 use super::params::{
-    act_codes_wgsl, AxisParams, ConvParams, DwParams, FcParams, PreParams, PwParams, StemParams,
-    WgslStruct,
+    act_codes_wgsl, AxisParams, ConvParams, DwParams, EltParams, FcParams, PreParams, PwParams,
+    StemParams, WgslStruct,
 };
 use super::{KernelSet, SubgroupUse};
 use crate::{Error, Result};
@@ -25,6 +25,7 @@ const FILES: &[(&str, &str)] = &[
     ("dw", include_str!("shaders/dw.wgsl")),
     ("dw_io", include_str!("shaders/dw_io.wgsl")),
     ("dw_quad", include_str!("shaders/dw_quad.wgsl")),
+    ("eltwise", include_str!("shaders/eltwise.wgsl")),
     ("fc", include_str!("shaders/fc.wgsl")),
     ("fc_io", include_str!("shaders/fc_io.wgsl")),
     ("fc_split", include_str!("shaders/fc_split.wgsl")),
@@ -47,6 +48,7 @@ fn piece(name: &str) -> Option<Cow<'static, str>> {
         StemParams::NAME => StemParams::wgsl(),
         ConvParams::NAME => ConvParams::wgsl(),
         FcParams::NAME => FcParams::wgsl(),
+        EltParams::NAME => EltParams::wgsl(),
         AxisParams::NAME => AxisParams::wgsl(),
         PreParams::NAME => PreParams::wgsl(),
         "act_codes" => act_codes_wgsl(),
@@ -153,7 +155,7 @@ mod tests {
 
     /// Every kernel the pipelines build, in every variant.
     fn all_kernels() -> Vec<&'static str> {
-        let mut names = vec!["stem", "shuffle_copy", "preprocess"];
+        let mut names = vec!["stem", "shuffle_copy", "preprocess", "eltwise"];
         for (set, subgroups) in [
             (KernelSet::Software, SubgroupUse::NONE),
             (KernelSet::Hardware, SubgroupUse::NONE),

@@ -5,6 +5,7 @@
 mod conv3x3;
 mod depthwise;
 mod head;
+mod lab;
 mod plan;
 mod pointwise;
 mod pool;
@@ -19,6 +20,8 @@ use crate::tensor::Tensor;
 use crate::Result;
 use plan::{stride, Buffers, Plan, UnitOps};
 use pool::Pool;
+
+pub use lab::LabCpu;
 
 /// The threaded wasm build's CPU threads (Web Workers), started once per instance: resolves
 /// to the threads a `FastCpu` may use from then on.

@@ -15,3 +15,4 @@ mod tiles;
 
 pub use resources::Plan;
 pub use steps::{work_shape, Kernel};
+pub(super) use tiles::{conv_split, HW_GROUP};

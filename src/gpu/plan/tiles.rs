@@ -19,7 +19,7 @@ pub(super) fn dw_tile(stride: usize) -> usize {
 /// spread over the multiprocessors of a laptop or desktop GPU.
 pub(super) const HW_MIN_INVOCATIONS: usize = 4096;
 /// Invocations per workgroup of the hardware kernels.
-pub(super) const HW_GROUP: usize = 256;
+pub(in crate::gpu) const HW_GROUP: usize = 256;
 
 /// Register tile of `pw_tiled` for a 1x1 of `k` inputs over `pixels` pixels and `m`
 /// outputs per branch: pixel quads per tile (4, 8, ... 64 pixels) and the reduction split
@@ -77,7 +77,7 @@ pub(super) fn dw_serial(k: usize, split: usize) -> usize {
 /// Slices of `conv_split`'s reduction over `r` steps for `pixels` output pixels and
 /// `blocks` workgroups per pixel tile: a power of two that keeps a slice within 128 steps,
 /// leaves no pixel lanes idle on small maps, and gives enough workgroups where it can.
-pub(super) fn conv_split(r: usize, pixels: usize, blocks: usize) -> usize {
+pub(in crate::gpu) fn conv_split(r: usize, pixels: usize, blocks: usize) -> usize {
     let reduce = r.div_ceil(128).next_power_of_two();
     let fill = HW_GROUP / pixels.next_power_of_two().min(HW_GROUP);
     let mut split = reduce.max(fill).min(64);
