@@ -1,5 +1,6 @@
 //! Command-line parsing and the subcommands.
 
+mod guidelines;
 mod npy;
 mod teach;
 
@@ -104,6 +105,32 @@ enum Command {
         seed: u64,
         #[command(flatten)]
         backend: BackendArg,
+    },
+    /// Measure the paper's four guidelines (ShuffleNet V2, Tables 1 to 4) on our kernels:
+    /// per row the median ms, throughput in the paper's unit, FLOPs and the paper's MAC in
+    /// bytes; per table the speed ratios against its first row, beside the paper's.
+    Guidelines {
+        /// cpu (against the paper's ARM column), webgpu (its GPU column) or all.
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// One JSON object per table and line.
+        #[arg(long)]
+        json: bool,
+        /// Timed runs per row (after one warm-up); the median is reported.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// Input side in pixels (the paper's: 56).
+        #[arg(long, default_value_t = 56)]
+        size: usize,
+        /// Images per batch.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Width scales, of the paper's 1,2,4.
+        #[arg(long, default_value = "1", value_delimiter = ',')]
+        scales: Vec<usize>,
+        /// Tables to run (default all four), e.g. 1,3.
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<usize>,
     },
     /// Write seeded random weights in torchvision's layout (the untrained stand-in).
     Random {
@@ -353,6 +380,23 @@ fn run(command: Command) -> Result<()> {
                 print_predictions(&path, &best, &names, json);
             }
             Ok(())
+        }
+        Command::Guidelines {
+            backend,
+            json,
+            runs,
+            size,
+            batch,
+            scales,
+            tables,
+        } => {
+            let settings = shufflenet_web::guidelines::Settings {
+                side: size,
+                batch,
+                runs,
+                scales,
+            };
+            guidelines::run(&backend, &tables, &settings, json)
         }
         Command::Teach {
             backbone,
