@@ -165,6 +165,7 @@ function noticeFallback(status) {
 async function switchBackend() {
   const target = app.status.backend === 'webgpu' ? 'cpu' : 'webgpu';
   app.trials++; // the visitor's choice ends any measurement
+  document.body.dataset.choice = 'settled';
   view.renderChoice(null);
   await withBusy(async () => {
     try {
@@ -214,6 +215,16 @@ async function trialFrame() {
 async function measureBackends(width) {
   if (options.backend !== 'auto') return;
   const trial = ++app.trials;
+  document.body.dataset.choice = 'measuring';
+  try {
+    await chooseBackend(width, trial);
+  } finally {
+    // Tests and the soak wait for this before they take a baseline.
+    if (trial === app.trials) document.body.dataset.choice = 'settled';
+  }
+}
+
+async function chooseBackend(width, trial) {
   const current = () => trial === app.trials && app.width === width;
   const adapter = await describeAdapter();
   if (!current()) return;
