@@ -28,7 +28,7 @@ test('a 390 px phone screen: no horizontal overflow, the adapter named once', LO
     await assertFits(page);
     const badge = await backend(page);
     assert.equal(badge.kind, 'gpu', `badge: ${badge.text}`);
-    assert.equal(badge.text.match(/WebGPU/g)?.length, 1, `badge: ${badge.text}`);
+    assert.equal(badge.text.match(/webgpu/gi)?.length, 1, `badge: ${badge.text}`);
     assert.match(badge.text, /^WebGPU · \S/, `the adapter follows the backend: ${badge.text}`);
     await context.close();
   } finally {
