@@ -73,7 +73,6 @@ fn instance(fault: Option<GpuFault>) -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
-/// Whether the page has `navigator.gpu` at all (always true natively).
 /// The adapter as the page's badge names it after "WebGPU · ": its description with "(software)"
 /// for a fallback adapter, never the backend again ("SwiftShader Device (Subzero) (software)").
 /// Browsers often withhold the description: then say what we know. Native runs add the
@@ -90,6 +89,7 @@ fn adapter_name(info: &wgpu::AdapterInfo) -> String {
     }
 }
 
+/// Whether the page has `navigator.gpu` at all (always true natively).
 fn has_webgpu_api() -> bool {
     #[cfg(target_arch = "wasm32")]
     {
