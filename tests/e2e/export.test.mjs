@@ -87,3 +87,21 @@ test('no headers from the host: isolated after one reload, two CPU threads, then
     await context.close();
   }
 });
+
+test('the embed example works from the exported folder (relative paths only)', LONG, async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  try {
+    await page.goto(`${base}examples/embed/`);
+    await page.waitForFunction(() => /^Ready/.test(document.getElementById('status').textContent), null, { timeout: 120_000 })
+      .catch((err) => assert.fail(`${err.message}\n${logs.join('\n')}`));
+    await page.setInputFiles('#file', { name: 'test.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
+    await page.waitForFunction(() => /^Classified/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+    assert.equal((await page.$$eval('#top li', (li) => li.length)), 3, logs.join('\n'));
+  } finally {
+    await context.close();
+  }
+});
