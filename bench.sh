@@ -2,6 +2,8 @@
 # Benchmark: our wasm engine (cpu-simd128, cpu-simd128-tN on the threaded build, cpu-scalar, webgpu) beside ONNX Runtime Web (ort-wasm,
 # ort-webgpu) in headless Debian Chromium. One JSON line per configuration on stdout.
 # Usage: ./bench.sh [--backend NAME] [--width W] [--batch B] [--runs N]   (./bench.sh --help)
+#        ./bench.sh --startup [--width 0.5,1.0] [--mbps 20] [--rtt 40] [--webgpu both|on|off] [--no-build]
+#          the page's first minute behind a throttled link (tools/bench/startup.mjs, docs/startup.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/setup.sh
@@ -12,6 +14,28 @@ setup_node >&2
 setup_threads_toolchain >&2 # pkg-threads, for the cpu-simd128-tN lines
 # wasm-objdump, to check that pkg/ has SIMD instructions and pkg-scalar/ has none.
 apt_install wabt >&2 || log "without wabt the SIMD check of the wasm builds is skipped"
+
+if [ "${1:-}" = --startup ]; then
+  shift
+  build=1
+  args=()
+  for a in "$@"; do [ "$a" = --no-build ] && build= || args+=("$a"); done
+  if [ -n "$build" ]; then
+    build_pkg pkg >&2
+    build_pkg_threads pkg-threads >&2 || log "the threaded build failed: one CPU thread"
+    build_pkg_relaxed pkg-relaxed >&2 || log "the relaxed-SIMD build failed"
+  fi
+  node tools/precompress.mjs index.html sw.js www pkg pkg-threads pkg-relaxed >&2
+  # Untrained stand-ins unless WEIGHTS_DIR names real weights: the bytes are the same.
+  if [ -z "${WEIGHTS_DIR:-}" ]; then
+    export WEIGHTS_DIR="$PWD/target/startup-weights"
+    if [ ! -f "$WEIGHTS_DIR/manifest.json" ]; then
+      cargo build -q --release --bin shufflenet
+      SHUFFLENET_OFFLINE=1 tools/weights.sh target/release/shufflenet >&2
+    fi
+  fi
+  exec node tools/bench/startup.mjs "${args[@]}"
+fi
 
 # The driver passes the wasm toolchain's variables to its wasm builds only, not to native cargo.
 WASM_ENV="${WASM_ENV[*]:-}" THREADS_RUSTFLAGS="$(echo $THREADS_RUSTFLAGS)" exec node tools/bench.mjs "$@"

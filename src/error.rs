@@ -7,6 +7,17 @@ pub enum Error {
     /// The bytes are not a weights file at all (an HTML page, an image, ...).
     #[error("not a weights file: {0}")]
     NotWeights(String),
+    /// The bytes are not a weights file: `what` says so in plain words, `detail` shows the
+    /// evidence (the first bytes).
+    #[error("not a weights file: {what} ({detail})")]
+    Foreign { what: String, detail: String },
+    /// The file ends before its own header says it should.
+    #[error("the file is cut short at byte {at} of {needs} ({detail})")]
+    Truncated {
+        at: usize,
+        needs: usize,
+        detail: String,
+    },
     /// The file is a known format but damaged or cut short.
     #[error("corrupt weights file: {0}")]
     Corrupt(String),
@@ -40,6 +51,24 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// The message for a page: a plain sentence on the first line, the technical evidence
+    /// (bytes, the parser's words) on the lines after it, for a "details" fold.
+    pub fn for_page(&self) -> String {
+        match self {
+            Error::Foreign { what, detail } => format!("{what}\n{detail}"),
+            Error::Truncated { at, needs, detail } => {
+                format!("the file is cut short at byte {at} of {needs}\n{detail}")
+            }
+            Error::Corrupt(detail) => {
+                format!("the file is damaged or incomplete: it is not a readable weights file\n{detail}")
+            }
+            Error::Input(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {

@@ -533,7 +533,8 @@ async fn predict(
 
 /// Validates and folds, then builds the backend; only then replaces the running model.
 async fn load(state: &Rc<RefCell<State>>, bytes: Rc<Vec<u8>>) -> Result<WeightsInfo, JsError> {
-    let loaded = weights::load(&bytes).map_err(js_err)?;
+    // A plain sentence first, the evidence on the lines after (the page folds them away).
+    let loaded = weights::load(&bytes).map_err(|e| JsError::new(&e.for_page()))?;
     let (preference, options) = {
         let s = state.borrow();
         (s.preference, s.options)

@@ -34,10 +34,12 @@ fn save(sd: &StateDict) -> Vec<u8> {
 suite_test!(
     fn html_and_other_files_are_not_weights() {
         let e = err(b"<!DOCTYPE html><html><body>404 Not Found</body></html>");
-        assert!(matches!(e, Error::NotWeights(_)), "{e}");
+        assert!(matches!(e, Error::Foreign { .. }), "{e}");
         assert!(e.to_string().contains("HTML"), "{e}");
         assert!(err(b"").to_string().contains("empty"));
-        assert!(err(b"\x89PNG\r\n\x1a\n0000").to_string().contains("image"));
+        assert!(err(b"\x89PNG\r\n\x1a\n0000")
+            .to_string()
+            .contains("picture"));
         assert!(err(b"{\"a\": 1}").to_string().contains("JSON"));
     }
 );
@@ -60,12 +62,27 @@ suite_test!(
 
 suite_test!(
     fn absurd_safetensors_header_sizes_are_refused() {
-        for len in [u64::MAX, 1 << 40, 1 << 30, 100] {
+        for len in [u64::MAX, 1 << 40, 1 << 30] {
             let mut b = len.to_le_bytes().to_vec();
             b.extend_from_slice(b"{\"a\":1}");
             let e = err(&b);
             assert!(matches!(e, Error::Corrupt(_)), "header {len}: {e}");
         }
+        // A plausible length past the end: the file is cut short, and says where.
+        let mut b = 100u64.to_le_bytes().to_vec();
+        b.extend_from_slice(b"{\"a\":1}");
+        let e = err(&b);
+        assert!(
+            matches!(
+                e,
+                Error::Truncated {
+                    at: 15,
+                    needs: 108,
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 );
 

@@ -318,7 +318,12 @@ async function loadWeights(source, label, failure) {
       if (source.kind === 'url' && source.width) measureBackends(source.width);
     } catch (err) {
       superseded = err instanceof Superseded;
-      if (!superseded) view.showMessage(`${failure(err)}${app.engine.model ? ' — the previous model keeps running.' : ''}`);
+      if (!superseded) {
+        // The engine's first line is plain words; the lines after it are the evidence.
+        const [plain, ...details] = String(err.message).split('\n');
+        const kept = app.engine.model ? ' — the previous model keeps running.' : '';
+        view.showMessage(`${failure({ message: plain })}${kept}`, details.join('\n'));
+      }
     } finally {
       app.loads--;
       if (!superseded) {

@@ -238,14 +238,20 @@ export function hideProgress() {
   $('progress').hidden = true;
 }
 
-export function showMessage(text) {
+/** Shows `text`, with `details` (bytes, a parser's words) folded away under it when given. */
+export function showMessage(text, details = '') {
   $('message-text').textContent = text;
+  const fold = $('message-details');
+  fold.hidden = !details;
+  fold.open = false;
+  $('message-details-text').textContent = details;
   $('message').hidden = false;
 }
 
 export function clearMessage() {
   $('message').hidden = true;
   $('message-text').textContent = '';
+  $('message-details').hidden = true;
 }
 
 export function showCameraMessage(text) {

@@ -9,6 +9,11 @@
 //! Pooled ReLU features differ in scale by orders of magnitude, which makes plain gradient
 //! descent crawl; training runs on features standardized per dimension and the scaling is
 //! folded back into the head afterwards, so the result is an ordinary `fc`.
+//!
+//! The exported head must not work through cancellation (an F16 export, or another
+//! summation order, would break it), so a dimension's scale is floored at `SCALE_FLOOR`
+//! of the typical spread: a near-constant dimension cannot be blown up by 1/sd into weights
+//! of 1e6. With the L2 penalty this bounds the export (see `weight_bound`).
 
 use crate::model::Linear;
 use crate::{Error, Result};
@@ -271,8 +276,23 @@ fn loss_and_grad(s: &Samples, l2: f32, params: &[f32], mut grad: Option<&mut [f3
     (total / n as f64) as f32 + penalty
 }
 
-/// Per-dimension mean and standard deviation over the samples (1 where a dimension is
-/// constant, so it stays put).
+/// A dimension's scale is at least this share of the typical (root mean square) spread of
+/// the dimensions: the spread of a near-constant one is float noise, not signal worth 1/sd.
+pub const SCALE_FLOOR: f32 = 0.1;
+
+/// The largest |weight| `train` can export for these samples and options: the loss starts
+/// at about ln(classes) and never rises, and the L2 term alone is `l2 / 2 * |W|^2` in the
+/// standardized space, so `|W| <= sqrt(2 ln(classes) / l2)` (plus the seeded start); each
+/// weight is then divided by a scale of at least `SCALE_FLOOR` of the typical spread.
+pub fn weight_bound(samples: &Samples, opts: &TrainOptions) -> f32 {
+    let (_, scale) = standardization(samples);
+    let floor = scale.iter().copied().fold(f32::INFINITY, f32::min);
+    let start = 0.01 * ((samples.classes * samples.feature_len) as f32).sqrt();
+    ((2.0 * (samples.classes as f32).ln().max(1.0) / opts.l2).sqrt() + start) / floor
+}
+
+/// Per-dimension mean and scale over the samples: the standard deviation, floored at
+/// `SCALE_FLOOR` of the typical one (constant dimensions get the floor and stay put).
 fn standardization(s: &Samples) -> (Vec<f32>, Vec<f32>) {
     let (d, n) = (s.feature_len, s.len() as f32);
     let mut mean = vec![0.0f32; d];
@@ -288,19 +308,15 @@ fn standardization(s: &Samples) -> (Vec<f32>, Vec<f32>) {
             *q += (v - m) * (v - m);
         }
     }
-    let scale = var
-        .iter()
-        .zip(&mean)
-        .map(|(q, m)| {
-            let sd = (q / n).sqrt();
-            // Relative to the values' size, so float noise in a constant column is constant.
-            if sd > 1e-6 * m.abs().max(1e-6) {
-                sd
-            } else {
-                1.0
-            }
-        })
-        .collect();
+    let sd: Vec<f32> = var.iter().map(|q| (q / n).sqrt()).collect();
+    let typical = (sd.iter().map(|s| s * s).sum::<f32>() / d as f32).sqrt();
+    // All dimensions constant: nothing to learn from their spread; leave the values as they are.
+    let floor = if typical > 0.0 {
+        SCALE_FLOOR * typical
+    } else {
+        1.0
+    };
+    let scale = sd.into_iter().map(|s| s.max(floor)).collect();
     (mean, scale)
 }
 

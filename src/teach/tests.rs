@@ -111,3 +111,47 @@ fn the_split_holds_out_a_share_of_every_class_by_seed() {
     // The only sample of a class always trains.
     assert_eq!(split(&[0, 1], 2, 0.5, 1), (vec![0, 1], vec![]));
 }
+
+/// The case that exported weights of 8.5e6: features of real size in most dimensions, and a
+/// few whose spread is tiny (but above any "constant" test) or exactly zero.
+#[test]
+fn near_constant_dimensions_cannot_blow_up_the_head() {
+    let (d, classes) = (64, 3);
+    let (mut f, l) = clusters(classes, 30, d, 1.0, 0.3);
+    let wobble = seeded(f.len(), 7, 1e-5);
+    for (i, row) in f.chunks_exact_mut(d).enumerate() {
+        row[10] = 4.0 + wobble[i * d]; // near-constant: spread 1e-5 around 4
+        row[11] = 2.5; // exactly constant
+        row[12] = 1e3 + wobble[i * d + 1] * 10.0; // large and near-constant
+    }
+    let s = samples(&f, &l, d, classes);
+    let opts = TrainOptions::default();
+    let t = train(&s, &opts).unwrap();
+    let largest = t.head.weight.iter().fold(0f32, |m, w| m.max(w.abs()));
+    let bias = t.head.bias.iter().fold(0f32, |m, b| m.max(b.abs()));
+    let bound = weight_bound(&s, &opts);
+    println!("largest |weight| {largest:.3}, |bias| {bias:.3}, bound {bound:.1}");
+    assert!(largest <= bound, "{largest} > {bound}");
+    assert!(
+        largest < 1e3,
+        "{largest}: the head works through cancellation"
+    );
+    assert_eq!(t.train_accuracy, 1.0);
+    // The head survives F16: logits move by little next to their spread.
+    let half =
+        |v: &[f32]| -> Vec<f32> { v.iter().map(|x| half::f16::from_f32(*x).to_f32()).collect() };
+    let h16 = Linear {
+        weight: half(&t.head.weight),
+        bias: half(&t.head.bias),
+        ..t.head.clone()
+    };
+    for row in f.chunks_exact(d).take(20) {
+        let (a, b) = (logits(&t.head, row), logits(&h16, row));
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1.0);
+        let diff = a
+            .iter()
+            .zip(&b)
+            .fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff / scale < 2e-2, "F16 head: {diff} on logits of {scale}");
+    }
+}

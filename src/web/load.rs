@@ -144,11 +144,12 @@ async fn open_cache() -> Option<Cache> {
 }
 
 async fn cached_bytes(cache: &Cache, key: &str) -> Option<Vec<u8>> {
-    let hit: Response = JsFuture::from(cache.match_with_str(key))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()?;
+    body_of(cache.match_with_str(key)).await
+}
+
+/// The body of the response a cache lookup resolves to, if it found one.
+async fn body_of(lookup: js_sys::Promise) -> Option<Vec<u8>> {
+    let hit: Response = JsFuture::from(lookup).await.ok()?.dyn_into().ok()?;
     let buf = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
     Some(Uint8Array::new(&buf).to_vec())
 }
@@ -157,13 +158,7 @@ async fn cached_bytes(cache: &Cache, key: &str) -> Option<Vec<u8>> {
 async fn cached_any_version(cache: &Cache, url: &str) -> Option<Vec<u8>> {
     let options = CacheQueryOptions::new();
     options.set_ignore_search(true);
-    let hit: Response = JsFuture::from(cache.match_with_str_and_options(url, &options))
-        .await
-        .ok()?
-        .dyn_into()
-        .ok()?;
-    let buf = JsFuture::from(hit.array_buffer().ok()?).await.ok()?;
-    Some(Uint8Array::new(&buf).to_vec())
+    body_of(cache.match_with_str_and_options(url, &options)).await
 }
 
 /// `fetch` in a window or a worker, bypassing the HTTP cache (the Cache API is ours).

@@ -71,28 +71,29 @@ pub struct Loaded {
     pub state_dict: StateDict,
 }
 
-/// Names what the bytes look like when they are not weights, for the error message.
-fn describe_foreign(bytes: &[u8]) -> String {
+/// Says in plain words what the bytes are when they are not weights, with the first bytes
+/// as the evidence.
+fn describe_foreign(bytes: &[u8]) -> Error {
     let head = &bytes[..bytes.len().min(64)];
     let text = String::from_utf8_lossy(head)
         .trim_start()
         .to_ascii_lowercase();
-    if bytes.is_empty() {
-        "the file is empty".into()
-    } else if text.starts_with("<!doctype html")
-        || text.starts_with("<html")
-        || text.starts_with('<')
-    {
-        "it is an HTML/XML page (a 404 or login page from the server?)".into()
+    let what = if bytes.is_empty() {
+        "the file is empty"
+    } else if text.starts_with("<!doctype html") || text.starts_with('<') {
+        "this is a web page (HTML), not PyTorch weights: a 404 or login page from the server?"
     } else if text.starts_with('{') || text.starts_with('[') {
-        "it is JSON text".into()
+        "this is a JSON text file, not PyTorch weights"
     } else if head.starts_with(&[0x89, b'P', b'N', b'G']) || head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        "it is an image".into()
+        "this is a picture, not PyTorch weights (drop pictures to classify them)"
+    } else if std::str::from_utf8(head).is_ok_and(|t| !t.contains('\0')) {
+        "this is a text file, not PyTorch weights"
     } else {
-        format!(
-            "unrecognised first bytes {:02x?}; expected safetensors or a torch .pth",
-            &head[..head.len().min(8)]
-        )
+        "this is not a weights file: it is neither safetensors nor a PyTorch .pth"
+    };
+    Error::Foreign {
+        what: what.into(),
+        detail: format!("first bytes: {:02x?}", &head[..head.len().min(8)]),
     }
 }
 
@@ -106,7 +107,7 @@ pub fn sniff(head: &[u8]) -> Result<Format> {
     } else if safetensors_file::sniff(head) {
         Ok(Format::Safetensors)
     } else {
-        Err(Error::NotWeights(describe_foreign(head)))
+        Err(describe_foreign(head))
     }
 }
 

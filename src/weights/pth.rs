@@ -162,7 +162,10 @@ pub fn read_zip<'a>(bytes: &'a [u8], budget: &mut Budget) -> Result<Index<'a>> {
         .filter_map(|n| n.ok())
         .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
         .map(|n| n.into_owned())
-        .ok_or_else(|| Error::NotWeights("a zip without data.pkl: not a torch.save file".into()))?;
+        .ok_or_else(|| Error::Foreign {
+            what: "this is a zip archive, not PyTorch weights".into(),
+            detail: "no data.pkl inside: not a torch.save file".into(),
+        })?;
     let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
     // Read one byte past the cap, so the pickle machine can tell "too long" from "cut short".
     let entry = archive.by_name(&pkl_name).map_err(zip_err)?;

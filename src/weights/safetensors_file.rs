@@ -12,8 +12,48 @@ pub fn sniff(bytes: &[u8]) -> bool {
     bytes.len() >= 9 && bytes[8] == b'{'
 }
 
+/// Where a file that ends early should have ended, from its own header: the header's
+/// length, then the largest data offset the header lists.
+fn check_length(bytes: &[u8]) -> Result<()> {
+    let Some(len) = bytes.get(..8) else {
+        return Ok(());
+    };
+    let header_len = u64::from_le_bytes(len.try_into().unwrap_or_default());
+    let header_end = 8u64.saturating_add(header_len);
+    let short = |needs: u64, detail: &str| Error::Truncated {
+        at: bytes.len(),
+        needs: usize::try_from(needs).unwrap_or(usize::MAX),
+        detail: format!("safetensors: {detail}"),
+    };
+    // A length no weights file could have is damage, not a cut: the parser says so.
+    if header_end > super::MAX_FILE_BYTES as u64 {
+        return Ok(());
+    }
+    if header_end > bytes.len() as u64 {
+        return Err(short(header_end, "the header is incomplete"));
+    }
+    // A header that does not parse is the parser's to describe, below.
+    let Ok(header) = serde_json::from_slice::<serde_json::Value>(&bytes[8..header_end as usize])
+    else {
+        return Ok(());
+    };
+    let data_end = header
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .filter_map(|t| t.get("data_offsets")?.get(1)?.as_u64())
+        .max()
+        .unwrap_or(0);
+    let needs = header_end.saturating_add(data_end);
+    if needs > bytes.len() as u64 {
+        return Err(short(needs, "the tensors' data ends early"));
+    }
+    Ok(())
+}
+
 /// The header's tensors, their bytes borrowed from the file (nothing decoded yet).
 pub fn read(bytes: &[u8]) -> Result<Index<'_>> {
+    check_length(bytes)?;
     let st =
         SafeTensors::deserialize(bytes).map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
     let mut index = Index::default();

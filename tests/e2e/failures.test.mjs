@@ -64,7 +64,7 @@ test('corrupt weights: the error shows and the previous model keeps classifying'
     await waitFrames(page, 3);
 
     // 2. A corrupt download for another width (served truncated).
-    await page.context().route('**/shufflenetv2_x1.0.safetensors', async (route) => {
+    await page.context().route('**/shufflenetv2_x1.0.safetensors?*', async (route) => {
       if (route.request().method() !== 'GET') return route.fulfill({ status: 200, headers: { 'content-length': '1000' } });
       const real = await route.fetch();
       const body = (await real.body()).subarray(0, 1000);
@@ -78,7 +78,7 @@ test('corrupt weights: the error shows and the previous model keeps classifying'
     await waitFrames(page, 3);
 
     // The corrupt download was not cached: once the server is fixed, the width loads.
-    await page.context().unroute('**/shufflenetv2_x1.0.safetensors');
+    await page.context().unroute('**/shufflenetv2_x1.0.safetensors?*');
     await page.selectOption('#width', '1.0');
     await page.waitForFunction(() => document.body.dataset.arch === 'x1.0', null, { timeout: 120_000 });
   }));
@@ -86,7 +86,7 @@ test('corrupt weights: the error shows and the previous model keeps classifying'
 test('missing weights: the message names the width and the model keeps running', LONG, () =>
   withPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
-    await page.context().route('**/shufflenetv2_x1.0.safetensors', (route) => route.fulfill({ status: 404, body: 'not found' }));
+    await page.context().route('**/shufflenetv2_x1.0.safetensors?*', (route) => route.fulfill({ status: 404, body: 'not found' }));
     await waitFrames(page, 1, { from: 0 });
     await page.selectOption('#width', '1.0');
     await page.waitForFunction(() => /404/.test(document.getElementById('message-text').textContent), null, { timeout: 60_000 });

@@ -29,7 +29,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function countDownloads(context) {
   const urls = [];
   context.on('response', (r) => {
-    if (r.request().method() === 'GET' && /\.safetensors$/.test(r.url()) && r.status() === 200) urls.push(r.url());
+    if (r.request().method() === 'GET' && /\.safetensors(\?|$)/.test(r.url()) && r.status() === 200) urls.push(r.url());
   });
   return urls;
 }

@@ -83,7 +83,7 @@ test('a width change loads the matching weights, and a reload takes them from th
   const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
   const weightRequests = [];
   context.on('request', (r) => {
-    if (r.method() === 'GET' && /\.safetensors$/.test(r.url())) weightRequests.push(r.url());
+    if (r.method() === 'GET' && /\.safetensors(\?|$)/.test(r.url())) weightRequests.push(r.url());
   });
   try {
     await waitReady(page);

@@ -74,6 +74,24 @@ test('a still picture shows its own time, not an fps', LONG, async () => {
   }
 });
 
+test('a text file dropped as weights: a plain sentence, the bytes folded away', LONG, async () => {
+  const { context, page } = await openPage(browser, 'width=0.5&backend=cpu');
+  try {
+    await waitReady(page);
+    await page.setInputFiles('#upload', { name: 'notes.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('my notes\nmore notes\n') });
+    await page.waitForSelector('[data-testid="message"]:not([hidden])', { timeout: 60_000 });
+    const message = await messageText(page);
+    assert.match(message, /notes\.pth is not usable weights: this is a text file, not PyTorch weights — the previous model keeps running/);
+    assert.doesNotMatch(message, /\[|0x|bad input/);
+    const fold = await page.$eval('#message-details', (d) => ({ hidden: d.hidden, open: d.open, text: d.textContent }));
+    assert.deepEqual([fold.hidden, fold.open], [false, false]);
+    assert.match(fold.text, /first bytes: \[6d, 79/);
+    await waitFrames(page, 2);
+  } finally {
+    await context.close();
+  }
+});
+
 test('a 390 px phone screen: no horizontal overflow, the adapter named once', LONG, async () => {
   const gpuBrowser = await launch({ camera: 'fake' });
   try {

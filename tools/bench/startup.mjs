@@ -1,0 +1,98 @@
+// The page's first minute, as a visitor on a slow link sees it (`./bench.sh --startup`): the
+// page served by tools/serve.mjs behind tools/bench/throttle.mjs (20 Mbit/s, 40 ms round trip
+// by default), opened in a fresh Chromium profile (cold) and then reloaded (warm), per width,
+// with WebGPU hidden and with a software WebGPU adapter (SwiftShader). One JSON line per visit:
+// bytes received before the first prediction, ms to it, the backend it ran on, and under
+// `auto` the backend the page settled on and when.
+//
+//   node tools/bench/startup.mjs [--width 0.5,1.0] [--mbps 20] [--rtt 40] [--webgpu both|on|off]
+//   env: WEIGHTS_DIR (default weights/), CHROMIUM
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { writeClip } from '../../tests/e2e/support/y4m.mjs';
+import { startServer } from '../serve.mjs';
+import { startThrottle } from './throttle.mjs';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const COMMON = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+const WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-webgpu-adapter=swiftshader'];
+// How long `auto` may take to settle before the visit is reported as unsettled.
+const SETTLE_MS = 120_000;
+
+const { values } = parseArgs({
+  options: {
+    width: { type: 'string', default: '0.5,1.0' },
+    mbps: { type: 'string', default: '20' },
+    rtt: { type: 'string', default: '40' },
+    webgpu: { type: 'string', default: 'both' },
+  },
+});
+const widths = values.width.split(',');
+const gpuModes = { both: [false, true], on: [true], off: [false] }[values.webgpu];
+if (!gpuModes) throw new Error(`--webgpu is both, on or off, not ${values.webgpu}`);
+
+/** One visit: from navigation to the first prediction, then (under auto) to the settled backend. */
+async function visit(page, link, url, visitKind) {
+  link.reset();
+  const start = performance.now();
+  await (visitKind === 'cold' ? page.goto(url) : page.reload());
+  await page.waitForFunction(() => Number(document.body.dataset.frames ?? 0) >= 1, null, { timeout: 120_000, polling: 20 });
+  const first = performance.now() - start;
+  const bytes = link.bytes.down;
+  const firstBackend = await page.$eval('[data-testid="backend"]', (b) => b.dataset.backend);
+  // Settled: the note gives the measurement's verdict, or says why there is no WebGPU.
+  const settled = await page.waitForFunction(() => {
+    const note = document.getElementById('backend-note').textContent;
+    return / here vs |not in use/.test(note) ? note : null;
+  }, null, { timeout: SETTLE_MS, polling: 50 }).then((h) => h.jsonValue(), () => null);
+  return {
+    bytes_before_first_prediction: bytes,
+    ms_to_first_prediction: Math.round(first),
+    first_backend: firstBackend,
+    backend_chosen: await page.$eval('[data-testid="backend"]', (b) => b.dataset.backend),
+    ms_to_final_backend: settled ? Math.round(performance.now() - start) : null,
+    why: settled,
+  };
+}
+
+const clip = writeClip(join(mkdtempSync(join(tmpdir(), 'startup-clip-')), 'clip.y4m'));
+let server;
+const link = await startThrottle({
+  target: () => ({ host: '127.0.0.1', port: server.port }),
+  mbps: Number(values.mbps),
+  rttMs: Number(values.rtt),
+});
+server = await startServer({
+  root: ROOT,
+  mounts: { weights: process.env.WEIGHTS_DIR ?? join(ROOT, 'weights') },
+  allowedHostNames: [`127.0.0.1:${link.port}`],
+});
+try {
+  for (const webgpu of gpuModes) {
+    for (const width of widths) {
+      const profile = mkdtempSync(join(tmpdir(), 'startup-profile-'));
+      const args = [...COMMON, `--use-file-for-fake-video-capture=${clip}`, ...(webgpu ? WEBGPU : ['--disable-blink-features=WebGPU'])];
+      const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args });
+      try {
+        const page = context.pages()[0] ?? (await context.newPage());
+        const url = `http://127.0.0.1:${link.port}/?width=${width}`;
+        for (const visitKind of ['cold', 'warm']) {
+          const r = await visit(page, link, url, visitKind);
+          const line = { startup: true, width, visit: visitKind, webgpu: webgpu ? 'software' : 'none', mbps: Number(values.mbps), rtt_ms: Number(values.rtt), ...r };
+          process.stdout.write(`${JSON.stringify(line)}\n`);
+        }
+      } finally {
+        await context.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
+    }
+  }
+} finally {
+  await link.close();
+  await server.close();
+}
