@@ -6,11 +6,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportSite } from '../../tools/export.mjs';
 import { launch } from './support/browser.mjs';
+import { freePort } from './support/server.mjs';
 import { waitReady, waitFrames, backend, predictions, testImageBmp } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
@@ -18,13 +18,6 @@ let dir;
 let host;
 let browser;
 let base;
-
-const freePort = () => new Promise((ok) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => ok(port));
-  });
-});
 
 before(async () => {
   assert.ok(process.env.WEIGHTS_DIR, 'WEIGHTS_DIR names the weights the page server uses');
