@@ -44,7 +44,9 @@ export async function isolateThroughServiceWorker() {
   // No worker installed before (not merely a hard reload, which bypasses an installed one).
   const firstVisit = !(await navigator.serviceWorker.getRegistration(root.href).catch(() => null))?.active;
   const registered = navigator.serviceWorker.register(new URL('sw.js', root), { scope: root.pathname })
-    .then(() => true, () => false); // refused: the page runs as it is (one CPU thread if not isolated)
+    // Refused, or no registration (a test browser's blocked workers): the page runs as it is
+    // (one CPU thread if not isolated).
+    .then((registration) => Boolean(registration), () => false);
   if (window.crossOriginIsolated) {
     // Isolated already (the host sends the headers): the worker only keeps files for offline
     // use. On a first visit the engine starts once it controls the page, so the engine's own
