@@ -5,6 +5,29 @@
 const RELOADED = 'shufflenet-isolation-reload';
 // A worker that never takes control (blocked, or a browser quirk) must not hold the page.
 const CONTROL_TIMEOUT_MS = 3000;
+// The engine waits for a first-time worker at most this long (it takes 0.1 to 0.2 s).
+const KEEP_TIMEOUT_MS = 1000;
+const WEIGHTS = /\.(safetensors|pth|pt|mdl)$/i;
+
+/** Resolves to true once a service worker controls the page, false after `timeout` ms. */
+function controlled(timeout) {
+  if (navigator.serviceWorker.controller) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), { once: true });
+    setTimeout(() => resolve(false), timeout);
+  });
+}
+
+/**
+ * Asks the worker to keep this page and the files it loaded before the worker took control
+ * (fetched again, mostly from the HTTP cache), so a first visit alone makes the page work
+ * offline. Weights are the engine's to keep.
+ */
+function keepLoaded() {
+  const urls = performance.getEntriesByType('resource').map((e) => e.name)
+    .filter((u) => new URL(u).origin === location.origin && !WEIGHTS.test(new URL(u).pathname));
+  navigator.serviceWorker.controller?.postMessage({ keep: [location.href, ...new Set(urls)] });
+}
 
 /**
  * Resolves to true when the page is about to reload to become cross-origin isolated (the
@@ -18,23 +41,24 @@ export async function isolateThroughServiceWorker() {
     await Promise.all(registrations.map((r) => r.unregister()));
     return false;
   }
+  // No worker installed before (not merely a hard reload, which bypasses an installed one).
+  const firstVisit = !(await navigator.serviceWorker.getRegistration(root.href).catch(() => null))?.active;
   const registered = navigator.serviceWorker.register(new URL('sw.js', root), { scope: root.pathname })
-    .then(() => true, () => false); // refused: the page runs as it is (one CPU thread if not isolated)
+    // Refused, or no registration (a test browser's blocked workers): the page runs as it is
+    // (one CPU thread if not isolated).
+    .then((registration) => Boolean(registration), () => false);
   if (window.crossOriginIsolated) {
-    // Isolated already (the host sends the headers): the worker only keeps files for offline use.
+    // Isolated already (the host sends the headers): the worker only keeps files for offline
+    // use. On a first visit the engine starts once it controls the page, so the engine's own
+    // files go through it too.
     sessionStorage.removeItem(RELOADED);
+    if (firstVisit && (await registered) && (await controlled(KEEP_TIMEOUT_MS))) keepLoaded();
     return false;
   }
   if (!(await registered)) return false;
   // Reloaded once already and still not isolated: this browser will not be; do not loop.
   if (sessionStorage.getItem(RELOADED)) return false;
-  const controlled = navigator.serviceWorker.controller
-    ? Promise.resolve(true)
-    : new Promise((resolve) => {
-      navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), { once: true });
-      setTimeout(() => resolve(false), CONTROL_TIMEOUT_MS);
-    });
-  if (!(await controlled)) return false;
+  if (!(await controlled(CONTROL_TIMEOUT_MS))) return false;
   sessionStorage.setItem(RELOADED, '1');
   location.reload();
   return true;
