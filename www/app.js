@@ -210,7 +210,7 @@ async function trialFrame() {
 
 /**
  * Under `auto`, with the CPU running `width`: builds WebGPU beside it, times a few frames on
- * each and keeps WebGPU only if it is clearly faster; remembered per adapter and width.
+ * each and keeps WebGPU only if it is clearly faster; remembered per adapter, width and CPU build.
  */
 async function measureBackends(width) {
   if (options.backend !== 'auto') return;
@@ -232,8 +232,9 @@ async function chooseBackend(width, trial) {
     view.renderChoice('WebGPU is not in use: this browser offers no WebGPU adapter. The CPU runs the model.');
     return;
   }
-  const key = choice.choiceKey(adapter, width);
-  const known = choice.recall(globalThis.localStorage, key);
+  const cpu = `${app.status?.backend} x${app.status?.cpuThreads ?? 1}`;
+  const key = choice.choiceKey(adapter, width, cpu);
+  const known = choice.recall(globalThis.localStorage, key, Date.now());
   if (known?.backend === 'cpu') {
     view.renderChoice(`${choice.reason(known)} (measured before)`);
     return;
@@ -242,9 +243,16 @@ async function chooseBackend(width, trial) {
   try {
     await app.engine.prepareGpu();
     let decided = known;
+    let waiting = false;
     while (!decided && current()) {
       // The CPU's own frames first: at least as many as WebGPU gets.
       if (app.cpuTimes.length < choice.FRAMES) {
+        // A still picture is classified once: classify it again to time the CPU.
+        if (app.source === 'image' && app.stillBitmap) await reclassifyStill();
+        else if (!waiting && !canRun()) {
+          waiting = true; // paused, or no camera and no picture: nothing to time yet
+          view.renderChoice('WebGPU is ready: it is timed against the CPU on the next frames.');
+        }
         await sleep(100);
         continue;
       }
@@ -252,20 +260,21 @@ async function chooseBackend(width, trial) {
       const cpuMs = choice.median(app.cpuTimes);
       while (current() && choice.keepTiming(cpuMs, gpuTimes)) {
         const frame = await trialFrame();
-        if (frame) gpuTimes.push(await app.engine.timeGpu(frame, 'square'));
+        // Cropped as the CPU's frames were: the camera's square, a picture's eval crop.
+        if (frame) gpuTimes.push(await app.engine.timeGpu(frame, app.source === 'image' ? 'eval' : 'square'));
         else await sleep(200);
       }
       if (gpuTimes.length > 0) decided = choice.decide(app.cpuTimes, gpuTimes);
     }
     if (!current()) return;
-    choice.remember(globalThis.localStorage, key, decided);
+    if (decided !== known) choice.remember(globalThis.localStorage, key, decided, Date.now());
     if (decided.backend === 'webgpu') {
       app.status = await app.engine.adoptGpu();
       view.renderBackend(app.status);
     } else {
       app.engine.dropGpu();
     }
-    view.renderChoice(choice.reason(decided));
+    view.renderChoice(decided === known ? `${choice.reason(known)} (measured before)` : choice.reason(decided));
   } catch (err) {
     app.engine.dropGpu();
     if (current()) view.renderChoice(`WebGPU is not in use: ${err.message}. The CPU runs the model.`);
@@ -394,9 +403,10 @@ async function showImage(file) {
   reclassifyStill();
 }
 
-function reclassifyStill() {
+/** Classifies the still picture again (a new model, a new backend); settles when shown. */
+async function reclassifyStill() {
   if (app.source !== 'image' || !app.stillBitmap || !app.modelLoaded) return;
-  createImageBitmap(app.stillBitmap).then((copy) => classify(copy, 'eval'));
+  await classify(await createImageBitmap(app.stillBitmap), 'eval');
 }
 
 function setSource(source) {
