@@ -13,7 +13,11 @@ const SHELL_CACHE = 'shufflenet-shell-v1';
 const WEIGHTS = /\.(safetensors|pth|pt|mdl)$/i;
 
 self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+// Navigation preload: the page's own request goes out while this worker starts, not after.
+self.addEventListener('activate', (event) => event.waitUntil(Promise.all([
+  self.clients.claim(),
+  self.registration.navigationPreload?.enable(),
+])));
 
 // The page's first visit on an isolated host: the files it loaded before this worker took
 // control (www/sw-register.js sends their URLs).
@@ -46,15 +50,16 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   // Cross-origin requests, range requests and weights pass through untouched.
   if (request.method !== 'GET' || !kept(url) || request.headers.has('range')) return;
-  event.respondWith(serve(request));
+  event.respondWith(serve(request, event));
 });
 
-async function serve(request) {
+async function serve(request, event) {
   const cache = await caches.open(SHELL_CACHE);
   let response;
   try {
-    response = await fetch(request);
-    if (response.ok && response.status === 200) await cache.put(request, response.clone());
+    response = (await event.preloadResponse) ?? (await fetch(request));
+    // Kept beside the answer, not before it: the page need not wait for the disk.
+    if (response.ok && response.status === 200) event.waitUntil(cache.put(request, response.clone()));
   } catch (err) {
     // Offline: the kept copy (the manifest and the modules are fetched with query strings at
     // times, but their content does not depend on them).

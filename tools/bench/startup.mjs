@@ -6,6 +6,7 @@
 // `auto` the backend the page settled on and when.
 //
 //   node tools/bench/startup.mjs [--width 0.5,1.0] [--mbps 20] [--rtt 40] [--webgpu both|on|off]
+//                                [--query 'sw=0&threads=1'] (more page options)
 //   env: WEIGHTS_DIR (default weights/), CHROMIUM
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     mbps: { type: 'string', default: '20' },
     rtt: { type: 'string', default: '40' },
     webgpu: { type: 'string', default: 'both' },
+    query: { type: 'string', default: '' },
   },
 });
 const widths = values.width.split(',');
@@ -44,6 +46,12 @@ async function visit(page, link, url, visitKind) {
   await page.waitForFunction(() => Number(document.body.dataset.frames ?? 0) >= 1, null, { timeout: 120_000, polling: 20 });
   const first = performance.now() - start;
   const bytes = link.bytes.down;
+  // The page's own marks (www/app.js), in ms since navigation: where the wait went.
+  const phases = await page.evaluate(() => Object.fromEntries(
+    performance.getEntriesByType('mark')
+      .filter((m) => m.name.startsWith('shufflenet:'))
+      .map((m) => [m.name.slice('shufflenet:'.length), Math.round(m.startTime)]),
+  ));
   const firstBackend = await page.$eval('[data-testid="backend"]', (b) => b.dataset.backend);
   // Settled: the note gives the measurement's verdict, or says why there is no WebGPU.
   const settled = await page.waitForFunction(() => {
@@ -57,6 +65,7 @@ async function visit(page, link, url, visitKind) {
     backend_chosen: await page.$eval('[data-testid="backend"]', (b) => b.dataset.backend),
     ms_to_final_backend: settled ? Math.round(performance.now() - start) : null,
     why: settled,
+    phases,
   };
 }
 
@@ -80,7 +89,7 @@ try {
       const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args });
       try {
         const page = context.pages()[0] ?? (await context.newPage());
-        const url = `http://127.0.0.1:${link.port}/?width=${width}`;
+        const url = `http://127.0.0.1:${link.port}/?width=${width}${values.query ? `&${values.query}` : ''}`;
         for (const visitKind of ['cold', 'warm']) {
           const r = await visit(page, link, url, visitKind);
           const line = { startup: true, width, visit: visitKind, webgpu: webgpu ? 'software' : 'none', mbps: Number(values.mbps), rtt_ms: Number(values.rtt), ...r };
