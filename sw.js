@@ -13,23 +13,53 @@ const SHELL_CACHE = 'shufflenet-shell-v1';
 const WEIGHTS = /\.(safetensors|pth|pt|mdl)$/i;
 
 self.addEventListener('install', () => self.skipWaiting());
-self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+// Navigation preload: the page's own request goes out while this worker starts, not after.
+self.addEventListener('activate', (event) => event.waitUntil(Promise.all([
+  self.clients.claim(),
+  self.registration.navigationPreload?.enable(),
+])));
+
+// The page's first visit on an isolated host: the files it loaded before this worker took
+// control (www/sw-register.js sends their URLs).
+self.addEventListener('message', (event) => {
+  const urls = Array.isArray(event.data?.keep) ? event.data.keep : [];
+  event.waitUntil(keep(urls.filter((u) => {
+    try {
+      return kept(new URL(u, self.location.href));
+    } catch {
+      return false; // not a URL: nothing to keep
+    }
+  })));
+});
+
+/** Same-origin files other than weights: what this worker keeps. */
+function kept(url) {
+  return url.origin === self.location.origin && !WEIGHTS.test(url.pathname);
+}
+
+async function keep(urls) {
+  const cache = await caches.open(SHELL_CACHE);
+  await Promise.all(urls.map(async (url) => {
+    const response = await fetch(url).catch(() => null);
+    if (response?.status === 200) await cache.put(url, response);
+  }));
+}
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
   // Cross-origin requests, range requests and weights pass through untouched.
-  if (request.method !== 'GET' || url.origin !== self.location.origin) return;
-  if (request.headers.has('range') || WEIGHTS.test(url.pathname)) return;
-  event.respondWith(serve(request));
+  if (request.method !== 'GET' || !kept(url) || request.headers.has('range')) return;
+  event.respondWith(serve(request, event));
 });
 
-async function serve(request) {
+async function serve(request, event) {
   const cache = await caches.open(SHELL_CACHE);
   let response;
   try {
-    response = await fetch(request);
-    if (response.ok && response.status === 200) await cache.put(request, response.clone());
+    response = (await event.preloadResponse) ?? (await fetch(request));
+    // Kept beside the answer, not before it: the page need not wait for the disk.
+    if (response.ok && response.status === 200) event.waitUntil(cache.put(request, response.clone()));
   } catch (err) {
     // Offline: the kept copy (the manifest and the modules are fetched with query strings at
     // times, but their content does not depend on them).

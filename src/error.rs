@@ -64,6 +64,10 @@ impl Error {
             Error::Corrupt(detail) => {
                 format!("the file is damaged or incomplete: it is not a readable weights file\n{detail}")
             }
+            // Weights of another network (or width): the tensor names go to the details.
+            Error::Missing(_) | Error::Unexpected(_) | Error::Shape { .. } | Error::Layout(_) => {
+                format!("these are not ShuffleNetV2 weights this page can run\n{self}")
+            }
             Error::Input(s) => s.clone(),
             other => other.to_string(),
         }

@@ -220,17 +220,19 @@ impl WebEngine {
 
     /// Loads the weights at `url` from the Cache API or over fetch (streaming, calling
     /// `on_progress(loaded, total)`; `total` is undefined without a Content-Length), checked
-    /// against `sha256` (hex, e.g. the manifest's) when given. Resolves to
-    /// `{ info, cached, bytes }`. A file that fails to load is never cached, and on error the
-    /// previous model stays.
+    /// against `sha256` (hex, e.g. the manifest's) when given. `started`: the response of a
+    /// download of `url` begun before the engine existed (the page overlaps it with the wasm's
+    /// start), read in place of a new request. Resolves to `{ info, cached, bytes }`. A file
+    /// that fails to load is never cached, and on error the previous model stays.
     #[wasm_bindgen(js_name = loadUrl)]
     pub async fn load_url(
         &self,
         url: String,
         on_progress: Option<js_sys::Function>,
         sha256: Option<String>,
+        started: Option<web_sys::Response>,
     ) -> Result<Ts<Loaded>, JsError> {
-        let got = load::get(&url, sha256.as_deref(), on_progress.as_ref()).await?;
+        let got = load::get(&url, sha256.as_deref(), on_progress.as_ref(), started).await?;
         match load(&self.state, got.bytes.clone()).await {
             Ok(info) => {
                 got.remember(&url).await;

@@ -96,3 +96,38 @@ fn a_cut_short_pth_file_is_damaged_not_foreign() {
     );
     assert!(details.contains("zip"), "{details}");
 }
+
+#[test]
+fn a_damaged_pth_file_that_is_whole_is_damaged_not_cut() {
+    let mut pth = include_bytes!("fixtures/small.pth").to_vec();
+    // The end record's signature gone: every record is there, the archive will not open.
+    let end = pth.len() - 22;
+    assert_eq!(&pth[end..end + 4], b"PK\x05\x06");
+    pth[end] = b'X';
+    let (plain, details) = for_page(&refuse(&pth));
+    assert!(
+        plain.starts_with("the file is damaged or incomplete"),
+        "{plain}"
+    );
+    assert!(details.contains("zip"), "{details}");
+}
+
+#[test]
+fn weights_of_another_network_say_so_and_name_the_tensors_below() {
+    let mut sd = weights::random::state_dict(&Arch::width(Width::X0_5), 1);
+    let name = sd
+        .tensors
+        .keys()
+        .find(|k| k.contains("stage3"))
+        .unwrap()
+        .clone();
+    sd.tensors.remove(&name);
+    let bytes = weights::write_safetensors(&sd, true, None).unwrap();
+    let e = refuse(&bytes);
+    let (plain, details) = for_page(&e);
+    assert_eq!(
+        plain,
+        "these are not ShuffleNetV2 weights this page can run"
+    );
+    assert!(details.contains(&name), "{details}");
+}

@@ -106,6 +106,7 @@ async fn load_url_streams_with_progress() {
             data_url(fixtures::SMALL_F16),
             Some(cb.as_ref().unchecked_ref::<js_sys::Function>().clone()),
             Some(shufflenet_web::integrity::sha256_hex(fixtures::SMALL_F16)),
+            None,
         )
         .await
         .unwrap();
@@ -119,13 +120,47 @@ async fn load_url_streams_with_progress() {
     assert_eq!(*seen.last().unwrap() as usize, fixtures::SMALL_F16.len());
 }
 
+/// A download the page started before the engine existed is read, not requested again: the
+/// URL here names nothing, so only the started response can supply the bytes.
+#[wasm_bindgen_test]
+async fn load_url_reads_a_started_download() {
+    let e = Engine::create(Some("cpu".into())).await.unwrap();
+    let body = js_sys::Uint8Array::from(fixtures::SMALL_F16);
+    let started = web_sys::Response::new_with_opt_buffer_source(Some(&body)).unwrap();
+    let url = "/started/nowhere.safetensors".to_string();
+    let sha = shufflenet_web::integrity::sha256_hex(fixtures::SMALL_F16);
+    let loaded = e
+        .load_url(url.clone(), None, Some(sha), Some(started))
+        .await
+        .unwrap();
+    let info = get(&JsValue::from(loaded), "info");
+    assert_eq!(get(&info, "dtype").as_string().as_deref(), Some("F16"));
+
+    // A started download that failed reports its status, as a fresh request would.
+    let init = web_sys::ResponseInit::new();
+    init.set_status(503);
+    let failed = web_sys::Response::new_with_opt_str_and_init(Some("busy"), &init).unwrap();
+    let err = e
+        .load_url(url, None, None, Some(failed))
+        .await
+        .err()
+        .unwrap();
+    let msg = String::from(
+        JsValue::from(err)
+            .dyn_into::<js_sys::Error>()
+            .unwrap()
+            .message(),
+    );
+    assert!(msg.contains("503"), "{msg}");
+}
+
 #[wasm_bindgen_test]
 async fn load_url_refuses_a_sha256_mismatch_and_keeps_the_model() {
     let e = Engine::create(Some("cpu".into())).await.unwrap();
     e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
     let wrong = shufflenet_web::integrity::sha256_hex(b"other bytes");
     let err = e
-        .load_url(data_url(fixtures::SMALL_F16), None, Some(wrong))
+        .load_url(data_url(fixtures::SMALL_F16), None, Some(wrong), None)
         .await
         .err()
         .unwrap();
@@ -160,7 +195,7 @@ async fn errors_reach_javascript_as_messages() {
     );
     assert!(msg.contains("no model loaded"), "{msg}");
     let missing = e
-        .load_url("/no/such/weights.safetensors".into(), None, None)
+        .load_url("/no/such/weights.safetensors".into(), None, None, None)
         .await
         .err()
         .unwrap();

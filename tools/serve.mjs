@@ -134,7 +134,8 @@ export function pathSegments(rawUrl) {
 /**
  * Host header values that name this server: the bound address (or any local one if wildcard)
  * with the bound port, and each public name in `extra` as given (`example.org` behind a proxy
- * on the default port, `example.org:8443`) or with the bound port.
+ * on the default port, `example.org:8443`) or with the bound port; `NAME:443` and `NAME:80`
+ * also as plain `NAME`, which is what a browser sends for them.
  */
 function allowedHosts(host, port, extra) {
   const names = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -149,6 +150,9 @@ function allowedHosts(host, port, extra) {
   for (const h of extra) {
     hosts.add(h.toLowerCase());
     if (!/:\d+$/.test(h)) hosts.add(`${h}:${port}`.toLowerCase());
+    // A browser leaves the default port out of Host: `NAME:443` is also plain `NAME`.
+    const bare = h.match(/^(.+):(?:80|443)$/);
+    if (bare) hosts.add(bare[1].toLowerCase());
   }
   return hosts;
 }

@@ -11,7 +11,7 @@ import { decodeImage, frameOptions } from './image-input.js';
 import * as view from './view.js';
 import { TeachMode } from './teach.js';
 import { chooseWidth, readOptions } from './query.js';
-import { isolateThroughServiceWorker } from './sw-register.js';
+import { isolateThroughServiceWorker, keepForOffline } from './sw-register.js';
 import * as choice from './backend-choice.js';
 
 const params = new URLSearchParams(location.search);
@@ -117,6 +117,7 @@ async function classify(frame, crop, features = false) {
     if (p.features) teach.offer(p.features);
     if (p.backend.startsWith('cpu')) app.cpuTimes = [...app.cpuTimes.slice(-9), p.totalMs];
     app.frames++;
+    if (app.frames === 1) performance.mark('shufflenet:first-prediction');
     document.body.dataset.frames = String(app.frames);
     // A still picture shows its own time, not a rate of frames that are not coming.
     view.renderPrediction(p, crop === 'eval' ? null : app.fps.tick());
@@ -165,6 +166,7 @@ function noticeFallback(status) {
 async function switchBackend() {
   const target = app.status.backend === 'webgpu' ? 'cpu' : 'webgpu';
   app.trials++; // the visitor's choice ends any measurement
+  document.body.dataset.choice = 'settled';
   view.renderChoice(null);
   await withBusy(async () => {
     try {
@@ -209,11 +211,21 @@ async function trialFrame() {
 
 /**
  * Under `auto`, with the CPU running `width`: builds WebGPU beside it, times a few frames on
- * each and keeps WebGPU only if it is clearly faster; remembered per adapter and width.
+ * each and keeps WebGPU only if it is clearly faster; remembered per adapter, width and CPU build.
  */
 async function measureBackends(width) {
   if (options.backend !== 'auto') return;
   const trial = ++app.trials;
+  document.body.dataset.choice = 'measuring';
+  try {
+    await chooseBackend(width, trial);
+  } finally {
+    // Tests and the soak wait for this before they take a baseline.
+    if (trial === app.trials) document.body.dataset.choice = 'settled';
+  }
+}
+
+async function chooseBackend(width, trial) {
   const current = () => trial === app.trials && app.width === width;
   const adapter = await describeAdapter();
   if (!current()) return;
@@ -221,8 +233,9 @@ async function measureBackends(width) {
     view.renderChoice('WebGPU is not in use: this browser offers no WebGPU adapter. The CPU runs the model.');
     return;
   }
-  const key = choice.choiceKey(adapter, width);
-  const known = choice.recall(globalThis.localStorage, key);
+  const cpu = `${app.status?.backend} x${app.status?.cpuThreads ?? 1}`;
+  const key = choice.choiceKey(adapter, width, cpu);
+  const known = choice.recall(globalThis.localStorage, key, Date.now());
   if (known?.backend === 'cpu') {
     view.renderChoice(`${choice.reason(known)} (measured before)`);
     return;
@@ -231,9 +244,16 @@ async function measureBackends(width) {
   try {
     await app.engine.prepareGpu();
     let decided = known;
+    let waiting = false;
     while (!decided && current()) {
       // The CPU's own frames first: at least as many as WebGPU gets.
       if (app.cpuTimes.length < choice.FRAMES) {
+        // A still picture is classified once: classify it again to time the CPU.
+        if (app.source === 'image' && app.stillBitmap) await reclassifyStill();
+        else if (!waiting && !canRun()) {
+          waiting = true; // paused, or no camera and no picture: nothing to time yet
+          view.renderChoice('WebGPU is ready: it is timed against the CPU on the next frames.');
+        }
         await sleep(100);
         continue;
       }
@@ -241,20 +261,21 @@ async function measureBackends(width) {
       const cpuMs = choice.median(app.cpuTimes);
       while (current() && choice.keepTiming(cpuMs, gpuTimes)) {
         const frame = await trialFrame();
-        if (frame) gpuTimes.push(await app.engine.timeGpu(frame, 'square'));
+        // Cropped as the CPU's frames were: the camera's square, a picture's eval crop.
+        if (frame) gpuTimes.push(await app.engine.timeGpu(frame, app.source === 'image' ? 'eval' : 'square'));
         else await sleep(200);
       }
       if (gpuTimes.length > 0) decided = choice.decide(app.cpuTimes, gpuTimes);
     }
     if (!current()) return;
-    choice.remember(globalThis.localStorage, key, decided);
+    if (decided !== known) choice.remember(globalThis.localStorage, key, decided, Date.now());
     if (decided.backend === 'webgpu') {
       app.status = await app.engine.adoptGpu();
       view.renderBackend(app.status);
     } else {
       app.engine.dropGpu();
     }
-    view.renderChoice(choice.reason(decided));
+    view.renderChoice(decided === known ? `${choice.reason(known)} (measured before)` : choice.reason(decided));
   } catch (err) {
     app.engine.dropGpu();
     if (current()) view.renderChoice(`WebGPU is not in use: ${err.message}. The CPU runs the model.`);
@@ -271,18 +292,42 @@ async function loadManifest() {
   return manifest;
 }
 
-async function loadWidth(width) {
-  const entry = app.manifest?.widths?.[width];
-  if (!entry) {
-    view.showMessage(`No weights are published for width x${width}.`);
-    view.renderWidth(app.width);
-    return;
-  }
+/** The weights `loadWidth` loads for `width`, or null when the manifest publishes none. */
+function widthSource(manifest, width) {
+  const entry = manifest?.widths?.[width];
+  if (!entry) return null;
   // `?precision=f32`: the F32 file where the manifest lists one (twice the bytes of the F16).
   const file = options.precision === 'f32' && entry.f32?.url ? entry.f32 : entry;
   const url = new URL(file.url, location.href).href;
   const name = new URL(url).pathname.split('/').pop();
-  const source = { kind: 'url', url, sha256: file.sha256, name, width, trained: entry.trained !== false };
+  return { kind: 'url', url, sha256: file.sha256, name, width, trained: entry.trained !== false };
+}
+
+/** A model served with `./run.sh --weights FILE` (the manifest's `model`). */
+function ownSource(entry) {
+  const url = new URL(entry.url, location.href).href;
+  const name = String(entry.name ?? 'model');
+  return { kind: 'url', url, sha256: entry.sha256, name, width: null, trained: true };
+}
+
+/**
+ * What the page opens with, and a note when the address asked for a width not published. A
+ * model served with `./run.sh --weights FILE` that has no published width (your own fine-tune)
+ * opens first; `?width=` still picks a published one.
+ */
+function firstSource(manifest) {
+  if (manifest.model?.url && !params.has('width')) return { source: ownSource(manifest.model), note: null };
+  const { width, note } = chooseWidth(params.get('width'), Object.keys(manifest.widths));
+  return { source: widthSource(manifest, width), width, note };
+}
+
+async function loadWidth(width) {
+  const source = widthSource(app.manifest, width);
+  if (!source) {
+    view.showMessage(`No weights are published for width x${width}.`);
+    view.renderWidth(app.width);
+    return;
+  }
   await loadWeights(source, `Loading x${width} weights…`, (err) => `The x${width} weights could not be loaded: ${err.message}`);
 }
 
@@ -312,6 +357,7 @@ async function loadWeights(source, label, failure) {
     if (source.kind === 'url') view.renderWidth(source.width);
     try {
       const loaded = await app.engine.load(source, view.updateProgress);
+      performance.mark('shufflenet:weights-loaded');
       noticeFallback(loaded.status);
       view.clearMessage();
       app.cpuTimes = [];
@@ -354,6 +400,7 @@ function showRunningModel() {
 async function startCamera(deviceId) {
   try {
     const active = await openCamera(els.video, deviceId);
+    performance.mark('shufflenet:camera');
     app.cameraOk = true;
     view.hideCameraMessage();
     const cameras = await listCameras();
@@ -383,9 +430,10 @@ async function showImage(file) {
   reclassifyStill();
 }
 
-function reclassifyStill() {
+/** Classifies the still picture again (a new model, a new backend); settles when shown. */
+async function reclassifyStill() {
   if (app.source !== 'image' || !app.stillBitmap || !app.modelLoaded) return;
-  createImageBitmap(app.stillBitmap).then((copy) => classify(copy, 'eval'));
+  await classify(await createImageBitmap(app.stillBitmap), 'eval');
 }
 
 function setSource(source) {
@@ -501,6 +549,7 @@ function wire() {
 }
 
 async function main() {
+  performance.mark('shufflenet:main');
   // A host without COOP/COEP: the service worker supplies them after one reload.
   if (await isolateThroughServiceWorker()) return;
   wire();
@@ -509,6 +558,13 @@ async function main() {
   loop();
   if (params.get('camera') !== '0') startCamera(); // runs alongside the engine start-up
 
+  // The manifest, then the weights it names, download while the wasm compiles and the CPU
+  // threads start: on a cold visit the download is most of the wait.
+  const manifest = loadManifest();
+  manifest.then((m) => {
+    const first = firstSource(m).source;
+    if (first) app.engine.prefetch(first.url);
+  }, () => {});
   try {
     const engineOptions = {
       kernels: params.get('kernels'),
@@ -518,6 +574,7 @@ async function main() {
     };
     // `auto` starts on the CPU, ready as soon as the weights are; WebGPU is measured after.
     app.status = await app.engine.create(options.backend === 'auto' ? 'cpu' : options.backend, engineOptions);
+    performance.mark('shufflenet:engine-created');
     const known = await app.engine.limits();
     view.buildStageRows(known.stages);
     knowLimits(known);
@@ -530,34 +587,26 @@ async function main() {
   }
 
   try {
-    app.manifest = await loadManifest();
+    app.manifest = await manifest;
+    performance.mark('shufflenet:manifest');
   } catch (err) {
     view.showMessage(`No weights to load (${err.message}). Drop a .pth or .safetensors file on the page.`);
     refreshState('error');
     return;
   }
-  const widths = Object.keys(app.manifest.widths);
-  view.offerWidths(widths);
-  // A model served with `./run.sh --weights FILE` that has no published width (your own
-  // fine-tune) opens first; `?width=` still picks a published one.
-  const own = app.manifest.model;
+  view.offerWidths(Object.keys(app.manifest.widths));
   const notes = [...options.notes];
-  if (own?.url && !params.has('width')) {
-    await loadOwnModel(own);
-  } else {
-    const { width, note } = chooseWidth(params.get('width'), widths);
-    if (note) notes.push(note);
-    await loadWidth(width);
-  }
+  const { source, width, note } = firstSource(app.manifest);
+  if (note) notes.push(note);
+  if (source?.width === null) await loadOwnModel(source);
+  else await loadWidth(width);
   // After the first load, whose success clears the message line.
   if (notes.length > 0) view.showMessage(notes.join(' '));
+  keepForOffline(() => app.engine.resources());
 }
 
-async function loadOwnModel(entry) {
-  const url = new URL(entry.url, location.href).href;
-  const name = String(entry.name ?? 'model');
-  const source = { kind: 'url', url, sha256: entry.sha256, name, width: null, trained: true };
-  await loadWeights(source, `Loading ${name}…`, (err) => `${name} could not be loaded: ${err.message}`);
+async function loadOwnModel(source) {
+  await loadWeights(source, `Loading ${source.name}…`, (err) => `${source.name} could not be loaded: ${err.message}`);
 }
 
 /** Keeps a choice (the width, the backend) in the address, so a reload or a shared link opens the same. */

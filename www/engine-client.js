@@ -2,7 +2,7 @@
 // One interface to the Engine wherever it runs: in the inference worker (default) or on the
 // main thread (`?worker=0`, kept to measure the difference; see docs/page.md).
 //
-// Methods: create(preference, options), limits(), loadUrl(url, onProgress, sha256), loadBytes(bytes),
+// Methods: create(preference, options), limits(), resources(), prefetch(url), loadUrl(url, onProgress, sha256), loadBytes(bytes),
 // classify(frame, crop, features), setBackend(name), prepareGpu(), timeGpu(frame, crop), adoptGpu(),
 // dropGpu(), setClassNames(bytes, file),
 // teach(features, labels, names, holdout, seed), restoreHead(), exportModel(), memory(), close(err). `frame` is an ImageBitmap; it is transferred to the
@@ -28,6 +28,8 @@ export class EngineLost extends Error {
 export const TIME_LIMITS = {
   create: 60_000,
   limits: 10_000,
+  resources: 10_000,
+  prefetch: 10_000,
   loadUrl: 120_000,
   loadBytes: 120_000,
   setBackend: 120_000,
@@ -135,6 +137,8 @@ class WorkerClient {
 
   create(preference, options) { return this.#call('create', [preference, options]); }
   limits() { return this.#call('limits', []); }
+  resources() { return this.#call('resources', []); }
+  prefetch(url) { return this.#call('prefetch', [url]); }
   loadUrl(url, onProgress, sha256) { return this.#call('loadUrl', [url, sha256], { onProgress }); }
   loadBytes(bytes) { return this.#call('loadBytes', [bytes], { transfer: [bytes.buffer] }); }
   classify(frame, crop, features) { return this.#call('classify', [frame, crop, features], { transfer: [frame] }); }
@@ -163,6 +167,8 @@ class InlineClient {
     return this.#host.create(preference, options);
   }
   async limits() { return this.#host.limits(); }
+  async resources() { return []; } // the page's own: it runs here
+  async prefetch(url) { return this.#host?.prefetch(url); }
   loadUrl(url, onProgress, sha256) { return this.#host.loadUrl(url, onProgress, sha256); }
   loadBytes(bytes) { return this.#host.loadBytes(bytes); }
   classify(frame, crop, features) { return this.#host.classify(frame, crop, features); }

@@ -8,9 +8,8 @@
 // Rust engine only refuses overlapping calls ("the engine is busy") for callers that skip this
 // queue; the supervisor orders its own operations (loads, restarts) for its model bookkeeping.
 
-import init, { Engine, limits, wasmMemoryBytes } from '../pkg/shufflenet_web.js';
-
-/** @typedef {{ Engine: typeof Engine, limits: typeof limits, wasmMemoryBytes: typeof wasmMemoryBytes }} Package */
+/** @typedef {typeof import('../pkg/shufflenet_web.js')} Plain */
+/** @typedef {{ Engine: Plain['Engine'], limits: Plain['limits'], wasmMemoryBytes: Plain['wasmMemoryBytes'] }} Package */
 
 /**
  * The package to run and its CPU threads: the threaded build (`pkg-threads/`, Web Workers on
@@ -33,8 +32,10 @@ async function choosePackage(wanted, simd, oneThreadNote = null) {
       // Chosen automatically, a missing relaxed build is no news: SIMD128 is the norm.
       if (simd === 'relaxed') note = tried.note;
     }
-    await init();
-    return { pkg: { Engine, limits, wasmMemoryBytes }, threads: 1, note };
+    // Imported here, not at the top: the threaded path never loads this build.
+    const plain = await import('../pkg/shufflenet_web.js');
+    await plain.default();
+    return { pkg: plain, threads: 1, note };
   };
   if (!(wanted > 1)) return single(oneThreadNote);
   // There is no threaded relaxed-SIMD build: asking for it means one thread.
@@ -80,8 +81,30 @@ async function relaxedPackage() {
   }
 }
 
+/**
+ * Starts downloading the weights at `url` for `loadUrl` to take over, unless the Cache API holds
+ * a copy (the engine reads that). Resolves to the response, or null. A body nobody reads stops
+ * flowing (backpressure), so one branch of a tee is drained while the other keeps every chunk
+ * until the engine reads it.
+ * @param {string} url
+ * @param {AbortSignal} signal
+ * @returns {Promise<Response | null>}
+ */
+async function startDownload(url, signal) {
+  try {
+    if (await globalThis.caches?.match(url, { ignoreSearch: true })) return null;
+    const res = await fetch(url, { cache: 'no-store', signal });
+    if (!res.body) return res;
+    const [drain, kept] = res.body.tee();
+    drain.pipeTo(new WritableStream()).catch(() => {});
+    return new Response(kept, { status: res.status, statusText: res.statusText, headers: res.headers });
+  } catch {
+    return null; // the engine asks again and reports what goes wrong
+  }
+}
+
 export class EngineHost {
-  /** @type {Engine | null} */
+  /** @type {import('../pkg/shufflenet_web.js').Engine | null} */
   #engine = null;
   /** @type {Promise<unknown>} */
   #queue = Promise.resolve();
@@ -136,17 +159,51 @@ export class EngineHost {
     return { ...status, threadsNote: this.#threadsNote };
   }
 
+  /** The URLs this side fetched (its script, modules, wasm), for the offline cache. */
+  resources() {
+    const own = typeof document === 'undefined' ? [String(self.location.href)] : [];
+    return [...own, ...performance.getEntriesByType('resource').map((e) => e.name)];
+  }
+
   /** What the crate names and allows: stage names, widths, size limits. */
   limits() {
-    return (this.#pkg?.limits ?? limits)();
+    if (!this.#pkg) throw new Error('the engine is not created yet');
+    return this.#pkg.limits();
+  }
+
+  /** Downloads started before the engine could load them, by URL (see `prefetch`). */
+  /** @type {Map<string, { response: Promise<Response | null>, abort: AbortController }>} */
+  #started = new Map();
+
+  /**
+   * Starts downloading the weights at `url` now, while the wasm still compiles and the CPU
+   * threads start: the page knows the URL from the manifest that early. `loadUrl` of the same
+   * URL takes the download over.
+   * @param {string} url
+   */
+  prefetch(url) {
+    if (this.#started.has(url)) return;
+    const abort = new AbortController();
+    this.#started.set(url, { response: startDownload(url, abort.signal), abort });
+  }
+
+  /** The download started for `url`, if any; others are no longer wanted. */
+  async #takeStarted(url) {
+    const mine = this.#started.get(url);
+    this.#started.delete(url);
+    for (const other of this.#started.values()) other.abort.abort();
+    this.#started.clear();
+    return (await mine?.response) ?? undefined;
   }
 
   /**
-   * The engine fetches (or takes from the Cache API) the weights at `url`, checks them against
-   * `sha256` (the manifest's) and loads them; a download that fails to load is never cached.
+   * The engine fetches (or takes from the Cache API, or from a download `prefetch` started) the
+   * weights at `url`, checks them against `sha256` (the manifest's) and loads them; a download
+   * that fails to load is never cached.
    */
   async loadUrl(url, onProgress, sha256) {
-    const loaded = await this.#serial(() => this.#engine.loadUrl(url, onProgress, sha256));
+    const started = this.#takeStarted(url);
+    const loaded = await this.#serial(async () => this.#engine.loadUrl(url, onProgress, sha256, await started));
     return { ...loaded, status: this.status() };
   }
 
@@ -232,6 +289,6 @@ export class EngineHost {
   }
 
   memory() {
-    return { wasmBytes: (this.#pkg?.wasmMemoryBytes ?? wasmMemoryBytes)() };
+    return { wasmBytes: this.#pkg?.wasmMemoryBytes() ?? 0 };
   }
 }

@@ -241,6 +241,16 @@ export class EngineSupervisor {
     return this.#client.timeGpu(frame, crop);
   }
 
+  /** The URLs the engine's worker fetched (engine-host.js). */
+  resources() {
+    return this.#client.resources();
+  }
+
+  /** Starts downloading weights the page loads next (engine-host.js); a hint, never an error. */
+  prefetch(url) {
+    this.#client?.prefetch(url).catch(() => {});
+  }
+
   adoptGpu() {
     return this.#exclusive(() => this.#client.adoptGpu());
   }

@@ -172,8 +172,10 @@ export function renderBackend(status) {
   if (choiceNote) badge.title += ` (${choiceNote})`;
 }
 
+/** The width picker's options: the widths the manifest publishes, narrowest first (none are hard-coded). */
 export function offerWidths(widths) {
-  for (const option of $('width').options) option.disabled = !widths.includes(option.value);
+  const sorted = [...widths].sort((a, b) => Number(a) - Number(b));
+  $('width').replaceChildren(...sorted.map((w) => el('option', { value: w, textContent: `x${w}` })));
 }
 
 export function renderWidth(width) {

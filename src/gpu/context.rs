@@ -73,6 +73,22 @@ fn instance(fault: Option<GpuFault>) -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
+/// The adapter as the page's badge names it after "WebGPU · ": its description with "(software)"
+/// for a fallback adapter, never the backend again ("SwiftShader Device (Subzero) (software)").
+/// Browsers often withhold the description: then say what we know. Native runs add the
+/// backend ("llvmpipe (Vulkan)").
+fn adapter_name(info: &wgpu::AdapterInfo) -> String {
+    let software = info.device_type == wgpu::DeviceType::Cpu;
+    match (info.backend, info.name.trim()) {
+        (wgpu::Backend::BrowserWebGpu, "") if software => "software adapter".into(),
+        (wgpu::Backend::BrowserWebGpu, "") => "GPU".into(),
+        (wgpu::Backend::BrowserWebGpu, name) if software => format!("{name} (software)"),
+        (wgpu::Backend::BrowserWebGpu, name) => name.into(),
+        (backend, "") => format!("{backend:?}"),
+        (backend, name) => format!("{name} ({backend:?})"),
+    }
+}
+
 /// Whether the page has `navigator.gpu` at all (always true natively).
 fn has_webgpu_api() -> bool {
     #[cfg(target_arch = "wasm32")]
@@ -125,17 +141,7 @@ impl Context {
             .map_err(|e| Error::Gpu(format!("cannot open the GPU device: {e}")))?;
         let health = Health::default();
         health.watch(&device);
-        // Browsers often withhold the adapter's description: say what we know, without
-        // repeating "WebGPU", which the page's badge says already.
-        let adapter_name = if info.name.is_empty() {
-            match (info.backend, info.device_type) {
-                (wgpu::Backend::BrowserWebGpu, wgpu::DeviceType::Cpu) => "software adapter".into(),
-                (wgpu::Backend::BrowserWebGpu, _) => "GPU".into(),
-                (backend, _) => format!("{backend:?}"),
-            }
-        } else {
-            format!("{} ({:?})", info.name, info.backend)
-        };
+        let adapter_name = adapter_name(&info);
         Ok(Context {
             device,
             queue,
@@ -170,5 +176,56 @@ impl Context {
                 self.health.mark_lost(format!("device poll failed: {e}"));
                 Error::Gpu(format!("device poll failed: {e}"))
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::adapter_name;
+
+    fn info(
+        backend: wgpu::Backend,
+        device_type: wgpu::DeviceType,
+        name: &str,
+    ) -> wgpu::AdapterInfo {
+        wgpu::AdapterInfo {
+            name: name.into(),
+            vendor: 0,
+            device: 0,
+            device_type,
+            device_pci_bus_id: String::new(),
+            driver: String::new(),
+            driver_info: String::new(),
+            backend,
+            subgroup_min_size: 0,
+            subgroup_max_size: 0,
+            transient_saves_memory: None,
+            limit_bucket: None,
+        }
+    }
+
+    #[test]
+    fn the_badge_names_the_adapter_once() {
+        use wgpu::{Backend, DeviceType};
+        let web = Backend::BrowserWebGpu;
+        let swiftshader = info(web, DeviceType::Cpu, "SwiftShader Device (Subzero)");
+        assert_eq!(
+            adapter_name(&swiftshader),
+            "SwiftShader Device (Subzero) (software)"
+        );
+        assert_eq!(
+            adapter_name(&info(web, DeviceType::Other, "Apple M2")),
+            "Apple M2"
+        );
+        assert_eq!(
+            adapter_name(&info(web, DeviceType::Cpu, "")),
+            "software adapter"
+        );
+        assert_eq!(adapter_name(&info(web, DeviceType::Other, " ")), "GPU");
+        let llvmpipe = info(Backend::Vulkan, DeviceType::Cpu, "llvmpipe");
+        assert_eq!(adapter_name(&llvmpipe), "llvmpipe (Vulkan)");
+        for i in [swiftshader, llvmpipe] {
+            assert!(!adapter_name(&i).to_lowercase().contains("webgpu"), "{i:?}");
+        }
     }
 }

@@ -1,7 +1,9 @@
-//! The one weights load path. A HEAD asks the server for the file's ETag; the Cache API entry
-//! is keyed on it (else on the manifest's SHA-256), so a file replaced on the server, even by
-//! one of the same size, is downloaded again. Otherwise the file streams over fetch with
-//! progress and the size cap. Bytes are verified before use and cached only after they load.
+//! The one weights load path. With the manifest's SHA-256 the Cache API entry is keyed on the
+//! hash, which names the content, so no request is needed to know a copy is current; without
+//! one a HEAD asks the server for the file's ETag and the entry is keyed on that, so a file
+//! replaced on the server, even by one of the same size, is downloaded again. Otherwise the file
+//! streams over fetch with progress and the size cap. Bytes are verified before use and cached
+//! only after they load.
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -58,11 +60,14 @@ async fn forget_all(cache: &Cache, url: &str) {
 }
 
 /// Gets the file at `url` from the cache or the network, checked against `sha256` (the
-/// manifest's, when given) and the torchvision hash prefix in its name.
+/// manifest's, when given) and the torchvision hash prefix in its name. `started`: the response
+/// of a download the page began while the engine was still starting, after finding no cached
+/// copy; its body is read here in place of a new request.
 pub async fn get(
     url: &str,
     sha256: Option<&str>,
     on_progress: Option<&js_sys::Function>,
+    started: Option<Response>,
 ) -> Result<Download, JsError> {
     let progress = |loaded: usize, total: JsValue| {
         if let Some(cb) = on_progress {
@@ -71,22 +76,20 @@ pub async fn get(
         }
     };
     let cache = open_cache().await;
-    let etag = head_etag(url).await;
-    let unasked = etag.is_none();
-    let key = |etag: Option<String>| {
-        let tag = etag
-            .map(|e| format!("etag:{e}"))
-            .or_else(|| sha256.map(|s| format!("sha256:{}", s.to_ascii_lowercase())))?;
-        let sep = if url.contains('?') { '&' } else { '?' };
-        Some(format!(
-            "{url}{sep}shufflenet-cache={}",
-            js_sys::encode_uri_component(&tag)
-        ))
+    if let Some(resp) = started {
+        let (bytes, etag) = read_body(url, resp, &progress).await?;
+        return verified(url, sha256, bytes, cache.zip(key(url, sha256, etag)));
+    }
+    // The hash names the content: no need to ask the server which version is current.
+    let etag = match sha256 {
+        Some(_) => None,
+        None => head_etag(url).await,
     };
+    let unasked = etag.is_none();
 
-    if let (Some(cache), Some(key)) = (&cache, key(etag)) {
-        // The server could not be asked (offline): a copy kept under an earlier ETag serves
-        // if it matches the manifest's SHA-256.
+    if let (Some(cache), Some(key)) = (&cache, key(url, sha256, etag)) {
+        // Not asked (the hash is known, or the server is offline): a copy kept under an
+        // earlier key serves if it matches the manifest's SHA-256.
         let hit = match cached_bytes(cache, &key).await {
             None if unasked && sha256.is_some() => cached_any_version(cache, url).await,
             hit => hit,
@@ -106,13 +109,34 @@ pub async fn get(
     }
 
     let (bytes, etag) = download(url, &progress).await?;
+    verified(url, sha256, bytes, cache.zip(key(url, sha256, etag)))
+}
+
+/// Freshly downloaded bytes, once they pass the integrity check.
+fn verified(
+    url: &str,
+    sha256: Option<&str>,
+    bytes: Vec<u8>,
+    cache: Option<(Cache, String)>,
+) -> Result<Download, JsError> {
     integrity::verify(&bytes, url, sha256).map_err(js_err)?;
-    let cache = cache.zip(key(etag));
     Ok(Download {
         bytes: bytes.into(),
         cached: false,
         cache,
     })
+}
+
+/// The Cache API key of `url`'s copy: the ETag the server gave, else the manifest's hash.
+fn key(url: &str, sha256: Option<&str>, etag: Option<String>) -> Option<String> {
+    let tag = etag
+        .map(|e| format!("etag:{e}"))
+        .or_else(|| sha256.map(|s| format!("sha256:{}", s.to_ascii_lowercase())))?;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{url}{sep}shufflenet-cache={}",
+        js_sys::encode_uri_component(&tag)
+    ))
 }
 
 fn js_err(e: Error) -> JsError {
@@ -198,17 +222,26 @@ fn too_large(url: &str) -> JsError {
     )))
 }
 
-/// Streams the body, refusing a file over the cap from its Content-Length or as it grows.
-/// Returns the bytes and the response's ETag.
+/// Fetches `url` and reads its body (see `read_body`).
 async fn download(
     url: &str,
     progress: &dyn Fn(usize, JsValue),
 ) -> Result<(Vec<u8>, Option<String>), JsError> {
-    let fail =
-        |what: &str, e: &JsValue| JsError::new(&format!("fetching {url}: {what}: {}", describe(e)));
     let resp = fetch(url, "GET")
         .await
         .map_err(|e| JsError::new(&format!("fetching {url}: network error: {e}")))?;
+    read_body(url, resp, progress).await
+}
+
+/// Streams the body, refusing a file over the cap from its Content-Length or as it grows.
+/// Returns the bytes and the response's ETag.
+async fn read_body(
+    url: &str,
+    resp: Response,
+    progress: &dyn Fn(usize, JsValue),
+) -> Result<(Vec<u8>, Option<String>), JsError> {
+    let fail =
+        |what: &str, e: &JsValue| JsError::new(&format!("fetching {url}: {what}: {}", describe(e)));
     if !resp.ok() {
         return Err(JsError::new(&format!(
             "fetching {url}: HTTP {} {}",

@@ -6,11 +6,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportSite } from '../../tools/export.mjs';
 import { launch } from './support/browser.mjs';
+import { freePort } from './support/server.mjs';
 import { waitReady, waitFrames, backend, predictions, testImageBmp } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
@@ -18,13 +18,6 @@ let dir;
 let host;
 let browser;
 let base;
-
-const freePort = () => new Promise((ok) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = s.address();
-    s.close(() => ok(port));
-  });
-});
 
 before(async () => {
   assert.ok(process.env.WEIGHTS_DIR, 'WEIGHTS_DIR names the weights the page server uses');
@@ -83,6 +76,24 @@ test('no headers from the host: isolated after one reload, two CPU threads, then
     await waitFrames(page, 1, { from });
     assert.equal((await predictions(page)).length, 5, logs.join('\n'));
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+  } finally {
+    await context.close();
+  }
+});
+
+test('the embed example works from the exported folder (relative paths only)', LONG, async () => {
+  const context = await browser.newContext({ serviceWorkers: 'block' });
+  const page = await context.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
+  try {
+    await page.goto(`${base}examples/embed/`);
+    await page.waitForFunction(() => /^Ready/.test(document.getElementById('status').textContent), null, { timeout: 120_000 })
+      .catch((err) => assert.fail(`${err.message}\n${logs.join('\n')}`));
+    await page.setInputFiles('#file', { name: 'test.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
+    await page.waitForFunction(() => /^Classified/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+    assert.equal((await page.$$eval('#top li', (li) => li.length)), 3, logs.join('\n'));
   } finally {
     await context.close();
   }

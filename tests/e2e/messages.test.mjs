@@ -1,6 +1,6 @@
 // No address or state leaves the page dead or lying: bad `?width=`/`?backend=` get a message
 // and the default; figures are marked stale while a model loads; a still picture shows its
-// own time; on a 390 px phone screen nothing overflows and the badge names the adapter once.
+// own time; a file that is not weights is named in plain words. The phone layout: phone.test.mjs.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,25 +89,5 @@ test('a text file dropped as weights: a plain sentence, the bytes folded away', 
     await waitFrames(page, 2);
   } finally {
     await context.close();
-  }
-});
-
-test('a 390 px phone screen: no horizontal overflow, the adapter named once', LONG, async () => {
-  const gpuBrowser = await launch({ camera: 'fake' });
-  try {
-    const { context, page } = await openPage(gpuBrowser, 'width=0.5&backend=webgpu', { viewport: { width: 390, height: 844 } });
-    await waitReady(page, 240_000);
-    await waitFrames(page, 1, { timeout: 240_000 });
-    const { scroll, inner } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth }));
-    assert.ok(scroll <= inner, `page is ${scroll} px wide on a ${inner} px screen`);
-    const badge = (await backend(page)).text;
-    assert.equal(badge.match(/WebGPU/g)?.length, 1, `badge: ${badge}`);
-    for (const id of ['backend', 'backend-switch', 'width', 'pause']) {
-      const right = await page.$eval(`#${id}`, (e) => e.getBoundingClientRect().right);
-      assert.ok(right <= inner, `#${id} ends at ${right} px`);
-    }
-    await context.close();
-  } finally {
-    await gpuBrowser.close();
   }
 });

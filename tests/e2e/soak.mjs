@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage } from './support/browser.mjs';
-import { waitReady, waitFrames, frames } from './support/page.mjs';
+import { waitReady, waitChoice, waitFrames, frames } from './support/page.mjs';
 import { HeapProbe } from './support/heap.mjs';
 
 const SECONDS = Number(process.env.SHUFFLENET_SOAK_SECONDS ?? 180);
@@ -23,7 +23,9 @@ test(`no memory growth over ${SECONDS}s of webcam frames (${QUERY})`, { timeout:
   const probe = new HeapProbe(browser, page);
   try {
     await waitReady(page);
-    await waitFrames(page, 5, { from: 0, timeout: 300_000 }); // warm-up: pipelines, buffers, JIT
+    // Warm-up: the backend chosen (a WebGPU trial's buffers are a one-off peak), JIT, buffers.
+    await waitChoice(page);
+    await waitFrames(page, 5, { timeout: 300_000 });
     const base = await probe.measure();
     const startFrames = await frames(page);
     const samples = [{ t: 0, frames: startFrames, ...base }];

@@ -10,16 +10,29 @@ import { createConnection, createServer } from 'node:net';
  */
 function shaper(out, bytesPerMs, latencyMs, count) {
   let free = 0; // when the link is next idle (performance.now() ms)
+  let inFlight = 0; // chunks scheduled but not written
+  let ending = false;
   const at = (ms, fn) => setTimeout(() => out.destroyed || fn(), ms - performance.now());
+  // Timers due within the same millisecond may fire out of order: the end waits for every
+  // chunk (a server that closes after each response, like python's, would lose its tail).
+  const endIfDone = () => ending && inFlight === 0 && out.end();
   return {
     send(chunk) {
       count(chunk.length);
       free = Math.max(free, performance.now()) + chunk.length / bytesPerMs;
       const copy = Buffer.from(chunk);
-      at(free + latencyMs, () => out.write(copy));
+      inFlight++;
+      at(free + latencyMs, () => {
+        out.write(copy);
+        inFlight--;
+        endIfDone();
+      });
     },
     end() {
-      at(Math.max(free, performance.now()) + latencyMs, () => out.end());
+      at(Math.max(free, performance.now()) + latencyMs, () => {
+        ending = true;
+        endIfDone();
+      });
     },
   };
 }

@@ -12,6 +12,11 @@ export async function waitReady(page, timeout = 120_000) {
   if (s !== 'ready') assert.fail(`page state is ${s}: ${await messageText(page)}`);
 }
 
+/** Waits until `auto` has chosen its backend (at once when the page has nothing to choose). */
+export async function waitChoice(page, timeout = 300_000) {
+  await page.waitForFunction(() => document.body.dataset.choice !== 'measuring', null, { timeout, polling: 250 });
+}
+
 /** Waits until at least `n` more frames than `from` have been classified. */
 export async function waitFrames(page, n, { from, timeout = 120_000 } = {}) {
   const start = from ?? (await frames(page));

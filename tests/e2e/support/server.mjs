@@ -1,6 +1,7 @@
 // A second page server for tests that change the weights it serves (never the shared one).
 
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -23,3 +24,11 @@ export async function serveWeights(weightsDir, port, env = {}) {
   server.kill();
   throw new Error(`the server did not start on ${base}`);
 }
+
+/** A port nothing listens on now (for a test's own server, clear of the fixed ones). */
+export const freePort = () => new Promise((ok) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = s.address();
+    s.close(() => ok(port));
+  });
+});
