@@ -480,3 +480,50 @@ fn teach_trains_a_head_from_image_folders() {
     );
     assert!(!path("x.safetensors").exists());
 }
+
+/// `guidelines --json`: one object per table, each row with its figures and the paper's.
+#[test]
+fn guidelines_json_has_four_tables_of_rows() {
+    let out = ok(&[
+        "guidelines",
+        "--backend",
+        "cpu",
+        "--json",
+        "--runs",
+        "1",
+        "--size",
+        "8",
+    ]);
+    let tables: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let numbers: Vec<u64> = tables
+        .iter()
+        .map(|t| t["table"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2, 3, 4]);
+    for t in &tables {
+        assert!(t["guideline"].as_str().unwrap().starts_with('G'));
+        assert_eq!(t["paper_column"].as_str(), Some("Snapdragon 810 (ARM)"));
+        assert!(!t["verdict"].as_str().unwrap().is_empty());
+        let rows = t["rows"].as_array().unwrap();
+        assert!(rows.len() >= 4, "{t}");
+        assert_eq!(rows[0]["ratio"].as_f64(), Some(1.0));
+        for r in rows {
+            for key in ["median_ms", "throughput", "ratio", "paper", "paper_ratio"] {
+                assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {r}");
+            }
+            for key in ["flops", "mac_bytes"] {
+                assert!(r[key].as_u64().is_some_and(|v| v > 0), "{key} in {r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn guidelines_refuses_bad_settings_in_words() {
+    assert!(fails(&["guidelines", "--backend", "tpu"]).contains("expected cpu, webgpu or all"));
+    assert!(fails(&["guidelines", "--scales", "3"]).contains("none of the paper's"));
+    assert!(fails(&["guidelines", "--size", "0"]).contains("input side 0"));
+}
