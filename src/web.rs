@@ -16,6 +16,7 @@ use crate::tensor::Tensor;
 use crate::weights::{self, Info};
 use crate::Error;
 
+mod guidelines;
 mod load;
 mod results;
 mod teach;

@@ -50,7 +50,12 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
   --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
   --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
              (our backends only: the ONNX export is torchvision's)
-  --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them`;
+  --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them
+  --guidelines the paper's Tables 1 to 4 (the Guidelines lab, docs/guidelines.md) on cpu-simd128 and
+             webgpu (or the --backend given), one JSON line per table`;
+
+// The Guidelines lab's backends: ours on the page's SIMD128 build, and WebGPU.
+const LAB_BACKENDS = { 'cpu-simd128': 'cpu', webgpu: 'webgpu' };
 
 function fail(message) {
   process.stderr.write(`bench: ${message}\n${USAGE}\n`);
@@ -85,6 +90,7 @@ function parse(argv) {
         kernels: { type: 'string' },
         'no-build': { type: 'boolean' },
         tutorial: { type: 'boolean' },
+        guidelines: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -99,9 +105,11 @@ function parse(argv) {
   const ours = BACKENDS.filter((b) => !b.startsWith('ort-'));
   const backends = parsed.backend ? list(parsed.backend, BACKENDS, 'backend') : tutorial ? ours : BACKENDS;
   if (tutorial && !backends.every((b) => ours.includes(b))) fail('--tutorial runs our backends only');
+  if (parsed.guidelines && !backends.every((b) => LAB_BACKENDS[b])) fail(`--guidelines runs on ${Object.keys(LAB_BACKENDS).join(' and ')}`);
   return {
     tutorial,
-    backends: BACKENDS.filter((b) => backends.includes(b)),
+    guidelines: Boolean(parsed.guidelines),
+    backends: parsed.guidelines && !parsed.backend ? Object.keys(LAB_BACKENDS) : BACKENDS.filter((b) => backends.includes(b)),
     widths: parsed.width ? list(parsed.width, WIDTHS, 'width') : DEFAULT_WIDTHS,
     batch: positiveInt(parsed.batch, 'batch') ?? 1,
     runs: positiveInt(parsed.runs, 'runs'),
@@ -209,9 +217,46 @@ function ratios(medians, widths) {
   return out;
 }
 
+/** `--guidelines`: the four tables on each lab backend, one JSON line each (no markdown). */
+async function guidelines(opts, browser, url) {
+  let failures = 0;
+  for (const backend of opts.backends) {
+    const lab = LAB_BACKENDS[backend];
+    const runs = opts.runs ?? (lab === 'cpu' ? 7 : 3);
+    process.stderr.write(`bench: guidelines on ${backend}, ${runs} runs a row\n`);
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${url}/www/bench.html`);
+      await page.waitForFunction(() => window.benchReady === true);
+      const tables = await page.evaluate((c) => window.guidelines(c), { backend: lab, runs });
+      for (const table of tables) {
+        delete table.markdown;
+        process.stdout.write(`${JSON.stringify({ guidelines: true, ...table })}\n`);
+      }
+    } catch (e) {
+      failures++;
+      process.stderr.write(`bench: guidelines on ${backend} failed: ${e.message.split('\n')[0]}\n`);
+    } finally {
+      await page.close();
+    }
+  }
+  return failures;
+}
+
 async function main() {
   const opts = parse(process.argv.slice(2));
   preparePackages(opts);
+  if (opts.guidelines) {
+    const server = await serve(ROOT);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: HEADLESS, args: CHROMIUM_ARGS });
+    try {
+      if ((await guidelines(opts, browser, server.url)) > 0) process.exitCode = 1;
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+    return;
+  }
   const models = {};
   const wantOnnx = opts.backends.some((b) => b.startsWith('ort-'));
   for (const w of opts.widths) models[w] = benchModel(ROOT, w, opts.seed, { onnx: wantOnnx, tutorial: opts.tutorial });

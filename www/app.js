@@ -13,6 +13,7 @@ import { TeachMode } from './teach.js';
 import { chooseWidth, readOptions } from './query.js';
 import { isolateThroughServiceWorker, keepForOffline } from './sw-register.js';
 import * as choice from './backend-choice.js';
+import { wireGuidelines } from './guidelines.js';
 
 const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
@@ -553,6 +554,7 @@ async function main() {
   // A host without COOP/COEP: the service worker supplies them after one reload.
   if (await isolateThroughServiceWorker()) return;
   wire();
+  wireGuidelines(app.engine);
   if (params.get('teach') === '1') teach.setActive(true);
   view.renderPaused(false);
   loop();

@@ -220,4 +220,12 @@ window.bench = async (cfg) => {
   const input = seededInput(cfg.batch, cfg.seed);
   return cfg.backend.startsWith('ort-') ? benchOrt(cfg, input) : benchOurs(cfg, input);
 };
+/** The Guidelines lab's four tables on `backend` ('cpu' or 'webgpu'), as the page shows them. */
+window.guidelines = async ({ backend, runs }) => {
+  const mod = await import('../pkg/shufflenet_web.js');
+  await mod.default();
+  const tables = [];
+  for (const table of [1, 2, 3, 4]) tables.push(JSON.parse(await mod.measureGuideline(backend, table, runs)));
+  return tables;
+};
 window.benchReady = true;

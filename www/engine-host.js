@@ -9,7 +9,7 @@
 // queue; the supervisor orders its own operations (loads, restarts) for its model bookkeeping.
 
 /** @typedef {typeof import('../pkg/shufflenet_web.js')} Plain */
-/** @typedef {{ Engine: Plain['Engine'], limits: Plain['limits'], wasmMemoryBytes: Plain['wasmMemoryBytes'] }} Package */
+/** @typedef {{ Engine: Plain['Engine'], limits: Plain['limits'], wasmMemoryBytes: Plain['wasmMemoryBytes'], measureGuideline: Plain['measureGuideline'] }} Package */
 
 /**
  * The package to run and its CPU threads: the threaded build (`pkg-threads/`, Web Workers on
@@ -163,6 +163,16 @@ export class EngineHost {
   resources() {
     const own = typeof document === 'undefined' ? [String(self.location.href)] : [];
     return [...own, ...performance.getEntriesByType('resource').map((e) => e.name)];
+  }
+
+  /**
+   * One of the paper's Tables 1 to 4 measured here on `backend` ('cpu' or 'webgpu'), between
+   * frames (the Guidelines panel): the CLI's JSON, with `markdown`.
+   */
+  async measureGuideline(backend, table, runs) {
+    if (!this.#pkg) throw new Error('the engine is not created yet');
+    const pkg = this.#pkg;
+    return JSON.parse(await this.#serial(() => pkg.measureGuideline(backend, table, runs)));
   }
 
   /** What the crate names and allows: stage names, widths, size limits. */

@@ -241,6 +241,12 @@ export class EngineSupervisor {
     return this.#client.timeGpu(frame, crop);
   }
 
+  /** One table of the Guidelines lab (engine-host.js), on the current engine. */
+  async measureGuideline(backend, table, runs) {
+    await this.#ready.catch(() => {});
+    return this.#client.measureGuideline(backend, table, runs);
+  }
+
   /** The URLs the engine's worker fetched (engine-host.js). */
   resources() {
     return this.#client.resources();
