@@ -85,7 +85,7 @@ struct State {
     /// The loaded file's bytes, for exporting it with a taught head.
     source: Option<Rc<Vec<u8>>>,
     /// The loaded file's head and names while a taught head runs instead.
-    file_head: Option<(crate::model::Linear, std::sync::Arc<ClassNames>)>,
+    file_head: Option<teach::FileHead>,
     busy: bool,
     /// The status last reported (by `status` or with a prediction).
     reported: Option<Status>,
@@ -511,7 +511,10 @@ async fn predict(
     features: bool,
 ) -> Result<Ts<Prediction>, JsError> {
     // The names of the model this frame runs on (a load may replace both meanwhile).
-    let names = state.borrow().info.as_ref().map(|i| i.class_names.clone());
+    let (names, unknown) = match state.borrow().info.as_ref() {
+        Some(i) => (Some(i.class_names.clone()), i.unknown.clone()),
+        None => (None, None),
+    };
     let (out, run) = run_frame(state, frame).await?;
     let status = state.borrow_mut().status_change();
     let top = preprocess::top_k(out.logits_of(0), k.max(1))
@@ -529,6 +532,7 @@ async fn predict(
         top,
         status,
         features: features.then(|| out.features_of(0).to_vec()),
+        unknown: unknown.is_some_and(|u| u.rejects(out.features_of(0))),
         run,
     };
     Ok(prediction.into_ts()?)

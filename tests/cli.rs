@@ -463,6 +463,21 @@ fn teach_trains_a_head_from_image_folders() {
         ]));
         assert_eq!(top[0].1, want);
     }
+    // Something never taught (green and flat) is "none of these", by name and in JSON.
+    let green = path("green.png");
+    image::RgbImage::from_pixel(48, 40, image::Rgb([30, 200, 40]))
+        .save(&green)
+        .unwrap();
+    let text = ok(&["classify", &s(&taught), &s(&green)]);
+    assert!(
+        text.contains("unknown") && !text.contains("apples"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(ok(&["classify", &s(&taught), &s(&green), "--json"]).trim()).unwrap();
+    assert_eq!(json["unknown"], true, "{json}");
+    assert!(json["top"][0].get("name").is_none(), "{json}");
+    assert!(stderr.contains("\"none of these\" threshold"), "{stderr}");
     // A class folder without images is an error naming it (after the other folders' lines).
     std::fs::create_dir_all(data.join("empty")).unwrap();
     let out = cli(&[

@@ -69,7 +69,7 @@ fn foreign_files_are_named_in_plain_words() {
 #[test]
 fn a_cut_short_safetensors_file_says_where() {
     let sd = weights::random::state_dict(&Arch::width(Width::X0_5), 1);
-    let whole = weights::write_safetensors(&sd, true, None).unwrap();
+    let whole = weights::write_safetensors(&sd, true, None, None).unwrap();
     for at in [100_000, whole.len() - 1] {
         let e = refuse(&whole[..at]);
         let (plain, details) = for_page(&e);
@@ -122,7 +122,7 @@ fn weights_of_another_network_say_so_and_name_the_tensors_below() {
         .unwrap()
         .clone();
     sd.tensors.remove(&name);
-    let bytes = weights::write_safetensors(&sd, true, None).unwrap();
+    let bytes = weights::write_safetensors(&sd, true, None, None).unwrap();
     let e = refuse(&bytes);
     let (plain, details) = for_page(&e);
     assert_eq!(

@@ -42,8 +42,8 @@ fn f16_weights_stay_within_the_bound_at_every_width() {
     frames.extend((0..7).map(|seed| common::input(1, 224, 224, seed)));
     for width in Width::ALL {
         let sd = weights::random::state_dict(&Arch::width(width), 0);
-        let f32_file = weights::write_safetensors(&sd, false, None).unwrap();
-        let f16_file = weights::write_safetensors(&sd, true, None).unwrap();
+        let f32_file = weights::write_safetensors(&sd, false, None, None).unwrap();
+        let f16_file = weights::write_safetensors(&sd, true, None, None).unwrap();
         let (mut worst, mut agree) = (0f32, 0);
         for input in &frames {
             let (full, half) = (logits(&f32_file, input), logits(&f16_file, input));

@@ -17,7 +17,7 @@ fn g2_state_dict() -> StateDict {
 }
 
 fn load_err(sd: &StateDict) -> Error {
-    weights::load(&weights::write_safetensors(sd, false, None).unwrap()).unwrap_err()
+    weights::load(&weights::write_safetensors(sd, false, None, None).unwrap()).unwrap_err()
 }
 
 suite_test!(
@@ -43,7 +43,8 @@ suite_test!(
 suite_test!(
     fn safetensors_of_it_load_the_same() {
         let sd = g2_state_dict();
-        let st = weights::load(&weights::write_safetensors(&sd, false, None).unwrap()).unwrap();
+        let st =
+            weights::load(&weights::write_safetensors(&sd, false, None, None).unwrap()).unwrap();
         let mdl = weights::load(fixtures::TUTORIAL_G2).unwrap();
         assert_eq!(st.info.arch, mdl.info.arch);
         assert_eq!(st.info.params, mdl.info.params);

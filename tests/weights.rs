@@ -28,7 +28,7 @@ fn small_sd() -> StateDict {
 }
 
 fn save(sd: &StateDict) -> Vec<u8> {
-    weights::write_safetensors(sd, false, None).unwrap()
+    weights::write_safetensors(sd, false, None, None).unwrap()
 }
 
 suite_test!(
@@ -583,14 +583,15 @@ suite_test!(
     fn class_names_in_the_metadata_load_and_are_checked_against_the_head() {
         let sd = weights::random::state_dict(&Arch::width(Width::X0_5), 2);
         let names = |n: usize| ClassNames::given((0..n).map(|i| format!("kind {i}")).collect());
-        let named = weights::write_safetensors(&sd, false, Some(&names(1000).unwrap())).unwrap();
+        let named =
+            weights::write_safetensors(&sd, false, Some(&names(1000).unwrap()), None).unwrap();
         let loaded = weights::load(&named).unwrap();
         assert_eq!(loaded.info.class_names.source(), Source::Given);
         assert_eq!(loaded.info.class_names.name(999), "kind 999");
         let unnamed = weights::load(&save(&sd)).unwrap();
         assert_eq!(unnamed.info.class_names.source(), Source::ImageNet);
 
-        let three = weights::write_safetensors(&sd, false, Some(&names(3).unwrap())).unwrap();
+        let three = weights::write_safetensors(&sd, false, Some(&names(3).unwrap()), None).unwrap();
         let e = err(&three).to_string();
         assert!(e.contains("3 names") && e.contains("1000 outputs"), "{e}");
     }

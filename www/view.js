@@ -70,9 +70,15 @@ export function renderPrediction(p, fps) {
     row.li.dataset.index = String(t.index);
   });
   setText($('top5-heading'), `Top\u00a0${Math.min(TOP_K, p.top.length) || TOP_K}`);
+  // A taught head's "none of these": far from every taught class, so no name is claimed.
+  const unknown = Boolean(p.unknown) && p.top.length > 0;
+  const note = $('unknown-note');
+  if (note.hidden !== !unknown) note.hidden = !unknown;
+  if (unknown) setText(note, `Not one of your classes (the nearest is ${p.top[0].name})`);
+  $('results').toggleAttribute('data-unknown', unknown);
   const caption = $('caption');
   caption.hidden = !p.top.length;
-  if (p.top.length) setText(caption, `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`);
+  if (p.top.length) setText(caption, unknown ? 'Not one of your classes' : `${p.top[0].name} · ${fmtPct(p.top[0].prob * 100)}`);
   const total = p.totalMs;
   const max = Math.max(...Object.values(p.stages), 1e-9);
   for (const [stage, row] of stageRows) {

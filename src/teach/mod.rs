@@ -15,6 +15,9 @@
 //! of the typical spread: a near-constant dimension cannot be blown up by 1/sd into weights
 //! of 1e6. With the L2 penalty this bounds the export (see `weight_bound`).
 
+mod unknown;
+pub use unknown::Unknown;
+
 use crate::model::Linear;
 use crate::{Error, Result};
 use web_time::Instant;

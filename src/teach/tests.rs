@@ -155,3 +155,70 @@ fn near_constant_dimensions_cannot_blow_up_the_head() {
         assert!(diff / scale < 2e-2, "F16 head: {diff} on logits of {scale}");
     }
 }
+
+/// Rows `idx` of `features` (`d` wide) and their labels.
+fn rows(features: &[f32], labels: &[usize], idx: &[usize], d: usize) -> (Vec<f32>, Vec<usize>) {
+    let x = idx
+        .iter()
+        .flat_map(|&i| features[i * d..(i + 1) * d].to_vec())
+        .collect();
+    (x, idx.iter().map(|&i| labels[i]).collect())
+}
+
+/// "None of these" on clusters: three classes taught, a fourth never. The means learn from one
+/// third of each taught class, the threshold from another, and the rates are measured on the
+/// last third and on the untaught class. Prints the rates.
+#[test]
+fn none_of_these_rejects_an_untaught_class_and_keeps_taught_ones() {
+    let d = 16;
+    let (f, l) = clusters(4, 60, d, 4.0, 1.0);
+    let part =
+        |k: usize| -> Vec<usize> { (0..l.len()).filter(|&i| l[i] < 3 && i % 3 == k).collect() };
+    let (train_x, train_y) = rows(&f, &l, &part(0), d);
+    let (held_x, held_y) = rows(&f, &l, &part(1), d);
+    let (test_x, _) = rows(&f, &l, &part(2), d);
+    let untaught: Vec<usize> = (0..l.len()).filter(|&i| l[i] == 3).collect();
+    let (other_x, _) = rows(&f, &l, &untaught, d);
+    let unknown = Unknown::fit(
+        &samples(&train_x, &train_y, d, 3),
+        Some(&samples(&held_x, &held_y, d, 3)),
+    )
+    .unwrap();
+    let rate = |x: &[f32]| {
+        let n = x.len() / d;
+        x.chunks_exact(d).filter(|v| unknown.rejects(v)).count() as f32 / n as f32
+    };
+    let (rejected_untaught, rejected_taught) = (rate(&other_x), rate(&test_x));
+    println!(
+        "none of these: {:.0}% of the untaught class rejected, {:.0}% of unseen taught samples wrongly rejected",
+        100.0 * rejected_untaught,
+        100.0 * rejected_taught
+    );
+    assert!(rejected_untaught >= 0.9, "{rejected_untaught}");
+    assert!(rejected_taught <= 0.1, "{rejected_taught}");
+}
+
+#[test]
+fn none_of_these_travels_in_metadata_and_refuses_another_head() {
+    let d = 8;
+    let (f, l) = clusters(3, 10, d, 3.0, 0.5);
+    let unknown = Unknown::fit(&samples(&f, &l, d, 3), None).unwrap();
+    assert!(unknown.threshold.is_finite() && unknown.threshold > 0.0);
+    let metadata: std::collections::HashMap<String, String> = [unknown.to_metadata()].into();
+    let back = Unknown::from_metadata(&metadata, d, 3).unwrap().unwrap();
+    assert_eq!(back, unknown);
+    let other = Unknown::from_metadata(&metadata, d, 4)
+        .unwrap_err()
+        .to_string();
+    assert!(other.contains("4 classes of 8 features"), "{other}");
+    let broken: std::collections::HashMap<String, String> = [(
+        unknown::METADATA_KEY.to_string(),
+        "{\"threshold\": 1}".to_string(),
+    )]
+    .into();
+    assert!(Unknown::from_metadata(&broken, d, 3).is_err());
+    assert_eq!(
+        Unknown::from_metadata(&Default::default(), d, 3).unwrap(),
+        None
+    );
+}

@@ -176,6 +176,9 @@ pub struct Prediction {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[tsify(optional)]
     pub features: Option<Vec<f32>>,
+    /// True when the model carries a taught head's "none of these" (teach::Unknown) and the
+    /// frame is far from every taught class: the page then names no class.
+    pub unknown: bool,
     #[serde(flatten)]
     pub run: RunInfo,
 }

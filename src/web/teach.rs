@@ -10,7 +10,11 @@ use wasm_bindgen::prelude::*;
 use super::results::{ClassHeldOut, Taught, WeightsInfo};
 use super::{js_err, with_engine, State, WebEngine};
 use crate::classes::ClassNames;
-use crate::teach::{self, Samples, TrainOptions};
+use crate::model::Linear;
+use crate::teach::{self, Samples, TrainOptions, Unknown};
+
+/// The loaded file's own head, names and "none of these", kept while a taught head runs.
+pub(super) type FileHead = (Linear, Arc<ClassNames>, Option<Arc<Unknown>>);
 
 #[wasm_bindgen(js_class = Engine)]
 impl WebEngine {
@@ -73,7 +77,11 @@ impl WebEngine {
                 total: 0,
             })
             .collect();
-        if !held_idx.is_empty() {
+        // "None of these": class means from the training split, the threshold from samples
+        // they never saw (all samples, and a tighter threshold, when nothing is held out).
+        let unknown = if held_idx.is_empty() {
+            Unknown::fit(&all, None).map_err(js_err)?
+        } else {
             let (tx, ty) = pick(&train_idx);
             let subset = Samples {
                 features: &tx,
@@ -88,15 +96,23 @@ impl WebEngine {
                     held_out[label].right += 1;
                 }
             }
-        }
+            let held = Samples {
+                features: &hx,
+                labels: &hy,
+                ..all
+            };
+            Unknown::fit(&subset, Some(&held)).map_err(js_err)?
+        };
 
         // The first taught head keeps the file's own head (and names) to switch back to.
         let file_head = {
             let s = self.state.borrow();
             match (&s.file_head, &s.engine, &s.info) {
-                (None, Some(e), Some(info)) => {
-                    Some((e.network().fc.clone(), info.class_names.clone()))
-                }
+                (None, Some(e), Some(info)) => Some((
+                    e.network().fc.clone(),
+                    info.class_names.clone(),
+                    info.unknown.clone(),
+                )),
                 _ => None,
             }
         };
@@ -107,7 +123,7 @@ impl WebEngine {
         if file_head.is_some() {
             s.file_head = file_head;
         }
-        let info = set_names(&mut s, out_f, Arc::new(names))?;
+        let info = set_names(&mut s, out_f, Arc::new(names), Some(Arc::new(unknown)))?;
         let taught = Taught {
             info,
             samples: labels.len(),
@@ -127,14 +143,14 @@ impl WebEngine {
     #[wasm_bindgen(js_name = restoreHead)]
     pub async fn restore_head(&self) -> Result<Ts<WeightsInfo>, JsError> {
         let file_head = self.state.borrow_mut().file_head.take();
-        if let Some((fc, names)) = file_head {
+        if let Some((fc, names, unknown)) = file_head {
             let out_f = fc.out_f;
             let back = fc.clone();
             if let Err(e) = with_engine(&self.state, async |e| e.set_head(back)).await {
-                self.state.borrow_mut().file_head = Some((fc, names));
+                self.state.borrow_mut().file_head = Some((fc, names, unknown));
                 return Err(e);
             }
-            set_names(&mut self.state.borrow_mut(), out_f, names)?;
+            set_names(&mut self.state.borrow_mut(), out_f, names, unknown)?;
         }
         let s = self.state.borrow();
         let info = s
@@ -155,16 +171,23 @@ impl WebEngine {
                 "no model loaded, or a frame is running: await it first",
             ));
         };
-        crate::weights::export_with_head(source, &engine.network().fc, &info.class_names)
-            .map_err(js_err)
+        crate::weights::export_with_head(
+            source,
+            &engine.network().fc,
+            &info.class_names,
+            info.unknown.as_deref(),
+        )
+        .map_err(js_err)
     }
 }
 
-/// The loaded model's info now that its head has `classes` outputs named `names`.
+/// The loaded model's info now that its head has `classes` outputs named `names`, with the
+/// head's "none of these" (`unknown`).
 fn set_names(
     s: &mut State,
     classes: usize,
     names: Arc<ClassNames>,
+    unknown: Option<Arc<Unknown>>,
 ) -> Result<WeightsInfo, JsError> {
     let info = s
         .info
@@ -172,5 +195,6 @@ fn set_names(
         .ok_or_else(|| JsError::new("no model loaded"))?;
     info.arch.num_classes = classes;
     info.class_names = names;
+    info.unknown = unknown;
     Ok(WeightsInfo::from(&*info))
 }

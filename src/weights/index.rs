@@ -25,6 +25,8 @@ pub struct Index<'a> {
     pub ignored: Vec<String>,
     /// Class names stored with the weights (safetensors metadata).
     pub class_names: Option<crate::classes::ClassNames>,
+    /// The rest of the file's metadata (safetensors), e.g. a taught head's "none of these".
+    pub metadata: std::collections::HashMap<String, String>,
 }
 
 /// Elements in a shape, or an error naming the tensor when the product overflows.

@@ -14,7 +14,8 @@ mod state_dict;
 mod tutorial;
 mod validate;
 
-pub use budget::Budget;
+pub use crate::teach::Unknown;
+use budget::Budget;
 pub use family::{expected, fold_network};
 pub use fold::BN_EPS;
 pub use safetensors_file::write as write_safetensors;
@@ -61,6 +62,8 @@ pub struct Info {
     /// The file's class names (checked against the head), else the defaults for its size.
     /// Shared: every classified frame holds on to the names of the model it ran on.
     pub class_names: Arc<ClassNames>,
+    /// A taught head's "none of these" (teach::Unknown), when the file carries one.
+    pub unknown: Option<Arc<Unknown>>,
 }
 
 /// A validated, folded network and what its file held.
@@ -161,11 +164,16 @@ pub fn replace_head(sd: &mut StateDict, head: &Linear) {
 /// The weights file `source` with its classifier replaced by `head`, as F32 safetensors
 /// with `names` in the metadata: what PyTorch loads into the same architecture built with
 /// `num_classes = head.out_f`.
-pub fn export_with_head(source: &[u8], head: &Linear, names: &ClassNames) -> Result<Vec<u8>> {
+pub fn export_with_head(
+    source: &[u8],
+    head: &Linear,
+    names: &ClassNames,
+    unknown: Option<&Unknown>,
+) -> Result<Vec<u8>> {
     names.check_count(head.out_f)?;
     let (mut sd, _) = read_state_dict(source)?;
     replace_head(&mut sd, head);
-    write_safetensors(&sd, false, Some(names))
+    write_safetensors(&sd, false, Some(names), unknown)
 }
 
 /// Reads, infers the architecture, checks names and shapes on the header, then decodes
@@ -181,6 +189,11 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
         }
         None => ClassNames::default_for(arch.num_classes),
     };
+    let unknown = Unknown::from_metadata(
+        &index.metadata,
+        arch.stages_out_channels[4],
+        arch.num_classes,
+    )?;
     let expected = names::Expected::new(family::expected(&arch));
     check_layout(&index, &expected)?;
     let sd = index.decode(&mut budget)?;
@@ -201,6 +214,7 @@ pub fn load(bytes: &[u8]) -> Result<Loaded> {
             params,
             file_bytes: bytes.len(),
             class_names: Arc::new(class_names),
+            unknown: unknown.map(Arc::new),
         },
         state_dict: sd,
     })

@@ -3,6 +3,7 @@
 use super::index::Index;
 use super::{DType, StateDict};
 use crate::classes::ClassNames;
+use crate::teach::Unknown;
 use crate::{Error, Result};
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
@@ -61,6 +62,7 @@ pub fn read(bytes: &[u8]) -> Result<Index<'_>> {
         .map_err(|e| Error::Corrupt(format!("safetensors: {e}")))?;
     if let Some(m) = metadata.metadata() {
         index.class_names = ClassNames::from_metadata(m)?;
+        index.metadata = m.clone();
     }
     for (name, view) in st.tensors() {
         let dtype = match view.dtype() {
@@ -83,8 +85,13 @@ pub fn read(bytes: &[u8]) -> Result<Index<'_>> {
 }
 
 /// Serializes a state_dict (F32, or F16 when `f16`), names sorted as the map holds them,
-/// with the class names in the metadata when given.
-pub fn write(sd: &StateDict, f16: bool, names: Option<&ClassNames>) -> Result<Vec<u8>> {
+/// with the class names and a taught head's "none of these" in the metadata when given.
+pub fn write(
+    sd: &StateDict,
+    f16: bool,
+    names: Option<&ClassNames>,
+    unknown: Option<&Unknown>,
+) -> Result<Vec<u8>> {
     let bufs: Vec<(String, Vec<usize>, Vec<u8>)> = sd
         .tensors
         .iter()
@@ -109,6 +116,11 @@ pub fn write(sd: &StateDict, f16: bool, names: Option<&ClassNames>) -> Result<Ve
                 .map_err(|e| Error::Io(format!("safetensors: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let metadata = names.map(|n| [n.to_metadata()].into_iter().collect());
+    let entries: std::collections::HashMap<String, String> = names
+        .map(ClassNames::to_metadata)
+        .into_iter()
+        .chain(unknown.map(Unknown::to_metadata))
+        .collect();
+    let metadata = (!entries.is_empty()).then_some(entries);
     safetensors::serialize(views, metadata).map_err(|e| Error::Io(format!("safetensors: {e}")))
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch, openPage } from './support/browser.mjs';
-import { waitReady, waitFrames, predictions, tintedBmp } from './support/page.mjs';
+import { waitReady, waitFrames, predictions, tintedBmp, testImageBmp } from './support/page.mjs';
 import { ROOT } from './support/server.mjs';
 
 const RED = [200, 40, 30];
@@ -53,6 +53,12 @@ test('two classes taught from dropped pictures: right on new pictures, exported,
     await page.locator('.teach-name').nth(1).fill('sea');
     await page.locator('.teach-name').nth(1).press('Tab'); // `change`: the names are kept
 
+    // Every status line shown (training may replace one before it is read).
+    await page.evaluate(() => {
+      const el = document.getElementById('teach-status');
+      window.statusLines = [];
+      new MutationObserver(() => window.statusLines.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    });
     // Class 1 from the file picker, class 2 dropped onto it, with a stray text file.
     await page.locator('[data-testid="teach-files"]').nth(0).setInputFiles(pictures(RED, 'apple', 0, 8));
     await dropOnClass(page, 1, [...pictures(BLUE, 'sea', 0, 8), { name: 'notes.txt', buffer: Buffer.from('not a picture') }]);
@@ -61,7 +67,7 @@ test('two classes taught from dropped pictures: right on new pictures, exported,
       null,
       { timeout: 120_000 },
     );
-    assert.match(await page.textContent('[data-testid="teach-status"]'), /Skipped notes\.txt/);
+    await page.waitForFunction(() => window.statusLines.some((l) => /Skipped notes\.txt/.test(l)), null, { timeout: 30_000 });
     assert.equal(await page.locator('.teach-thumb').count(), 16, 'a thumbnail per picture');
 
     // Trained automatically: 2 of 8 per class held out, all classified right.
@@ -76,6 +82,14 @@ test('two classes taught from dropped pictures: right on new pictures, exported,
     const taughtApple = await topFor(page, apple, 'apples');
     await topFor(page, pictures(BLUE, 'new-sea', 100, 1)[0], 'sea');
     assert.equal((await predictions(page)).length, 2, 'top-k over the two taught classes');
+    assert.equal(await page.$eval('#unknown-note', (n) => n.hidden), true, 'a taught class is named');
+    // Something never taught (a disc on a gradient): "not one of your classes", no name claimed.
+    await page.setInputFiles('#upload', { name: 'disc.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
+    await page.waitForFunction(() => !document.getElementById('unknown-note').hidden, null, { timeout: 60_000 });
+    assert.match(await page.textContent('#unknown-note'), /^Not one of your classes \(the nearest is (apples|sea)\)$/);
+    assert.equal(await page.$eval('#caption', (c) => c.textContent), 'Not one of your classes');
+    await topFor(page, pictures(BLUE, 'new-sea', 100, 1)[0], 'sea'); // the still the steps below start from
+    assert.equal(await page.$eval('#unknown-note', (n) => n.hidden), true);
 
     // The download: the model with its names, and class_indices.json.
     const downloads = [];
@@ -94,6 +108,8 @@ test('two classes taught from dropped pictures: right on new pictures, exported,
     const exported = saved['shufflenet_v2_x0_5_2_classes.safetensors'];
     const header = safetensorsHeader(exported);
     assert.deepEqual(JSON.parse(header.__metadata__.class_names), ['apples', 'sea']);
+    const unknown = JSON.parse(header.__metadata__['shufflenet.unknown']);
+    assert.ok(unknown.threshold > 0 && unknown.centroids.length === 2 * 1024, 'the threshold travels with the head');
     assert.deepEqual(header['fc.weight'].shape, [2, 1024]);
     assert.deepEqual(header['fc.bias'].shape, [2]);
     assert.deepEqual(JSON.parse(saved['class_indices.json']), { 0: 'apples', 1: 'sea' });

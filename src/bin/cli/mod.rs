@@ -285,7 +285,7 @@ fn run(command: Command) -> Result<()> {
             let sd = &loaded.state_dict;
             write(
                 &output,
-                &weights::write_safetensors(sd, f16, given.then_some(&names))?,
+                &weights::write_safetensors(sd, f16, given.then_some(&names), None)?,
             )?;
             eprintln!(
                 "wrote {} ({}, {}{})",
@@ -333,7 +333,7 @@ fn run(command: Command) -> Result<()> {
                 }
             };
             let sd = weights::random::state_dict(&arch, seed);
-            write(&output, &weights::write_safetensors(&sd, f16, None)?)?;
+            write(&output, &weights::write_safetensors(&sd, f16, None, None)?)?;
             eprintln!(
                 "wrote {} (untrained stand-in: {}, seed {seed})",
                 output.display(),
@@ -367,6 +367,7 @@ fn run(command: Command) -> Result<()> {
                 Some(path) => read_names(&path, loaded.info.arch.num_classes)?,
                 None => (*loaded.info.class_names).clone(),
             };
+            let unknown = loaded.info.unknown.clone();
             let mut eng = engine(loaded, &backend)?;
             for path in images {
                 let img = image::open(&path)
@@ -377,7 +378,12 @@ fn run(command: Command) -> Result<()> {
                     preprocess::pixels_to_tensor(img.as_raw(), w as usize, h as usize, 3, crop)?;
                 let out = pollster::block_on(eng.run(&x))?;
                 let best = preprocess::top_k(out.logits_of(0), top);
-                print_predictions(&path, &best, &names, json);
+                // A taught head's "none of these": far from every class it was taught.
+                let far = unknown
+                    .as_deref()
+                    .map(|u| (u.score(out.features_of(0)), u.threshold))
+                    .filter(|(score, threshold)| score > threshold);
+                print_predictions(&path, &best, &names, far, json);
             }
             Ok(())
         }
@@ -438,7 +444,30 @@ fn describe_names(names: &ClassNames) -> String {
     }
 }
 
-fn print_predictions(path: &Path, best: &[(usize, f32)], names: &ClassNames, json: bool) {
+/// `far`: the "none of these" score and threshold, when the image is far from every taught
+/// class; then no class is named.
+fn print_predictions(
+    path: &Path,
+    best: &[(usize, f32)],
+    names: &ClassNames,
+    far: Option<(f32, f32)>,
+    json: bool,
+) {
+    if let Some((score, threshold)) = far {
+        if json {
+            let top: Vec<_> = best
+                .iter()
+                .map(|(i, p)| serde_json::json!({"index": i, "prob": p}))
+                .collect();
+            let v = serde_json::json!({"image": path.display().to_string(), "unknown": true,
+                "score": score, "threshold": threshold, "top": top});
+            println!("{v}");
+        } else {
+            println!("{}", path.display());
+            println!("  unknown  (none of the taught classes: {score:.2} > {threshold:.2})");
+        }
+        return;
+    }
     if json {
         let top: Vec<_> = best
             .iter()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use shufflenet_web::classes::ClassNames;
 use shufflenet_web::engine::Engine;
 use shufflenet_web::preprocess::{self, Crop};
-use shufflenet_web::teach::{self, Samples, TrainOptions};
+use shufflenet_web::teach::{self, Samples, TrainOptions, Unknown};
 use shufflenet_web::weights::{self, StateDict};
 use shufflenet_web::{Error, Result};
 
@@ -144,7 +144,24 @@ pub fn run(
             100.0 * right as f32 / held_y.len() as f32
         );
     }
+    // "None of these": class means from the training split, the threshold from the held-out one.
+    let held = Samples {
+        features: &held_x,
+        feature_len: d,
+        labels: &held_y,
+        classes,
+    };
+    let unknown = Unknown::fit(&samples, Some(&held))?;
+    let rejected = held_x
+        .chunks_exact(d)
+        .filter(|x| unknown.rejects(x))
+        .count();
+    eprintln!(
+        "\"none of these\" threshold {:.3}: {rejected}/{} held-out images of your classes would be rejected",
+        unknown.threshold,
+        held_y.len()
+    );
     weights::replace_head(&mut sd, &t.head);
     let names = ClassNames::given(dirs.into_iter().map(|(name, _)| name).collect())?;
-    weights::write_safetensors(&sd, false, Some(&names))
+    weights::write_safetensors(&sd, false, Some(&names), Some(&unknown))
 }
