@@ -145,12 +145,7 @@ async fn load_url_reads_a_started_download() {
         .await
         .err()
         .unwrap();
-    let msg = String::from(
-        JsValue::from(err)
-            .dyn_into::<js_sys::Error>()
-            .unwrap()
-            .message(),
-    );
+    let msg = message(err);
     assert!(msg.contains("503"), "{msg}");
 }
 
@@ -164,12 +159,7 @@ async fn load_url_refuses_a_sha256_mismatch_and_keeps_the_model() {
         .await
         .err()
         .unwrap();
-    let msg = String::from(
-        JsValue::from(err)
-            .dyn_into::<js_sys::Error>()
-            .unwrap()
-            .message(),
-    );
+    let msg = message(err);
     assert!(msg.contains("SHA-256"), "{msg}");
     assert_eq!(
         get(&e.info().unwrap().into(), "dtype")
@@ -187,24 +177,14 @@ async fn errors_reach_javascript_as_messages() {
         .await
         .err()
         .unwrap();
-    let msg = String::from(
-        JsValue::from(no_model)
-            .dyn_into::<js_sys::Error>()
-            .unwrap()
-            .message(),
-    );
+    let msg = message(no_model);
     assert!(msg.contains("no model loaded"), "{msg}");
     let missing = e
         .load_url("/no/such/weights.safetensors".into(), None, None, None)
         .await
         .err()
         .unwrap();
-    let msg = String::from(
-        JsValue::from(missing)
-            .dyn_into::<js_sys::Error>()
-            .unwrap()
-            .message(),
-    );
+    let msg = message(missing);
     assert!(msg.contains("404"), "{msg}");
     e.load_bytes(fixtures::SMALL_F32.to_vec()).await.unwrap();
     let bad = e
@@ -212,12 +192,7 @@ async fn errors_reach_javascript_as_messages() {
         .await
         .err()
         .unwrap();
-    let msg = String::from(
-        JsValue::from(bad)
-            .dyn_into::<js_sys::Error>()
-            .unwrap()
-            .message(),
-    );
+    let msg = message(bad);
     assert!(msg.contains("bytes of pixels"), "{msg}");
     assert!(Engine::create(Some("tpu".into())).await.is_err());
 }
@@ -504,4 +479,14 @@ async fn the_status_travels_once_per_change_and_limits_name_the_stages() {
     );
     let widths = shufflenet_web::model::Width::ALL.map(|w| w.label());
     assert_eq!(names(get(&limits, "widths")), widths);
+}
+
+/// The message of an error the engine gave JavaScript.
+fn message(err: JsError) -> String {
+    String::from(
+        JsValue::from(err)
+            .dyn_into::<js_sys::Error>()
+            .unwrap()
+            .message(),
+    )
 }

@@ -15,7 +15,7 @@ use super::{KernelChoice, KernelSet, SubgroupUse};
 use crate::backend::LocalFuture;
 use crate::guidelines::net::{LabConv, LabNet, Op};
 use crate::guidelines::paper::Column;
-use crate::guidelines::Lab;
+use crate::guidelines::{self, Lab};
 use crate::{Error, Result};
 use wgpu::util::DeviceExt;
 
@@ -382,12 +382,14 @@ fn elt(device: &wgpu::Device, floats: usize) -> (wgpu::Buffer, [u32; 3]) {
 
 impl Lab for LabGpu {
     fn name(&self) -> String {
-        let soft = if self.software() {
+        // The browser may name a software adapter only "software adapter": say it once.
+        let name = &self.ctx.adapter_name;
+        let soft = if self.software() && !name.contains("software") {
             ", software adapter"
         } else {
             ""
         };
-        format!("webgpu ({}{soft})", self.ctx.adapter_name)
+        format!("webgpu ({name}{soft})")
     }
 
     fn column(&self) -> Column {
@@ -419,10 +421,7 @@ impl Lab for LabGpu {
 
     fn time(&mut self) -> LocalFuture<'_, Result<f64>> {
         Box::pin(async move {
-            let l = self
-                .loaded
-                .as_ref()
-                .ok_or_else(|| Error::Input("no benchmark network loaded".into()))?;
+            let l = self.loaded.as_ref().ok_or_else(guidelines::not_loaded)?;
             // Nothing else is in flight: the fence measures this run alone.
             self.ctx.wait_idle().await?;
             let start = web_time::Instant::now();
@@ -434,10 +433,7 @@ impl Lab for LabGpu {
 
     fn output(&mut self) -> LocalFuture<'_, Result<Vec<f32>>> {
         Box::pin(async move {
-            let l = self
-                .loaded
-                .as_ref()
-                .ok_or_else(|| Error::Input("no benchmark network loaded".into()))?;
+            let l = self.loaded.as_ref().ok_or_else(guidelines::not_loaded)?;
             self.submit(l, true);
             let (tx, rx) = futures_channel::oneshot::channel();
             l.staging.map_async(wgpu::MapMode::Read, .., move |r| {

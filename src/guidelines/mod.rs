@@ -35,6 +35,11 @@ pub trait Lab {
     fn output(&mut self) -> LocalFuture<'_, Result<Vec<f32>>>;
 }
 
+/// What a lab answers when asked to run before a network was loaded.
+pub fn not_loaded() -> Error {
+    Error::Input("no benchmark network loaded".into())
+}
+
 /// The guidelines, as the paper states them.
 pub const GUIDELINES: [(&str, &str); 4] = [
     (

@@ -12,7 +12,7 @@ use super::simd::{round_up, F4, LANES};
 use crate::backend::LocalFuture;
 use crate::guidelines::net::{LabConv, LabNet, Op};
 use crate::guidelines::paper::Column;
-use crate::guidelines::Lab;
+use crate::guidelines::{self, Lab};
 use crate::model::{Activation, Conv, ConvKind};
 use crate::{Error, Result};
 
@@ -253,10 +253,7 @@ impl Lab for LabCpu {
 
     fn time(&mut self) -> LocalFuture<'_, Result<f64>> {
         Box::pin(async move {
-            let loaded = self
-                .loaded
-                .as_mut()
-                .ok_or_else(|| Error::Input("no benchmark network loaded".into()))?;
+            let loaded = self.loaded.as_mut().ok_or_else(guidelines::not_loaded)?;
             let start = web_time::Instant::now();
             loaded.run(&self.pool, false);
             Ok(start.elapsed().as_secs_f64() * 1000.0)
@@ -265,10 +262,7 @@ impl Lab for LabCpu {
 
     fn output(&mut self) -> LocalFuture<'_, Result<Vec<f32>>> {
         Box::pin(async move {
-            let loaded = self
-                .loaded
-                .as_mut()
-                .ok_or_else(|| Error::Input("no benchmark network loaded".into()))?;
+            let loaded = self.loaded.as_mut().ok_or_else(guidelines::not_loaded)?;
             loaded.run(&self.pool, true);
             Ok(loaded.output())
         })
