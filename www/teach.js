@@ -46,6 +46,8 @@ export class TeachMode {
   #model = null; // the model source the samples belong to
   #key = null;
   #featureLen = 0;
+  /** "Restored N samples of K classes", until the report says they trained. */
+  #restored = null;
   /** @type {number | null} */
   #capturing = null;
   #lastCapture = 0;
@@ -114,7 +116,10 @@ export class TeachMode {
     this.#renderClasses();
     this.#renderHead();
     const count = this.#sampleCount();
-    this.#status(count ? `${count} saved samples restored (thumbnails are not kept).` : '');
+    const restored = `Restored ${count} samples of ${this.classes.length} classes`;
+    // Said again in the report once they have trained (which clears this line).
+    this.#restored = count ? restored : null;
+    this.#status(count ? `${restored} (thumbnails are not kept).` : '');
     if (this.active) this.#scheduleTrain(0);
   }
 
@@ -328,6 +333,7 @@ export class TeachMode {
     if (this.#key) await deleteSet(this.#key).catch(() => {});
     if (this.taught) await this.restore();
     $('teach-report').textContent = '';
+    this.#renderConfusion([]);
     this.#status('Samples cleared.');
   }
 
@@ -344,9 +350,41 @@ export class TeachMode {
         r.heldOut.map((c) => `${c.name} ${c.right}/${c.total}`).join(', ')
       : 'too few samples to hold any out';
     const report = $('teach-report');
-    report.textContent = `Trained on ${r.samples} samples in ${r.ms.toFixed(0)} ms; ${held}. The head that runs learned from all of them.`;
+    const restored = this.#restored ? `${this.#restored} and retrained them. ` : '';
+    this.#restored = null;
+    report.textContent = `${restored}Trained on ${r.samples} samples in ${r.ms.toFixed(0)} ms; ${held}. The head that runs learned from all of them.`;
     report.dataset.heldOut = `${r.heldOutRight}/${r.heldOutTotal}`;
+    this.#renderConfusion(r.heldOutTotal ? r.heldOut : []);
     this.#status('');
+  }
+
+  /** The held-out confusion table: rows the true classes, columns the head's answers. */
+  #renderConfusion(rows) {
+    const table = /** @type {HTMLTableElement} */ ($('teach-confusion'));
+    table.hidden = rows.length === 0;
+    for (const old of [...table.querySelectorAll('thead, tbody')]) old.remove();
+    if (!rows.length) return;
+    const head = table.createTHead().insertRow();
+    head.insertCell().textContent = '';
+    for (const c of rows) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.textContent = c.name;
+      head.append(th);
+    }
+    const body = table.createTBody();
+    for (const c of rows) {
+      const tr = body.insertRow();
+      const th = document.createElement('th');
+      th.scope = 'row';
+      th.textContent = `${c.name} (${c.total ? Math.round((100 * c.right) / c.total) : 0}%)`;
+      tr.append(th);
+      c.predicted.forEach((n, j) => {
+        const td = tr.insertCell();
+        td.textContent = String(n);
+        if (j === rows.indexOf(c)) td.className = 'right';
+      });
+    }
   }
 
   #renderHead() {

@@ -200,6 +200,8 @@ pub struct ClassHeldOut {
     pub name: String,
     pub right: usize,
     pub total: usize,
+    /// How many of this class's held-out samples went to each class (a confusion row).
+    pub predicted: Vec<usize>,
 }
 
 /// `teach`'s result: the head now running, and how well a head trained without the

@@ -75,6 +75,7 @@ impl WebEngine {
                 name: name.clone(),
                 right: 0,
                 total: 0,
+                predicted: vec![0; classes],
             })
             .collect();
         // "None of these": class means from the training split, the threshold from samples
@@ -91,9 +92,12 @@ impl WebEngine {
             let probe = teach::train(&subset, &opts).map_err(js_err)?;
             let (hx, hy) = pick(&held_idx);
             for (x, &label) in hx.chunks_exact(feature_len).zip(&hy) {
-                held_out[label].total += 1;
-                if teach::predict(&probe.head, x) == label {
-                    held_out[label].right += 1;
+                let predicted = teach::predict(&probe.head, x);
+                let row = &mut held_out[label];
+                row.total += 1;
+                row.predicted[predicted] += 1;
+                if predicted == label {
+                    row.right += 1;
                 }
             }
             let held = Samples {

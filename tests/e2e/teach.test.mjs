@@ -76,6 +76,11 @@ test('two classes taught from dropped pictures: right on new pictures, exported,
     const report = await page.textContent('[data-testid="teach-report"]');
     assert.equal(await page.$eval('#teach-report', (r) => r.dataset.heldOut), '4/4', report);
     assert.match(report, /Trained on 16 samples.*apples 2\/2, sea 2\/2/);
+    // The confusion table: each held-out sample in its true class's row, under its answer.
+    const confusion = await page.$$eval('#teach-confusion tbody tr', (rows) =>
+      rows.map((r) => [...r.querySelectorAll('td')].map((td) => Number(td.textContent))));
+    assert.deepEqual(confusion, [[2, 0], [0, 2]]);
+    assert.match(await page.textContent('#teach-confusion tbody'), /apples \(100%\)/);
 
     // New pictures of each class.
     const apple = pictures(RED, 'new-apple', 100, 1)[0];
@@ -138,6 +143,8 @@ test('two classes taught from dropped pictures: right on new pictures, exported,
     await waitReady(page);
     await page.waitForFunction(() => document.body.dataset.taught === 'true', null, { timeout: 60_000 });
     assert.deepEqual(await counts(page), [8, 8]);
+    await page.waitForFunction(() => /^Restored 16 samples of 2 classes and retrained them\. Trained on 16/.test(
+      document.getElementById('teach-report').textContent), null, { timeout: 30_000 });
     assert.deepEqual(await page.$$eval('.teach-name', (n) => n.map((e) => e.value)), ['apples', 'sea']);
     await topFor(page, apple, 'apples');
 
