@@ -73,6 +73,11 @@ const teach = new TeachMode({
   still: () => app.stillBitmap,
   source: () => app.source,
   onHead: showRunningModel,
+  backend: () => app.status?.backend,
+  // The slow-capture hint: the CPU, as the backend button would switch.
+  useCpu: async () => {
+    if (app.status?.backend === 'webgpu') await switchBackend();
+  },
 });
 
 // Exposed for the end-to-end tests and the benchmarks (memory soak, frame counts).

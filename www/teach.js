@@ -12,6 +12,8 @@ import { deleteSet, loadSet, saveSet } from './teach-store.js';
 
 /** While a capture button is held, at most one sample per this many ms. */
 const CAPTURE_INTERVAL_MS = 200;
+// Below this many samples a second while capturing on WebGPU, the CPU is offered.
+const MIN_CAPTURE_RATE = 2;
 const MAX_SAMPLES_PER_CLASS = 500;
 const MAX_CLASSES = 20;
 /** Thumbnails shown per class (the newest); every sample counts. Kept in memory only. */
@@ -41,6 +43,8 @@ export class TeachMode {
   #still;
   #source;
   #onHead;
+  #backend;
+  #useCpu;
   /** @type {TeachClass[]} */
   classes = [];
   #model = null; // the model source the samples belong to
@@ -51,6 +55,9 @@ export class TeachMode {
   /** @type {number | null} */
   #capturing = null;
   #lastCapture = 0;
+  // This capture's start and samples: slower than MIN_CAPTURE_RATE on WebGPU, the page offers the CPU.
+  #captureStart = 0;
+  #captured = 0;
   #trainTimer = 0;
   #training = null; // the running training, and whether another was asked for meanwhile
   #again = false;
@@ -59,10 +66,14 @@ export class TeachMode {
 
   /**
    * @param {{ engine: any, video: HTMLVideoElement, still: () => ImageBitmap | null,
-   *   source: () => string, onHead: () => void }} options
-   * `onHead` hears when the running head (and so the class names) changed.
+   *   source: () => string, onHead: () => void, backend: () => string | undefined,
+   *   useCpu: () => Promise<void> }} options
+   * `onHead` hears when the running head (and so the class names) changed; `backend` names the
+   * running backend and `useCpu` switches to the CPU (the slow-capture hint's button).
    */
-  constructor({ engine, video, still, source, onHead }) {
+  constructor({ engine, video, still, source, onHead, backend, useCpu }) {
+    this.#backend = backend;
+    this.#useCpu = useCpu;
     this.#engine = engine;
     this.#video = video;
     this.#still = still;
@@ -130,7 +141,23 @@ export class TeachMode {
     const now = performance.now();
     if (now - this.#lastCapture < CAPTURE_INTERVAL_MS) return;
     this.#lastCapture = now;
+    this.#captured++;
     this.#add(c, features, thumbnail(this.#video, this.#video.videoWidth, this.#video.videoHeight));
+    this.#checkCaptureRate(now);
+  }
+
+  /**
+   * Capturing slower than MIN_CAPTURE_RATE samples a second on WebGPU (a software adapter
+   * takes seconds a frame) offers a one-click switch to the CPU.
+   */
+  #checkCaptureRate(now) {
+    const seconds = (now - this.#captureStart) / 1000;
+    if (seconds < 2 || this.#backend() !== 'webgpu') return;
+    const rate = this.#captured / seconds;
+    if (rate < MIN_CAPTURE_RATE) {
+      $('teach-cpu-hint-text').textContent = `Capturing ${rate.toFixed(1)} samples a second on WebGPU here.`;
+      $('teach-cpu-hint').hidden = false;
+    }
   }
 
   // ---- samples ----------------------------------------------------------------------------
@@ -209,12 +236,15 @@ export class TeachMode {
     }
     this.#capturing = c;
     this.#lastCapture = 0;
+    this.#captureStart = performance.now();
+    this.#captured = 0;
     this.classes[c].row?.li.classList.add('capturing');
     document.body.dataset.capturing = String(c);
   }
 
   #stopCapture() {
     if (this.#capturing == null) return;
+    this.#checkCaptureRate(performance.now());
     this.classes[this.#capturing]?.row?.li.classList.remove('capturing');
     this.#capturing = null;
     delete document.body.dataset.capturing;
@@ -496,6 +526,10 @@ export class TeachMode {
     $('teach-head-file').addEventListener('click', () => this.taught && this.restore());
     $('teach-download').addEventListener('click', () => this.download());
     $('teach-clear').addEventListener('click', () => this.clear());
+    $('teach-use-cpu').addEventListener('click', async () => {
+      $('teach-cpu-hint').hidden = true;
+      await this.#useCpu();
+    });
   }
 }
 

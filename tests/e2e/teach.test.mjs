@@ -226,3 +226,27 @@ test('Teach mode on WebGPU: features from the GPU frame, the taught head on the 
     await browser.close();
   }
 });
+
+test('capturing slower than two samples a second on WebGPU offers the CPU in one click', { timeout: 300_000 }, async () => {
+  const browser = await launch({ camera: 'fake' });
+  const { page, logs } = await openPage(browser, 'width=0.5&backend=webgpu&teach=1');
+  try {
+    await waitReady(page);
+    await waitFrames(page, 1, { timeout: 200_000 });
+    assert.equal(await page.$eval('[data-testid="backend"]', (b) => b.dataset.kind), 'gpu');
+    await page.locator('[data-testid="teach-capture"]').nth(0).hover();
+    await page.mouse.down();
+    // SwiftShader takes hundreds of ms a frame: the hint comes after two seconds of that.
+    await page.waitForFunction(() => !document.getElementById('teach-cpu-hint').hidden, null, { timeout: 120_000, polling: 100 });
+    await page.mouse.up();
+    assert.match(await page.textContent('#teach-cpu-hint'), /Capturing \d+\.\d samples a second on WebGPU here\./);
+    await page.click('#teach-use-cpu');
+    await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').dataset.kind === 'cpu', null, { timeout: 60_000 });
+    assert.equal(await page.$eval('#teach-cpu-hint', (h) => h.hidden), true);
+  } catch (err) {
+    err.message += `\n--- page log ---\n${logs.join('\n')}`;
+    throw err;
+  } finally {
+    await browser.close();
+  }
+});
