@@ -5,6 +5,8 @@
 #        ./bench.sh --guidelines [--backend cpu-simd128,webgpu] [--runs N]   the paper's Tables 1-4 (docs/guidelines.md)
 #        ./bench.sh --startup [--width 0.5,1.0] [--mbps 20] [--rtt 40] [--webgpu both|on|off] [--host project|static] [--no-build]
 #          the page's first minute behind a throttled link (tools/bench/startup.mjs, docs/startup.md)
+#        ./bench.sh --page [--width 1.0] [--threads 1,2] [--frames 80] [--no-build]
+#          the page's own camera frame on the CPU, part by part (tools/bench/page.mjs, docs/performance.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/setup.sh
@@ -16,7 +18,9 @@ setup_threads_toolchain >&2 # pkg-threads, for the cpu-simd128-tN lines
 # wasm-objdump, to check that pkg/ has SIMD instructions and pkg-scalar/ has none.
 apt_install wabt >&2 || log "without wabt the SIMD check of the wasm builds is skipped"
 
-if [ "${1:-}" = --startup ]; then
+if [ "${1:-}" = --startup ] || [ "${1:-}" = --page ]; then
+  script=tools/bench/startup.mjs
+  [ "$1" = --page ] && script=tools/bench/page.mjs
   shift
   build=1
   args=()
@@ -35,7 +39,7 @@ if [ "${1:-}" = --startup ]; then
       SHUFFLENET_OFFLINE=1 tools/weights.sh target/release/shufflenet >&2
     fi
   fi
-  exec node tools/bench/startup.mjs "${args[@]}"
+  exec node "$script" "${args[@]}"
 fi
 
 # The driver passes the wasm toolchain's variables to its wasm builds only, not to native cargo.

@@ -202,28 +202,48 @@ pub fn rgba_to_tensor(rgba: &[u8], width: usize, height: usize, crop: Crop) -> R
 }
 
 /// An ImageBitmap's RGBA pixels, drawn on an OffscreenCanvas (works in windows and workers).
+/// One canvas per thread and frame size, kept for the next frame, with `willReadFrequently`:
+/// a canvas the browser keeps in memory, not on the GPU, reads back without waiting for a
+/// GPU copy (a camera frame took 4 to 5 ms to read without it).
 #[cfg(target_arch = "wasm32")]
 pub fn bitmap_pixels(bitmap: &web_sys::ImageBitmap) -> Result<Vec<u8>> {
-    use wasm_bindgen::JsCast;
-    let js = |e: wasm_bindgen::JsValue| Error::Input(format!("reading the image: {e:?}"));
+    use std::cell::RefCell;
+    use wasm_bindgen::{JsCast, JsValue};
+    use web_sys::{OffscreenCanvas, OffscreenCanvasRenderingContext2d as Context};
+    thread_local!(static CANVAS: RefCell<Option<(OffscreenCanvas, Context)>> = const { RefCell::new(None) });
+    let js = |e: JsValue| Error::Input(format!("reading the image: {e:?}"));
     let (w, h) = (bitmap.width(), bitmap.height());
     if w == 0 || h == 0 {
         return Err(Error::Input(format!("a {w} x {h} image is empty")));
     }
-    let canvas = web_sys::OffscreenCanvas::new(w, h).map_err(js)?;
-    let ctx: web_sys::OffscreenCanvasRenderingContext2d = canvas
-        .get_context("2d")
-        .map_err(js)?
-        .ok_or_else(|| Error::Input("no 2D canvas context".into()))?
-        .dyn_into()
-        .map_err(|_| Error::Input("the 2D context is not a 2D context".into()))?;
-    ctx.draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
-        .map_err(js)?;
-    Ok(ctx
-        .get_image_data(0.0, 0.0, w as f64, h as f64)
-        .map_err(js)?
-        .data()
-        .0)
+    let make = || -> Result<(OffscreenCanvas, Context)> {
+        let canvas = OffscreenCanvas::new(w, h).map_err(js)?;
+        let options = js_sys::Object::new();
+        js_sys::Reflect::set(&options, &"willReadFrequently".into(), &JsValue::TRUE).map_err(js)?;
+        let ctx = canvas
+            .get_context_with_context_options("2d", &options)
+            .map_err(js)?
+            .ok_or_else(|| Error::Input("no 2D canvas context".into()))?
+            .dyn_into()
+            .map_err(|_| Error::Input("the 2D context is not a 2D context".into()))?;
+        Ok((canvas, ctx))
+    };
+    CANVAS.with_borrow_mut(|kept| {
+        let fits = matches!(kept, Some((c, _)) if (c.width(), c.height()) == (w, h));
+        if !fits {
+            *kept = Some(make()?);
+        }
+        let (_, ctx) = kept.as_ref().expect("made above");
+        // A picture with transparent pixels must not show the last frame through them.
+        ctx.clear_rect(0.0, 0.0, w as f64, h as f64);
+        ctx.draw_image_with_image_bitmap(bitmap, 0.0, 0.0)
+            .map_err(js)?;
+        Ok(ctx
+            .get_image_data(0.0, 0.0, w as f64, h as f64)
+            .map_err(js)?
+            .data()
+            .0)
+    })
 }
 
 /// Softmax over one row of logits, computed stably.

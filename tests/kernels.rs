@@ -241,10 +241,22 @@ fn stages_match_reference(what: &str, net: &shufflenet_web::model::Network) {
     let mut x = map(net.stem.out_ch, 15, 13, 3);
     for (s, units) in net.stages.iter().enumerate() {
         let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
-        let got = probe::units(units, &x);
+        let got = probe::units(units, &x, 1);
         assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
         let what = format!("{what} stage{}", s + 2);
         assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
+        // Cut in bands (threads take bands), every output is the same arithmetic: the
+        // same bits, whether rows straddle a boundary or not.
+        for bands in [2, 3, 7] {
+            let cut = probe::units(units, &x, bands);
+            assert!(
+                cut.data
+                    .iter()
+                    .zip(&got.data)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{what} in {bands} bands differs from one band"
+            );
+        }
         x = want;
     }
 }

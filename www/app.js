@@ -14,6 +14,7 @@ import { chooseWidth, readOptions } from './query.js';
 import { isolateThroughServiceWorker, keepForOffline } from './sw-register.js';
 import * as choice from './backend-choice.js';
 import { wireGuidelines } from './guidelines.js';
+import { FrameSplit } from './frame-split.js';
 
 const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
@@ -60,6 +61,7 @@ const app = {
   cpuTimes: [], // the CPU's recent frame times (ms) for `auto`'s measurement
   trials: 0, // counts `auto` measurements started: a newer one (or a switch) ends an older one
   fps: new view.FpsMeter(),
+  split: new FrameSplit(),
 };
 
 // The crate's stage names and size limits (`limits()`), once the engine has started: a weights or
@@ -104,29 +106,39 @@ async function loop() {
     }
     await frameReady(els.video);
     let frame;
+    const start = performance.now();
     try {
       frame = await createImageBitmap(els.video, frameOptions(els.video.videoWidth, els.video.videoHeight));
     } catch {
       await sleep(100); // the stream is switching cameras
       continue;
     }
-    await classify(frame, 'square', teach.wantsFeatures());
+    await classify(frame, 'square', teach.wantsFeatures(), performance.now() - start);
     // On the main thread, let the page paint once between classifications; the worker needs no
     // such pause (waiting for a frame there only adds latency).
     if (!app.engine.inWorker) await new Promise((resolve) => requestAnimationFrame(resolve));
   }
 }
 
-async function classify(frame, crop, features = false) {
+/** `capture`: ms the camera frame took to become `frame` (camera frames only). */
+async function classify(frame, crop, features = false, capture = null) {
   try {
+    const sent = performance.now();
     const p = await app.engine.classify(frame, crop, features);
+    const roundTrip = performance.now() - sent;
     if (p.features) teach.offer(p.features);
     if (p.backend.startsWith('cpu')) app.cpuTimes = [...app.cpuTimes.slice(-9), p.totalMs];
     app.frames++;
     if (app.frames === 1) performance.mark('shufflenet:first-prediction');
     document.body.dataset.frames = String(app.frames);
     // A still picture shows its own time, not a rate of frames that are not coming.
+    const drawStart = performance.now();
     view.renderPrediction(p, crop === 'eval' ? null : app.fps.tick());
+    if (capture != null) {
+      app.split.record({ capture, roundTrip, draw: performance.now() - drawStart }, p);
+      // A few times a second is enough for figures that are running means.
+      if (app.split.frames % 10 === 1) view.renderFrameSplit(app.split);
+    }
     if (p.status) noticeFallback(p.status); // only when it changed
   } catch (err) {
     // A frame lost with its engine: the supervisor is starting another and says so.
@@ -449,6 +461,7 @@ function setSource(source) {
   if (source === 'camera') els.video.play().catch(() => {});
   else els.video.pause();
   app.fps.reset();
+  app.split.reset();
   poke();
 }
 
@@ -522,6 +535,7 @@ function wire() {
     refreshState();
     if (app.source === 'camera') (app.paused ? els.video.pause() : els.video.play().catch(() => {}));
     app.fps.reset();
+  app.split.reset();
     poke();
   });
   els.camera.addEventListener('change', () => startCamera(els.camera.value));

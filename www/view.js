@@ -222,6 +222,19 @@ export function renderModel({ info, cached, bytes }, { source, trained, namesFil
   dl.dataset.cached = String(Boolean(cached));
 }
 
+/** Where a camera frame's time goes (www/frame-split.js), under the Model details. */
+export function renderFrameSplit(split) {
+  const dl = $('frame-split');
+  dl.replaceChildren(
+    ...split.rows(fmtMs).flatMap(([k, v, key]) => {
+      const dd = el('dd', { textContent: v });
+      dd.dataset.part = key;
+      return [el('dt', { textContent: k }), dd];
+    }),
+  );
+  $('frame-split-section').hidden = false;
+}
+
 export function showProgress(label) {
   $('progress').hidden = false;
   $('progress-label').textContent = label;

@@ -167,6 +167,9 @@ struct BackendArg {
     /// WebGPU weight storage: auto (f16 on hardware adapters with shader-f16), f32 or f16.
     #[arg(long, default_value = "auto")]
     gpu_weights: String,
+    /// CPU threads, this one included.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 pub fn main() -> ExitCode {
@@ -258,7 +261,7 @@ fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
                 ..GpuOptions::default()
             }
         },
-        ..EngineOptions::default()
+        cpu_threads: backend.threads,
     };
     let engine = pollster::block_on(Engine::new(loaded.network, pref, options));
     // `--backend webgpu` means WebGPU or an error, never CPU figures under its name.

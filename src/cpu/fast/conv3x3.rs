@@ -133,10 +133,29 @@ impl Conv3x3 {
         );
     }
 
+    /// Output rows `rows` of the `out_size(h) x out_size(w)` output at `y`.
+    ///
+    /// # Safety
+    /// `Depthwise::rows`' contract, with `xs` at least `self.zeros.len()` and `ys` at least
+    /// `self.out_extent`.
+    pub(super) unsafe fn rows(
+        &self,
+        x: *const f32,
+        (h, w, xs): (usize, usize, usize),
+        rows: core::ops::Range<usize>,
+        y: *mut f32,
+        ys: usize,
+    ) {
+        let ow = out_size(w, self.stride);
+        let map = InputMap { h, w, xs, ow };
+        self.run_pixels(x, map, rows.start * ow..rows.end * ow, y, ys);
+    }
+
     /// Output pixels `pixels` (row-major, `map.ow` per row), every group.
     ///
     /// # Safety
-    /// `x` is valid for reading `map.h x map.w` pixels of `map.xs` floats, with `map.xs` at
+    /// `x` is a `map.h x map.w` map of `map.xs` floats a pixel, valid for reading (and written
+    /// by nobody meanwhile) at every pixel the 3x3 windows of `pixels` touch, with `map.xs` at
     /// least `self.zeros.len()` (one past the largest input slot). `y` is valid for writing
     /// output pixels `0..pixels.end` of `ys` floats, with `ys` at least `self.out_extent`
     /// (one past the largest output slot), and `pixels.end <= out_size(map.h) * map.ow`. No
@@ -290,7 +309,8 @@ impl Spatial {
         }
     }
 
-    /// As `Depthwise::run` and `Conv3x3::run`.
+    /// As `Depthwise::run` and `Conv3x3::run`: the kernel suite's entry.
+    #[cfg(feature = "testing")]
     pub fn run(
         &self,
         pool: &Pool,
@@ -305,11 +325,37 @@ impl Spatial {
         }
     }
 
+    /// As `Depthwise::rows` and `Conv3x3::rows`.
+    ///
+    /// # Safety
+    /// Theirs: `Conv3x3::rows`' for a dense or grouped conv, `Depthwise::rows`' otherwise.
+    pub(super) unsafe fn rows(
+        &self,
+        x: *const f32,
+        shape: (usize, usize, usize),
+        rows: core::ops::Range<usize>,
+        y: *mut f32,
+        ys: usize,
+    ) {
+        match self {
+            Spatial::Depthwise(d) => d.rows(x, shape, rows, y, ys),
+            Spatial::Conv(c) => c.rows(x, shape, rows, y, ys),
+        }
+    }
+
     #[cfg(feature = "testing")]
     pub fn stride(&self) -> usize {
         match self {
             Spatial::Depthwise(d) => d.stride(),
             Spatial::Conv(c) => c.stride,
+        }
+    }
+
+    /// Multiply-adds per output pixel.
+    pub fn macs(&self) -> usize {
+        match self {
+            Spatial::Depthwise(d) => d.macs(),
+            Spatial::Conv(c) => c.macs,
         }
     }
 }

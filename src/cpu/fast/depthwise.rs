@@ -2,6 +2,7 @@
 //! tap of four neighbouring channels, so a pixel is nine vector multiply-adds per 4 channels.
 //! Interior pixels run without bounds checks; only the one-pixel border pays for them.
 
+#[cfg(feature = "testing")]
 use super::pool::{Pool, Shared, MIN_PART_MACS};
 use super::simd::{round_up, F4, LANES};
 use crate::model::{out_size, Activation, Conv};
@@ -50,6 +51,13 @@ impl Depthwise {
         self.stride
     }
 
+    /// Multiply-adds per output pixel.
+    pub fn macs(&self) -> usize {
+        9 * self.width
+    }
+
+    /// The whole map at once: the kernel suite's entry (units run `rows`).
+    #[cfg(feature = "testing")]
     /// `x` is `h x w` pixels of `xs` floats, `y` gets `out_size(h) x out_size(w)` pixels of
     /// `ys`. Output rows are split between the pool's threads.
     pub fn run(
@@ -70,46 +78,47 @@ impl Depthwise {
             x.len() >= h * w * xs && y.len() >= oh * ow * ys,
             "depthwise buffers"
         );
-        let y = Shared(y.as_mut_ptr());
+        let (xp, yp) = (Shared(x.as_ptr() as *mut f32), Shared(y.as_mut_ptr()));
         let min_rows = MIN_PART_MACS.div_ceil(9 * self.width * ow.max(1));
-        pool.split(oh, 1, min_rows, |rows| {
-            for oy in rows {
-                // SAFETY: `oy < oh`, so row `oy` (`ow * ys` floats from `oy * ow * ys`) lies in
-                // `y`, asserted to hold `oh * ow * ys`. The split gives each row to one part, so
-                // this is the only reference to it, and `y`'s borrow outlives the split.
-                let row =
-                    unsafe { core::slice::from_raw_parts_mut(y.ptr().add(oy * ow * ys), ow * ys) };
-                self.row(x, (h, w, xs), row, ys, oy, ow);
-            }
+        // SAFETY: `rows`' contract, from the asserts above: `x` holds the whole input, `y`
+        // the whole output, and the split gives each output row to one part; `x` and `y`
+        // stay borrowed until the split returns.
+        pool.split(oh, 1, min_rows, |rows| unsafe {
+            self.rows(xp.ptr(), (h, w, xs), rows, yp.ptr(), ys)
         });
     }
 
-    /// Output row `oy` (`ow` pixels of `ys` floats in `row`).
-    fn row(
+    /// Output rows `rows` of the `out_size(h) x out_size(w)` output at `y`.
+    ///
+    /// # Safety
+    /// `xs` and `ys` are at least `self.width` (the floats read and written per pixel). `x`
+    /// is an `h x w` map of `xs` floats a pixel, valid for reading (and written by nobody
+    /// meanwhile) at every input row the rows' 3x3 windows touch; `y` is the output map of
+    /// `ys` floats a pixel, valid for writing rows `rows`, which no other thread reads or
+    /// writes meanwhile.
+    pub(super) unsafe fn rows(
         &self,
-        x: &[f32],
+        x: *const f32,
         (h, w, xs): (usize, usize, usize),
-        row: &mut [f32],
+        rows: core::ops::Range<usize>,
+        y: *mut f32,
         ys: usize,
-        oy: usize,
-        ow: usize,
     ) {
         let s = self.stride;
-        debug_assert!(xs >= self.width && ys >= self.width);
-        debug_assert!(x.len() >= h * w * xs && row.len() >= ow * ys);
-        let (inner_y, inner_x) = (interior(h, out_size(h, s), s), interior(w, ow, s));
-        let mut ox = 0;
-        while ox < ow {
-            if inner_y.contains(&oy) && ox == inner_x.start && !inner_x.is_empty() {
-                // SAFETY: `oy` and `inner_x` are interior rows and columns of this `h x w`
-                // input; `run`, our only caller, asserted that `x` holds its `h x w` pixels
-                // and that `xs` and `ys` are at least `self.width`, and `row` is its output
-                // row of `ow >= inner_x.end` pixels of `ys` floats.
-                unsafe { self.interior_run(x, w, xs, row, ys, oy, inner_x.clone()) };
-                ox = inner_x.end;
-            } else {
-                self.border_pixel(x, (h, w, xs), &mut row[ox * ys..], oy, ox);
-                ox += 1;
+        let (oh, ow) = (out_size(h, s), out_size(w, s));
+        debug_assert!(xs >= self.width && ys >= self.width && rows.end <= oh);
+        let (inner_y, inner_x) = (interior(h, oh, s), interior(w, ow, s));
+        for oy in rows {
+            let row = y.add(oy * ow * ys);
+            let mut ox = 0;
+            while ox < ow {
+                if inner_y.contains(&oy) && ox == inner_x.start && !inner_x.is_empty() {
+                    self.interior_run(x, w, xs, row, ys, oy, inner_x.clone());
+                    ox = inner_x.end;
+                } else {
+                    self.border_pixel(x, (h, w, xs), row.add(ox * ys), oy, ox);
+                    ox += 1;
+                }
             }
         }
     }
@@ -118,17 +127,16 @@ impl Depthwise {
     /// no bounds checks.
     ///
     /// # Safety
-    /// For an input of `h` rows: `x` holds at least `h x w` pixels of `xs` floats, `oy` is in
-    /// `interior(h, _, s)` and `cols` in `interior(w, _, s)` (so every window row and column
-    /// read is inside the input); `row` holds at least `cols.end` pixels of `ys` floats; `xs`
-    /// and `ys` are at least `self.width`, the floats read and written per pixel.
+    /// `rows`' contract for row `oy`, which is in `interior(h, _, s)`, and `cols` in
+    /// `interior(w, _, s)` (so every window row and column read is inside the input); `row`
+    /// is output row `oy`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn interior_run(
         &self,
-        x: &[f32],
+        x: *const f32,
         w: usize,
         xs: usize,
-        row: &mut [f32],
+        row: *mut f32,
         ys: usize,
         oy: usize,
         cols: core::ops::Range<usize>,
@@ -137,8 +145,8 @@ impl Depthwise {
         let taps: [usize; 9] = core::array::from_fn(|t| ((t / 3) * w + t % 3) * xs);
         let (wp, bp) = (self.weights.as_ptr(), self.bias.as_ptr());
         for ox in cols {
-            let src = x.as_ptr().add(((oy * s - 1) * w + ox * s - 1) * xs);
-            let dst = row.as_mut_ptr().add(ox * ys);
+            let src = x.add(((oy * s - 1) * w + ox * s - 1) * xs);
+            let dst = row.add(ox * ys);
             for c in (0..self.width).step_by(LANES) {
                 let mut acc = F4::load(bp.add(c));
                 for (t, &off) in taps.iter().enumerate() {
@@ -153,16 +161,19 @@ impl Depthwise {
     }
 
     /// One output pixel with zero padding, checked.
-    fn border_pixel(
+    ///
+    /// # Safety
+    /// `rows`' contract for row `oy`; `out` is its pixel `ox`.
+    unsafe fn border_pixel(
         &self,
-        x: &[f32],
+        x: *const f32,
         (h, w, xs): (usize, usize, usize),
-        out: &mut [f32],
+        out: *mut f32,
         oy: usize,
         ox: usize,
     ) {
         let s = self.stride;
-        let out = &mut out[..self.width];
+        let out = core::slice::from_raw_parts_mut(out, self.width);
         out.copy_from_slice(&self.bias);
         for ky in 0..3 {
             for kx in 0..3 {
@@ -170,7 +181,7 @@ impl Depthwise {
                 if iy >= h || ix >= w {
                     continue;
                 }
-                let src = &x[(iy * w + ix) * xs..][..self.width];
+                let src = core::slice::from_raw_parts(x.add((iy * w + ix) * xs), self.width);
                 let wt = &self.weights[(ky * 3 + kx) * self.width..][..self.width];
                 for ((o, a), b) in out.iter_mut().zip(src).zip(wt) {
                     *o += a * b;

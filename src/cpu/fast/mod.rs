@@ -2,6 +2,7 @@
 //! scalar arrays in the "cpu-scalar" wasm build), weights packed once, buffers planned once
 //! per input size. See `plan` for the layout and how split / shuffle are folded away.
 
+mod adapt;
 mod conv3x3;
 mod depthwise;
 mod head;
@@ -13,12 +14,14 @@ mod pool;
 pub mod probe;
 mod simd;
 mod stem;
+mod unit;
 
 use crate::backend::{check_head, Backend, BackendInfo, Frame, LocalFuture, Output, StageClock};
 use crate::model::{check_input, Dims, Linear, Network, Stage};
 use crate::tensor::Tensor;
 use crate::Result;
-use plan::{stride, Buffers, Plan, UnitOps};
+use adapt::ThreadChoice;
+use plan::{stride, Buffers, Plan};
 use pool::Pool;
 
 pub use lab::LabCpu;
@@ -35,6 +38,8 @@ pub struct FastCpu {
     plan: Plan,
     buffers: Option<Buffers>,
     pool: Pool,
+    /// All the pool's threads or one, frame by frame (see `adapt`).
+    choice: ThreadChoice,
 }
 
 /// An activation at a stage boundary: NHWC pixels of `stride` floats. Read back only by
@@ -53,13 +58,16 @@ impl FastCpu {
         FastCpu::with_threads(net, 1)
     }
 
-    /// Runs each layer on `threads` threads (the caller's included). Results do not
-    /// depend on the count: each output element is computed by the same arithmetic.
+    /// Runs each layer on up to `threads` threads (the caller's included): on all of them,
+    /// or on one while that is faster (a busy machine, see `adapt`). Results do not depend
+    /// on the count: each output element is computed by the same arithmetic.
     pub fn with_threads(net: &Network, threads: usize) -> FastCpu {
+        let pool = Pool::new(threads);
         FastCpu {
             plan: Plan::new(net),
             buffers: None,
-            pool: Pool::new(threads),
+            choice: ThreadChoice::new(pool.threads()),
+            pool,
         }
     }
 
@@ -85,6 +93,9 @@ impl FastCpu {
         let mut logits = Vec::with_capacity(n * self.plan.classes);
         let mut features = Vec::with_capacity(n * feature_len);
         for image in input.data.chunks_exact(input.image_len()) {
+            let threads = self.choice.next();
+            self.pool.set_active(threads);
+            let start = web_time::Instant::now();
             forward(
                 &self.plan,
                 &self.pool,
@@ -94,6 +105,8 @@ impl FastCpu {
                 (&mut features, &mut logits),
                 &mut at_stage,
             );
+            let ms = start.elapsed().as_secs_f64() * 1e3;
+            self.choice.record(threads, ms);
         }
         Ok(Output {
             batch: n,
@@ -208,9 +221,7 @@ fn forward(
         for u in units {
             let (i, _) = b.dims[layer];
             u.run(pool, x, (i.h, i.w), y, &mut b.t1, &mut b.t2);
-            if let UnitOps::Down { .. } = u.ops {
-                std::mem::swap(&mut x, &mut y);
-            }
+            std::mem::swap(&mut x, &mut y);
             layer += 1;
         }
         clock.lap(stage);

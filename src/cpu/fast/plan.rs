@@ -8,15 +8,14 @@
 //! here because every consumer already walks channels innermost.
 //!
 //! Split, concat and shuffle are bookkeeping: `slots[c]` says where logical channel `c`
-//! of an activation lives in its pixel. A stride-1 unit works in place: branch 2 reads the
-//! slots of its half (torchvision's second, the tutorial's first) and writes its result
-//! back into those same slots, the other half never moves, and the shuffled order (any
-//! group count) is just a new `slots` list for the next layer.
+//! of an activation lives in its pixel. A stride-1 unit's branch 2 reads the slots of its
+//! half (torchvision's second, the tutorial's first) and writes its result to those same
+//! slots of the next buffer, the other half keeps its slots, and the shuffled order (any
+//! group count) is just a new `slots` list for the next layer. `unit` runs a unit.
 
 use super::conv3x3::Spatial;
 use super::head::Head;
 use super::pointwise::Pointwise;
-use super::pool::Pool;
 use super::simd::{round_up, LANES};
 use super::stem::{Stem, PATCH};
 use crate::model::{out_size, Conv, Dims, HalfOrder, Network, Skeleton, Unit};
@@ -117,7 +116,7 @@ impl UnitPlan {
         (plan, shuffle(&cat, u.shuffle_groups))
     }
 
-    #[cfg(feature = "testing")]
+    /// The unit's stride: 1 keeps the map's size, 2 halves it.
     pub fn stride(&self) -> usize {
         match self.ops {
             UnitOps::Split { .. } => 1,
@@ -127,48 +126,9 @@ impl UnitPlan {
 
     /// Floats the scratch buffers `t1` and `t2` need for an `input` map.
     pub fn scratch(&self, input: Dims) -> (usize, usize) {
-        let s = match self.ops {
-            UnitOps::Split { .. } => 1,
-            UnitOps::Down { .. } => 2,
-        };
+        let s = self.stride();
         let out = out_size(input.h, s) * out_size(input.w, s);
         (input.plane() * self.t1_stride, out * self.t2_stride)
-    }
-
-    /// Runs the unit on `x` (`h x w` pixels of `stride(in_ch)` floats). Stride 2 writes `y`.
-    pub fn run(
-        &self,
-        pool: &Pool,
-        x: &mut [f32],
-        (h, w): (usize, usize),
-        y: &mut [f32],
-        t1: &mut [f32],
-        t2: &mut [f32],
-    ) {
-        let (s1, s2) = (self.t1_stride, self.t2_stride);
-        let xs = stride(self.in_ch);
-        match &self.ops {
-            UnitOps::Split { pw1, conv, pw2 } => {
-                pw1.run(pool, x, xs, h * w, t1, s1);
-                conv.run(pool, t1, (h, w, s1), t2, s2);
-                pw2.run(pool, t2, s2, h * w, x, xs);
-            }
-            UnitOps::Down {
-                b1_conv,
-                b1_pw,
-                pw1,
-                conv,
-                pw2,
-            } => {
-                let ys = stride(self.out_ch);
-                let pixels = out_size(h, 2) * out_size(w, 2);
-                b1_conv.run(pool, x, (h, w, xs), t2, s2);
-                b1_pw.run(pool, t2, s2, pixels, y, ys);
-                pw1.run(pool, x, xs, h * w, t1, s1);
-                conv.run(pool, t1, (h, w, s1), t2, s2);
-                pw2.run(pool, t2, s2, pixels, y, ys);
-            }
-        }
     }
 }
 

@@ -143,6 +143,11 @@ impl Pointwise {
         Pointwise::new(weight, bias, act, &ids(k), &ids(n))
     }
 
+    /// Multiply-adds per pixel (padding columns included: they cost the same).
+    pub fn macs(&self) -> usize {
+        self.k * self.blocks * NR
+    }
+
     /// Output channels, padded for a whole tile.
     pub fn padded_out(&self) -> usize {
         round_up(self.out_extent, LANES)
@@ -194,7 +199,7 @@ impl Pointwise {
     /// For every pixel `p < rows.end`: `a` is valid for reading `self.in_extent` floats at
     /// `p * a_stride`, and `c` for writing `self.out_extent` floats at `p * c_stride`. No other
     /// thread reads or writes the output floats of pixels `rows` meanwhile.
-    unsafe fn run_rows(
+    pub(super) unsafe fn run_rows(
         &self,
         a: *const f32,
         a_stride: usize,

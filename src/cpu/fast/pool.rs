@@ -28,6 +28,11 @@ pub mod web;
 /// about a microsecond, a few thousand multiply-adds.
 pub const MIN_PART_MACS: usize = 16 * 1024;
 
+/// Parts a split is cut into per thread, at most. A thread that loses its core (the machine
+/// is busy) holds back the one part it claimed while the others take the rest: the smaller
+/// the parts, the less it holds. Each part costs a claim, well under a microsecond.
+pub const PARTS_PER_THREAD: usize = 4;
+
 /// A job: runs part `i` of the current split.
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
@@ -50,6 +55,10 @@ pub struct Pool {
     #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     workers: Option<Arc<workers::Workers>>,
     threads: usize,
+    /// Parts a split is cut into, at most.
+    max_parts: usize,
+    /// Multiply-adds a part gets at least: `MIN_PART_MACS`, or none in a test pool.
+    min_macs: usize,
 }
 
 impl Pool {
@@ -61,18 +70,53 @@ impl Pool {
         return Pool {
             workers: (threads > 1).then(|| Arc::new(workers::Workers::spawn(threads - 1))),
             threads,
+            max_parts: max_parts(threads),
+            min_macs: MIN_PART_MACS,
         };
         #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
         {
             let workers = (threads > 1).then(web::started).flatten();
             let threads = workers.as_ref().map_or(1, |w| threads.min(w.len() + 1));
-            Pool { workers, threads }
+            Pool {
+                workers,
+                threads,
+                max_parts: max_parts(threads),
+                min_macs: MIN_PART_MACS,
+            }
         }
         #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
         {
             let _ = threads;
-            Pool { threads: 1 }
+            Pool {
+                threads: 1,
+                max_parts: 1,
+                min_macs: MIN_PART_MACS,
+            }
         }
+    }
+
+    /// The caller alone, cutting work into up to `parts` parts however small, which it runs
+    /// one after the other: how the kernel suite checks work cut in parts on every build,
+    /// threads or not.
+    #[cfg(feature = "testing")]
+    pub fn serial_in_parts(parts: usize) -> Pool {
+        Pool {
+            #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+            workers: None,
+            threads: 1,
+            max_parts: parts.max(1),
+            min_macs: 0,
+        }
+    }
+
+    /// The fewest items a part gets when each costs `macs` multiply-adds.
+    pub fn min_items(&self, macs: usize) -> usize {
+        self.min_macs.div_ceil(macs.max(1))
+    }
+
+    /// Splits from now on take `threads` of the pool's threads (at least one, at most all).
+    pub fn set_active(&mut self, threads: usize) {
+        self.max_parts = max_parts(threads.clamp(1, self.threads));
     }
 
     /// The threads that take part in a split, the caller's included.
@@ -80,9 +124,22 @@ impl Pool {
         self.threads
     }
 
-    /// Splits `0..len` into one range per thread, each starting at a multiple of `align`,
-    /// and runs `f` on them in parallel. Fewer parts when there are fewer than `min_part`
-    /// items per thread: below that the hand-over costs more than it saves.
+    /// How many parts to cut `len` items into: up to `PARTS_PER_THREAD` per thread, none
+    /// with fewer than `min_part` items (below that the hand-over costs more than it saves).
+    pub fn parts(&self, len: usize, min_part: usize) -> usize {
+        self.max_parts.min(len / min_part.max(1)).max(1)
+    }
+
+    /// Runs `f(i)` for every part `i < parts` on the pool's threads: one hand-over. A
+    /// failed pool ends the caller, as in `split`.
+    pub fn each(&self, parts: usize, f: impl Fn(usize) + Sync) {
+        if let Err(e) = self.run(parts, &f) {
+            fatal(e);
+        }
+    }
+
+    /// Splits `0..len` into parts (see `parts`), each starting at a multiple of `align`,
+    /// and runs `f` on them in parallel.
     ///
     /// A failed pool (`try_split`) ends the caller: in the threaded wasm build with a
     /// `WebAssembly.RuntimeError` saying so, the same kind of fatal error as a trap, since
@@ -95,10 +152,7 @@ impl Pool {
         f: impl Fn(Range<usize>) + Sync,
     ) {
         if let Err(e) = self.try_split(len, align, min_part, f) {
-            #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
-            web::fail(&e);
-            #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
-            panic!("{e}");
+            fatal(e);
         }
     }
 
@@ -111,7 +165,7 @@ impl Pool {
         f: impl Fn(Range<usize>) + Sync,
     ) -> Result<(), ThreadFailed> {
         let units = len.div_ceil(align);
-        let parts = self.threads().min(len / min_part.max(1)).min(units).max(1);
+        let parts = self.parts(len, min_part).min(units);
         if parts == 1 {
             f(0..len);
             return Ok(());
@@ -123,12 +177,30 @@ impl Pool {
 
     fn run(&self, parts: usize, job: Job) -> Result<(), ThreadFailed> {
         #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
-        if let Some(w) = &self.workers {
+        if let Some(w) = self.workers.as_ref().filter(|_| parts > 1) {
             return w.run(parts, job);
         }
         (0..parts).for_each(job);
         Ok(())
     }
+}
+
+/// Parts a split on `threads` threads is cut into, at most: one thread runs a layer in one
+/// part, as cutting it buys nothing.
+fn max_parts(threads: usize) -> usize {
+    if threads == 1 {
+        1
+    } else {
+        threads * PARTS_PER_THREAD
+    }
+}
+
+/// Ends a caller whose pool failed: the kernels return nothing, the frame cannot finish.
+fn fatal(e: ThreadFailed) -> ! {
+    #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+    web::fail(&e);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "atomics")))]
+    panic!("{e}");
 }
 
 /// A raw pointer shared by the parts of a split, each writing only its own range.

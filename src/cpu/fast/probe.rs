@@ -4,7 +4,7 @@
 use super::conv3x3::Spatial;
 use super::depthwise::Depthwise;
 use super::head::Head;
-use super::plan::{stride, UnitOps, UnitPlan};
+use super::plan::{stride, UnitPlan};
 use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::stem::{self, Stem, PATCH};
@@ -120,9 +120,9 @@ pub fn maxpool(x: &Map) -> Map {
     from_nhwc(&out, (oh, ow, xs), &ids(x.c))
 }
 
-/// Units run back to back, in place where they are in place, with the channel bookkeeping
-/// of a real run; the result is converted back to torch's channel order.
-pub fn units(us: &[Unit], x: &Map) -> Map {
+/// Units run back to back with the channel bookkeeping of a real run, each cut into up to
+/// `bands` bands; the result is converted back to torch's channel order.
+pub fn units(us: &[Unit], x: &Map, bands: usize) -> Map {
     let mut slots = ids(x.c);
     let (mut h, mut w) = (x.h, x.w);
     let size = |c: usize, h: usize, w: usize| h * w * stride(c).max(stride(x.c));
@@ -134,10 +134,15 @@ pub fn units(us: &[Unit], x: &Map) -> Map {
         let (s1, s2) = plan.scratch(Dims { c: u.in_ch, h, w });
         let (mut t1, mut t2) = (vec![0.0; s1], vec![0.0; s2]);
         cur.resize(size(u.in_ch, h, w).max(cur.len()), 0.0);
-        plan.run(&serial(), &mut cur, (h, w), &mut out, &mut t1, &mut t2);
-        if let UnitOps::Down { .. } = plan.ops {
-            cur = out;
-        }
+        plan.run(
+            &Pool::serial_in_parts(bands),
+            &cur,
+            (h, w),
+            &mut out,
+            &mut t1,
+            &mut t2,
+        );
+        cur = out;
         (slots, h, w) = (next, oh, ow);
     }
     from_nhwc(&cur, (h, w, stride(slots.len())), &slots)

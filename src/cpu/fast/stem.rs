@@ -48,7 +48,8 @@ impl Stem {
             self.conv.run(&one, patches, PATCH, ow, y, ys);
         };
         let patches = &mut patches[..ow * PATCH];
-        if pool.threads() == 1 {
+        // Not cut in parts (one thread): one im2col row for the whole conv.
+        if pool.parts(oh, 1) == 1 {
             for oy in 0..oh {
                 row(oy, patches, &mut y[oy * ow * ys..]);
             }

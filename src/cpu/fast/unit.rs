@@ -1,0 +1,178 @@
+//! A unit as one hand-over. Threads take bands of output rows, and each runs its band
+//! through the whole unit: the first 1x1 on the band's own input rows, then the 3x3 and the
+//! last 1x1 on the rows whose 3x3 windows lie inside the band, so what a band writes to the
+//! scratch maps it reads back while they are in its cache. A window that straddles two
+//! bands needs the first 1x1 of both: each band counts itself done at its two boundaries,
+//! and whichever of the two neighbours finishes second runs the straddling rows. Nothing is
+//! computed twice and no thread waits for another: one that loses its core (a busy machine)
+//! holds back its own band only.
+//!
+//! A stride-1 unit writes the other activation buffer, not its input: a band's 3x3 reads
+//! its neighbours' rows, which an in-place write would change under it. The half that
+//! passes through moves with its pixel (one copy of the band's rows).
+//!
+//! Every output element is computed by the same arithmetic whatever the bands, so results
+//! do not depend on the thread count.
+
+use super::plan::{stride, UnitOps, UnitPlan};
+use super::pool::{Pool, Shared};
+use crate::model::{out_size, Dims};
+use core::ops::Range;
+use core::sync::atomic::{AtomicU8, Ordering::AcqRel};
+
+/// Bands a unit is cut into, at most: their boundary counters live on the stack.
+const MAX_BANDS: usize = 64;
+
+impl UnitPlan {
+    /// Runs the unit on `x` (`h x w` pixels of `stride(in_ch)` floats) into `y`, with `t1`
+    /// and `t2` as scratch (`scratch` floats each).
+    pub fn run(
+        &self,
+        pool: &Pool,
+        x: &[f32],
+        (h, w): (usize, usize),
+        y: &mut [f32],
+        t1: &mut [f32],
+        t2: &mut [f32],
+    ) {
+        let s = self.stride();
+        let (oh, ow) = (out_size(h, s), out_size(w, s));
+        let (xs, ys) = (stride(self.in_ch), stride(self.out_ch));
+        let (n1, n2) = self.scratch(Dims {
+            c: self.in_ch,
+            h,
+            w,
+        });
+        assert!(
+            x.len() >= h * w * xs && y.len() >= oh * ow * ys,
+            "unit activation buffers"
+        );
+        assert!(t1.len() >= n1 && t2.len() >= n2, "unit scratch buffers");
+        if oh * ow == 0 {
+            return;
+        }
+        // A stride-1 band has two rows at least, so that the rows straddling its two
+        // boundaries are distinct.
+        let min_rows = pool.min_items(self.macs() * ow).max(3 - s);
+        let bands = Bands {
+            unit: self,
+            x: Shared(x.as_ptr() as *mut f32),
+            y: Shared(y.as_mut_ptr()),
+            t1: Shared(t1.as_mut_ptr()),
+            t2: Shared(t2.as_mut_ptr()),
+            shape: (h, w, oh, ow),
+            count: pool.parts(oh, min_rows).min(MAX_BANDS),
+        };
+        let boundaries: [AtomicU8; MAX_BANDS] = core::array::from_fn(|_| AtomicU8::new(0));
+        // SAFETY: `Bands::run`'s contract: the asserts above size the buffers for this
+        // shape, `each` runs every band once, `boundaries` is fresh for this run, and the
+        // buffers stay borrowed until `each` returns.
+        pool.each(bands.count, |j| unsafe { bands.run(j, &boundaries) });
+    }
+
+    /// Multiply-adds per output pixel.
+    fn macs(&self) -> usize {
+        match &self.ops {
+            UnitOps::Split { pw1, conv, pw2 } => pw1.macs() + conv.macs() + pw2.macs(),
+            UnitOps::Down {
+                b1_conv,
+                b1_pw,
+                pw1,
+                conv,
+                pw2,
+            } => b1_conv.macs() + b1_pw.macs() + 4 * pw1.macs() + conv.macs() + pw2.macs(),
+        }
+    }
+}
+
+/// One run of a unit cut into `count` bands of output rows.
+struct Bands<'a> {
+    unit: &'a UnitPlan,
+    x: Shared<f32>,
+    y: Shared<f32>,
+    t1: Shared<f32>,
+    t2: Shared<f32>,
+    /// Input height and width, output height and width.
+    shape: (usize, usize, usize, usize),
+    count: usize,
+}
+
+impl Bands<'_> {
+    /// The first output row of band `j`.
+    fn start(&self, j: usize) -> usize {
+        self.shape.2 * j / self.count
+    }
+
+    /// Output rows whose 3x3 windows straddle the boundary band `j` starts at: the rows on
+    /// both sides at stride 1, the band's first row at stride 2 (it reads the row above).
+    fn straddling(&self, j: usize) -> Range<usize> {
+        let a = self.start(j);
+        a + self.unit.stride() - 2..a + 1
+    }
+
+    /// Band `j`.
+    ///
+    /// # Safety
+    /// The buffers are those `UnitPlan::run` checked, each band runs once, and `boundaries`
+    /// starts at zero for this run.
+    unsafe fn run(&self, j: usize, boundaries: &[AtomicU8]) {
+        let u = self.unit;
+        let (h, w, _, ow) = self.shape;
+        let (xs, ys, s1, s2) = (stride(u.in_ch), stride(u.out_ch), u.t1_stride, u.t2_stride);
+        let (a, b) = (self.start(j), self.start(j + 1));
+        let (first, last) = (j == 0, j + 1 == self.count);
+        let s = u.stride();
+        // The input rows this band's first 1x1 covers: those its windows are centred on.
+        let inputs = match s {
+            1 => a..b,
+            _ => 2 * a..if last { h } else { 2 * b },
+        };
+        let (x, y, t1, t2) = (self.x.ptr(), self.y.ptr(), self.t1.ptr(), self.t2.ptr());
+        let pw1 = match &u.ops {
+            UnitOps::Split { pw1, .. } => {
+                // The half that passes through moves with its pixel; branch 2 then
+                // overwrites its own slots.
+                core::ptr::copy_nonoverlapping(
+                    x.add(a * w * xs),
+                    y.add(a * w * ys),
+                    (b - a) * w * xs,
+                );
+                pw1
+            }
+            UnitOps::Down {
+                b1_conv,
+                b1_pw,
+                pw1,
+                ..
+            } => {
+                b1_conv.rows(x, (h, w, xs), a..b, t2, s2);
+                b1_pw.run_rows(t2, s2, a * ow..b * ow, y, ys);
+                pw1
+            }
+        };
+        pw1.run_rows(x, xs, inputs.start * w..inputs.end * w, t1, s1);
+        self.branch2(a + usize::from(!first)..b - usize::from(s == 1 && !last));
+        // The second band done at a boundary runs the rows straddling it. AcqRel: it sees
+        // the other band's writes, and the other sees ours.
+        if !first && boundaries[j].fetch_add(1, AcqRel) == 1 {
+            self.branch2(self.straddling(j));
+        }
+        if !last && boundaries[j + 1].fetch_add(1, AcqRel) == 1 {
+            self.branch2(self.straddling(j + 1));
+        }
+    }
+
+    /// Branch 2's 3x3 and last 1x1 on output rows `rows`.
+    ///
+    /// # Safety
+    /// `run`'s, and the first 1x1 is done on every input row the rows' windows touch.
+    unsafe fn branch2(&self, rows: Range<usize>) {
+        let u = self.unit;
+        let (h, w, _, ow) = self.shape;
+        let (ys, s1, s2) = (stride(u.out_ch), u.t1_stride, u.t2_stride);
+        let (UnitOps::Split { conv, pw2, .. } | UnitOps::Down { conv, pw2, .. }) = &u.ops;
+        let pixels = rows.start * ow..rows.end * ow;
+        conv.rows(self.t1.ptr(), (h, w, s1), rows, self.t2.ptr(), s2);
+        pw2.run_rows(self.t2.ptr(), s2, pixels, self.y.ptr(), ys);
+    }
+}

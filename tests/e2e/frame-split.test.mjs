@@ -1,0 +1,41 @@
+// Where a camera frame's time goes (issue 21): the page measures capture, preprocessing,
+// inference, transfer and result, and draw, and shows them under "Model" as running means.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, openPage } from './support/browser.mjs';
+import { waitReady, waitFrames } from './support/page.mjs';
+
+const LONG = { timeout: 300_000 };
+let browser;
+before(async () => {
+  browser = await launch({ camera: 'fake', webgpu: false });
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('the Model details split a camera frame into its parts', LONG, async () => {
+  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
+  try {
+    await waitReady(page);
+    await waitFrames(page, 12, { from: 0 });
+    await page.click('details.model-info summary');
+    const parts = await page.$$eval('#frame-split dd', (dds) =>
+      Object.fromEntries(dds.map((d) => [d.dataset.part, parseFloat(d.textContent)])),
+    );
+    assert.deepEqual(Object.keys(parts), ['capture', 'preprocessing', 'inference', 'transfer', 'draw', 'frame']);
+    for (const [k, ms] of Object.entries(parts)) assert.ok(Number.isFinite(ms) && ms >= 0, `${k}: ${ms} ms`);
+    assert.ok(parts.inference > 0, `inference took time: ${parts.inference}`);
+    assert.ok(await page.isVisible('#frame-split'), 'shown under Model');
+    // The parts run one after another within a frame: together no longer than a frame (running
+    // means of different samples, hence the margin).
+    const sum = parts.capture + parts.preprocessing + parts.inference + parts.transfer + parts.draw;
+    assert.ok(sum <= parts.frame * 1.25, `parts ${sum.toFixed(2)} ms within a frame of ${parts.frame} ms`);
+  } catch (err) {
+    err.message += `\n--- page log ---\n${logs.join('\n')}`;
+    throw err;
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,61 @@
+// The page's own frame on the CPU, part by part (`./bench.sh --page`, issue 21): the page with a
+// fake webcam, ?backend=cpu, per width and thread count, after it has warmed up; one JSON line
+// each with the running means the page shows under "Model" (www/frame-split.js): capture,
+// preprocessing, inference, transfer (and result), draw, and the frame from one to the next.
+// Compare `inference` with `./bench.sh` on the same build and threads, and `frame` between
+// thread counts to choose the page's default.
+//
+//   node tools/bench/page.mjs [--width 1.0] [--threads 1,2] [--frames 80]
+//   env: WEIGHTS_DIR (default weights/), CHROMIUM
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { writeClip } from '../../tests/e2e/support/y4m.mjs';
+import { startServer } from '../serve.mjs';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const { values } = parseArgs({
+  options: {
+    width: { type: 'string', default: '1.0' },
+    threads: { type: 'string', default: '1,2' },
+    frames: { type: 'string', default: '80' },
+  },
+});
+const clip = writeClip(join(mkdtempSync(join(tmpdir(), 'page-clip-')), 'clip.y4m'));
+const server = await startServer({ root: ROOT, mounts: { weights: process.env.WEIGHTS_DIR ?? join(ROOT, 'weights') } });
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    `--use-file-for-fake-video-capture=${clip}`, '--disable-blink-features=WebGPU'],
+});
+const frames = (page) => page.evaluate(() => Number(document.body.dataset.frames ?? 0));
+try {
+  for (const width of values.width.split(',')) {
+    for (const threads of values.threads.split(',').map(Number)) {
+      const context = await browser.newContext({ serviceWorkers: 'block' });
+      const page = await context.newPage();
+      await page.goto(`http://127.0.0.1:${server.port}/?width=${width}&backend=cpu&threads=${threads}`);
+      // Warm: the first frames pay for compiling and allocating.
+      await page.waitForFunction(() => Number(document.body.dataset.frames ?? 0) >= 20, null, { timeout: 300_000 });
+      const from = await frames(page);
+      const start = Date.now();
+      await page.waitForFunction((n) => Number(document.body.dataset.frames ?? 0) >= n, from + Number(values.frames), {
+        timeout: 600_000,
+      });
+      const fps = ((await frames(page)) - from) / ((Date.now() - start) / 1000);
+      const parts = await page.$$eval('#frame-split dd', (dds) =>
+        Object.fromEntries(dds.map((d) => [d.dataset.part, parseFloat(d.textContent)])),
+      );
+      const badge = await page.$eval('#backend', (e) => e.textContent.trim()).catch(() => '');
+      const isolated = await page.evaluate(() => self.crossOriginIsolated);
+      console.log(JSON.stringify({ config: 'page', width, threads, isolated, badge, fps: Number(fps.toFixed(1)), ms: parts }));
+      await context.close();
+    }
+  }
+} finally {
+  await browser.close();
+  await server.close();
+}

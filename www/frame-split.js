@@ -1,0 +1,60 @@
+// Where a camera frame's time goes, measured in the page (issue 21): capture (the video frame
+// as an ImageBitmap, main thread), preprocessing (the engine reading, cropping and normalizing
+// its pixels), inference (the network's stages), transfer and result (the messages to the
+// engine's worker and back, its queue, the top five with their names) and draw (the page's
+// update). Running means; `frame` is the time between two classified frames, the rest of which
+// is waiting for the camera's next frame.
+
+const SMOOTHING = 0.1;
+export const PARTS = ['capture', 'preprocessing', 'inference', 'transfer', 'draw'];
+const LABELS = {
+  capture: 'Capture',
+  preprocessing: 'Preprocessing',
+  inference: 'Inference',
+  transfer: 'Transfer and result',
+  draw: 'Draw',
+  frame: 'Frame (from one to the next)',
+};
+
+export class FrameSplit {
+  #mean = {};
+  #last = null;
+  frames = 0;
+
+  reset() {
+    this.#mean = {};
+    this.#last = null;
+    this.frames = 0;
+  }
+
+  /**
+   * One classified camera frame: `capture`, `roundTrip` (the engine call as the page saw it)
+   * and `draw` in ms, and the engine's prediction (`totalMs` in its worker, `stages`).
+   */
+  record({ capture, roundTrip, draw }, p, now = performance.now()) {
+    const inference = Object.values(p.stages).reduce((a, b) => a + b, 0);
+    const parts = {
+      capture,
+      preprocessing: Math.max(0, p.totalMs - inference),
+      inference,
+      transfer: Math.max(0, roundTrip - p.totalMs),
+      draw,
+    };
+    if (this.#last != null) parts.frame = now - this.#last;
+    this.#last = now;
+    for (const [k, v] of Object.entries(parts)) {
+      this.#mean[k] = this.#mean[k] == null ? v : this.#mean[k] + SMOOTHING * (v - this.#mean[k]);
+    }
+    this.frames++;
+  }
+
+  /** The running means, ms: every part, and `frame` once two frames were seen. */
+  means() {
+    return { ...this.#mean };
+  }
+
+  /** Rows for the Model details: [label, "x.xx ms", key]. */
+  rows(fmtMs) {
+    return [...PARTS, 'frame'].filter((k) => this.#mean[k] != null).map((k) => [LABELS[k], fmtMs(this.#mean[k]), k]);
+  }
+}
