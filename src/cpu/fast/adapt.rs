@@ -15,6 +15,9 @@ pub struct ThreadChoice {
     most: usize,
     /// Recent frame times (ms, smoothed): on `most` threads, and on one.
     ms: [Option<f64>; 2],
+    /// Whether each count ran its first frame, which is not timed: it pays for waking
+    /// threads and filling caches, and would make that count look slow for many frames.
+    warm: [bool; 2],
     frames: u32,
 }
 
@@ -24,12 +27,13 @@ impl ThreadChoice {
         ThreadChoice {
             most: most.max(1),
             ms: [None; 2],
+            warm: [false; 2],
             frames: 0,
         }
     }
 
-    /// The threads the next frame runs on: each count is timed once first, then the faster,
-    /// but every `PROBE_EVERY`th frame the other.
+    /// The threads the next frame runs on: each count is timed first (after a frame to warm
+    /// up), then the faster, but every `PROBE_EVERY`th frame the other.
     pub fn next(&self) -> usize {
         let count = |i: usize| if i == 0 { self.most } else { 1 };
         match self.ms {
@@ -47,6 +51,9 @@ impl ThreadChoice {
     /// A frame on `threads` threads took `ms`.
     pub fn record(&mut self, threads: usize, ms: f64) {
         let i = usize::from(threads < self.most);
+        if !std::mem::replace(&mut self.warm[i], true) {
+            return;
+        }
         self.ms[i] = Some(self.ms[i].map_or(ms, |old| old + SMOOTHING * (ms - old)));
         self.frames = self.frames.wrapping_add(1);
     }
@@ -58,7 +65,7 @@ mod tests {
 
     /// Runs `frames` frames, each taking what `ms` says for its thread count; returns the
     /// counts used.
-    fn run(c: &mut ThreadChoice, frames: usize, ms: impl Fn(usize) -> f64) -> Vec<usize> {
+    fn run(c: &mut ThreadChoice, frames: usize, mut ms: impl FnMut(usize) -> f64) -> Vec<usize> {
         (0..frames)
             .map(|_| {
                 let t = c.next();
@@ -71,9 +78,15 @@ mod tests {
     #[test]
     fn runs_the_faster_count_and_follows_the_machine() {
         let mut c = ThreadChoice::new(2);
-        // Idle: two threads are faster; one is tried once at first and then now and then.
-        let idle = run(&mut c, 200, |t| if t == 2 { 6.0 } else { 10.0 });
-        assert_eq!(&idle[..2], &[2, 1]);
+        // Idle: two threads are faster; one is tried at first and then now and then. The
+        // first frame on each count only warms up: a slow one does not count.
+        let mut first = true;
+        let idle = run(&mut c, 200, |t| match t {
+            2 if std::mem::take(&mut first) => 500.0,
+            2 => 6.0,
+            _ => 10.0,
+        });
+        assert_eq!(&idle[..5], &[2, 2, 1, 1, 2]);
         let ones = idle[2..].iter().filter(|&&t| t == 1).count();
         assert!((4..=8).contains(&ones), "{ones} one-thread frames of 198");
         // Busy: two threads now take 20 ms; within a few probes the backend runs on one.
