@@ -229,6 +229,9 @@ pub struct Output {
     /// taught head trains on these).
     pub features: Vec<f32>,
     pub times: StageTimes,
+    /// CPU threads the frame ran on: the fast CPU's choice (see `cpu::fast::adapt`), 1 on
+    /// the other backends.
+    pub threads: usize,
 }
 
 impl Output {

@@ -499,6 +499,7 @@ async fn run_frame(
         kernels: kernels.map(String::from),
         resolution_ms: out.times.resolution_ms,
         frames_averaged: out.times.frames_averaged,
+        threads: out.threads,
     };
     Ok((out, run))
 }

@@ -2,6 +2,7 @@
 // 127.0.0.1, runs www/bench.html in headless Debian Chromium once per configuration, and prints
 // one JSON line per configuration to stdout. Everything else goes to stderr.
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -40,7 +41,7 @@ const CHROMIUM_ARGS = [
 // BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
 const HEADLESS = !process.env.BENCH_HEADED;
 
-const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--tutorial] [--no-build]
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--tutorial] [--load N] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
   --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
   --batch    images per run (default 1)
@@ -51,6 +52,7 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
   --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
              (our backends only: the ONNX export is torchvision's)
   --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them
+  --load N   N busy loops (one core each) run beside every configuration: a machine in use
   --guidelines the paper's Tables 1 to 4 (the Guidelines lab, docs/guidelines.md) on cpu-simd128 and
              webgpu (or the --backend given), one JSON line per table`;
 
@@ -88,6 +90,7 @@ function parse(argv) {
         warmup: { type: 'string' },
         seed: { type: 'string' },
         kernels: { type: 'string' },
+        load: { type: 'string' },
         'no-build': { type: 'boolean' },
         tutorial: { type: 'boolean' },
         guidelines: { type: 'boolean' },
@@ -115,6 +118,7 @@ function parse(argv) {
     runs: positiveInt(parsed.runs, 'runs'),
     warmup: positiveInt(parsed.warmup, 'warmup', 0),
     seed: positiveInt(parsed.seed, 'seed', 0) ?? 0,
+    load: positiveInt(parsed.load, 'load', 0) ?? 0,
     build: !parsed['no-build'],
     kernels: parsed.kernels ? list([parsed.kernels], ['auto', 'hardware', 'software'], 'kernel set')[0] : undefined,
   };
@@ -153,6 +157,7 @@ function line(cfg, r) {
     backend: cfg.backend,
     width: cfg.width,
     ...(cfg.tutorial && { model: 'tutorial' }),
+    ...(cfg.load && { load: cfg.load }),
     batch: cfg.batch,
     runs: cfg.runs,
     median_ms: round(median_ms),
@@ -194,7 +199,7 @@ async function runOne(browser, url, cfg) {
  * One line per width comparing what ran: ours / ORT at each thread count (below 1: ours is
  * faster) and our speed-up from one thread to two.
  */
-function ratios(medians, widths) {
+function ratios(medians, widths, load) {
   const pairs = {
     'cpu-simd128-t1/ort-wasm': ['cpu-simd128-t1', 'ort-wasm'],
     'cpu-simd128-t2/ort-wasm-t2': ['cpu-simd128-t2', 'ort-wasm-t2'],
@@ -206,15 +211,27 @@ function ratios(medians, widths) {
   };
   const out = [];
   for (const width of widths) {
-    const r = { ratios: true, width };
+    const r = { ratios: true, width, ...(load && { load }) };
     for (const [name, [a, b]] of Object.entries(pairs)) {
       const x = medians[a]?.[width];
       const y = medians[b]?.[width];
       if (x && y) r[name] = Number((x / y).toPrecision(3));
     }
-    if (Object.keys(r).length > 2) out.push(r);
+    if (Object.keys(r).length > (load ? 3 : 2)) out.push(r);
   }
   return out;
+}
+
+/**
+ * `--load N`: N processes that each keep a core busy, as other programs on a visitor's machine
+ * do; stopped by the returned function (and with this process, however it ends).
+ */
+function busyLoops(n) {
+  const children = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+  const stop = () => children.forEach((c) => c.kill('SIGKILL'));
+  process.once('exit', stop);
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+  return stop;
 }
 
 /** `--guidelines`: the four tables on each lab backend, one JSON line each (no markdown). */
@@ -266,6 +283,8 @@ async function main() {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: HEADLESS, args: CHROMIUM_ARGS });
   let failures = 0;
   const medians = {}; // backend -> width -> median ms, for the ratios
+  if (opts.load) process.stderr.write(`bench: ${opts.load} busy loop(s) beside every configuration\n`);
+  const stopLoad = busyLoops(opts.load);
   try {
     for (const backend of opts.backends) {
       const defaults = GPU.has(backend) ? GPU_DEFAULTS : CPU_DEFAULTS;
@@ -280,6 +299,7 @@ async function main() {
           seed: opts.seed,
           kernels: opts.kernels,
           tutorial: opts.tutorial,
+          load: opts.load,
           pkg: PACKAGE_OF[backend] ?? (THREADED.test(backend) ? 'pkg-threads' : 'pkg'),
           threads: Number(THREADED.exec(backend)?.[1] ?? 1),
           weightsUrl: `../${models[width].weights}`,
@@ -299,10 +319,11 @@ async function main() {
       }
     }
   } finally {
+    stopLoad();
     await browser.close();
     await server.close();
   }
-  for (const r of ratios(medians, opts.widths)) process.stdout.write(`${JSON.stringify(r)}\n`);
+  for (const r of ratios(medians, opts.widths, opts.load)) process.stdout.write(`${JSON.stringify(r)}\n`);
   if (failures) {
     process.stderr.write(`bench: ${failures} configuration(s) failed\n`);
     process.exit(1);

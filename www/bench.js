@@ -105,6 +105,11 @@ async function benchOurs(cfg, input) {
     mod.limits().stages.map((s) => [s, median(t.samples.map((x) => x.result.stages[s]))]),
   );
   const out = { ...pick(t), stages, wasm_memory_bytes: mod.wasmMemoryBytes() };
+  // The fast CPU runs a frame on all its threads or on one, whichever is faster now.
+  if (cfg.threads > 1) {
+    out.frames_on_threads = {};
+    for (const s of t.samples) out.frames_on_threads[s.result.threads] = (out.frames_on_threads[s.result.threads] ?? 0) + 1;
+  }
   if (cfg.backend === 'webgpu') {
     out.adapter = status.adapter ?? null;
     // Whatever counters the GPU backend exposes (dispatches, readbacks, bytes per frame).

@@ -274,6 +274,7 @@ impl Reference {
             feature_len: self.net.fc.in_f,
             features,
             times: clock.finish(),
+            threads: 1,
         };
         Ok((bounds, out))
     }

@@ -191,6 +191,7 @@ impl GpuBackend {
             batch: frame.batch,
             classes: self.classes,
             logits: frame.logits,
+            threads: 1,
             feature_len: self.feature_len,
             features: frame.features,
             times: StageTimes {

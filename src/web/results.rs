@@ -107,6 +107,8 @@ pub struct RunInfo {
     #[tsify(optional)]
     pub resolution_ms: Option<f64>,
     pub frames_averaged: usize,
+    /// CPU threads the frame ran on (the fast CPU runs on one while that is faster).
+    pub threads: usize,
 }
 
 /// Who runs frames, and why not WebGPU when it was wanted.

@@ -91,6 +91,7 @@ impl FastCpu {
         let bufs = self.buffers.insert(bufs);
         let feature_len = self.plan.head.feature_len();
         let mut logits = Vec::with_capacity(n * self.plan.classes);
+        let mut most = 1;
         let mut features = Vec::with_capacity(n * feature_len);
         for image in input.data.chunks_exact(input.image_len()) {
             let threads = self.choice.next();
@@ -107,6 +108,7 @@ impl FastCpu {
             );
             let ms = start.elapsed().as_secs_f64() * 1e3;
             self.choice.record(threads, ms);
+            most = most.max(threads);
         }
         Ok(Output {
             batch: n,
@@ -115,6 +117,7 @@ impl FastCpu {
             feature_len,
             features,
             times: clock.finish(),
+            threads: most,
         })
     }
 }
