@@ -30,6 +30,14 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
+/// This build's peak multiply-add rate (GMAC/s) and memory read rate (GB/s) on the calling
+/// thread, each measured for about `ms` milliseconds: `[gmacs, read_gbps]`.
+#[wasm_bindgen(js_name = cpuRoofline)]
+pub fn cpu_roofline(ms: f64) -> Vec<f64> {
+    let r = crate::cpu::Roofline::measure(ms);
+    vec![r.gmacs, r.read_gbps]
+}
+
 /// Current size of this module's linear memory, for leak checks.
 #[wasm_bindgen(js_name = wasmMemoryBytes)]
 pub fn wasm_memory_bytes() -> f64 {
@@ -280,6 +288,28 @@ impl WebEngine {
         s.info
             .as_ref()
             .and_then(|i| WeightsInfo::from(i).into_ts().ok())
+    }
+
+    /// Multiply-adds and bytes moved (as if nothing stayed in cache) by each stage of the
+    /// loaded network on one `side` x `side` image, in `limits().stages` order, flattened:
+    /// `[macs, bytes, macs, bytes, ...]`; for a roofline against `cpuRoofline`.
+    #[wasm_bindgen(js_name = stageCosts)]
+    pub fn stage_costs(&self, side: usize) -> Result<Vec<f64>, JsError> {
+        let s = self.state.borrow();
+        let e = s
+            .engine
+            .as_ref()
+            .ok_or_else(|| JsError::new("no model loaded"))?;
+        let rows = e.network().costs(side, side);
+        Ok(crate::model::Stage::ALL
+            .iter()
+            .flat_map(|&stage| {
+                let mine = rows.iter().filter(move |r| r.stage == stage);
+                let macs: u64 = mine.clone().map(|r| r.cost.macs).sum();
+                let bytes: u64 = mine.map(|r| r.cost.bytes).sum();
+                [macs as f64, bytes as f64]
+            })
+            .collect())
     }
 
     /// The backend that runs the next frame: "webgpu", "cpu-simd128", ...; "none" before

@@ -41,7 +41,7 @@ const CHROMIUM_ARGS = [
 // BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
 const HEADLESS = !process.env.BENCH_HEADED;
 
-const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--tutorial] [--load N] [--no-build]
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--tutorial] [--load N] [--roofline] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
   --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
   --batch    images per run (default 1)
@@ -53,6 +53,8 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
              (our backends only: the ONNX export is torchvision's)
   --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them
   --load N   N busy loops (one core each) run beside every configuration: a machine in use
+  --roofline our CPU lines add this build's peak multiply-add rate and read bandwidth (one thread)
+             and each stage's achieved rate against them (docs/performance.md, "Roofline")
   --guidelines the paper's Tables 1 to 4 (the Guidelines lab, docs/guidelines.md) on cpu-simd128 and
              webgpu (or the --backend given), one JSON line per table`;
 
@@ -91,6 +93,7 @@ function parse(argv) {
         seed: { type: 'string' },
         kernels: { type: 'string' },
         load: { type: 'string' },
+        roofline: { type: 'boolean' },
         'no-build': { type: 'boolean' },
         tutorial: { type: 'boolean' },
         guidelines: { type: 'boolean' },
@@ -119,6 +122,7 @@ function parse(argv) {
     warmup: positiveInt(parsed.warmup, 'warmup', 0),
     seed: positiveInt(parsed.seed, 'seed', 0) ?? 0,
     load: positiveInt(parsed.load, 'load', 0) ?? 0,
+    roofline: Boolean(parsed.roofline),
     build: !parsed['no-build'],
     kernels: parsed.kernels ? list([parsed.kernels], ['auto', 'hardware', 'software'], 'kernel set')[0] : undefined,
   };
@@ -300,6 +304,7 @@ async function main() {
           kernels: opts.kernels,
           tutorial: opts.tutorial,
           load: opts.load,
+          roofline: opts.roofline,
           pkg: PACKAGE_OF[backend] ?? (THREADED.test(backend) ? 'pkg-threads' : 'pkg'),
           threads: Number(THREADED.exec(backend)?.[1] ?? 1),
           weightsUrl: `../${models[width].weights}`,

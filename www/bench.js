@@ -91,6 +91,24 @@ async function ourEngine(pkg, mode, weightsUrl, kernels, threads = 1) {
   return { mod, engine };
 }
 
+/**
+ * `--roofline`: this build's peak multiply-add rate and read bandwidth on one thread, and each
+ * stage's achieved rate (from its median time) against them, with its bytes per multiply-add.
+ */
+function roofline(mod, engine, stages, cfg) {
+  const [peak, read] = mod.cpuRoofline(300);
+  const costs = engine.stageCosts(SIDE);
+  const rows = mod.limits().stages.map((name, i) => {
+    const [macs, bytes] = [costs[2 * i], costs[2 * i + 1]];
+    const gmacs = (macs * cfg.batch) / (stages[name] * 1e6);
+    const perMac = bytes / macs;
+    const round = (x) => Number(x.toPrecision(3));
+    return [name, { gmacs: round(gmacs), of_peak: round(gmacs / (peak * cfg.threads)), bytes_per_mac: round(perMac),
+      attainable_gmacs: round(Math.min(peak, read / perMac)) }];
+  });
+  return { peak_gmacs: Number(peak.toPrecision(3)), read_gbps: Number(read.toPrecision(3)), stages: Object.fromEntries(rows) };
+}
+
 async function benchOurs(cfg, input) {
   const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
   const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl, cfg.kernels, cfg.threads);
@@ -105,6 +123,7 @@ async function benchOurs(cfg, input) {
     mod.limits().stages.map((s) => [s, median(t.samples.map((x) => x.result.stages[s]))]),
   );
   const out = { ...pick(t), stages, wasm_memory_bytes: mod.wasmMemoryBytes() };
+  if (cfg.roofline && mode === 'cpu') out.roofline = roofline(mod, engine, stages, cfg);
   // The fast CPU runs a frame on all its threads or on one, whichever is faster now.
   if (cfg.threads > 1) {
     out.frames_on_threads = {};

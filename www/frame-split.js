@@ -40,15 +40,19 @@ export class FrameSplit {
       transfer: Math.max(0, roundTrip - p.totalMs),
       draw,
     };
-    if (this.#last != null) parts.frame = now - this.#last;
+    const last = this.#last;
     this.#last = now;
+    // From the second frame on, every part and the frame itself average the same frames, so
+    // the parts add up to no more than the frame.
+    if (last == null) return;
+    parts.frame = now - last;
     for (const [k, v] of Object.entries(parts)) {
       this.#mean[k] = this.#mean[k] == null ? v : this.#mean[k] + SMOOTHING * (v - this.#mean[k]);
     }
     this.frames++;
   }
 
-  /** The running means, ms: every part, and `frame` once two frames were seen. */
+  /** The running means, ms, once two frames were seen. */
   means() {
     return { ...this.#mean };
   }

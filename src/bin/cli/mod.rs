@@ -2,6 +2,7 @@
 
 mod guidelines;
 mod npy;
+mod roofline;
 mod teach;
 
 use std::io::Read;
@@ -86,6 +87,10 @@ enum Command {
         /// steps, bytes) as a table.
         #[arg(long)]
         shape: bool,
+        /// Also measure this machine's peak multiply-add rate and memory bandwidth (one
+        /// thread) and print, per stage and layer kind, the rate achieved against them.
+        #[arg(long)]
+        layers: bool,
         #[command(flatten)]
         backend: BackendArg,
     },
@@ -429,8 +434,18 @@ fn run(command: Command) -> Result<()> {
             size,
             json,
             shape,
+            layers,
             backend,
-        } => bench(load(&weights)?, &backend, runs, batch, size, json, shape),
+        } => bench(
+            load(&weights)?,
+            &backend,
+            (runs, batch, size),
+            Report {
+                json,
+                shape,
+                layers,
+            },
+        ),
     }
 }
 
@@ -488,14 +503,22 @@ fn print_predictions(
     }
 }
 
+/// What `bench` prints besides its timings.
+struct Report {
+    json: bool,
+    shape: bool,
+    layers: bool,
+}
+
 fn bench(
     loaded: Loaded,
     backend: &BackendArg,
-    runs: usize,
-    batch: usize,
-    size: usize,
-    json: bool,
-    shape: bool,
+    (runs, batch, size): (usize, usize, usize),
+    Report {
+        json,
+        shape,
+        layers,
+    }: Report,
 ) -> Result<()> {
     if runs == 0 || batch == 0 {
         return Err(Error::Usage("--runs and --batch must be at least 1".into()));
@@ -537,6 +560,7 @@ fn bench(
             ),
         }
     }
+    let roofline = layers.then(|| roofline::report(eng.network(), size, batch, &stages));
     totals.sort_by(f64::total_cmp);
     let median = totals[totals.len() / 2];
     let (min, max) = (totals[0], totals[totals.len() - 1]);
@@ -558,6 +582,9 @@ fn bench(
             line["gpu_weights"] = g.weights.into();
             line["shape"] = g.json.clone();
         }
+        if let Some(r) = &roofline {
+            line["layers"] = r.json.clone();
+        }
         println!("{line}");
     } else {
         println!(
@@ -570,6 +597,9 @@ fn bench(
         println!("median {median:.2} ms  min {min:.2} ms  max {max:.2} ms");
         for s in Stage::ALL {
             println!("  {:7} {:8.3} ms", s.name(), stages[s as usize]);
+        }
+        if let Some(r) = &roofline {
+            print!("{}", r.table);
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ mod pointwise;
 mod pool;
 #[cfg(feature = "testing")]
 pub mod probe;
+mod roofline;
 mod simd;
 mod stem;
 mod unit;
@@ -25,6 +26,7 @@ use plan::{stride, Buffers, Plan};
 use pool::Pool;
 
 pub use lab::LabCpu;
+pub use roofline::Roofline;
 
 /// The threaded wasm build's CPU threads (Web Workers), started once per instance: resolves
 /// to the threads a `FastCpu` may use from then on.
