@@ -6,10 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { benchModel, buildPackage, buildThreadsPackage, hasRelaxedSimd, hasSimd, ortVersion } from './bench/assets.mjs';
+import { startLoad } from './bench/load.mjs';
 import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-relaxed', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'webgpu', 'ort-webgpu'];
+const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-relaxed', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'tfjs-wasm', 'tfjs-wasm-t2', 'webgpu', 'ort-webgpu'];
+// The peers: ONNX Runtime Web and TensorFlow.js's wasm backend (XNNPACK), checked against ours.
+const PEER = /^(ort|tfjs)-/;
 // The threaded build (pkg-threads/) on N threads: 'cpu-simd128-tN'.
 const THREADED = /^cpu-simd128-t(\d+)$/;
 const PACKAGE_OF = { 'cpu-scalar': 'pkg-scalar', 'cpu-relaxed': 'pkg-relaxed' };
@@ -21,6 +24,8 @@ const CPU_DEFAULTS = { runs: 30, warmupRuns: 40, warmupMs: 1000 };
 const GPU_DEFAULTS = { runs: 5, warmupRuns: 2, warmupMs: 0 };
 // Beyond this the two engines are not running the same network and the timings compare nothing.
 const MAX_REL_DIFF = 1e-3;
+// TF.js's logits against ours, absolute (issue 21).
+const MAX_ABS_DIFF = 1e-3;
 // A hung page (a lost GPU device, say) fails its configuration instead of the whole run.
 const CONFIG_TIMEOUT_S = 900;
 const CHROMIUM = process.env.CHROME_BIN || '/usr/bin/chromium';
@@ -40,14 +45,18 @@ const CHROMIUM_ARGS = [
 // BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
 const HEADLESS = !process.env.BENCH_HEADED;
 
-const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--tutorial] [--no-build]
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--load N] [--tutorial] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
+             ort-*: ONNX Runtime Web; tfjs-wasm, tfjs-wasm-t2: TensorFlow.js's wasm backend on 1 and 2
+             threads (the network built from tf ops, BatchNorm folded); their logits are checked against ours
   --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
   --batch    images per run (default 1)
   --runs     timed runs (default ${CPU_DEFAULTS.runs} on the CPU backends, ${GPU_DEFAULTS.runs} on the WebGPU ones)
   --warmup   untimed runs first (default ${CPU_DEFAULTS.warmupRuns} and at least ${CPU_DEFAULTS.warmupMs} ms on the CPU, ${GPU_DEFAULTS.warmupRuns} on WebGPU)
   --seed     seed of the random weights and input (default 0)
   --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
+  --load     N extra busy processes, one core each, running from before the first configuration
+             to the end (default 0); every JSON line carries "load": N
   --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
              (our backends only: the ONNX export is torchvision's)
   --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them
@@ -88,6 +97,7 @@ function parse(argv) {
         warmup: { type: 'string' },
         seed: { type: 'string' },
         kernels: { type: 'string' },
+        load: { type: 'string' },
         'no-build': { type: 'boolean' },
         tutorial: { type: 'boolean' },
         guidelines: { type: 'boolean' },
@@ -102,7 +112,7 @@ function parse(argv) {
     process.exit(0);
   }
   const tutorial = Boolean(parsed.tutorial);
-  const ours = BACKENDS.filter((b) => !b.startsWith('ort-'));
+  const ours = BACKENDS.filter((b) => !PEER.test(b));
   const backends = parsed.backend ? list(parsed.backend, BACKENDS, 'backend') : tutorial ? ours : BACKENDS;
   if (tutorial && !backends.every((b) => ours.includes(b))) fail('--tutorial runs our backends only');
   if (parsed.guidelines && !backends.every((b) => LAB_BACKENDS[b])) fail(`--guidelines runs on ${Object.keys(LAB_BACKENDS).join(' and ')}`);
@@ -115,6 +125,7 @@ function parse(argv) {
     runs: positiveInt(parsed.runs, 'runs'),
     warmup: positiveInt(parsed.warmup, 'warmup', 0),
     seed: positiveInt(parsed.seed, 'seed', 0) ?? 0,
+    load: positiveInt(parsed.load, 'load', 0) ?? 0,
     build: !parsed['no-build'],
     kernels: parsed.kernels ? list([parsed.kernels], ['auto', 'hardware', 'software'], 'kernel set')[0] : undefined,
   };
@@ -153,6 +164,7 @@ function line(cfg, r) {
     backend: cfg.backend,
     width: cfg.width,
     ...(cfg.tutorial && { model: 'tutorial' }),
+    load: cfg.load,
     batch: cfg.batch,
     runs: cfg.runs,
     median_ms: round(median_ms),
@@ -194,10 +206,12 @@ async function runOne(browser, url, cfg) {
  * One line per width comparing what ran: ours / ORT at each thread count (below 1: ours is
  * faster) and our speed-up from one thread to two.
  */
-function ratios(medians, widths) {
+function ratios(medians, widths, load) {
   const pairs = {
     'cpu-simd128-t1/ort-wasm': ['cpu-simd128-t1', 'ort-wasm'],
     'cpu-simd128-t2/ort-wasm-t2': ['cpu-simd128-t2', 'ort-wasm-t2'],
+    'cpu-simd128-t1/tfjs-wasm': ['cpu-simd128-t1', 'tfjs-wasm'],
+    'cpu-simd128-t2/tfjs-wasm-t2': ['cpu-simd128-t2', 'tfjs-wasm-t2'],
     'cpu-simd128/ort-wasm': ['cpu-simd128', 'ort-wasm'],
     'cpu-simd128-t1/cpu-simd128-t2': ['cpu-simd128-t1', 'cpu-simd128-t2'],
     'cpu-simd128-t1/cpu-simd128': ['cpu-simd128-t1', 'cpu-simd128'],
@@ -206,13 +220,13 @@ function ratios(medians, widths) {
   };
   const out = [];
   for (const width of widths) {
-    const r = { ratios: true, width };
+    const r = { ratios: true, width, load };
     for (const [name, [a, b]] of Object.entries(pairs)) {
       const x = medians[a]?.[width];
       const y = medians[b]?.[width];
       if (x && y) r[name] = Number((x / y).toPrecision(3));
     }
-    if (Object.keys(r).length > 2) out.push(r);
+    if (Object.keys(r).length > 3) out.push(r);
   }
   return out;
 }
@@ -264,6 +278,8 @@ async function main() {
 
   const server = await serve(ROOT);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: HEADLESS, args: CHROMIUM_ARGS });
+  const load = opts.load > 0 ? startLoad(opts.load) : null;
+  if (load) process.stderr.write(`bench: --load ${opts.load}: busy processes ${load.pids.join(' ')}\n`);
   let failures = 0;
   const medians = {}; // backend -> width -> median ms, for the ratios
   try {
@@ -280,6 +296,7 @@ async function main() {
           seed: opts.seed,
           kernels: opts.kernels,
           tutorial: opts.tutorial,
+          load: opts.load,
           pkg: PACKAGE_OF[backend] ?? (THREADED.test(backend) ? 'pkg-threads' : 'pkg'),
           threads: Number(THREADED.exec(backend)?.[1] ?? 1),
           weightsUrl: `../${models[width].weights}`,
@@ -292,6 +309,9 @@ async function main() {
           (medians[backend] ??= {})[width] = result.median_ms;
           const diff = result.max_rel_diff_vs_ours ?? result.max_rel_diff_vs_cpu;
           if (diff > MAX_REL_DIFF) throw new Error(`logits differ by ${diff} (relative), more than ${MAX_REL_DIFF}`);
+          if (result.max_abs_diff_vs_ours > MAX_ABS_DIFF) {
+            throw new Error(`logits differ by ${result.max_abs_diff_vs_ours} (absolute), more than ${MAX_ABS_DIFF}`);
+          }
         } catch (e) {
           failures++;
           process.stderr.write(`bench: ${backend} x${width} failed: ${e.message}\n`);
@@ -299,10 +319,11 @@ async function main() {
       }
     }
   } finally {
+    load?.stop();
     await browser.close();
     await server.close();
   }
-  for (const r of ratios(medians, opts.widths)) process.stdout.write(`${JSON.stringify(r)}\n`);
+  for (const r of ratios(medians, opts.widths, opts.load)) process.stdout.write(`${JSON.stringify(r)}\n`);
   if (failures) {
     process.stderr.write(`bench: ${failures} configuration(s) failed\n`);
     process.exit(1);
