@@ -147,6 +147,11 @@ function toNhwc(input, batch, side) {
  * logits (Float32Array) and the thread count tf engaged.
  */
 export async function tfjsRunner({ threads, weightsBytes, input, batch, side }) {
+  // TF.js 4.22 caps its XNNPACK pool at hardwareConcurrency / 2 whatever setThreadsCount asks
+  // (tensorflow/tfjs#6081, #8513): on a 2-core machine 'tfjs-wasm-t2' would run one thread.
+  // The page presents enough cores for the count asked; threads_engaged shows what ran.
+  const cores = navigator.hardwareConcurrency;
+  if (2 * threads > cores) Object.defineProperty(navigator, 'hardwareConcurrency', { value: 2 * threads });
   await loadScript(`${TF_DIST}tfjs-core/dist/tf-core.min.js`);
   await loadScript(`${TF_DIST}tfjs-backend-wasm/dist/tf-backend-wasm.min.js`);
   const tf = window.tf;
@@ -162,5 +167,5 @@ export async function tfjsRunner({ threads, weightsBytes, input, batch, side }) 
     y.dispose();
     return data;
   };
-  return { run, threadsEngaged: tf.wasm.getThreadsCount(), version: tf.version_core, tf };
+  return { run, threadsEngaged: tf.wasm.getThreadsCount(), hardwareConcurrency: cores, version: tf.version_core };
 }

@@ -181,6 +181,7 @@ async function benchTfjs(cfg, input) {
   out.threads_asked = threads;
   out.threads_engaged = tfjs.threadsEngaged;
   out.cross_origin_isolated = crossOriginIsolated;
+  out.hardware_concurrency = tfjs.hardwareConcurrency;
   const { engine } = await ourEngine('pkg', 'cpu', cfg.weightsUrl);
   const ours = await engine.runTensor(input, cfg.batch, SIDE, SIDE);
   out.max_rel_diff_vs_ours = maxRelDiff(t.last, ours.logits);
