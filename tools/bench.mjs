@@ -2,15 +2,17 @@
 // 127.0.0.1, runs www/bench.html in headless Debian Chromium once per configuration, and prints
 // one JSON line per configuration to stdout. Everything else goes to stderr.
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { benchModel, buildPackage, buildThreadsPackage, hasRelaxedSimd, hasSimd, ortVersion } from './bench/assets.mjs';
+import { startLoad } from './bench/load.mjs';
 import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-relaxed', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'webgpu', 'ort-webgpu'];
+const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-relaxed', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'tfjs-wasm', 'tfjs-wasm-t2', 'webgpu', 'ort-webgpu'];
+// The peers: ONNX Runtime Web and TensorFlow.js's wasm backend (XNNPACK), checked against ours.
+const PEER = /^(ort|tfjs)-/;
 // The threaded build (pkg-threads/) on N threads: 'cpu-simd128-tN'.
 const THREADED = /^cpu-simd128-t(\d+)$/;
 const PACKAGE_OF = { 'cpu-scalar': 'pkg-scalar', 'cpu-relaxed': 'pkg-relaxed' };
@@ -41,18 +43,21 @@ const CHROMIUM_ARGS = [
 // BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
 const HEADLESS = !process.env.BENCH_HEADED;
 
-const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--tutorial] [--load N] [--roofline] [--no-build]
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--load N] [--tutorial] [--roofline] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
+             ort-*: ONNX Runtime Web; tfjs-wasm, tfjs-wasm-t2: TensorFlow.js's wasm backend on 1 and 2
+             threads (the network built from tf ops, BatchNorm folded); their logits are checked against ours
   --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
   --batch    images per run (default 1)
   --runs     timed runs (default ${CPU_DEFAULTS.runs} on the CPU backends, ${GPU_DEFAULTS.runs} on the WebGPU ones)
   --warmup   untimed runs first (default ${CPU_DEFAULTS.warmupRuns} and at least ${CPU_DEFAULTS.warmupMs} ms on the CPU, ${GPU_DEFAULTS.warmupRuns} on WebGPU)
   --seed     seed of the random weights and input (default 0)
   --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
+  --load     N extra busy processes, one core each, running from before the first configuration
+             to the end (default 0); every JSON line carries "load": N
   --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
              (our backends only: the ONNX export is torchvision's)
   --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them
-  --load N   N busy loops (one core each) run beside every configuration: a machine in use
   --roofline our CPU lines add this build's peak multiply-add rate and read bandwidth (one thread)
              and each stage's achieved rate against them (docs/performance.md, "Roofline")
   --guidelines the paper's Tables 1 to 4 (the Guidelines lab, docs/guidelines.md) on cpu-simd128 and
@@ -108,7 +113,7 @@ function parse(argv) {
     process.exit(0);
   }
   const tutorial = Boolean(parsed.tutorial);
-  const ours = BACKENDS.filter((b) => !b.startsWith('ort-'));
+  const ours = BACKENDS.filter((b) => !PEER.test(b));
   const backends = parsed.backend ? list(parsed.backend, BACKENDS, 'backend') : tutorial ? ours : BACKENDS;
   if (tutorial && !backends.every((b) => ours.includes(b))) fail('--tutorial runs our backends only');
   if (parsed.guidelines && !backends.every((b) => LAB_BACKENDS[b])) fail(`--guidelines runs on ${Object.keys(LAB_BACKENDS).join(' and ')}`);
@@ -161,7 +166,7 @@ function line(cfg, r) {
     backend: cfg.backend,
     width: cfg.width,
     ...(cfg.tutorial && { model: 'tutorial' }),
-    ...(cfg.load && { load: cfg.load }),
+    load: cfg.load,
     batch: cfg.batch,
     runs: cfg.runs,
     median_ms: round(median_ms),
@@ -207,6 +212,8 @@ function ratios(medians, widths, load) {
   const pairs = {
     'cpu-simd128-t1/ort-wasm': ['cpu-simd128-t1', 'ort-wasm'],
     'cpu-simd128-t2/ort-wasm-t2': ['cpu-simd128-t2', 'ort-wasm-t2'],
+    'cpu-simd128-t1/tfjs-wasm': ['cpu-simd128-t1', 'tfjs-wasm'],
+    'cpu-simd128-t2/tfjs-wasm-t2': ['cpu-simd128-t2', 'tfjs-wasm-t2'],
     'cpu-simd128/ort-wasm': ['cpu-simd128', 'ort-wasm'],
     'cpu-simd128-t1/cpu-simd128-t2': ['cpu-simd128-t1', 'cpu-simd128-t2'],
     'cpu-simd128-t1/cpu-simd128': ['cpu-simd128-t1', 'cpu-simd128'],
@@ -215,27 +222,15 @@ function ratios(medians, widths, load) {
   };
   const out = [];
   for (const width of widths) {
-    const r = { ratios: true, width, ...(load && { load }) };
+    const r = { ratios: true, width, load };
     for (const [name, [a, b]] of Object.entries(pairs)) {
       const x = medians[a]?.[width];
       const y = medians[b]?.[width];
       if (x && y) r[name] = Number((x / y).toPrecision(3));
     }
-    if (Object.keys(r).length > (load ? 3 : 2)) out.push(r);
+    if (Object.keys(r).length > 3) out.push(r);
   }
   return out;
-}
-
-/**
- * `--load N`: N processes that each keep a core busy, as other programs on a visitor's machine
- * do; stopped by the returned function (and with this process, however it ends).
- */
-function busyLoops(n) {
-  const children = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-  const stop = () => children.forEach((c) => c.kill('SIGKILL'));
-  process.once('exit', stop);
-  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
-  return stop;
 }
 
 /** `--guidelines`: the four tables on each lab backend, one JSON line each (no markdown). */
@@ -285,10 +280,10 @@ async function main() {
 
   const server = await serve(ROOT);
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: HEADLESS, args: CHROMIUM_ARGS });
+  const load = opts.load > 0 ? startLoad(opts.load) : null;
+  if (load) process.stderr.write(`bench: --load ${opts.load}: busy processes ${load.pids.join(' ')}\n`);
   let failures = 0;
   const medians = {}; // backend -> width -> median ms, for the ratios
-  if (opts.load) process.stderr.write(`bench: ${opts.load} busy loop(s) beside every configuration\n`);
-  const stopLoad = busyLoops(opts.load);
   try {
     for (const backend of opts.backends) {
       const defaults = GPU.has(backend) ? GPU_DEFAULTS : CPU_DEFAULTS;
@@ -324,7 +319,7 @@ async function main() {
       }
     }
   } finally {
-    stopLoad();
+    load?.stop();
     await browser.close();
     await server.close();
   }

@@ -204,7 +204,7 @@ function inside(root, path) {
  * /NAME/; `allow`, when given, lists the only paths served from `root` (`www`, `a/b`).
  * Resolves to { server, url, host, port, close }.
  */
-export async function startServer({ root, mounts = {}, allow = null, host = '127.0.0.1', port = 0, allowedHostNames = [] }) {
+export async function startServer({ root, mounts = {}, allow = null, host = '127.0.0.1', port = 0, allowedHostNames = [], csp = CSP }) {
   const bases = new Map();
   bases.set('', await realpath(resolve(root)));
   for (const [name, dir] of Object.entries(mounts)) {
@@ -263,6 +263,7 @@ export async function startServer({ root, mounts = {}, allow = null, host = '127
       throw new Refusal(403, 'the file cannot be read');
     }
     for (const [k, v] of Object.entries(HEADERS)) res.setHeader(k, v);
+    res.setHeader('Content-Security-Policy', csp);
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
     const version = new URLSearchParams(req.url.split('?')[1]?.split('#')[0] ?? '').get('v');
     const pinned = version !== null && version.length >= 8 && etag.startsWith(`"${version.toLowerCase()}`);
@@ -311,11 +312,18 @@ export async function startServer({ root, mounts = {}, allow = null, host = '127
   };
 }
 
+// The bench page's CSP also lets scripts come from blob: URLs: TF.js's threaded wasm backend
+// starts its workers with importScripts() of a blob it makes from its own code. The page's CSP
+// (above) stays without it.
+const BENCH_CSP = CSP.replace("script-src 'self'", "script-src 'self' blob:");
+
 /** The bench's server: only the folders its page loads, on a free port of 127.0.0.1. */
 export function serve(root) {
   return startServer({
     root,
-    allow: ['www', 'pkg', 'pkg-scalar', 'pkg-threads', 'pkg-relaxed', 'bench-results', 'node_modules/onnxruntime-web/dist'],
+    csp: BENCH_CSP,
+    allow: ['www', 'pkg', 'pkg-scalar', 'pkg-threads', 'pkg-relaxed', 'bench-results', 'node_modules/onnxruntime-web/dist',
+      'node_modules/@tensorflow/tfjs-core/dist', 'node_modules/@tensorflow/tfjs-backend-wasm/dist'],
   });
 }
 

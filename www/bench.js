@@ -1,6 +1,8 @@
 // The benchmark page: one configuration per page load, driven by tools/bench.mjs through
-// `window.bench(config)`. Runs our engine (pkg/, pkg-threads/ or pkg-scalar/) or ONNX Runtime Web on the same
-// seeded input and returns timings; ORT's logits are checked against ours on that input.
+// `window.bench(config)`. Runs our engine (pkg/, pkg-threads/ or pkg-scalar/), ONNX Runtime Web or
+// TensorFlow.js's wasm backend on the same seeded input and returns timings; the peers' logits
+// are checked against ours on that input.
+import { tfjsRunner } from './bench-tfjs.js';
 
 const ORT_DIST = '../node_modules/onnxruntime-web/dist/';
 const SIDE = 224;
@@ -182,6 +184,39 @@ async function benchOrt(cfg, input) {
   return out;
 }
 
+/** max |got - want|. */
+function maxAbsDiff(got, want) {
+  let diff = 0;
+  for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i] - want[i]));
+  return diff;
+}
+
+async function benchTfjs(cfg, input) {
+  const threads = Number(/-t(\d+)$/.exec(cfg.backend)?.[1] ?? 1);
+  const weightsBytes = await fetchBytes(cfg.weightsUrl);
+  const tfjs = await tfjsRunner({ threads, weightsBytes, input, batch: cfg.batch, side: SIDE });
+  const t = await timeRuns(tfjs.run, cfg);
+  const out = { ...pick(t), stages: null, wasm_memory_bytes: null };
+  out.tfjs_version = tfjs.version;
+  out.tfjs_wasm = performance
+    .getEntriesByType('resource')
+    .map((e) => e.name.split('/').pop())
+    .find((name) => name.endsWith('.wasm'));
+  out.threads_asked = threads;
+  out.threads_engaged = tfjs.threadsEngaged;
+  out.cross_origin_isolated = crossOriginIsolated;
+  out.hardware_concurrency = tfjs.hardwareConcurrency;
+  const { engine } = await ourEngine('pkg', 'cpu', cfg.weightsUrl);
+  const ours = await engine.runTensor(input, cfg.batch, SIDE, SIDE);
+  out.max_rel_diff_vs_ours = maxRelDiff(t.last, ours.logits);
+  // Reported, not bounded: the seeded random weights give logits of about 1e3, where float32's
+  // spacing is 1e-4 and summation order alone moves them by 1e-3. The bound is the relative one.
+  out.max_abs_diff_vs_ours = maxAbsDiff(t.last, ours.logits);
+  out.logits_max_abs = Math.max(...ours.logits.map(Math.abs));
+  out.vs_ours_backend = engine.backend();
+  return out;
+}
+
 /** The stage a node of torchvision's export belongs to, by its scope name ("/stage2/stage2.0/..."). */
 function stageOf(node) {
   const scope = node.split('/')[1] ?? '';
@@ -242,6 +277,7 @@ function pick(t) {
 
 window.bench = async (cfg) => {
   const input = seededInput(cfg.batch, cfg.seed);
+  if (cfg.backend.startsWith('tfjs-')) return benchTfjs(cfg, input);
   return cfg.backend.startsWith('ort-') ? benchOrt(cfg, input) : benchOurs(cfg, input);
 };
 /** The Guidelines lab's four tables on `backend` ('cpu' or 'webgpu'), as the page shows them. */
