@@ -31,10 +31,11 @@ fn start() {
 }
 
 /// This build's peak multiply-add rate (GMAC/s) and memory read rate (GB/s) on the calling
-/// thread, each measured for about `ms` milliseconds: `[gmacs, read_gbps]`.
+/// thread, each measured for about `ms` milliseconds (at most 5 s, so a bad argument cannot
+/// hold the thread): `[gmacs, read_gbps]`.
 #[wasm_bindgen(js_name = cpuRoofline)]
 pub fn cpu_roofline(ms: f64) -> Vec<f64> {
-    let r = crate::cpu::Roofline::measure(ms);
+    let r = crate::cpu::Roofline::measure(if ms.is_nan() { 0.0 } else { ms.clamp(0.0, 5e3) });
     vec![r.gmacs, r.read_gbps]
 }
 
@@ -295,6 +296,12 @@ impl WebEngine {
     /// `[macs, bytes, macs, bytes, ...]`; for a roofline against `cpuRoofline`.
     #[wasm_bindgen(js_name = stageCosts)]
     pub fn stage_costs(&self, side: usize) -> Result<Vec<f64>, JsError> {
+        use crate::model::{MAX_INPUT, MIN_INPUT};
+        if !(MIN_INPUT..=MAX_INPUT).contains(&side) {
+            return Err(JsError::new(&format!(
+                "the side must be between {MIN_INPUT} and {MAX_INPUT} pixels, got {side}"
+            )));
+        }
         let s = self.state.borrow();
         let e = s
             .engine

@@ -56,7 +56,7 @@ impl Network {
                 Op::MaxPool => charge(step.stage, "max pool", maps(input, output, 0)),
                 Op::GlobalPool => charge(step.stage, "average pool", maps(input, output, 0)),
                 Op::Fc(l) => {
-                    let macs = (l.in_f * l.out_f) as u64;
+                    let macs = l.in_f as u64 * l.out_f as u64;
                     let bytes = (macs + (l.in_f + 2 * l.out_f) as u64) * F32;
                     charge(step.stage, "fc", Cost { macs, bytes });
                 }
@@ -98,7 +98,8 @@ fn kind(c: &Conv) -> &'static str {
 
 /// A conv's multiply-adds, and its weights, input and output in bytes.
 fn conv(c: &Conv, input: Dims, output: Dims) -> Cost {
-    let macs = (output.len() * c.weights_per_output()) as u64;
+    // In u64: at 4096 x 4096 conv5 alone passes 2^32 multiply-adds (wasm32's usize).
+    let macs = output.len() as u64 * c.weights_per_output() as u64;
     let weights = (c.weight.len() + c.bias.len()) as u64;
     let mut cost = maps(input, output, macs);
     cost.bytes += weights * F32;
@@ -136,5 +137,16 @@ mod tests {
         let pw = rows.iter().find(|r| r.kind == "1x1").unwrap().cost;
         // The depthwise conv does 9 multiply-adds a value, stage 2's 1x1 58: more bytes each.
         assert!(dw.bytes_per_mac() > 4.0 * pw.bytes_per_mac());
+    }
+
+    #[test]
+    fn costs_scale_with_the_map_area_up_to_the_largest_input() {
+        let net = random_network(&Arch::width(Width::X2_0), 0);
+        let small: u64 = net.costs(224, 224).iter().map(|r| r.cost.macs).sum();
+        let large: u64 = net.costs(4096, 4096).iter().map(|r| r.cost.macs).sum();
+        // Every conv scales with the map's area; only the fc (2048 x 1000) does not.
+        let fc = 2048 * 1000;
+        let ratio = (large - fc) as f64 / (small - fc) as f64;
+        assert!((330.0..336.0).contains(&ratio), "ratio {ratio}");
     }
 }
