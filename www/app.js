@@ -535,7 +535,7 @@ function wire() {
     refreshState();
     if (app.source === 'camera') (app.paused ? els.video.pause() : els.video.play().catch(() => {}));
     app.fps.reset();
-  app.split.reset();
+    app.split.reset();
     poke();
   });
   els.camera.addEventListener('change', () => startCamera(els.camera.value));
