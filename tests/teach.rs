@@ -76,7 +76,7 @@ suite_test!(
             let taught = eng.run(&x).await.unwrap();
             assert_eq!(taught.classes, 3);
             let names = ClassNames::given(vec!["cup".into(), "pen".into(), "key".into()]).unwrap();
-            let bytes = weights::export_with_head(file, &head, &names, None).unwrap();
+            let bytes = weights::export_with_head(file, &head, &names, None, false).unwrap();
             let back = weights::load(&bytes).unwrap();
             assert_eq!(
                 back.info.arch.family,
@@ -93,7 +93,7 @@ suite_test!(
             );
             // Names that do not match the head are refused.
             let two = ClassNames::given(vec!["a".into(), "b".into()]).unwrap();
-            assert!(weights::export_with_head(file, &head, &two, None).is_err());
+            assert!(weights::export_with_head(file, &head, &two, None, false).is_err());
         }
     }
 );

@@ -7,6 +7,13 @@
     python3 tools/make_fixtures.py --full --tutorial   # the tutorial's factories only
     python3 tools/make_fixtures.py --teach    # `shufflenet teach` output loads into torchvision
                                               # (num_classes=K) and gives the engine's logits
+    python3 tools/make_fixtures.py --teach-photos     # the issue's case: `shufflenet teach` on
+                                              # 24 photo crops per class (x0.5, random BN): held-out
+                                              # accuracy, largest fc weight, "none of these" rates,
+                                              # and the export's logits in torchvision
+    python3 tools/make_fixtures.py --teach-fixtures   # tests/fixtures/teach_*.safetensors:
+                                              # photo crops and torchvision's pooled features of
+                                              # every width's backbone (needs the release CLI)
 
 Every expected value the tests read comes from here. Weights are seeded random, BatchNorm
 running statistics and affine parameters included, so a BN-folding bug cannot hide.
@@ -311,6 +318,137 @@ def tutorial_full_check(cli):
         sys.exit(f"{failures} tutorial full-size checks exceeded their bounds {FULL_BOUNDS}")
 
 
+# Photo crops for Teach (issue 22): scikit-image's bundled pictures (public domain or CC0), the
+# three taught classes and the never-taught astronaut the issue names.
+TEACH_PICTURES = ["rocket", "chelsea", "coffee", "astronaut"]
+TEACH_SIDE = 56
+# Crops per picture; the first TEACH_TAUGHT of each class are taught, the rest are compared
+# with torchvision (and the astronaut's are all compared).
+TEACH_CROPS = [10, 10, 10, 4]
+TEACH_TAUGHT = 8
+# The backbones of tests/teach_export.rs: (name, `shufflenet random` arguments).
+TEACH_BACKBONES = [
+    ("x0.5", ["--width", "0.5"]), ("x1.0", ["--width", "1.0"]),
+    ("x1.5", ["--width", "1.5"]), ("x2.0", ["--width", "2.0"]),
+    ("tutorial_x0.5_g1", ["--width", "0.5", "--tutorial", "--groups", "1"]),
+    ("tutorial_x1.0_g2", ["--width", "1.0", "--tutorial", "--groups", "2"]),
+]
+TEACH_SEED = 13
+
+
+def flatten_features(sd):
+    """The rule `flatten_features` in tests/teach_export.rs applies too: conv5's output
+    channel c gets its gain (BatchNorm weight, or the tutorial's conv5 weight row) times 0
+    when c % 8 == 0 (an exactly constant pooled feature) and times 1e-5 when c % 8 == 1 (a
+    near-constant one, the issue's bad case)."""
+    gain = sd["conv5.1.weight"] if "conv5.1.weight" in sd else sd["conv5.weight"]
+    c = torch.arange(gain.shape[0])
+    gain[c % 8 == 0] *= 0.0
+    gain[c % 8 == 1] *= 1e-5
+
+
+def teach_crops():
+    """(uint8 [N, side, side, 3], labels [N]; label 3 is the untaught astronaut)."""
+    import skimage.data
+    rng = np.random.default_rng(22)
+    crops, labels = [], []
+    for label, (name, count) in enumerate(zip(TEACH_PICTURES, TEACH_CROPS)):
+        img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+        w, h = img.size
+        for _ in range(count):
+            side = int(rng.uniform(0.3, 0.6) * min(w, h))
+            left, top = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
+            crop = img.crop((left, top, left + side, top + side))
+            crops.append(np.asarray(crop.resize((TEACH_SIDE, TEACH_SIDE), Image.BILINEAR)))
+            labels.append(label)
+    return np.stack(crops), np.array(labels, dtype=np.uint8)
+
+
+def pooled_features(model, x):
+    """The input of the classifier: conv5's output averaged over space."""
+    with torch.no_grad():
+        if hasattr(model, "stage1"):
+            return model.pool(model.conv5(model.stage4(model.stage3(model.stage2(model.stage1(x)))))).flatten(1)
+        stem = model.maxpool(model.conv1(x))
+        return model.conv5(model.stage4(model.stage3(model.stage2(stem)))).mean([2, 3])
+
+
+def write_teach_fixtures(cli):
+    """teach_crops.safetensors (the crops and their labels) and teach_features.safetensors:
+    torchvision's pooled features of the compared crops for each backbone of TEACH_BACKBONES,
+    built by the CLI from TEACH_SEED and flattened by `flatten_features`."""
+    from safetensors.torch import load_file
+    crops, labels = teach_crops()
+    save_file({"pixels": torch.from_numpy(crops), "labels": torch.from_numpy(labels)},
+              os.path.join(FIX, "teach_crops.safetensors"),
+              metadata={"classes": json.dumps(TEACH_PICTURES[:3]), "unknown": TEACH_PICTURES[3],
+                        "taught_per_class": str(TEACH_TAUGHT),
+                        "source": "scikit-image's data: " + ", ".join(TEACH_PICTURES)})
+    compared = [i for i in range(len(labels))
+                if labels[i] == 3 or i - list(labels).index(labels[i]) >= TEACH_TAUGHT]
+    x = torch.from_numpy(crops[compared]).permute(0, 3, 1, 2).float() / 255.0
+    x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    out_dir = os.path.join(ROOT, "target", "teach-fixtures")
+    os.makedirs(out_dir, exist_ok=True)
+    features = {"compared": torch.tensor(compared, dtype=torch.uint8)}
+    for name, args in TEACH_BACKBONES:
+        path = os.path.join(out_dir, name + ".safetensors")
+        subprocess.run(cli + ["random", path, "--seed", str(TEACH_SEED)] + args, check=True)
+        sd = load_file(path)
+        flatten_features(sd)
+        if name.startswith("tutorial"):
+            w, g = args[1], int(args[-1])
+            model = TutorialShuffleNetV2(TUTORIAL_PLANES[w], g, 1000, 2048 if w == "2.0" else 1024)
+        else:
+            model = ShuffleNetV2([4, 8, 4], WIDTHS[name[1:]])
+        model.load_state_dict(sd, strict=False)
+        missing = set(model.state_dict()) - set(sd)
+        assert all(k.endswith("num_batches_tracked") for k in missing), missing
+        features[name] = pooled_features(model.eval(), x)
+    save_file({k: v.contiguous() for k, v in features.items()},
+              os.path.join(FIX, "teach_features.safetensors"), metadata={"torch": torch.__version__})
+    print("teach fixtures written to", FIX)
+
+
+def teach_photos(cli):
+    """Issue 22's case at full size: 24 crops per taught class (and 12 of the untaught one)
+    as image folders, taught to a seeded random x0.5 backbone; prints the CLI's held-out
+    accuracy, the exported head's largest |weight| and |bias|, how many untaught and unseen
+    taught crops `classify` calls unknown, then checks the export in torchvision."""
+    from safetensors.torch import load_file
+    import skimage.data
+    out_dir = os.path.join(ROOT, "target", "teach-photos")
+    rng = np.random.default_rng(5)
+    folders = {}
+    for name in TEACH_PICTURES:
+        img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+        w, h = img.size
+        splits = [("untaught", 12)] if name == "astronaut" else [("data", 24), ("unseen", 8)]
+        for split, count in splits:
+            folder = os.path.join(out_dir, split, name)
+            os.makedirs(folder, exist_ok=True)
+            for i in range(count):
+                side = int(rng.uniform(0.3, 0.6) * min(w, h))
+                left, top = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
+                img.crop((left, top, left + side, top + side)).save(os.path.join(folder, f"{i}.png"))
+            folders.setdefault(split, []).append(folder)
+    backbone = os.path.join(out_dir, "backbone.safetensors")
+    subprocess.run(cli + ["random", backbone, "--width", "0.5", "--seed", str(TEACH_SEED)], check=True)
+    taught = os.path.join(out_dir, "taught.safetensors")
+    subprocess.run(cli + ["teach", backbone, os.path.join(out_dir, "data"), "-o", taught], check=True)
+    head = load_file(taught)
+    print(json.dumps({"largest_fc_weight": float(head["fc.weight"].abs().max()),
+                      "largest_fc_bias": float(head["fc.bias"].abs().max())}))
+    for split in ["unseen", "untaught"]:
+        images = [os.path.join(f, n) for f in folders[split] for n in sorted(os.listdir(f))]
+        out = subprocess.run(cli + ["classify", taught, "--json"] + images, check=True,
+                             capture_output=True, text=True).stdout
+        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+        unknown = sum(1 for line in lines if line.get("unknown"))
+        print(json.dumps({"split": split, "images": len(lines), "called_unknown": unknown}))
+    teach_roundtrip(cli, exported=taught, width="0.5")
+
+
 def teach_roundtrip(cli, exported=None, width="0.5"):
     """`shufflenet teach` on two generated image folders (or, with `exported`, a file the page's
     Teach mode downloaded); the file loads strictly into
@@ -369,8 +507,16 @@ def main():
     ap.add_argument("--teach", action="store_true", help="check `shufflenet teach`'s export in torchvision")
     ap.add_argument("--teach-export", metavar="FILE",
                     help="check a model the page's Teach mode downloaded (x0.5 unless --widths says otherwise)")
+    ap.add_argument("--teach-fixtures", action="store_true",
+                    help="write the teach fixtures (photo crops, torchvision features)")
+    ap.add_argument("--teach-photos", action="store_true",
+                    help="issue 22's case: teach on photo crops, report accuracy and conditioning")
     a = ap.parse_args()
-    if a.teach_export:
+    if a.teach_photos:
+        teach_photos([a.cli])
+    elif a.teach_fixtures:
+        write_teach_fixtures([a.cli])
+    elif a.teach_export:
         teach_roundtrip([a.cli], exported=a.teach_export, width=a.widths.split(",")[0])
     elif a.teach:
         teach_roundtrip([a.cli])

@@ -283,15 +283,61 @@ fn loss_and_grad(s: &Samples, l2: f32, params: &[f32], mut grad: Option<&mut [f3
 /// the dimensions: the spread of a near-constant one is float noise, not signal worth 1/sd.
 pub const SCALE_FLOOR: f32 = 0.1;
 
-/// The largest |weight| `train` can export for these samples and options: the loss starts
-/// at about ln(classes) and never rises, and the L2 term alone is `l2 / 2 * |W|^2` in the
-/// standardized space, so `|W| <= sqrt(2 ln(classes) / l2)` (plus the seeded start); each
+/// The largest |weight| `train` can export for these samples and options. Every accepted
+/// step lowers the loss, so it stays below its start `L0` (about ln(classes)), and the L2
+/// term alone is `l2 / 2 * |W|^2` in the standardized space: `|W| <= sqrt(2 L0 / l2)`. Each
 /// weight is then divided by a scale of at least `SCALE_FLOOR` of the typical spread.
 pub fn weight_bound(samples: &Samples, opts: &TrainOptions) -> f32 {
-    let (_, scale) = standardization(samples);
-    let floor = scale.iter().copied().fold(f32::INFINITY, f32::min);
-    let start = 0.01 * ((samples.classes * samples.feature_len) as f32).sqrt();
-    ((2.0 * (samples.classes as f32).ln().max(1.0) / opts.l2).sqrt() + start) / floor
+    let b = Bounds::of(samples, opts);
+    b.w_norm / b.floor
+}
+
+/// The largest |bias| `train` can export. In the standardized space the biases sum to zero
+/// (their gradients do) and no sample's loss exceeds `n L0`, so two classes' biases differ by
+/// at most `n L0 + 2 |W| max|x|`, and so does each bias; folding the means back in adds at
+/// most `|W row| |mean|`.
+pub fn bias_bound(samples: &Samples, opts: &TrainOptions) -> f32 {
+    let b = Bounds::of(samples, opts);
+    let n = samples.len() as f32;
+    n * b.start_loss + 2.0 * b.w_norm * b.x_norm + b.w_norm / b.floor * b.mean_norm
+}
+
+/// What `weight_bound` and `bias_bound` are made of.
+struct Bounds {
+    /// A bound on the loss at the seeded start, and so on every later loss.
+    start_loss: f32,
+    /// A bound on `|W|` (Frobenius) in the standardized space.
+    w_norm: f32,
+    /// The largest standardized sample's norm, the means' norm, the smallest scale.
+    x_norm: f32,
+    mean_norm: f32,
+    floor: f32,
+}
+
+impl Bounds {
+    fn of(samples: &Samples, opts: &TrainOptions) -> Bounds {
+        let (mean, scale) = standardization(samples);
+        let d = samples.feature_len;
+        let x_norm = samples
+            .features
+            .chunks_exact(d)
+            .map(|x| {
+                let s: f32 = (0..d).map(|j| ((x[j] - mean[j]) / scale[j]).powi(2)).sum();
+                s.sqrt()
+            })
+            .fold(0.0f32, f32::max);
+        // The start: weights in [-0.01, 0.01), biases 0; logits within `|W0| |x|` of 0.
+        let start = 0.01 * ((samples.classes * d) as f32).sqrt();
+        let start_loss =
+            (samples.classes as f32).ln() + 2.0 * start * x_norm + opts.l2 / 2.0 * start * start;
+        Bounds {
+            start_loss,
+            w_norm: (2.0 * start_loss / opts.l2).sqrt(),
+            x_norm,
+            mean_norm: dot(&mean, &mean).sqrt(),
+            floor: scale.iter().copied().fold(f32::INFINITY, f32::min),
+        }
+    }
 }
 
 /// Per-dimension mean and scale over the samples: the standard deviation, floored at

@@ -129,9 +129,12 @@ fn near_constant_dimensions_cannot_blow_up_the_head() {
     let t = train(&s, &opts).unwrap();
     let largest = t.head.weight.iter().fold(0f32, |m, w| m.max(w.abs()));
     let bias = t.head.bias.iter().fold(0f32, |m, b| m.max(b.abs()));
-    let bound = weight_bound(&s, &opts);
-    println!("largest |weight| {largest:.3}, |bias| {bias:.3}, bound {bound:.1}");
+    let (bound, bias_limit) = (weight_bound(&s, &opts), bias_bound(&s, &opts));
+    println!(
+        "largest |weight| {largest:.3} (bound {bound:.1}), |bias| {bias:.3} (bound {bias_limit:.1})"
+    );
     assert!(largest <= bound, "{largest} > {bound}");
+    assert!(bias <= bias_limit, "{bias} > {bias_limit}");
     assert!(
         largest < 1e3,
         "{largest}: the head works through cancellation"

@@ -180,6 +180,7 @@ impl WebEngine {
             &engine.network().fc,
             &info.class_names,
             info.unknown.as_deref(),
+            false,
         )
         .map_err(js_err)
     }

@@ -161,19 +161,20 @@ pub fn replace_head(sd: &mut StateDict, head: &Linear) {
     );
 }
 
-/// The weights file `source` with its classifier replaced by `head`, as F32 safetensors
-/// with `names` in the metadata: what PyTorch loads into the same architecture built with
-/// `num_classes = head.out_f`.
+/// The weights file `source` with its classifier replaced by `head`, as F32 (or F16 when
+/// `f16`) safetensors with `names` in the metadata: what PyTorch loads into the same
+/// architecture built with `num_classes = head.out_f`.
 pub fn export_with_head(
     source: &[u8],
     head: &Linear,
     names: &ClassNames,
     unknown: Option<&Unknown>,
+    f16: bool,
 ) -> Result<Vec<u8>> {
     names.check_count(head.out_f)?;
     let (mut sd, _) = read_state_dict(source)?;
     replace_head(&mut sd, head);
-    write_safetensors(&sd, false, Some(names), unknown)
+    write_safetensors(&sd, f16, Some(names), unknown)
 }
 
 /// Reads, infers the architecture, checks names and shapes on the header, then decodes

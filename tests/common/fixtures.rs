@@ -63,3 +63,19 @@ pub fn tutorial_input() -> shufflenet_web::Tensor {
     let (s, d) = tutorial_io("input");
     shufflenet_web::Tensor::new([s[0], s[1], s[2], s[3]], d).unwrap()
 }
+
+/// Photo crops for Teach (issue 22): `pixels` (u8 `[N][56][56][3]`) and `labels` (u8; 0 to 2
+/// are the taught classes, 3 the never-taught one), with the class names in the metadata.
+pub const TEACH_CROPS: &[u8] = include_bytes!("../fixtures/teach_crops.safetensors");
+/// torchvision's pooled features of the compared crops (`compared`: their indices) for each
+/// backbone of tests/teach_export.rs.
+pub const TEACH_FEATURES: &[u8] = include_bytes!("../fixtures/teach_features.safetensors");
+
+/// A metadata entry of a fixture file.
+pub fn metadata(file: &[u8], key: &str) -> String {
+    let (_, meta) = SafeTensors::read_metadata(file).expect("fixture parses");
+    meta.metadata()
+        .as_ref()
+        .and_then(|m| m.get(key).cloned())
+        .expect("fixture metadata entry")
+}

@@ -108,6 +108,9 @@ enum Command {
         /// Seed of the held-out split and the training start.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Write the model in F16 (half the bytes; logits within 2e-2 of F32's).
+        #[arg(long)]
+        f16: bool,
         #[command(flatten)]
         backend: BackendArg,
     },
@@ -418,11 +421,12 @@ fn run(command: Command) -> Result<()> {
             output,
             holdout,
             seed,
+            f16,
             backend,
         } => {
             let loaded = load(&backbone)?;
             let sd = loaded.state_dict.clone();
-            let bytes = teach::run(engine(loaded, &backend)?, sd, &data, holdout, seed)?;
+            let bytes = teach::run(engine(loaded, &backend)?, sd, &data, holdout, seed, f16)?;
             write(&output, &bytes)?;
             eprintln!("wrote {}", output.display());
             Ok(())

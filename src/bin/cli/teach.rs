@@ -71,6 +71,7 @@ pub fn run(
     data: &Path,
     holdout: f32,
     seed: u64,
+    f16: bool,
 ) -> Result<Vec<u8>> {
     if !(0.0..1.0).contains(&holdout) {
         return Err(Error::Usage(format!(
@@ -163,5 +164,5 @@ pub fn run(
     );
     weights::replace_head(&mut sd, &t.head);
     let names = ClassNames::given(dirs.into_iter().map(|(name, _)| name).collect())?;
-    weights::write_safetensors(&sd, false, Some(&names), Some(&unknown))
+    weights::write_safetensors(&sd, f16, Some(&names), Some(&unknown))
 }
