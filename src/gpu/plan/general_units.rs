@@ -1,7 +1,7 @@
 //! Steps of the units the fused kernels do not run (the tutorial's network): one dispatch
 //! per conv, and the pass-through copy.
 
-use super::steps::{Act, Kernel, Step, ACTS};
+use super::dispatch::{Act, Kernel, Step, ACTS};
 use super::tiles::{conv_split, div_up, HW_GROUP};
 use crate::gpu::packed::{GeneralConv, GeneralUnit};
 use crate::gpu::params::{act_code, ConvParams};

@@ -8,11 +8,13 @@
 //! dispatch per conv, plus the pass-through copy at stride 1: 1 + 3 x (5 + 4) + 2 = 30
 //! for the tutorial's two units per stage.
 
+mod dispatch;
 mod general_units;
 mod resources;
 mod steps;
 mod tiles;
 
+pub use dispatch::Kernel;
 pub use resources::Plan;
-pub use steps::{work_shape, Kernel};
+pub use steps::work_shape;
 pub(super) use tiles::{conv_split, HW_GROUP};

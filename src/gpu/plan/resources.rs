@@ -3,7 +3,8 @@
 
 use wgpu::util::DeviceExt;
 
-use super::steps::{steps, Act, Kernel, ACTS};
+use super::dispatch::{Act, Kernel, ACTS};
+use super::steps::steps;
 use crate::gpu::context::Context;
 use crate::gpu::packed::Offsets;
 use crate::gpu::pipelines::Pipelines;
