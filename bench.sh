@@ -2,7 +2,7 @@
 # Benchmark: our wasm engine (cpu-simd128, cpu-simd128-tN on the threaded build, cpu-scalar, webgpu) beside ONNX Runtime Web (ort-wasm,
 # ort-webgpu) and TensorFlow.js wasm (tfjs-wasm, tfjs-wasm-t2) in headless Debian Chromium. One JSON line per configuration on stdout.
 # Usage: ./bench.sh [--backend NAME] [--width W] [--batch B] [--runs N] [--load N]   (./bench.sh --help)
-#        ./bench.sh --guidelines [--backend cpu-simd128,webgpu] [--runs N]   the paper's Tables 1-4 (docs/guidelines.md)
+#        ./bench.sh --guidelines [--backend cpu-simd128,webgpu] [--runs N] [--scales 1,2,4]   the paper's Tables 1-4 (docs/guidelines.md)
 #        ./bench.sh --startup [--width 0.5,1.0] [--mbps 20] [--rtt 40] [--webgpu both|on|off] [--host project|static] [--no-build]
 #          the page's first minute behind a throttled link (tools/bench/startup.mjs, docs/startup.md)
 #        ./bench.sh --page [--width 1.0] [--threads 1,2] [--frames 80] [--no-build]

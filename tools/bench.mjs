@@ -61,7 +61,8 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
   --roofline our CPU lines add this build's peak multiply-add rate and read bandwidth (one thread)
              and each stage's achieved rate against them (docs/performance.md, "Roofline")
   --guidelines the paper's Tables 1 to 4 (the Guidelines lab, docs/guidelines.md) on cpu-simd128 and
-             webgpu (or the --backend given), one JSON line per table`;
+             webgpu (or the --backend given), one JSON line per table
+  --scales   with --guidelines: the paper's width scales to run (1, 2, 4; default 1)`;
 
 // The Guidelines lab's backends: ours on the page's SIMD128 build, and WebGPU.
 const LAB_BACKENDS = { 'cpu-simd128': 'cpu', webgpu: 'webgpu' };
@@ -102,6 +103,7 @@ function parse(argv) {
         'no-build': { type: 'boolean' },
         tutorial: { type: 'boolean' },
         guidelines: { type: 'boolean' },
+        scales: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -120,6 +122,7 @@ function parse(argv) {
   return {
     tutorial,
     guidelines: Boolean(parsed.guidelines),
+    scales: parsed.scales ? list(parsed.scales, ['1', '2', '4'], 'scale').map(Number) : [1],
     backends: parsed.guidelines && !parsed.backend ? Object.keys(LAB_BACKENDS) : BACKENDS.filter((b) => backends.includes(b)),
     widths: parsed.width ? list(parsed.width, WIDTHS, 'width') : DEFAULT_WIDTHS,
     batch: positiveInt(parsed.batch, 'batch') ?? 1,
@@ -239,21 +242,23 @@ async function guidelines(opts, browser, url) {
   for (const backend of opts.backends) {
     const lab = LAB_BACKENDS[backend];
     const runs = opts.runs ?? (lab === 'cpu' ? 7 : 3);
-    process.stderr.write(`bench: guidelines on ${backend}, ${runs} runs a row\n`);
-    const page = await browser.newPage();
-    try {
-      await page.goto(`${url}/www/bench.html`);
-      await page.waitForFunction(() => window.benchReady === true);
-      const tables = await page.evaluate((c) => window.guidelines(c), { backend: lab, runs });
-      for (const table of tables) {
-        delete table.markdown;
-        process.stdout.write(`${JSON.stringify({ guidelines: true, ...table })}\n`);
+    for (const scale of opts.scales) {
+      process.stderr.write(`bench: guidelines on ${backend} at x${scale}, ${runs} runs a row\n`);
+      const page = await browser.newPage();
+      try {
+        await page.goto(`${url}/www/bench.html`);
+        await page.waitForFunction(() => window.benchReady === true);
+        const tables = await page.evaluate((c) => window.guidelines(c), { backend: lab, runs, scale });
+        for (const table of tables) {
+          delete table.markdown;
+          process.stdout.write(`${JSON.stringify({ guidelines: true, ...table })}\n`);
+        }
+      } catch (e) {
+        failures++;
+        process.stderr.write(`bench: guidelines on ${backend} at x${scale} failed: ${e.message.split('\n')[0]}\n`);
+      } finally {
+        await page.close();
       }
-    } catch (e) {
-      failures++;
-      process.stderr.write(`bench: guidelines on ${backend} failed: ${e.message.split('\n')[0]}\n`);
-    } finally {
-      await page.close();
     }
   }
   return failures;

@@ -280,12 +280,12 @@ window.bench = async (cfg) => {
   if (cfg.backend.startsWith('tfjs-')) return benchTfjs(cfg, input);
   return cfg.backend.startsWith('ort-') ? benchOrt(cfg, input) : benchOurs(cfg, input);
 };
-/** The Guidelines lab's four tables on `backend` ('cpu' or 'webgpu'), as the page shows them. */
-window.guidelines = async ({ backend, runs }) => {
+/** The Guidelines lab's four tables on `backend` ('cpu' or 'webgpu') at width `scale`, as the page shows them. */
+window.guidelines = async ({ backend, runs, scale }) => {
   const mod = await import('../pkg/shufflenet_web.js');
   await mod.default();
   const tables = [];
-  for (const table of [1, 2, 3, 4]) tables.push(JSON.parse(await mod.measureGuideline(backend, table, runs)));
+  for (const table of [1, 2, 3, 4]) tables.push(JSON.parse(await mod.measureGuideline(backend, table, runs, scale)));
   return tables;
 };
 window.benchReady = true;

@@ -4,7 +4,7 @@
 //
 // Methods: create(preference, options), limits(), resources(), prefetch(url), loadUrl(url, onProgress, sha256), loadBytes(bytes),
 // classify(frame, crop, features), setBackend(name), prepareGpu(), timeGpu(frame, crop), adoptGpu(),
-// dropGpu(), setClassNames(bytes, file), measureGuideline(backend, table, runs),
+// dropGpu(), setClassNames(bytes, file), measureGuideline(backend, table, runs, scale),
 // teach(features, labels, names, holdout, seed), restoreHead(), exportModel(), memory(), close(err). `frame` is an ImageBitmap; it is transferred to the
 // worker.
 //
@@ -150,7 +150,7 @@ class WorkerClient {
   adoptGpu() { return this.#call('adoptGpu', []); }
   dropGpu() { return this.#call('dropGpu', []); }
   setClassNames(bytes, file) { return this.#call('setClassNames', [bytes, file]); }
-  measureGuideline(backend, table, runs) { return this.#call('measureGuideline', [backend, table, runs]); }
+  measureGuideline(backend, table, runs, scale) { return this.#call('measureGuideline', [backend, table, runs, scale]); }
   teach(features, labels, names, holdout, seed) {
     return this.#call('teach', [features, labels, names, holdout, seed], { transfer: [features.buffer, labels.buffer] });
   }
@@ -181,7 +181,7 @@ class InlineClient {
   adoptGpu() { return this.#host.adoptGpu(); }
   async dropGpu() { return this.#host.dropGpu(); }
   setClassNames(bytes, file) { return this.#host.setClassNames(bytes, file); }
-  measureGuideline(backend, table, runs) { return this.#host.measureGuideline(backend, table, runs); }
+  measureGuideline(backend, table, runs, scale) { return this.#host.measureGuideline(backend, table, runs, scale); }
   teach(...args) { return this.#host.teach(...args); }
   restoreHead() { return this.#host.restoreHead(); }
   exportModel() { return this.#host.exportModel(); }

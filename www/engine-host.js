@@ -169,10 +169,10 @@ export class EngineHost {
    * One of the paper's Tables 1 to 4 measured here on `backend` ('cpu' or 'webgpu'), between
    * frames (the Guidelines panel): the CLI's JSON, with `markdown`.
    */
-  async measureGuideline(backend, table, runs) {
+  async measureGuideline(backend, table, runs, scale) {
     if (!this.#pkg) throw new Error('the engine is not created yet');
     const pkg = this.#pkg;
-    return JSON.parse(await this.#serial(() => pkg.measureGuideline(backend, table, runs)));
+    return JSON.parse(await this.#serial(() => pkg.measureGuideline(backend, table, runs, scale)));
   }
 
   /** What the crate names and allows: stage names, widths, size limits. */

@@ -242,9 +242,9 @@ export class EngineSupervisor {
   }
 
   /** One table of the Guidelines lab (engine-host.js), on the current engine. */
-  async measureGuideline(backend, table, runs) {
+  async measureGuideline(backend, table, runs, scale) {
     await this.#ready.catch(() => {});
-    return this.#client.measureGuideline(backend, table, runs);
+    return this.#client.measureGuideline(backend, table, runs, scale);
   }
 
   /** The URLs the engine's worker fetched (engine-host.js). */

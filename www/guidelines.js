@@ -9,7 +9,7 @@ const TABLES = [1, 2, 3, 4];
 const RUNS = { cpu: 7, webgpu: 3 };
 
 /**
- * @param {{ measureGuideline(backend: string, table: number, runs: number): Promise<any> }} engine
+ * @param {{ measureGuideline(backend: string, table: number, runs: number, scale: number): Promise<any> }} engine
  */
 export function wireGuidelines(engine) {
   /** @type {string[]} */
@@ -18,21 +18,24 @@ export function wireGuidelines(engine) {
   const buttons = /** @type {HTMLButtonElement[]} */ ([$('guidelines-cpu'), $('guidelines-webgpu')]);
   const copy = /** @type {HTMLButtonElement} */ ($('guidelines-copy'));
   const progress = /** @type {HTMLProgressElement} */ ($('guidelines-progress'));
+  // The paper's width scales (x1, x2, x4): its columns of every table.
+  const scale = /** @type {HTMLSelectElement} */ ($('guidelines-scale'));
 
   async function run(/** @type {'cpu' | 'webgpu'} */ backend) {
     if (running) return;
     running = true;
     buttons.forEach((b) => (b.disabled = true));
+    scale.disabled = true;
     copy.disabled = true;
     markdown = [];
     $('guidelines-tables').replaceChildren();
     progress.hidden = false;
     progress.value = 0;
-    const where = backend === 'cpu' ? 'the CPU' : 'WebGPU';
+    const where = `${backend === 'cpu' ? 'the CPU' : 'WebGPU'} at x${scale.value}`;
     try {
       for (const table of TABLES) {
         $('guidelines-status').textContent = `Measuring Table ${table} of 4 on ${where}…`;
-        const result = await engine.measureGuideline(backend, table, RUNS[backend]);
+        const result = await engine.measureGuideline(backend, table, RUNS[backend], Number(scale.value));
         $('guidelines-tables').append(renderTable(result));
         markdown.push(result.markdown);
         progress.value = table;
@@ -45,6 +48,7 @@ export function wireGuidelines(engine) {
       progress.hidden = true;
       running = false;
       buttons.forEach((b) => (b.disabled = false));
+      scale.disabled = false;
     }
   }
 
@@ -66,7 +70,7 @@ function renderTable(result) {
   box.className = 'guideline';
   box.dataset.testid = 'guideline-table';
   const caption = document.createElement('figcaption');
-  caption.textContent = `Table ${result.table} · ${result.guideline}: ${result.claim} (${result.backend}; paper: ${result.paper_column})`;
+  caption.textContent = `Table ${result.table} · ${result.guideline}: ${result.claim} (${result.backend}, x${result.scale}; paper: ${result.paper_column})`;
   const table = document.createElement('table');
   const head = table.createTHead().insertRow();
   for (const h of ['row', 'ms', `${result.unit}`, 'speed vs first row: here', 'paper']) {

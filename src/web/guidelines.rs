@@ -6,13 +6,14 @@ use wasm_bindgen::prelude::*;
 use crate::guidelines::{self, Lab, Settings};
 
 /// Measures table `table` (1 to 4) on `backend` ("cpu" or "webgpu") with `runs` timed runs a
-/// row, at the paper's input size and x1 widths. Resolves to the table as JSON (the CLI's
+/// row, at the paper's input size and width `scale` (1, 2 or 4, its x1, x2, x4). Resolves to the table as JSON (the CLI's
 /// `--json` line) with its markdown under `markdown`, for "copy as table".
 #[wasm_bindgen(js_name = measureGuideline)]
 pub async fn measure_guideline(
     backend: String,
     table: usize,
     runs: usize,
+    scale: usize,
 ) -> Result<String, JsError> {
     let mut lab: Box<dyn Lab> = match backend.as_str() {
         "cpu" => Box::new(crate::cpu::LabCpu::default()),
@@ -30,9 +31,10 @@ pub async fn measure_guideline(
     };
     let settings = Settings {
         runs,
+        scales: vec![scale],
         ..Settings::default()
     };
-    let result = guidelines::measure_table(lab.as_mut(), table, 1, &settings, &mut |_| {})
+    let result = guidelines::measure_table(lab.as_mut(), table, scale, &settings, &mut |_| {})
         .await
         .map_err(|e| JsError::new(&e.to_string()))?;
     let mut json = result.to_json();
