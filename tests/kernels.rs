@@ -49,7 +49,7 @@ suite_test!(
             for (h, w) in [(37, 29), (3, 4), (1, 1)] {
                 let x = map(3, h, w, h as u32);
                 let want = reference::conv(&net.stem, &x);
-                let got = probe::stem_conv(&net.stem, &x);
+                let got = probe::stem_conv(&net.stem, &x, 1);
                 assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
                 assert_close(
                     &format!("stem x{} {h}x{w}", width.label()),
@@ -57,13 +57,16 @@ suite_test!(
                     &want.data,
                     KERNEL_TOL,
                 );
-                let pooled = probe::maxpool(&want);
-                assert_eq!(
-                    pooled,
-                    reference::maxpool(&want),
-                    "maxpool x{} {h}x{w}",
-                    width.label()
-                );
+                // Cut in bands (threads), the same bits.
+                assert_eq!(got, probe::stem_conv(&net.stem, &x, 3), "stem in bands");
+                for bands in [1, 3] {
+                    assert_eq!(
+                        probe::maxpool(&want, bands),
+                        reference::maxpool(&want),
+                        "maxpool x{} {h}x{w} in {bands} bands",
+                        width.label()
+                    );
+                }
             }
         }
     }
@@ -190,7 +193,7 @@ suite_test!(
         for (groups, net) in tutorial_networks() {
             let x = map(3, 17, 19, 4);
             let want = reference::conv(&net.stem, &x);
-            let got = probe::stem_conv(&net.stem, &x);
+            let got = probe::stem_conv(&net.stem, &x, 1);
             assert_close(
                 &format!("tutorial g{groups} stem (ReLU6)"),
                 &got.data,

@@ -207,7 +207,7 @@ fn forward(
     );
     let [x, y] = &mut b.act;
     let (mut x, mut y) = (x, y);
-    stem::maxpool(&b.stem, (conv1.h, conv1.w, cs), x);
+    stem::maxpool(pool, &b.stem, (conv1.h, conv1.w, cs), x);
     clock.lap(Stage::Stem);
     at_stage(
         0,

@@ -102,21 +102,24 @@ pub fn spatial(conv: &Conv, x: &Map, scattered: bool) -> Map {
     from_nhwc(&out, (oh, ow, ys), &out_slots)
 }
 
-/// The stem conv (without the pool).
-pub fn stem_conv(conv: &Conv, x: &Map) -> Map {
+/// The stem conv (without the pool), its output rows cut into up to `bands` bands.
+pub fn stem_conv(conv: &Conv, x: &Map, bands: usize) -> Map {
     let op = Stem::new(conv);
     let (oh, ow, ys) = (out_size(x.h, 2), out_size(x.w, 2), stride(conv.out_ch));
     let mut patches = vec![0.0; ow * PATCH];
     let mut out = vec![0.0; oh * ow * ys];
-    op.run(&serial(), &x.data, (x.h, x.w), &mut patches, &mut out, ys);
+    let pool = Pool::serial_in_parts(bands);
+    op.run(&pool, &x.data, (x.h, x.w), &mut patches, &mut out, ys);
     from_nhwc(&out, (oh, ow, ys), &ids(conv.out_ch))
 }
 
-pub fn maxpool(x: &Map) -> Map {
+/// The stem's max pool, its output rows cut into up to `bands` bands.
+pub fn maxpool(x: &Map, bands: usize) -> Map {
     let xs = stride(x.c);
     let (oh, ow) = (out_size(x.h, 2), out_size(x.w, 2));
     let mut out = vec![0.0; oh * ow * xs];
-    stem::maxpool(&to_nhwc(x, &ids(x.c), xs), (x.h, x.w, xs), &mut out);
+    let pool = Pool::serial_in_parts(bands);
+    stem::maxpool(&pool, &to_nhwc(x, &ids(x.c), xs), (x.h, x.w, xs), &mut out);
     from_nhwc(&out, (oh, ow, xs), &ids(x.c))
 }
 

@@ -6,7 +6,7 @@
 //! hand-over for the whole conv instead of one per row (112 at 224 x 224).
 
 use super::pointwise::Pointwise;
-use super::pool::{Pool, Shared, MIN_PART_MACS};
+use super::pool::{Pool, Shared};
 use super::simd::{F4, LANES};
 use crate::model::{out_size, Conv};
 
@@ -58,7 +58,7 @@ impl Stem {
         let row_len = ow * ys;
         assert!(y.len() >= oh * row_len, "stem output too short");
         let out = Shared(y.as_mut_ptr());
-        let min_rows = MIN_PART_MACS.div_ceil(ow * PATCH * self.out_ch);
+        let min_rows = pool.min_items(ow * PATCH * self.out_ch);
         pool.split(oh, 1, min_rows, |rows| {
             let mut patches = vec![0.0; ow * PATCH];
             for oy in rows {
@@ -72,51 +72,67 @@ impl Stem {
     }
 }
 
-/// The 27 input values of each pixel of output row `oy` (zero outside the image).
+/// The 27 input values of each pixel of output row `oy` (zero outside the image). One input
+/// row at a time, so the row is sliced once and interior pixels copy their three taps
+/// without a bounds test each.
 fn im2col(image: &[f32], (h, w): (usize, usize), oy: usize, patches: &mut [f32]) {
     let plane = h * w;
-    for (ox, patch) in patches.chunks_exact_mut(PATCH).enumerate() {
-        for (t, taps) in patch.chunks_exact_mut(3).enumerate() {
-            let (c, iy) = (t / 3, (oy * 2 + t % 3).wrapping_sub(1));
-            if iy >= h {
-                taps.fill(0.0);
-                continue;
-            }
-            let row = &image[c * plane + iy * w..][..w];
-            for (kx, v) in taps.iter_mut().enumerate() {
-                *v = row
-                    .get((ox * 2 + kx).wrapping_sub(1))
-                    .copied()
-                    .unwrap_or(0.0);
+    for t in 0..9 {
+        let (c, iy, col) = (t / 3, (oy * 2 + t % 3).wrapping_sub(1), t * 3);
+        let pixels = patches
+            .chunks_exact_mut(PATCH)
+            .map(|p| &mut p[col..col + 3]);
+        if iy >= h {
+            pixels.for_each(|taps| taps.fill(0.0));
+            continue;
+        }
+        let row = &image[c * plane + iy * w..][..w];
+        for (ox, taps) in pixels.enumerate() {
+            let x0 = (ox * 2).wrapping_sub(1);
+            match row.get(x0..x0.wrapping_add(3)) {
+                Some(inside) => taps.copy_from_slice(inside),
+                // The left column and a right edge that overhangs: padding.
+                None => {
+                    for (kx, v) in taps.iter_mut().enumerate() {
+                        *v = row.get(x0.wrapping_add(kx)).copied().unwrap_or(0.0);
+                    }
+                }
             }
         }
     }
 }
 
-/// Max pool 3x3/2, padding 1, over NHWC pixels of `xs` floats (a multiple of 4).
-pub fn maxpool(x: &[f32], (h, w, xs): (usize, usize, usize), y: &mut [f32]) {
+/// Max pool 3x3/2, padding 1, over NHWC pixels of `xs` floats (a multiple of 4); bands of
+/// output rows on the pool's threads (each reads the whole input, writes its own rows).
+pub fn maxpool(pool: &Pool, x: &[f32], (h, w, xs): (usize, usize, usize), y: &mut [f32]) {
     let (oh, ow) = (out_size(h, 2), out_size(w, 2));
     assert!(
         xs % LANES == 0 && x.len() >= h * w * xs && y.len() >= oh * ow * xs,
         "maxpool buffers"
     );
-    for oy in 0..oh {
-        let rows = (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(h);
-        for ox in 0..ow {
-            let cols = (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(w);
-            let out = (oy * ow + ox) * xs;
-            for c in (0..xs).step_by(LANES) {
-                let mut m = F4::splat(f32::NEG_INFINITY);
-                for iy in rows.clone() {
-                    for ix in cols.clone() {
-                        let at = (iy * w + ix) * xs + c;
-                        // SAFETY: `at + 4 <= h * w * xs <= x.len()`, checked above.
-                        m = m.max(unsafe { F4::load(x.as_ptr().add(at)) });
+    let out = Shared(y.as_mut_ptr());
+    // Nine comparisons a value: counted as multiply-adds for the part size.
+    let min_rows = pool.min_items(ow * xs * 9);
+    pool.split(oh, 1, min_rows, |rows| {
+        for oy in rows {
+            let rows = (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(h);
+            for ox in 0..ow {
+                let cols = (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(w);
+                let at_out = (oy * ow + ox) * xs;
+                for c in (0..xs).step_by(LANES) {
+                    let mut m = F4::splat(f32::NEG_INFINITY);
+                    for iy in rows.clone() {
+                        for ix in cols.clone() {
+                            let at = (iy * w + ix) * xs + c;
+                            // SAFETY: `at + 4 <= h * w * xs <= x.len()`, checked above.
+                            m = m.max(unsafe { F4::load(x.as_ptr().add(at)) });
+                        }
                     }
+                    // SAFETY: `at_out + c + 4 <= oh * ow * xs <= y.len()`, and each part
+                    // writes only its own rows.
+                    unsafe { m.store(out.ptr().add(at_out + c)) };
                 }
-                // SAFETY: `out + c + 4 <= oh * ow * xs <= y.len()`.
-                unsafe { m.store(y.as_mut_ptr().add(out + c)) };
             }
         }
-    }
+    });
 }
