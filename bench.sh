@@ -30,6 +30,7 @@ if [ "${1:-}" = --startup ] || [ "${1:-}" = --page ]; then
     build_pkg_threads pkg-threads >&2 || log "the threaded build failed: one CPU thread"
     build_pkg_relaxed pkg-relaxed >&2 || log "the relaxed-SIMD build failed"
   fi
+  node tools/builds.mjs .
   node tools/precompress.mjs index.html sw.js www pkg pkg-threads pkg-relaxed >&2
   # Untrained stand-ins unless WEIGHTS_DIR names real weights: the bytes are the same.
   if [ -z "${WEIGHTS_DIR:-}" ]; then

@@ -55,6 +55,8 @@ if [ -n "$WEIGHTS_IN" ] || [ ! -f "${WEIGHTS_DIR:-weights}/manifest.json" ]; the
   cargo build --release -q --bin shufflenet
   tools/weights.sh target/release/shufflenet "$WEIGHTS_IN" "$LABELS_IN"
 fi
+# builds.json: the builds' SHA-256, so the page loads them by content (cached for good).
+node tools/builds.mjs .
 if [ -n "$EXPORT" ]; then
   exec node tools/export.mjs "$EXPORT" "${WEIGHTS_DIR:-weights}"
 fi

@@ -37,11 +37,21 @@ function kept(url) {
   return url.origin === self.location.origin && !WEIGHTS.test(url.pathname);
 }
 
+/**
+ * Where a file is kept: a `?v=` (the wasm builds', by content: builds.json) names a version of
+ * the same file, which replaces the one kept rather than piling up beside it.
+ */
+function cacheKey(url) {
+  const key = new URL(url);
+  key.searchParams.delete('v');
+  return key.href;
+}
+
 async function keep(urls) {
   const cache = await caches.open(SHELL_CACHE);
   await Promise.all(urls.map(async (url) => {
     const response = await fetch(url).catch(() => null);
-    if (response?.status === 200) await cache.put(url, response);
+    if (response?.status === 200) await cache.put(cacheKey(url), response);
   }));
 }
 
@@ -59,11 +69,11 @@ async function serve(request, event) {
   try {
     response = (await event.preloadResponse) ?? (await fetch(request));
     // Kept beside the answer, not before it: the page need not wait for the disk.
-    if (response.ok && response.status === 200) event.waitUntil(cache.put(request, response.clone()));
+    if (response.ok && response.status === 200) event.waitUntil(cache.put(cacheKey(request.url), response.clone()));
   } catch (err) {
     // Offline: the kept copy (the manifest and the modules are fetched with query strings at
     // times, but their content does not depend on them).
-    response = (await cache.match(request)) ?? (await cache.match(request, { ignoreSearch: true }));
+    response = (await cache.match(cacheKey(request.url))) ?? (await cache.match(request, { ignoreSearch: true }));
     if (!response) throw err;
   }
   return isolated(response);

@@ -3,26 +3,27 @@
 //   node tools/export.mjs OUT [WEIGHTS_DIR]
 //
 // OUT gets index.html, sw.js (cross-origin isolation and offline use where the host sends no
-// headers), www/, the runtime files of the three wasm builds, examples/embed/, the weights
-// renamed after their SHA-256 (so a host may cache them forever) with a manifest pointing at
-// them, brotli and gzip siblings of every text and wasm file, a `_headers` file for hosts that
+// headers), www/, the runtime files of the three wasm builds and their builds.json,
+// examples/embed/, the weights renamed after their SHA-256 (so a host may cache them forever)
+// with a manifest pointing at them, brotli and gzip siblings of every text and wasm file, a `_headers` file for hosts that
 // read one (Netlify, Cloudflare Pages) and `.nojekyll` for GitHub Pages.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PACKAGES, writeBuilds } from './builds.mjs';
 import { precompress } from './precompress.mjs';
 import { SECURITY_HEADERS } from './serve.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // What a wasm build needs at run time: not its .d.ts, package.json or README.
 const PACKAGE_FILES = /^(shufflenet_web\.js|shufflenet_web_bg\.wasm|snippets)$/;
-const PACKAGES = ['pkg', 'pkg-threads', 'pkg-relaxed'];
 
 /** The `_headers` file: isolation and the CSP everywhere; hash-named weights cached forever. */
 function headersFile() {
   const all = Object.entries(SECURITY_HEADERS).map(([k, v]) => `  ${k}: ${v}`).join('\n');
   return `/*\n${all}\n\n/weights/*.safetensors\n  Cache-Control: public, max-age=31536000, immutable\n\n`
-    + '/index.html\n  Cache-Control: no-cache\n\n/weights/manifest.json\n  Cache-Control: no-cache\n';
+    + '/index.html\n  Cache-Control: no-cache\n\n/builds.json\n  Cache-Control: no-cache\n\n'
+    + '/weights/manifest.json\n  Cache-Control: no-cache\n';
 }
 
 /** Copies the weights the manifest lists, each named after its SHA-256, and a manifest to match. */
@@ -59,6 +60,9 @@ export function exportSite(out, weightsDir = join(ROOT, 'weights')) {
       cpSync(join(ROOT, pkg, name), join(out, pkg, name), { recursive: true, filter: noSiblings });
     }
   }
+  // Hashed as exported: a host without headers ignores the `?v=`, one that honours them may
+  // cache the builds for good.
+  writeBuilds(out);
   exportWeights(weightsDir, out);
   writeFileSync(join(out, '_headers'), headersFile());
   writeFileSync(join(out, '.nojekyll'), '');

@@ -300,6 +300,15 @@ async function chooseBackend(width, trial) {
   }
 }
 
+/**
+ * builds.json (tools/builds.mjs): the wasm builds' SHA-256, so the engine loads them by content
+ * and a reload takes them from the browser's cache unasked. Null without it (an old export):
+ * the engine loads the plain URLs.
+ */
+function loadBuilds() {
+  return fetch('builds.json', { cache: 'no-cache' }).then((res) => (res.ok ? res.json() : null)).catch(() => null);
+}
+
 // ---- weights ----------------------------------------------------------------------------------
 
 async function loadManifest() {
@@ -572,6 +581,7 @@ async function main() {
   performance.mark('shufflenet:main');
   // A host without COOP/COEP: the service worker supplies them after one reload.
   if (await isolateThroughServiceWorker()) return;
+  const builds = loadBuilds();
   wire();
   wireGuidelines(app.engine);
   if (params.get('teach') === '1') teach.setActive(true);
@@ -592,6 +602,7 @@ async function main() {
       timing: params.get('timing'),
       threads: options.threads,
       simd: options.simd,
+      builds, // a promise: the engine's worker loads its own modules meanwhile
     };
     // `auto` starts on the CPU, ready as soon as the weights are; WebGPU is measured after.
     app.status = await app.engine.create(options.backend === 'auto' ? 'cpu' : options.backend, engineOptions);

@@ -18,23 +18,23 @@
  * validates it and `simd` allows it, else the SIMD128 build (`pkg/`). `simd` (the page's
  * `?simd=`): 'auto', 'relaxed' (one thread on the relaxed build, the threads given up for it) or
  * '128' (never relaxed). `oneThreadNote`: why one thread is wanted, if not by the page (a CPU
- * thread failed before).
+ * thread failed before). `builds`: builds.json, for content-named URLs (`start`).
  * @param {number} wanted
  * @param {string} simd
  * @param {string | null} [oneThreadNote]
+ * @param {Builds | null} [builds]
  * @returns {Promise<{ pkg: Package, threads: number, note: string | null }>}
  */
-async function choosePackage(wanted, simd, oneThreadNote = null) {
+async function choosePackage(wanted, simd, oneThreadNote = null, builds = null) {
   const single = async (note) => {
     if (simd !== '128') {
-      const tried = await relaxedPackage();
+      const tried = await relaxedPackage(builds);
       if (tried.pkg) return { pkg: tried.pkg, threads: 1, note };
       // Chosen automatically, a missing relaxed build is no news: SIMD128 is the norm.
       if (simd === 'relaxed') note = tried.note;
     }
-    // Imported here, not at the top: the threaded path never loads this build.
-    const plain = await import('../pkg/shufflenet_web.js');
-    await plain.default();
+    // Started here, not imported at the top: the threaded path never loads this build.
+    const plain = /** @type {Plain} */ (await start('pkg', builds));
     return { pkg: plain, threads: 1, note };
   };
   if (!(wanted > 1)) return single(oneThreadNote);
@@ -44,15 +44,43 @@ async function choosePackage(wanted, simd, oneThreadNote = null) {
   // A page's main thread may not block on the pool's other threads.
   if (typeof document !== 'undefined') return single('the engine runs on the main thread (?worker=0)');
   try {
-    // Through a variable: type checks and pages need not have pkg-threads/ built.
-    const url = '../pkg-threads/shufflenet_web.js';
-    const threaded = await import(url);
-    await threaded.default();
+    const threaded = await start('pkg-threads', builds);
     const threads = await threaded.startCpuThreads(wanted);
     return { pkg: threaded, threads, note: null };
   } catch (err) {
     return single(`the threaded build did not start (${err?.message ?? err})`);
   }
+}
+
+/** @typedef {Record<string, Record<string, string>>} Builds builds.json (tools/builds.mjs) */
+
+/**
+ * The URL of `file` of the build in `dir`, named by its content (`?v=`, which tools/serve.mjs
+ * answers `immutable`) where `builds` lists its SHA-256, else plain (an export without
+ * builds.json).
+ * @param {string} dir
+ * @param {string} file
+ * @param {Builds | null} builds
+ */
+function buildUrl(dir, file, builds) {
+  const url = new URL(`../${dir}/${file}`, import.meta.url);
+  const sha256 = builds?.[dir]?.[file];
+  if (typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256)) url.searchParams.set('v', sha256.slice(0, 16));
+  return url.href;
+}
+
+/**
+ * Imports the build in `dir` and instantiates its wasm. The wasm's URL is given: the glue's own
+ * default resolves it against the module's URL and so drops the `?v=`. The threaded build's pool
+ * workers import the glue from its `import.meta.url`: the same versioned URL, one module.
+ * @param {string} dir
+ * @param {Builds | null} builds
+ */
+async function start(dir, builds) {
+  // Through a variable: type checks and pages need not have every build built.
+  const mod = await import(buildUrl(dir, 'shufflenet_web.js', builds));
+  await mod.default({ module_or_path: buildUrl(dir, 'shufflenet_web_bg.wasm', builds) });
+  return mod;
 }
 
 /**
@@ -67,15 +95,14 @@ const RELAXED_PROBE = new Uint8Array([
   253, 133, 2, 11,
 ]);
 
-/** The relaxed-SIMD package, or why it cannot run here. */
-async function relaxedPackage() {
+/**
+ * The relaxed-SIMD package, or why it cannot run here.
+ * @param {Builds | null} builds
+ */
+async function relaxedPackage(builds) {
   if (!WebAssembly.validate(RELAXED_PROBE)) return { pkg: null, note: 'this browser has no relaxed SIMD' };
   try {
-    // Through a variable: type checks and pages need not have pkg-relaxed/ built.
-    const url = '../pkg-relaxed/shufflenet_web.js';
-    const mod = await import(url);
-    await mod.default();
-    return { pkg: mod, note: null };
+    return { pkg: await start('pkg-relaxed', builds), note: null };
   } catch (err) {
     return { pkg: null, note: `the relaxed-SIMD build did not start (${err?.message ?? err})` };
   }
@@ -129,14 +156,15 @@ export class EngineHost {
   /**
    * `options`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`),
    * `threads`: the CPU threads wanted (the page's `?threads=`, else the machine's cores), or 1
-   * with `threadsNote` saying why (the supervisor's restart after a CPU thread failed), and
-   * `simd` (the page's `?simd=`, see `choosePackage`). The threads that started are the engine's
-   * to keep: its status reports them.
+   * with `threadsNote` saying why (the supervisor's restart after a CPU thread failed),
+   * `simd` (the page's `?simd=`, see `choosePackage`) and `builds` (builds.json, or null). The
+   * threads that started are the engine's to keep: its status reports them.
    */
   async create(preference, options = {}) {
     let threads = 1;
     if (!this.#pkg) {
-      const chosen = await choosePackage(options.threads ?? 1, options.simd ?? 'auto', options.threadsNote ?? null);
+      const { simd, threadsNote, builds } = options;
+      const chosen = await choosePackage(options.threads ?? 1, simd ?? 'auto', threadsNote ?? null, builds ?? null);
       this.#pkg = chosen.pkg;
       threads = chosen.threads;
       this.#threadsNote = chosen.note;

@@ -92,11 +92,14 @@ export class EngineSupervisor {
     return client;
   }
 
+  /** `options.builds` may be a promise: the worker is spawned first, to load its modules meanwhile. */
   create(preference, options) {
     return this.#exclusive(async () => {
-      const status = await this.#spawn().create(preference, options);
+      const client = this.#spawn();
+      const settled = { ...options, builds: await options?.builds };
+      const status = await client.create(preference, settled);
       this.#preference = preference;
-      this.#options = options;
+      this.#options = settled;
       this.#started = true;
       return status;
     });

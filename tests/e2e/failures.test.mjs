@@ -122,7 +122,7 @@ test('the engine cannot start: state is error and the page says so', LONG, async
   const browser = await launch({ camera: 'denied' });
   try {
     const context = await browser.newContext({ serviceWorkers: 'block' });
-    await context.route('**/pkg*/shufflenet_web_bg.wasm', (route) => route.fulfill({ status: 404, body: 'gone' }));
+    await context.route('**/pkg*/shufflenet_web_bg.wasm*', (route) => route.fulfill({ status: 404, body: 'gone' }));
     const page = await context.newPage();
     await page.goto(new URL('?width=0.5', BASE_URL).href);
     await page.waitForFunction(() => document.body.dataset.state === 'error', null, { timeout: 60_000 });

@@ -121,7 +121,7 @@ test('one thread runs the relaxed-SIMD build (fused multiply-adds): the same cla
 
 test('one thread falls back to pkg/ when the relaxed build cannot start (and says why when it was asked for)', LONG, async () => {
   const gone = (context) =>
-    context.route('**/pkg-relaxed/shufflenet_web_bg.wasm', (route) => route.fulfill({ status: 404, body: 'gone' }));
+    context.route('**/pkg-relaxed/shufflenet_web_bg.wasm*', (route) => route.fulfill({ status: 404, body: 'gone' }));
   const quiet = await classifyOn(BASE_URL, 'threads=1', gone);
   assert.equal(quiet.badge.text, 'CPU SIMD128 x1', quiet.logs);
   assert.deepEqual(quiet.predictions, oneThread.predictions);
@@ -147,7 +147,10 @@ test('the pool worker entry refuses a slot no CPU thread waits in, and the pool 
     // In the engine's worker, which started the one other thread (slot 0, taken when it joined):
     // a spent slot, one never handed out, and -1 (4294967295 once wasm-bindgen makes it a u32).
     const tried = await engineWorker(page).evaluate(async () => {
-      const pkg = await import(new URL('../pkg-threads/shufflenet_web.js', self.location.href).href);
+      // The URL the engine imported (a `?v=` from builds.json): another is another module.
+      const glue = performance.getEntriesByType('resource').map((e) => e.name)
+        .find((name) => new URL(name).pathname.endsWith('/pkg-threads/shufflenet_web.js'));
+      const pkg = await import(glue);
       const tries = [0, 1, -1].map((slot) => {
         let joined = false;
         try {
@@ -203,7 +206,10 @@ test('a CPU thread that traps: the engine fails at once and comes back on one th
     // In the engine's worker, between frames: a split whose part on the other thread panics,
     // which traps that Web Worker (the test hook, which the page never calls).
     const trapped = await engineWorker(page).evaluate(async () => {
-      const pkg = await import(new URL('../pkg-threads/shufflenet_web.js', self.location.href).href);
+      // The URL the engine imported (a `?v=` from builds.json): another is another module.
+      const glue = performance.getEntriesByType('resource').map((e) => e.name)
+        .find((name) => new URL(name).pathname.endsWith('/pkg-threads/shufflenet_web.js'));
+      const pkg = await import(glue);
       const since = performance.now();
       const message = pkg.trapCpuThreadForTests(2);
       return { message, ms: performance.now() - since };
