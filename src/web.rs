@@ -49,25 +49,37 @@ pub fn wasm_memory_bytes() -> f64 {
 
 /// Starts the CPU threads of the threaded build (`pkg-threads/`, Web Workers on shared
 /// memory; the page must be cross-origin isolated) and resolves to how many threads the fast
-/// CPU backend may use, the caller's included. Call it once, from a Web Worker (a page's
-/// main thread may not block on the others), before `Engine.setCpuThreads`. The
-/// single-threaded build (`pkg/`) resolves to 1 for 1 and refuses more.
+/// CPU backend may use, the caller's included: `threads` up to this crate's most (16), or
+/// by default (none given) the machine's cores up to 8. Call it once, from a Web Worker (a
+/// page's main thread may not block on the others), before `Engine.setCpuThreads`. The
+/// single-threaded build (`pkg/`) resolves to 1 for 1 or none and refuses more.
 #[wasm_bindgen(js_name = startCpuThreads)]
-pub async fn start_cpu_threads(threads: usize) -> Result<usize, JsError> {
-    if threads == 0 {
+pub async fn start_cpu_threads(threads: Option<usize>) -> Result<usize, JsError> {
+    if threads == Some(0) {
         return Err(JsError::new("the CPU thread count must be at least 1"));
     }
     #[cfg(target_feature = "atomics")]
-    return crate::cpu::start_web_threads(threads)
+    return crate::cpu::start_web_threads(crate::cpu::thread_count(threads, cores()))
         .await
         .map_err(|e| JsError::new(&format!("the CPU threads did not start: {e}")));
     #[cfg(not(target_feature = "atomics"))]
     match threads {
-        1 => Ok(1),
+        None | Some(1) => Ok(1),
         _ => Err(JsError::new(
             "this build runs the CPU on one thread: load the threaded build (pkg-threads/)",
         )),
     }
+}
+
+/// The logical cores the browser reports (`navigator.hardwareConcurrency`), 1 if none.
+#[cfg(target_feature = "atomics")]
+fn cores() -> usize {
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &"navigator".into());
+    navigator
+        .and_then(|n| js_sys::Reflect::get(&n, &"hardwareConcurrency".into()))
+        .ok()
+        .and_then(|c| c.as_f64())
+        .map_or(1, |c| c as usize)
 }
 
 /// The stage names, the widths and the size limits of this build: the page reads them

@@ -355,6 +355,18 @@ fn bad_inputs_fail_cleanly() {
         "--width",
         "3",
     ]);
+    // Thread counts outside the crate's range, in words.
+    for threads in ["0", "17"] {
+        let err = fails(&[
+            "bench",
+            w.to_str().unwrap(),
+            "--runs",
+            "1",
+            "--threads",
+            threads,
+        ]);
+        assert!(err.contains("expected 1 to 16"), "{err}");
+    }
 }
 
 #[test]

@@ -20,7 +20,7 @@ const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
 // `?backend=`, `?threads=`, `?simd=`, `?precision=`, checked in www/query.js; its notes are shown
 // once the first model runs.
-const options = readOptions(params, navigator.hardwareConcurrency);
+const options = readOptions(params);
 const WEIGHT_EXTENSIONS = /\.(pth|pt|mdl|safetensors)$/i;
 // class_indices.json, a JSON array of names, or labels.txt: one name per output.
 const NAMES_EXTENSIONS = /\.(json|txt)$/i;

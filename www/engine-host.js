@@ -18,8 +18,10 @@
  * validates it and `simd` allows it, else the SIMD128 build (`pkg/`). `simd` (the page's
  * `?simd=`): 'auto', 'relaxed' (one thread on the relaxed build, the threads given up for it) or
  * '128' (never relaxed). `oneThreadNote`: why one thread is wanted, if not by the page (a CPU
- * thread failed before). `builds`: builds.json, for content-named URLs (`start`).
- * @param {number} wanted
+ * thread failed before). `builds`: builds.json, for content-named URLs (`start`). `wanted`:
+ * the threads asked for, or null for the crate's default on this machine's cores; the crate
+ * caps both (`startCpuThreads`), and a count it cut says so in `note`.
+ * @param {number | null} wanted
  * @param {string} simd
  * @param {string | null} [oneThreadNote]
  * @param {Builds | null} [builds]
@@ -37,7 +39,7 @@ async function choosePackage(wanted, simd, oneThreadNote = null, builds = null) 
     const plain = /** @type {Plain} */ (await start('pkg', builds));
     return { pkg: plain, threads: 1, note };
   };
-  if (!(wanted > 1)) return single(oneThreadNote);
+  if (wanted === null ? !(navigator.hardwareConcurrency > 1) : wanted < 2) return single(oneThreadNote);
   // There is no threaded relaxed-SIMD build: asking for it means one thread.
   if (simd === 'relaxed') return single('the relaxed-SIMD build runs on one thread');
   if (!globalThis.crossOriginIsolated) return single('the page is not cross-origin isolated');
@@ -45,8 +47,9 @@ async function choosePackage(wanted, simd, oneThreadNote = null, builds = null) 
   if (typeof document !== 'undefined') return single('the engine runs on the main thread (?worker=0)');
   try {
     const threaded = await start('pkg-threads', builds);
-    const threads = await threaded.startCpuThreads(wanted);
-    return { pkg: threaded, threads, note: null };
+    const threads = await threaded.startCpuThreads(wanted ?? undefined);
+    const cut = wanted !== null && threads < wanted;
+    return { pkg: threaded, threads, note: cut ? `${wanted} threads asked for: ${threads} is the most` : null };
   } catch (err) {
     return single(`the threaded build did not start (${err?.message ?? err})`);
   }
@@ -155,8 +158,9 @@ export class EngineHost {
 
   /**
    * `options`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`),
-   * `threads`: the CPU threads wanted (the page's `?threads=`, else the machine's cores), or 1
-   * with `threadsNote` saying why (the supervisor's restart after a CPU thread failed),
+   * `threads`: the CPU threads wanted (the page's `?threads=`; null: the crate's default for
+   * this machine; absent: one), or 1 with `threadsNote` saying why (the supervisor's restart
+   * after a CPU thread failed),
    * `simd` (the page's `?simd=`, see `choosePackage`) and `builds` (builds.json, or null). The
    * threads that started are the engine's to keep: its status reports them.
    */
@@ -164,7 +168,7 @@ export class EngineHost {
     let threads = 1;
     if (!this.#pkg) {
       const { simd, threadsNote, builds } = options;
-      const chosen = await choosePackage(options.threads ?? 1, simd ?? 'auto', threadsNote ?? null, builds ?? null);
+      const chosen = await choosePackage(options.threads === undefined ? 1 : options.threads, simd ?? 'auto', threadsNote ?? null, builds ?? null);
       this.#pkg = chosen.pkg;
       threads = chosen.threads;
       this.#threadsNote = chosen.note;

@@ -5,16 +5,13 @@
 export const BACKENDS = ['auto', 'webgpu', 'cpu'];
 export const SIMD_MODES = ['auto', 'relaxed', '128'];
 export const PRECISIONS = ['f16', 'f32'];
-// `?threads=N` up to MAX_THREADS; by default the machine's cores up to DEFAULT_MAX_THREADS (more
-// hand-overs per layer than that cost more than they bring on 224 x 224 frames).
-export const MAX_THREADS = 16;
-export const DEFAULT_MAX_THREADS = 8;
 
 /**
- * The options in `params` (a URLSearchParams) for a machine with `cores` logical cores:
- * `{ backend, threads, simd, precision, notes }`, `notes` saying what was refused and why.
+ * The options in `params` (a URLSearchParams): `{ backend, threads, simd, precision, notes }`,
+ * `notes` saying what was refused and why. `threads` is the count asked for, or null for the
+ * engine's default (the crate caps both: `startCpuThreads`).
  */
-export function readOptions(params, cores) {
+export function readOptions(params) {
   const notes = [];
   const pick = (name, allowed, fallback, what) => {
     const raw = params.get(name);
@@ -26,13 +23,13 @@ export function readOptions(params, cores) {
   const backend = pick('backend', BACKENDS, 'auto', 'the backend is chosen automatically');
   const simd = pick('simd', SIMD_MODES, 'auto', "the CPU's SIMD is chosen automatically");
   const precision = pick('precision', PRECISIONS, 'f16', 'the F16 weights load');
-  const fallbackThreads = Math.max(1, Math.min(cores || 1, DEFAULT_MAX_THREADS));
-  let threads = fallbackThreads;
+  /** @type {number | null} */
+  let threads = null;
   const rawThreads = params.get('threads');
   if (rawThreads !== null) {
-    const n = /^\d+$/.test(rawThreads) ? Number(rawThreads) : NaN;
-    if (n >= 1 && n <= MAX_THREADS) threads = n;
-    else notes.push(`?threads=${rawThreads} is not a thread count from 1 to ${MAX_THREADS}: the CPU runs on ${threads}.`);
+    const n = /^\d{1,4}$/.test(rawThreads) ? Number(rawThreads) : 0;
+    if (n >= 1) threads = n;
+    else notes.push(`?threads=${rawThreads} is not a thread count: the CPU runs on as many threads as the engine picks for this machine.`);
   }
   return { backend, threads, simd, precision, notes };
 }

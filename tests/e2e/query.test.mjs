@@ -3,26 +3,28 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chooseWidth, readOptions } from '../../www/query.js';
 
-const read = (search, cores = 4) => readOptions(new URLSearchParams(search), cores);
+const read = (search) => readOptions(new URLSearchParams(search));
 
 test('good options pass through, with no notes', () => {
   assert.deepEqual(read('?backend=cpu&threads=3&simd=128&precision=f32'), {
     backend: 'cpu', threads: 3, simd: '128', precision: 'f32', notes: [],
   });
-  assert.deepEqual(read(''), { backend: 'auto', threads: 4, simd: 'auto', precision: 'f16', notes: [] });
-  assert.equal(read('', 64).threads, 8, 'the default stops at 8 threads');
-  assert.equal(read('', 0).threads, 1, 'no core count: one thread');
+  // No count asked for: the engine's default, which the crate sets (src/cpu/fast/pool.rs).
+  assert.deepEqual(read(''), { backend: 'auto', threads: null, simd: 'auto', precision: 'f16', notes: [] });
+  // A count above the crate's most passes here: the engine cuts it and says so.
+  assert.equal(read('?threads=17').threads, 17);
 });
 
 test('each bad option gets the default and one note naming it', () => {
   const r = read('?backend=bogus&threads=0&simd=fast&precision=f8');
-  assert.deepEqual([r.backend, r.threads, r.simd, r.precision], ['auto', 4, 'auto', 'f16']);
+  assert.deepEqual([r.backend, r.threads, r.simd, r.precision], ['auto', null, 'auto', 'f16']);
   assert.equal(r.notes.length, 4);
   for (const name of ['backend=bogus', 'threads=0', 'simd=fast', 'precision=f8']) {
     assert.ok(r.notes.some((n) => n.includes(`?${name}`)), `${name}: ${r.notes}`);
   }
-  assert.equal(read('?threads=17').notes.length, 1);
-  assert.equal(read('?threads=2.5').threads, 4);
+  assert.equal(read('?threads=2.5').notes.length, 1);
+  assert.equal(read('?threads=2.5').threads, null);
+  assert.equal(read('?threads=99999').threads, null, 'five digits are not a thread count');
 });
 
 test('a width the manifest does not publish opens x1.0 and says so', () => {

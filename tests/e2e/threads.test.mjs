@@ -88,10 +88,16 @@ test('isolated, ?threads=2 runs the threaded build on two threads, as one thread
 
 test('a bad ?threads= says so and runs on the default count (the cores, at most 8)', LONG, async () => {
   const bad = await classifyOn(BASE_URL, 'threads=lots');
-  assert.match(bad.message, /\?threads=lots is not a thread count from 1 to 16/);
+  assert.match(bad.message, /\?threads=lots is not a thread count/);
   const want = Math.min(bad.cores, 8);
   assert.equal(bad.badge.text, `CPU SIMD128 x${want}`, bad.logs);
   assert.deepEqual(bad.predictions, oneThread.predictions);
+});
+
+test('more threads than the crate allows run on its most (16), and the badge says so', LONG, async () => {
+  const many = await classifyOn(BASE_URL, 'threads=17');
+  assert.equal(many.badge.text, 'CPU SIMD128 x16 · 17 threads asked for: 16 is the most', many.logs);
+  assert.deepEqual(many.predictions, oneThread.predictions);
 });
 
 test('not isolated (no COOP/COEP), the single-threaded build runs and the badge says why', LONG, async () => {

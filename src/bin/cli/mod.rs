@@ -258,6 +258,13 @@ fn load(path: &Path) -> Result<Loaded> {
 
 fn engine(loaded: Loaded, backend: &BackendArg) -> Result<Engine> {
     let pref = Preference::parse(&backend.backend)?;
+    let most = shufflenet_web::cpu::MAX_THREADS;
+    if !(1..=most).contains(&backend.threads) {
+        return Err(Error::Usage(format!(
+            "--threads {}: expected 1 to {most}",
+            backend.threads
+        )));
+    }
     let options = EngineOptions {
         #[cfg(feature = "gpu")]
         gpu: {

@@ -24,6 +24,7 @@ use crate::Result;
 use adapt::ThreadChoice;
 use plan::{stride, Buffers, Plan};
 use pool::Pool;
+pub use pool::{thread_count, DEFAULT_MAX_THREADS, MAX_THREADS};
 
 pub use lab::LabCpu;
 pub use roofline::Roofline;

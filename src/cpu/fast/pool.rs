@@ -28,6 +28,21 @@ pub mod web;
 /// about a microsecond, a few thousand multiply-adds.
 pub const MIN_PART_MACS: usize = 16 * 1024;
 
+/// The most CPU threads an engine runs on, whatever it is asked for.
+pub const MAX_THREADS: usize = 16;
+/// Threads by default: the machine's cores up to this many (more hand-overs per unit than
+/// that cost more than they bring on 224 x 224 frames).
+pub const DEFAULT_MAX_THREADS: usize = 8;
+
+/// The threads to run on: `wanted` up to `MAX_THREADS`, or by default (`None`) the machine's
+/// `cores` up to `DEFAULT_MAX_THREADS`; at least one.
+pub fn thread_count(wanted: Option<usize>, cores: usize) -> usize {
+    match wanted {
+        Some(n) => n.clamp(1, MAX_THREADS),
+        None => cores.clamp(1, DEFAULT_MAX_THREADS),
+    }
+}
+
 /// Parts a split is cut into per thread, at most. A thread that loses its core (the machine
 /// is busy) holds back the one part it claimed while the others take the rest: the smaller
 /// the parts, the less it holds. Each part costs a claim, well under a microsecond.
@@ -519,5 +534,24 @@ mod workers {
             let parts = s.parts.load(Acquire);
             s.run_parts(seen, parts, busy);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_counts_are_capped_and_default_to_the_cores() {
+        assert_eq!(
+            thread_count(Some(3), 2),
+            3,
+            "asked for: more than the cores is allowed"
+        );
+        assert_eq!(thread_count(Some(100), 2), MAX_THREADS);
+        assert_eq!(thread_count(Some(0), 4), 1);
+        assert_eq!(thread_count(None, 4), 4);
+        assert_eq!(thread_count(None, 64), DEFAULT_MAX_THREADS);
+        assert_eq!(thread_count(None, 0), 1, "no core count: one thread");
     }
 }
