@@ -16,7 +16,7 @@ use shufflenet_web::gpu::{
     Profiling, SubgroupUse, WeightPrecision,
 };
 use shufflenet_web::model::{Arch, Width};
-use shufflenet_web::{preprocess, weights, Error, Tensor, TimingMethod};
+use shufflenet_web::{weights, Error, TimingMethod};
 
 fn small() -> GpuOptions {
     GpuOptions {
@@ -167,6 +167,7 @@ suite_test!(
 mod subgroups {
     use super::*;
     use common::fixtures;
+    use shufflenet_web::Tensor;
 
     /// The hardware set with subgroups asked or not (and the head's lanes forced) against
     /// `want`, within 1e-4 relative.
@@ -533,7 +534,7 @@ suite_test!(
     async fn bad_input_is_an_error() {
         let net = weights::random_network(&Arch::width(Width::X0_5), 5);
         let mut gpu = GpuBackend::with_options(&net, small()).await.unwrap();
-        let wrong = Tensor::zeros([1, 4, 8, 8]);
+        let wrong = shufflenet_web::Tensor::zeros([1, 4, 8, 8]);
         assert!(matches!(
             gpu.run(Frame::Tensor(&wrong)).await,
             Err(Error::Input(_))
@@ -576,7 +577,7 @@ suite_test!(
             assert_eq!(stats.counts.bytes_uploaded_per_frame, (w * h * 4) as u64);
             let want = gpu
                 .run(Frame::Tensor(
-                    &preprocess::rgba_to_tensor(&rgba, w, h, crop).unwrap(),
+                    &shufflenet_web::preprocess::rgba_to_tensor(&rgba, w, h, crop).unwrap(),
                 ))
                 .await
                 .unwrap();
