@@ -44,9 +44,10 @@ fn arch(name: &str) -> Arch {
     }
 }
 
-/// The rule `flatten_features` in tools/make_fixtures.py applies too: conv5's output
-/// channel c gets its gain (BatchNorm weight, or the tutorial's conv5 weight row) times 0
-/// when c % 8 == 0 (an exactly constant pooled feature) and times 1e-5 when c % 8 == 1.
+/// The rule `flatten_features` in tools/make_fixtures.py applies too (were the two to differ,
+/// the logits below would): conv5's output channel c gets its gain (BatchNorm weight, or the
+/// tutorial's conv5 weight row) times 0 when c % 8 == 0 (an exactly constant pooled feature)
+/// and times 1e-5 when c % 8 == 1.
 fn flatten_features(sd: &mut StateDict) {
     let name = if sd.get("conv5.1.weight").is_some() {
         "conv5.1.weight"

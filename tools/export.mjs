@@ -5,8 +5,9 @@
 // OUT gets index.html, sw.js (cross-origin isolation and offline use where the host sends no
 // headers), www/, the runtime files of the three wasm builds and their builds.json,
 // examples/embed/, the weights renamed after their SHA-256 (so a host may cache them forever)
-// with a manifest pointing at them, brotli and gzip siblings of every text and wasm file, a `_headers` file for hosts that
-// read one (Netlify, Cloudflare Pages) and `.nojekyll` for GitHub Pages.
+// with a manifest pointing at them, brotli and gzip siblings of every text and wasm file, a
+// `_headers` file for hosts that read one (Netlify, Cloudflare Pages) and `.nojekyll` for
+// GitHub Pages.
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -347,6 +347,14 @@ def flatten_features(sd):
     gain[c % 8 == 1] *= 1e-5
 
 
+def random_crop(img, rng):
+    """A square of 30 % to 60 % of the picture's shorter side, anywhere in it."""
+    w, h = img.size
+    side = int(rng.uniform(0.3, 0.6) * min(w, h))
+    left, top = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
+    return img.crop((left, top, left + side, top + side))
+
+
 def teach_crops():
     """(uint8 [N, side, side, 3], labels [N]; label 3 is the untaught astronaut)."""
     import skimage.data
@@ -354,11 +362,8 @@ def teach_crops():
     crops, labels = [], []
     for label, (name, count) in enumerate(zip(TEACH_PICTURES, TEACH_CROPS)):
         img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
-        w, h = img.size
         for _ in range(count):
-            side = int(rng.uniform(0.3, 0.6) * min(w, h))
-            left, top = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
-            crop = img.crop((left, top, left + side, top + side))
+            crop = random_crop(img, rng)
             crops.append(np.asarray(crop.resize((TEACH_SIDE, TEACH_SIDE), Image.BILINEAR)))
             labels.append(label)
     return np.stack(crops), np.array(labels, dtype=np.uint8)
@@ -422,15 +427,12 @@ def teach_photos(cli):
     folders = {}
     for name in TEACH_PICTURES:
         img = Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
-        w, h = img.size
         splits = [("untaught", 12)] if name == "astronaut" else [("data", 24), ("unseen", 8)]
         for split, count in splits:
             folder = os.path.join(out_dir, split, name)
             os.makedirs(folder, exist_ok=True)
             for i in range(count):
-                side = int(rng.uniform(0.3, 0.6) * min(w, h))
-                left, top = int(rng.integers(0, w - side)), int(rng.integers(0, h - side))
-                img.crop((left, top, left + side, top + side)).save(os.path.join(folder, f"{i}.png"))
+                random_crop(img, rng).save(os.path.join(folder, f"{i}.png"))
             folders.setdefault(split, []).append(folder)
     backbone = os.path.join(out_dir, "backbone.safetensors")
     subprocess.run(cli + ["random", backbone, "--width", "0.5", "--seed", str(TEACH_SEED)], check=True)

@@ -80,7 +80,7 @@ function buildUrl(dir, file, builds) {
  * @param {Builds | null} builds
  */
 async function start(dir, builds) {
-  // Through a variable: type checks and pages need not have every build built.
+  // A computed URL: type checks and pages need not have every build built.
   const mod = await import(buildUrl(dir, 'shufflenet_web.js', builds));
   await mod.default({ module_or_path: buildUrl(dir, 'shufflenet_web_bg.wasm', builds) });
   return mod;
@@ -160,9 +160,9 @@ export class EngineHost {
    * `options`: `{ kernels, timing }` for WebGPU (the page's `?kernels=` and `?timing=`),
    * `threads`: the CPU threads wanted (the page's `?threads=`; null: the crate's default for
    * this machine; absent: one), or 1 with `threadsNote` saying why (the supervisor's restart
-   * after a CPU thread failed),
-   * `simd` (the page's `?simd=`, see `choosePackage`) and `builds` (builds.json, or null). The
-   * threads that started are the engine's to keep: its status reports them.
+   * after a CPU thread failed), `simd` (the page's `?simd=`, see `choosePackage`) and `builds`
+   * (builds.json, or null). The threads that started are the engine's to keep: its status
+   * reports them.
    */
   async create(preference, options = {}) {
     let threads = 1;

@@ -106,6 +106,10 @@ impl Samples<'_> {
     }
 }
 
+/// The seeded start's weights lie in `[-START_SCALE, START_SCALE)`: small, so the first
+/// logits are near 0 and the loss starts near ln(classes).
+const START_SCALE: f32 = 0.01;
+
 /// Trains a head mapping `samples.feature_len` features to `samples.classes` classes.
 pub fn train(samples: &Samples, opts: &TrainOptions) -> Result<Trained> {
     samples.check()?;
@@ -125,7 +129,7 @@ pub fn train(samples: &Samples, opts: &TrainOptions) -> Result<Trained> {
         ..*samples
     };
     // Parameters: `[k][d]` weights, then `k` biases.
-    let mut params = seeded(k * d, opts.seed, 0.01);
+    let mut params = seeded(k * d, opts.seed, START_SCALE);
     params.resize(k * d + k, 0.0);
     let mut grad = vec![0.0; params.len()];
     let mut loss = loss_and_grad(&standardized, opts.l2, &params, Some(&mut grad));
@@ -326,8 +330,8 @@ impl Bounds {
                 s.sqrt()
             })
             .fold(0.0f32, f32::max);
-        // The start: weights in [-0.01, 0.01), biases 0; logits within `|W0| |x|` of 0.
-        let start = 0.01 * ((samples.classes * d) as f32).sqrt();
+        // The start: weights within START_SCALE, biases 0; logits within `|W0| |x|` of 0.
+        let start = START_SCALE * ((samples.classes * d) as f32).sqrt();
         let start_loss =
             (samples.classes as f32).ln() + 2.0 * start * x_norm + opts.l2 / 2.0 * start * start;
         Bounds {
