@@ -154,46 +154,75 @@ pub fn pixels_to_tensor(
     }
     check_frame(pixels.len(), width, height, channels)?;
     let (hx, hy) = plan(width, height, crop);
-    let rows: std::ops::Range<usize> = {
-        let first = hy.iter().map(|t| t.first).min().unwrap_or(0);
-        let last = hy
-            .iter()
-            .map(|t| t.first + t.weights.len())
-            .max()
-            .unwrap_or(0);
-        first..last
+    let rows = span(&hy);
+    let horiz = match channels {
+        3 => horizontal::<3>(pixels, width, rows.clone(), &hx),
+        _ => horizontal::<4>(pixels, width, rows.clone(), &hx),
     };
-    // Horizontal pass over only the rows the vertical pass reads: [row][x][rgb].
-    let mut horiz = vec![0f32; rows.len() * SIZE * 3];
-    for (r, y) in rows.clone().enumerate() {
-        let line = &pixels[y * width * channels..(y + 1) * width * channels];
-        for (x, t) in hx.iter().enumerate() {
-            let mut acc = [0f32; 3];
-            for (k, w) in t.weights.iter().enumerate() {
-                let p = &line[(t.first + k) * channels..];
-                for c in 0..3 {
-                    acc[c] += w * p[c] as f32;
-                }
-            }
-            horiz[(r * SIZE + x) * 3..][..3].copy_from_slice(&acc);
-        }
-    }
+    // Vertical pass, a whole output row at a time: each tap adds one source row, in tap
+    // order as before, so the sums are the same and the loop runs on vectors.
     let mut out = vec![0f32; 3 * SIZE * SIZE];
+    let mut acc = [[0f32; 4]; SIZE];
     for (y, t) in hy.iter().enumerate() {
-        for x in 0..SIZE {
-            let mut acc = [0f32; 3];
-            for (k, w) in t.weights.iter().enumerate() {
-                let p = &horiz[((t.first + k - rows.start) * SIZE + x) * 3..];
-                for c in 0..3 {
-                    acc[c] += w * p[c];
+        acc.fill([0.0; 4]);
+        let first = (t.first - rows.start) * SIZE;
+        for (src, &w) in horiz[first..].chunks_exact(SIZE).zip(&t.weights) {
+            for (a, p) in acc.iter_mut().zip(src) {
+                for c in 0..4 {
+                    a[c] += w * p[c];
                 }
             }
-            for c in 0..3 {
-                out[(c * SIZE + y) * SIZE + x] = (acc[c] / 255.0 - MEAN[c]) / STD[c];
+        }
+        for c in 0..3 {
+            let plane = &mut out[(c * SIZE + y) * SIZE..][..SIZE];
+            for (o, a) in plane.iter_mut().zip(&acc) {
+                *o = (a[c] / 255.0 - MEAN[c]) / STD[c];
             }
         }
     }
     Tensor::new([1, 3, SIZE, SIZE], out)
+}
+
+/// The source pixels some tap reads.
+fn span(taps: &[Taps]) -> std::ops::Range<usize> {
+    let first = taps.iter().map(|t| t.first).min().unwrap_or(0);
+    let last = taps.iter().map(|t| t.first + t.weights.len()).max();
+    first..last.unwrap_or(0)
+}
+
+/// The horizontal pass over source rows `rows` of `CH`-channel pixels: `[row][x]`, each output
+/// pixel's channels as four lanes (an alpha lane, or a zero one, rides along: one vector a
+/// pixel).
+fn horizontal<const CH: usize>(
+    pixels: &[u8],
+    width: usize,
+    rows: std::ops::Range<usize>,
+    hx: &[Taps],
+) -> Vec<[f32; 4]> {
+    let mut horiz = vec![[0f32; 4]; rows.len() * SIZE];
+    // One source row in f32 at a time, only the columns the taps read: the conversion runs on
+    // vectors, and so do the taps.
+    let cols = span(hx);
+    let mut line = vec![[0f32; 4]; width];
+    for (out, y) in horiz.chunks_exact_mut(SIZE).zip(rows) {
+        let src = &pixels[(y * width + cols.start) * CH..(y * width + cols.end) * CH];
+        for (d, p) in line[cols.clone()].iter_mut().zip(src.chunks_exact(CH)) {
+            for c in 0..CH {
+                d[c] = p[c] as f32;
+            }
+        }
+        for (o, t) in out.iter_mut().zip(hx) {
+            // In a local, so the sum stays in a register.
+            let mut acc = [0f32; 4];
+            for (p, &w) in line[t.first..].iter().zip(&t.weights) {
+                for c in 0..4 {
+                    acc[c] += w * p[c];
+                }
+            }
+            *o = acc;
+        }
+    }
+    horiz
 }
 
 /// RGBA frame (canvas `ImageData` layout) to a normalized 1x3x224x224.

@@ -58,6 +58,9 @@ const app = {
   busy: 0, // weight loads and backend switches running
   restarts: 0,
   frames: 0,
+  inFlight: 0, // classifications sent and not yet drawn
+  mostInFlight: 0,
+  lastResultAt: -Infinity, // when the last classification's result came back
   cpuTimes: [], // the CPU's recent frame times (ms) for `auto`'s measurement
   trials: 0, // counts `auto` measurements started: a newer one (or a switch) ends an older one
   fps: new view.FpsMeter(),
@@ -86,6 +89,7 @@ const teach = new TeachMode({
 window.shufflenet = {
   memory: () => app.engine.memory(),
   get frames() { return app.frames; },
+  get mostInFlight() { return app.mostInFlight; },
   get inWorker() { return app.engine.inWorker; },
 };
 
@@ -98,9 +102,15 @@ function poke() {
 }
 const canRun = () => app.modelLoaded && app.source === 'camera' && !app.paused && !document.hidden;
 
+// One camera frame runs in the engine while the page captures the next and queues it behind
+// (issue 21): the engine never waits for the page to capture, send or draw, so a frame takes
+// the engine's time, not the sum of every step. Two frames in flight at most.
 async function loop() {
+  let running = null;
   for (;;) {
     if (!canRun()) {
+      await running;
+      running = null;
       await new Promise((resolve) => (wake = resolve));
       continue;
     }
@@ -113,19 +123,30 @@ async function loop() {
       await sleep(100); // the stream is switching cameras
       continue;
     }
-    await classify(frame, 'square', teach.wantsFeatures(), performance.now() - start);
-    // On the main thread, let the page paint once between classifications; the worker needs no
-    // such pause (waiting for a frame there only adds latency).
-    if (!app.engine.inWorker) await new Promise((resolve) => requestAnimationFrame(resolve));
+    const next = classify(frame, 'square', teach.wantsFeatures(), performance.now() - start);
+    await running;
+    running = next;
+    // On the main thread the engine blocks the page: one frame at a time, and the page paints
+    // once between classifications.
+    if (!app.engine.inWorker) {
+      await running;
+      running = null;
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+    }
   }
 }
 
 /** `capture`: ms the camera frame took to become `frame` (camera frames only). */
 async function classify(frame, crop, features = false, capture = null) {
+  app.inFlight++;
+  app.mostInFlight = Math.max(app.mostInFlight, app.inFlight);
   try {
     const sent = performance.now();
     const p = await app.engine.classify(frame, crop, features);
     const roundTrip = performance.now() - sent;
+    // A frame sent while the one before ran waited for its result first.
+    const queued = Math.max(0, app.lastResultAt - sent);
+    app.lastResultAt = performance.now();
     if (p.features) teach.offer(p.features);
     if (p.backend.startsWith('cpu')) app.cpuTimes = [...app.cpuTimes.slice(-9), p.totalMs];
     app.frames++;
@@ -135,7 +156,7 @@ async function classify(frame, crop, features = false, capture = null) {
     const drawStart = performance.now();
     view.renderPrediction(p, crop === 'eval' ? null : app.fps.tick());
     if (capture != null) {
-      app.split.record({ capture, roundTrip, draw: performance.now() - drawStart }, p);
+      app.split.record({ capture, roundTrip, queued, draw: performance.now() - drawStart }, p);
       // A few times a second is enough for figures that are running means.
       if (app.split.frames % 10 === 1) view.renderFrameSplit(app.split);
     }
@@ -145,6 +166,8 @@ async function classify(frame, crop, features = false, capture = null) {
     if (err instanceof EngineLost || err instanceof Superseded) return;
     view.showMessage(`Classification failed: ${err.message}`);
     await sleep(1000);
+  } finally {
+    app.inFlight--;
   }
 }
 

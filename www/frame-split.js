@@ -1,9 +1,10 @@
 // Where a camera frame's time goes, measured in the page (issue 21): capture (the video frame
 // as an ImageBitmap, main thread), preprocessing (the engine reading, cropping and normalizing
 // its pixels), inference (the network's stages), transfer and result (the messages to the
-// engine's worker and back, its queue, the top five with their names) and draw (the page's
-// update). Running means; `frame` is the time between two classified frames, the rest of which
-// is waiting for the camera's next frame.
+// engine's worker and back, the top five with their names; not the wait behind the frame
+// before) and draw (the page's update). Running means; `frame` is the time between two
+// classified frames. The page captures, sends and draws while the engine runs the frame before
+// (app.js, `loop`), so in a worker the frame is about preprocessing, inference and transfer.
 
 const SMOOTHING = 0.1;
 export const PARTS = ['capture', 'preprocessing', 'inference', 'transfer', 'draw'];
@@ -28,22 +29,22 @@ export class FrameSplit {
   }
 
   /**
-   * One classified camera frame: `capture`, `roundTrip` (the engine call as the page saw it)
-   * and `draw` in ms, and the engine's prediction (`totalMs` in its worker, `stages`).
+   * One classified camera frame: `capture`, `roundTrip` (the engine call as the page saw it),
+   * `queued` (the part of it spent waiting for the frame before) and `draw` in ms, and the
+   * engine's prediction (`totalMs` in its worker, `stages`).
    */
-  record({ capture, roundTrip, draw }, p, now = performance.now()) {
+  record({ capture, roundTrip, queued = 0, draw }, p, now = performance.now()) {
     const inference = Object.values(p.stages).reduce((a, b) => a + b, 0);
     const parts = {
       capture,
       preprocessing: Math.max(0, p.totalMs - inference),
       inference,
-      transfer: Math.max(0, roundTrip - p.totalMs),
+      transfer: Math.max(0, roundTrip - queued - p.totalMs),
       draw,
     };
     const last = this.#last;
     this.#last = now;
-    // From the second frame on, every part and the frame itself average the same frames, so
-    // the parts add up to no more than the frame.
+    // From the second frame on, every part and the frame itself average the same frames.
     if (last == null) return;
     parts.frame = now - last;
     for (const [k, v] of Object.entries(parts)) {
