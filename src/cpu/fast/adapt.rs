@@ -11,8 +11,8 @@
 const PROBE_EVERY: u32 = 16;
 const PROBE_EVERY_MOST: u32 = 64;
 /// Weight of a new frame time in the running average of the count that runs: one slow frame
-/// (a pause elsewhere in the page) must not switch counts, a machine that stays slower does
-/// within a few frames. A try replaces its count's time instead: the last one is from many
+/// (a pause elsewhere in the page) moves it a quarter of the way, a machine that stays slower
+/// switches counts within a few frames. A try replaces its count's time instead: the last one is from many
 /// frames ago, when the machine may have been busier.
 const SMOOTHING: f64 = 0.25;
 
@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(c.next(), 4, "one 16 ms frame among 6 ms ones");
         c.record(4, 16.0);
         c.record(4, 16.0);
-        assert_eq!(c.next(), 1, "three in a row: the machine is busier");
+        assert_eq!(c.next(), 1, "more in a row: the machine is busier");
     }
 
     #[test]
