@@ -123,6 +123,11 @@ async function loop() {
       await sleep(100); // the stream is switching cameras
       continue;
     }
+    // The source may have changed while the frame was captured.
+    if (!canRun()) {
+      frame.close();
+      continue;
+    }
     const next = classify(frame, 'square', teach.wantsFeatures(), performance.now() - start);
     await running;
     running = next;
@@ -143,6 +148,12 @@ async function classify(frame, crop, features = false, capture = null) {
   try {
     const sent = performance.now();
     const p = await app.engine.classify(frame, crop, features);
+    // A camera frame that was in flight when a picture replaced the camera: its result would
+    // cover the picture's (its status change still counts).
+    if (capture != null && app.source !== 'camera') {
+      if (p.status) noticeFallback(p.status);
+      return;
+    }
     const roundTrip = performance.now() - sent;
     // A frame sent while the one before ran waited for its result first.
     const queued = Math.max(0, app.lastResultAt - sent);
