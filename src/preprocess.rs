@@ -159,8 +159,8 @@ pub fn pixels_to_tensor(
         3 => horizontal::<3>(pixels, width, rows.clone(), &hx),
         _ => horizontal::<4>(pixels, width, rows.clone(), &hx),
     };
-    // Vertical pass, a whole output row at a time: each tap adds one source row, in tap
-    // order as before, so the sums are the same and the loop runs on vectors.
+    // Vertical pass, a whole output row at a time: each tap adds one source row, so the loop
+    // runs on vectors and each sum still adds its taps in order.
     let mut out = vec![0f32; 3 * SIZE * SIZE];
     let mut acc = [[0f32; 4]; SIZE];
     for (y, t) in hy.iter().enumerate() {

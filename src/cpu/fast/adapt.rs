@@ -12,8 +12,8 @@ const PROBE_EVERY: u32 = 16;
 const PROBE_EVERY_MOST: u32 = 64;
 /// Weight of a new frame time in the running average of the count that runs: one slow frame
 /// (a pause elsewhere in the page) moves it a quarter of the way, a machine that stays slower
-/// switches counts within a few frames. A try replaces its count's time instead: the last one is from many
-/// frames ago, when the machine may have been busier.
+/// switches counts within a few frames. A try replaces its count's time instead: the last
+/// one is from many frames ago, when the machine may have been busier.
 const SMOOTHING: f64 = 0.25;
 
 #[derive(Debug, Clone)]
