@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: our wasm engine (cpu-simd128, cpu-simd128-tN on the threaded build, cpu-scalar, webgpu) beside ONNX Runtime Web (ort-wasm,
+# Benchmark: our wasm engine (cpu-simd128, cpu-simd128-tN and cpu-relaxed-tN on the threaded builds, cpu-relaxed, cpu-scalar, webgpu) beside ONNX Runtime Web (ort-wasm,
 # ort-webgpu) and TensorFlow.js wasm (tfjs-wasm, tfjs-wasm-t2) in headless Debian Chromium. One JSON line per configuration on stdout.
 # Usage: ./bench.sh [--backend NAME] [--width W] [--batch B] [--runs N] [--load N]   (./bench.sh --help)
 #        ./bench.sh --guidelines [--backend cpu-simd128,webgpu] [--runs N] [--scales 1,2,4]   the paper's Tables 1-4 (docs/guidelines.md)
@@ -29,9 +29,10 @@ if [ "${1:-}" = --startup ] || [ "${1:-}" = --page ]; then
     build_pkg pkg >&2
     build_pkg_threads pkg-threads >&2 || log "the threaded build failed: one CPU thread"
     build_pkg_relaxed pkg-relaxed >&2 || log "the relaxed-SIMD build failed"
+    build_pkg_threads_relaxed pkg-threads-relaxed >&2 || log "the threaded relaxed-SIMD build failed"
   fi
   node tools/builds.mjs .
-  node tools/precompress.mjs index.html sw.js www pkg pkg-threads pkg-relaxed >&2
+  node tools/precompress.mjs index.html sw.js www pkg pkg-threads pkg-threads-relaxed pkg-relaxed >&2
   # Untrained stand-ins unless WEIGHTS_DIR names real weights: the bytes are the same.
   if [ -z "${WEIGHTS_DIR:-}" ]; then
     export WEIGHTS_DIR="$PWD/target/startup-weights"
@@ -44,4 +45,5 @@ if [ "${1:-}" = --startup ] || [ "${1:-}" = --page ]; then
 fi
 
 # The driver passes the wasm toolchain's variables to its wasm builds only, not to native cargo.
-WASM_ENV="${WASM_ENV[*]:-}" THREADS_RUSTFLAGS="$(echo $THREADS_RUSTFLAGS)" exec node tools/bench.mjs "$@"
+WASM_ENV="${WASM_ENV[*]:-}" THREADS_RUSTFLAGS="$(echo $THREADS_RUSTFLAGS)" \
+  THREADS_RELAXED_RUSTFLAGS="$(echo $THREADS_RELAXED_RUSTFLAGS)" exec node tools/bench.mjs "$@"

@@ -5,7 +5,7 @@
 #   ./run.sh --weights FILE.pth       use this .pth, .mdl or .safetensors (any width, or your own
 #                                     fine-tune: the page opens it first as "custom model")
 #   ./run.sh --weights F --labels L   ... with its class names (class_indices.json or labels.txt)
-#   ./run.sh --port 9000 --no-build   skip the wasm builds (reuse pkg/, pkg-threads/, pkg-relaxed/)
+#   ./run.sh --port 9000 --no-build   skip the wasm builds (reuse pkg/, pkg-threads/, pkg-threads-relaxed/, pkg-relaxed/)
 #   ./run.sh --weights-dir DIR        serve DIR as /weights/ (default weights/)
 #   ./run.sh --host 0.0.0.0           listen beyond this machine (default 127.0.0.1 only)
 #   ./run.sh --public-host NAME[:PORT] accept requests for NAME too (a reverse proxy in front)
@@ -46,6 +46,12 @@ if [ -n "$BUILD" ] || [ ! -f pkg-threads/shufflenet_web.js ]; then
   log "building the threaded wasm package (pkg-threads/)"
   build_pkg_threads pkg-threads || log "the threaded build failed: the page will run the CPU on one thread"
 fi
+# The threaded relaxed-SIMD build, which several CPU threads run where the browser has relaxed
+# SIMD (pkg-threads/ elsewhere).
+if [ -n "$BUILD" ] || [ ! -f pkg-threads-relaxed/shufflenet_web.js ]; then
+  log "building the threaded relaxed-SIMD wasm package (pkg-threads-relaxed/)"
+  build_pkg_threads_relaxed pkg-threads-relaxed || log "the threaded relaxed-SIMD build failed: threads will run pkg-threads/"
+fi
 # The relaxed-SIMD build, which one CPU thread runs where the browser has relaxed SIMD.
 if [ -n "$BUILD" ] || [ ! -f pkg-relaxed/shufflenet_web.js ]; then
   log "building the relaxed-SIMD wasm package (pkg-relaxed/)"
@@ -61,6 +67,6 @@ if [ -n "$EXPORT" ]; then
   exec node tools/export.mjs "$EXPORT" "${WEIGHTS_DIR:-weights}"
 fi
 # Brotli and gzip siblings of the page, the wasm builds and the manifest (only what changed).
-node tools/precompress.mjs index.html sw.js www examples pkg pkg-threads pkg-relaxed "${WEIGHTS_DIR:-weights}"
+node tools/precompress.mjs index.html sw.js www examples pkg pkg-threads pkg-threads-relaxed pkg-relaxed "${WEIGHTS_DIR:-weights}"
 log "open http://127.0.0.1:$PORT/"
 exec node tools/serve.mjs . "$PORT" "${PUBLIC_HOSTS[@]}"

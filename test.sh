@@ -36,6 +36,9 @@ step "threaded build in headless Chrome (shared memory; the runner's page is cro
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --no-default-features --test threads
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads --no-default-features --test conformance -- fast_cpu_threads
 
+step "threaded relaxed-SIMD build in headless Chrome (the shared suite on three threads)"
+WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_threads_relaxed --no-default-features --test conformance -- fast_cpu_threads
+
 step "relaxed-SIMD build in headless Chrome (fused multiply-adds within the suite's bounds)"
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_relaxed --no-default-features --test conformance -- fast_cpu
 WASM_BINDGEN_TEST_TIMEOUT=600 wasm_test_relaxed --no-default-features --test kernels
@@ -45,6 +48,7 @@ build_pkg pkg
 build_pkg_threads pkg-threads
 build_pkg_threads_testing target/pkg-threads-testing # only tests/e2e/threads.test.mjs serves it
 build_pkg_relaxed pkg-relaxed
+build_pkg_threads_relaxed pkg-threads-relaxed
 # The page and the embed example against the generated pkg/shufflenet_web.d.ts.
 npx tsc -p jsconfig.json
 # The page tests run on the untrained stand-ins, the same on every machine.

@@ -315,6 +315,57 @@ mod tests {
         assert!((t.data[(224 + 5) * 224 + 9] - want).abs() < 1e-5);
     }
 
+    /// The same resize, one output value at a time: each row's horizontal taps summed, then the
+    /// rows weighted, every sum in tap order as the fast passes add them.
+    fn plain(pixels: &[u8], width: usize, height: usize, ch: usize, crop: Crop) -> Vec<f32> {
+        let (hx, hy) = plan(width, height, crop);
+        let mut out = vec![0f32; 3 * SIZE * SIZE];
+        for c in 0..3 {
+            for (y, ty) in hy.iter().enumerate() {
+                for (x, tx) in hx.iter().enumerate() {
+                    let mut v = 0f32;
+                    for (j, &wy) in ty.weights.iter().enumerate() {
+                        let row = (ty.first + j) * width + tx.first;
+                        let mut h = 0f32;
+                        for (i, &wx) in tx.weights.iter().enumerate() {
+                            h += wx * pixels[(row + i) * ch + c] as f32;
+                        }
+                        v += wy * h;
+                    }
+                    out[(c * SIZE + y) * SIZE + x] = (v / 255.0 - MEAN[c]) / STD[c];
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_passes_match_the_plain_resize_bit_for_bit() {
+        for (w, h) in [
+            (1, 1),
+            (7, 3),
+            (224, 224),
+            (225, 301),
+            (641, 479),
+            (1280, 720),
+        ] {
+            for ch in [3usize, 4] {
+                let px: Vec<u8> = (0..w * h * ch)
+                    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                    .collect();
+                for crop in [Crop::Eval, Crop::Square] {
+                    let got = pixels_to_tensor(&px, w, h, ch, crop).unwrap().data;
+                    let want = plain(&px, w, h, ch, crop);
+                    let same = got
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{w} x {h}, {ch} channels, {crop:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn rejects_mismatched_and_huge_frames() {
         assert!(rgba_to_tensor(&[0; 15], 2, 2, Crop::Square).is_err());

@@ -10,11 +10,13 @@ import { startLoad } from './bench/load.mjs';
 import { serve } from './serve.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-relaxed', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'tfjs-wasm', 'tfjs-wasm-t2', 'webgpu', 'ort-webgpu'];
+const BACKENDS = ['cpu-simd128', 'cpu-simd128-t1', 'cpu-simd128-t2', 'cpu-relaxed', 'cpu-relaxed-t1', 'cpu-relaxed-t2', 'cpu-scalar', 'ort-wasm', 'ort-wasm-t2', 'tfjs-wasm', 'tfjs-wasm-t2', 'webgpu', 'ort-webgpu'];
 // The peers: ONNX Runtime Web and TensorFlow.js's wasm backend (XNNPACK), checked against ours.
 const PEER = /^(ort|tfjs)-/;
-// The threaded build (pkg-threads/) on N threads: 'cpu-simd128-tN'.
-const THREADED = /^cpu-simd128-t(\d+)$/;
+// The threaded builds on N threads: 'cpu-simd128-tN' (pkg-threads/), 'cpu-relaxed-tN'
+// (pkg-threads-relaxed/).
+const THREADED = /^cpu-(simd128|relaxed)-t(\d+)$/;
+const THREADED_PACKAGE = { simd128: 'pkg-threads', relaxed: 'pkg-threads-relaxed' };
 const PACKAGE_OF = { 'cpu-scalar': 'pkg-scalar', 'cpu-relaxed': 'pkg-relaxed' };
 const WIDTHS = ['0.5', '1.0', '1.5', '2.0'];
 const DEFAULT_WIDTHS = ['0.5', '1.0', '2.0'];
@@ -57,7 +59,7 @@ const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] 
              to the end (default 0); every JSON line carries "load": N
   --tutorial the tutorial's network (issue 11) at each width, 5 classes, instead of torchvision's
              (our backends only: the ONNX export is torchvision's)
-  --no-build use pkg/, pkg-threads/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them
+  --no-build use pkg/, pkg-threads/, pkg-threads-relaxed/, pkg-relaxed/ and pkg-scalar/ as they are instead of rebuilding them
   --roofline our CPU lines add this build's peak multiply-add rate and read bandwidth (one thread)
              and each stage's achieved rate against them (docs/performance.md, "Roofline")
   --guidelines the paper's Tables 1 to 4 (the Guidelines lab, docs/guidelines.md) on cpu-simd128 and
@@ -143,9 +145,11 @@ function preparePackages(opts) {
   if (needSimdPkg) packages.push({ dir: join(ROOT, 'pkg'), simd: true });
   if (opts.backends.includes('cpu-scalar')) packages.push({ dir: join(ROOT, 'pkg-scalar'), simd: false });
   if (opts.backends.includes('cpu-relaxed')) packages.push({ dir: join(ROOT, 'pkg-relaxed'), simd: true, relaxed: true });
-  if (opts.backends.some((b) => THREADED.test(b))) {
-    if (opts.build) buildThreadsPackage(ROOT);
-    packages.push({ dir: join(ROOT, 'pkg-threads'), simd: true, built: true });
+  for (const simd of ['simd128', 'relaxed']) {
+    if (!opts.backends.some((b) => THREADED.exec(b)?.[1] === simd)) continue;
+    const relaxed = simd === 'relaxed';
+    if (opts.build) buildThreadsPackage(ROOT, relaxed);
+    packages.push({ dir: join(ROOT, THREADED_PACKAGE[simd]), simd: true, relaxed, built: true });
   }
   for (const { dir, simd, relaxed, built } of packages) {
     if (opts.build && !built) buildPackage(ROOT, simd, relaxed);
@@ -222,6 +226,10 @@ function ratios(medians, widths, load) {
     'cpu-simd128-t1/cpu-simd128': ['cpu-simd128-t1', 'cpu-simd128'],
     'cpu-relaxed/cpu-simd128': ['cpu-relaxed', 'cpu-simd128'],
     'cpu-relaxed/ort-wasm': ['cpu-relaxed', 'ort-wasm'],
+    'cpu-relaxed-t1/ort-wasm': ['cpu-relaxed-t1', 'ort-wasm'],
+    'cpu-relaxed-t2/ort-wasm-t2': ['cpu-relaxed-t2', 'ort-wasm-t2'],
+    'cpu-relaxed-t2/tfjs-wasm-t2': ['cpu-relaxed-t2', 'tfjs-wasm-t2'],
+    'cpu-relaxed-t1/cpu-relaxed-t2': ['cpu-relaxed-t1', 'cpu-relaxed-t2'],
   };
   const out = [];
   for (const width of widths) {
@@ -305,8 +313,8 @@ async function main() {
           tutorial: opts.tutorial,
           load: opts.load,
           roofline: opts.roofline,
-          pkg: PACKAGE_OF[backend] ?? (THREADED.test(backend) ? 'pkg-threads' : 'pkg'),
-          threads: Number(THREADED.exec(backend)?.[1] ?? 1),
+          pkg: PACKAGE_OF[backend] ?? THREADED_PACKAGE[THREADED.exec(backend)?.[1]] ?? 'pkg',
+          threads: Number(THREADED.exec(backend)?.[2] ?? 1),
           weightsUrl: `../${models[width].weights}`,
           onnxUrl: models[width].onnx && `../${models[width].onnx}`,
         };

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PACKAGES = ['pkg', 'pkg-threads', 'pkg-relaxed'];
+export const PACKAGES = ['pkg', 'pkg-threads', 'pkg-threads-relaxed', 'pkg-relaxed'];
 const FILES = ['shufflenet_web.js', 'shufflenet_web_bg.wasm'];
 // wasm-bindgen's import of a snippet, with the version this tool gave it last time, if any.
 const SNIPPET_IMPORT = /(['"])\.\/(snippets\/[^'"?]+\.js)(?:\?v=[0-9a-f]+)?\1/g;

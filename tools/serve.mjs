@@ -322,7 +322,7 @@ export function serve(root) {
   return startServer({
     root,
     csp: BENCH_CSP,
-    allow: ['www', 'pkg', 'pkg-scalar', 'pkg-threads', 'pkg-relaxed', 'bench-results', 'node_modules/onnxruntime-web/dist',
+    allow: ['www', 'pkg', 'pkg-scalar', 'pkg-threads', 'pkg-threads-relaxed', 'pkg-relaxed', 'bench-results', 'node_modules/onnxruntime-web/dist',
       'node_modules/@tensorflow/tfjs-core/dist', 'node_modules/@tensorflow/tfjs-backend-wasm/dist'],
   });
 }

@@ -1,5 +1,5 @@
 // The benchmark page: one configuration per page load, driven by tools/bench.mjs through
-// `window.bench(config)`. Runs our engine (pkg/, pkg-threads/ or pkg-scalar/), ONNX Runtime Web or
+// `window.bench(config)`. Runs our engine (pkg/, a threaded or relaxed build, pkg-scalar/), ONNX Runtime Web or
 // TensorFlow.js's wasm backend on the same seeded input and returns timings; the peers' logits
 // are checked against ours on that input.
 import { tfjsRunner } from './bench-tfjs.js';
@@ -84,7 +84,7 @@ async function ourEngine(pkg, mode, weightsUrl, kernels, threads = 1) {
   await mod.default();
   const engine = await mod.Engine.create(mode);
   if (kernels) engine.setGpuOptions(kernels);
-  if (pkg === 'pkg-threads') {
+  if (pkg.startsWith('pkg-threads')) {
     const started = await mod.startCpuThreads(threads);
     if (started !== threads) throw new Error(`asked for ${threads} CPU threads, ${started} started`);
     engine.setCpuThreads(threads);

@@ -12,15 +12,16 @@
 /** @typedef {{ Engine: Plain['Engine'], limits: Plain['limits'], wasmMemoryBytes: Plain['wasmMemoryBytes'], measureGuideline: Plain['measureGuideline'] }} Package */
 
 /**
- * The package to run and its CPU threads: the threaded build (`pkg-threads/`, Web Workers on
- * shared memory) when more than one thread is wanted and it starts, else one thread with the
- * reason (`note`). One thread runs the relaxed-SIMD build (`pkg-relaxed/`) where the browser
- * validates it and `simd` allows it, else the SIMD128 build (`pkg/`). `simd` (the page's
- * `?simd=`): 'auto', 'relaxed' (one thread on the relaxed build, the threads given up for it) or
- * '128' (never relaxed). `oneThreadNote`: why one thread is wanted, if not by the page (a CPU
- * thread failed before). `builds`: builds.json, for content-named URLs (`start`). `wanted`:
- * the threads asked for, or null for the crate's default on this machine's cores; the crate
- * caps both (`startCpuThreads`), and a count it cut says so in `note`.
+ * The package to run and its CPU threads: a threaded build (Web Workers on shared memory) when
+ * more than one thread is wanted and it starts, else one thread with the reason (`note`). Where
+ * the browser validates relaxed SIMD and `simd` allows it, the relaxed-SIMD builds run
+ * (`pkg-threads-relaxed/` on several threads, `pkg-relaxed/` on one), each falling back to its
+ * SIMD128 twin (`pkg-threads/`, `pkg/`) when it cannot start. `simd` (the page's `?simd=`):
+ * 'auto', 'relaxed' (the same, but a relaxed build that cannot run is news) or '128' (never
+ * relaxed). `oneThreadNote`: why one thread is wanted, if not by the page (a CPU thread failed
+ * before). `builds`: builds.json, for content-named URLs (`start`). `wanted`: the threads asked
+ * for, or null for the crate's default on this machine's cores; the crate caps both
+ * (`startCpuThreads`), and a count it cut says so in `note`.
  * @param {number | null} wanted
  * @param {string} simd
  * @param {string | null} [oneThreadNote]
@@ -30,7 +31,7 @@
 async function choosePackage(wanted, simd, oneThreadNote = null, builds = null) {
   const single = async (note) => {
     if (simd !== '128') {
-      const tried = await relaxedPackage(builds);
+      const tried = await relaxedPackage('pkg-relaxed', builds);
       if (tried.pkg) return { pkg: tried.pkg, threads: 1, note };
       // Chosen automatically, a missing relaxed build is no news: SIMD128 is the norm.
       if (simd === 'relaxed') note = tried.note;
@@ -40,16 +41,21 @@ async function choosePackage(wanted, simd, oneThreadNote = null, builds = null) 
     return { pkg: plain, threads: 1, note };
   };
   if (wanted === null ? !(navigator.hardwareConcurrency > 1) : wanted < 2) return single(oneThreadNote);
-  // There is no threaded relaxed-SIMD build: asking for it means one thread.
-  if (simd === 'relaxed') return single('the relaxed-SIMD build runs on one thread');
   if (!globalThis.crossOriginIsolated) return single('the page is not cross-origin isolated');
   // A page's main thread may not block on the pool's other threads.
   if (typeof document !== 'undefined') return single('the engine runs on the main thread (?worker=0)');
+  let relaxedNote = null;
   try {
-    const threaded = await start('pkg-threads', builds);
+    let threaded = null;
+    if (simd !== '128') {
+      const tried = await relaxedPackage('pkg-threads-relaxed', builds);
+      threaded = tried.pkg;
+      relaxedNote = simd === 'relaxed' ? tried.note : null;
+    }
+    threaded ??= await start('pkg-threads', builds);
     const threads = await threaded.startCpuThreads(wanted ?? undefined);
-    const cut = wanted !== null && threads < wanted;
-    return { pkg: threaded, threads, note: cut ? `${wanted} threads asked for: ${threads} is the most` : null };
+    const cut = wanted !== null && threads < wanted ? `${wanted} threads asked for: ${threads} is the most` : null;
+    return { pkg: threaded, threads, note: [relaxedNote, cut].filter(Boolean).join(' · ') || null };
   } catch (err) {
     return single(`the threaded build did not start (${err?.message ?? err})`);
   }
@@ -99,13 +105,14 @@ const RELAXED_PROBE = new Uint8Array([
 ]);
 
 /**
- * The relaxed-SIMD package, or why it cannot run here.
+ * The relaxed-SIMD build in `dir`, started, or why it cannot run here.
+ * @param {string} dir
  * @param {Builds | null} builds
  */
-async function relaxedPackage(builds) {
+async function relaxedPackage(dir, builds) {
   if (!WebAssembly.validate(RELAXED_PROBE)) return { pkg: null, note: 'this browser has no relaxed SIMD' };
   try {
-    return { pkg: await start('pkg-relaxed', builds), note: null };
+    return { pkg: await start(dir, builds), note: null };
   } catch (err) {
     return { pkg: null, note: `the relaxed-SIMD build did not start (${err?.message ?? err})` };
   }

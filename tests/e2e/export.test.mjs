@@ -52,13 +52,15 @@ test('the exported folder: hash-named weights, precompressed files, a _headers f
   assert.ok(!existsSync(join(dir, 'pkg/package.json')), 'only what runs is exported');
   // builds.json names the exported builds by content (the page's `?v=`).
   const builds = JSON.parse(readFileSync(join(dir, 'builds.json'), 'utf8'));
-  for (const pkg of ['pkg', 'pkg-threads', 'pkg-relaxed']) {
+  for (const pkg of ['pkg', 'pkg-threads', 'pkg-threads-relaxed', 'pkg-relaxed']) {
     for (const file of ['shufflenet_web.js', 'shufflenet_web_bg.wasm']) {
       const sha256 = createHash('sha256').update(readFileSync(join(dir, pkg, file))).digest('hex');
       assert.equal(builds[pkg]?.[file], sha256, `${pkg}/${file}`);
     }
   }
-  assert.match(readFileSync(join(dir, 'pkg-threads/shufflenet_web.js'), 'utf8'), /\/worker\.js\?v=[0-9a-f]{16}'/);
+  for (const pkg of ['pkg-threads', 'pkg-threads-relaxed']) {
+    assert.match(readFileSync(join(dir, pkg, 'shufflenet_web.js'), 'utf8'), /\/worker\.js\?v=[0-9a-f]{16}'/);
+  }
   assert.match(readFileSync(join(dir, '_headers'), 'utf8'), /Cross-Origin-Embedder-Policy: require-corp/);
 });
 
@@ -88,7 +90,8 @@ test('no headers from the host: isolated after one reload, two CPU threads, then
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
     // The service worker keeps one copy of each build file, whatever its `?v=`.
     const kept = await page.evaluate(async () => (await (await caches.open('shufflenet-shell-v1')).keys()).map((r) => r.url));
-    assert.ok(kept.includes(`${base}pkg-threads/shufflenet_web_bg.wasm`), kept.join('\n'));
+    // Chromium has relaxed SIMD: the threads run pkg-threads-relaxed/.
+    assert.ok(kept.includes(`${base}pkg-threads-relaxed/shufflenet_web_bg.wasm`), kept.join('\n'));
     assert.deepEqual(kept.filter((url) => /[?&]v=/.test(url)), []);
   } finally {
     await context.close();

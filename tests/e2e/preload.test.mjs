@@ -47,7 +47,10 @@ async function recordingServer() {
   return { server, seen };
 }
 
-/** Opens the page (two CPU threads: pkg-threads/ and its pool workers) until it classifies. */
+/**
+ * Opens the page until it classifies: two CPU threads, on pkg-threads-relaxed/ and its pool
+ * workers (Chromium has relaxed SIMD).
+ */
 async function classify(page, url, logs) {
   await page.goto(url);
   await waitReady(page).catch((err) => assert.fail(`${err.message}\n${logs.join('\n')}`));
@@ -67,13 +70,13 @@ test('the wasm builds are loaded by content: immutable, and a reload does not as
     const url = `${server.url}/?width=0.5&backend=cpu&threads=2`;
     await classify(page, url, logs);
     const first = seen.filter((r) => BUILD.test(r.url));
-    const wasm = first.find((r) => r.url.startsWith('/pkg-threads/shufflenet_web_bg.wasm'));
-    const sha256 = builds['pkg-threads']['shufflenet_web_bg.wasm'];
-    assert.equal(wasm?.url, `/pkg-threads/shufflenet_web_bg.wasm?v=${sha256.slice(0, 16)}`, JSON.stringify(first));
+    const wasm = first.find((r) => r.url.startsWith('/pkg-threads-relaxed/shufflenet_web_bg.wasm'));
+    const sha256 = builds['pkg-threads-relaxed']['shufflenet_web_bg.wasm'];
+    assert.equal(wasm?.url, `/pkg-threads-relaxed/shufflenet_web_bg.wasm?v=${sha256.slice(0, 16)}`, JSON.stringify(first));
     assert.equal(wasm.status, 200);
     assert.match(wasm.cache, /\bimmutable\b/);
     // The module, its snippet (the pool's worker script) too: every build file, by content.
-    assert.ok(first.some((r) => r.url.startsWith('/pkg-threads/snippets/')), JSON.stringify(first));
+    assert.ok(first.some((r) => r.url.startsWith('/pkg-threads-relaxed/snippets/')), JSON.stringify(first));
     for (const r of first) assert.match(r.cache, /\bimmutable\b/, `${r.url}: ${r.cache}`);
 
     seen.length = 0;
@@ -101,8 +104,8 @@ test('without builds.json the page loads the plain URLs', LONG, async () => {
     page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
     await classify(page, `${server.url}/?width=0.5&backend=cpu&threads=2`, logs);
     const files = seen.filter((r) => BUILD.test(r.url)).map((r) => r.url);
-    assert.ok(files.includes('/pkg-threads/shufflenet_web_bg.wasm'), JSON.stringify(files));
-    assert.ok(files.includes('/pkg-threads/shufflenet_web.js'), JSON.stringify(files));
+    assert.ok(files.includes('/pkg-threads-relaxed/shufflenet_web_bg.wasm'), JSON.stringify(files));
+    assert.ok(files.includes('/pkg-threads-relaxed/shufflenet_web.js'), JSON.stringify(files));
     await context.close();
   } finally {
     await browser.close();

@@ -1,9 +1,10 @@
-// The CPU on several threads (issue 12): cross-origin isolated, the page runs the threaded build
-// (pkg-threads/, Web Workers on shared memory) and the badge shows the count; without isolation
-// (a server that drops COOP/COEP) it runs the single-threaded build and the badge says why. Both
-// classify an image as one thread does: the threaded kernels are bit-identical to pkg/'s. One
-// thread runs the relaxed-SIMD build where the browser has relaxed SIMD (`?simd=128` keeps
-// pkg/), and pkg/ when that build cannot start; `?simd=relaxed` asks for it, giving up threads.
+// The CPU on several threads (issue 12): cross-origin isolated, the page runs a threaded build
+// (Web Workers on shared memory) and the badge shows the count; without isolation (a server that
+// drops COOP/COEP) it runs a single-threaded build and the badge says why. Threads classify an
+// image as one thread of the same SIMD does: the threaded kernels are bit-identical. Where the
+// browser has relaxed SIMD the relaxed builds run (pkg-threads-relaxed/ on several threads,
+// pkg-relaxed/ on one; `?simd=128` keeps pkg-threads/ and pkg/), each falling back to its
+// SIMD128 twin when it cannot start, which `?simd=relaxed` then says.
 // A CPU thread that traps fails its frame at once (no wait for the hang limit) and the engine
 // comes back on one thread, saying why. The pool's worker entry, exported to any script, refuses
 // a slot no CPU thread waits in, and the page's threaded build carries no test hook.
@@ -75,8 +76,8 @@ async function classifyOn(base, query, prepare = async () => {}) {
   }
 }
 
-test('isolated, ?threads=2 runs the threaded build on two threads, as one thread does', LONG, async () => {
-  const two = await classifyOn(BASE_URL, 'threads=2');
+test('isolated, ?threads=2&simd=128 runs pkg-threads/ on two threads, as one thread of pkg/ does', LONG, async () => {
+  const two = await classifyOn(BASE_URL, 'threads=2&simd=128');
   assert.equal(two.isolated, true);
   assert.equal(two.badge.name, 'cpu-simd128', two.logs);
   assert.equal(two.badge.text, 'CPU SIMD128 x2', two.logs);
@@ -87,7 +88,7 @@ test('isolated, ?threads=2 runs the threaded build on two threads, as one thread
 });
 
 test('a bad ?threads= says so and runs on the default count (the cores, at most 8)', LONG, async () => {
-  const bad = await classifyOn(BASE_URL, 'threads=lots');
+  const bad = await classifyOn(BASE_URL, 'threads=lots&simd=128');
   assert.match(bad.message, /\?threads=lots is not a thread count/);
   const want = Math.min(bad.cores, 8);
   assert.equal(bad.badge.text, `CPU SIMD128 x${want}`, bad.logs);
@@ -95,7 +96,7 @@ test('a bad ?threads= says so and runs on the default count (the cores, at most 
 });
 
 test('more threads than the crate allows run on its most (16), and the badge says so', LONG, async () => {
-  const many = await classifyOn(BASE_URL, 'threads=17');
+  const many = await classifyOn(BASE_URL, 'threads=17&simd=128');
   assert.equal(many.badge.text, 'CPU SIMD128 x16 · 17 threads asked for: 16 is the most', many.logs);
   assert.deepEqual(many.predictions, oneThread.predictions);
 });
@@ -114,15 +115,30 @@ test('not isolated (no COOP/COEP), the single-threaded build runs and the badge 
   }
 });
 
-test('one thread runs the relaxed-SIMD build (fused multiply-adds): the same classes; ?simd=relaxed gives up threads for it', LONG, async () => {
+test('the relaxed-SIMD builds run by default (fused multiply-adds): the same classes, and two threads as one', LONG, async () => {
   const relaxed = await classifyOn(BASE_URL, 'threads=1');
   assert.equal(relaxed.badge.name, 'cpu-relaxed', relaxed.logs);
   assert.equal(relaxed.badge.text, 'CPU relaxed SIMD x1');
   assertNearOneThread(relaxed);
   assert.equal(oneThread.badge.text, 'CPU SIMD128 x1', '?simd=128 keeps pkg/');
+  const two = await classifyOn(BASE_URL, 'threads=2');
+  assert.equal(two.badge.name, 'cpu-relaxed', two.logs);
+  assert.equal(two.badge.text, 'CPU relaxed SIMD x2', two.logs);
+  assert.deepEqual(two.predictions, relaxed.predictions);
   const asked = await classifyOn(BASE_URL, 'threads=2&simd=relaxed');
-  assert.equal(asked.badge.text, 'CPU relaxed SIMD x1 · the relaxed-SIMD build runs on one thread', asked.logs);
+  assert.equal(asked.badge.text, 'CPU relaxed SIMD x2', asked.logs);
   assert.deepEqual(asked.predictions, relaxed.predictions);
+});
+
+test('threads fall back to pkg-threads/ when the threaded relaxed build cannot start (and say why when it was asked for)', LONG, async () => {
+  const gone = (context) =>
+    context.route('**/pkg-threads-relaxed/shufflenet_web_bg.wasm*', (route) => route.fulfill({ status: 404, body: 'gone' }));
+  const quiet = await classifyOn(BASE_URL, 'threads=2', gone);
+  assert.equal(quiet.badge.text, 'CPU SIMD128 x2', quiet.logs);
+  assert.deepEqual(quiet.predictions, oneThread.predictions);
+  const asked = await classifyOn(BASE_URL, 'threads=2&simd=relaxed', gone);
+  assert.match(asked.badge.text, /^CPU SIMD128 x2 · the relaxed-SIMD build did not start/, asked.logs);
+  assert.deepEqual(asked.predictions, oneThread.predictions);
 });
 
 test('one thread falls back to pkg/ when the relaxed build cannot start (and says why when it was asked for)', LONG, async () => {
@@ -146,7 +162,8 @@ test('the pool worker entry refuses a slot no CPU thread waits in, and the pool 
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
   try {
-    await page.goto(`${BASE_URL}?width=0.5&backend=cpu&threads=2`); // the fake camera streams
+    // ?simd=128: pkg-threads/ (the relaxed twin is built from the same code).
+    await page.goto(`${BASE_URL}?width=0.5&backend=cpu&threads=2&simd=128`); // the fake camera streams
     await waitReady(page);
     await waitFrames(page, 3, { from: 0 });
     assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
@@ -205,7 +222,8 @@ test('a CPU thread that traps: the engine fails at once and comes back on one th
   const logs = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
   try {
-    await page.goto(`${server.url}/?width=0.5&backend=cpu&threads=2`); // the fake camera streams
+    // ?simd=128: pkg-threads/, which the test build stands in for.
+    await page.goto(`${server.url}/?width=0.5&backend=cpu&threads=2&simd=128`); // the fake camera streams
     await waitReady(page);
     await waitFrames(page, 3, { from: 0 });
     assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
@@ -231,8 +249,8 @@ test('a CPU thread that traps: the engine fails at once and comes back on one th
     const message = await messageText(page);
     console.log(`trap noticed by the caller in ${trapped.ms.toFixed(1)} ms; page restarted ${restartedMs} ms later: ${message}`);
     assert.match(message, /stopped \(the engine crashed \(.*a CPU thread failed: .+\)\)\. It was restarted and reloaded the x0\.5 weights/);
-    // On one thread the relaxed-SIMD build runs (Chromium has relaxed SIMD).
-    assert.equal((await backend(page)).text, 'CPU relaxed SIMD x1 · a CPU thread failed');
+    // On one thread, still ?simd=128: pkg/.
+    assert.equal((await backend(page)).text, 'CPU SIMD128 x1 · a CPU thread failed');
     await waitFrames(page, 5, { from: await frames(page) });
     assert.equal(await page.evaluate(() => document.body.dataset.restarts), '1');
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');

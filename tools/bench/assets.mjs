@@ -57,19 +57,21 @@ export function buildPackage(root, simd, relaxed = false) {
 }
 
 /**
- * Builds `pkg-threads/`: atomics and shared memory, std rebuilt with them (`-Z build-std`,
- * RUSTC_BOOTSTRAP), with tools/setup.sh's flags (THREADS_RUSTFLAGS, from bench.sh) and target
- * dir, so `./run.sh`, `./test.sh` and the bench share one build.
+ * Builds `pkg-threads/` or, with `relaxed`, `pkg-threads-relaxed/`: atomics and shared memory,
+ * std rebuilt with them (`-Z build-std`, RUSTC_BOOTSTRAP), with tools/setup.sh's flags
+ * (THREADS_RUSTFLAGS or THREADS_RELAXED_RUSTFLAGS, from bench.sh) and target dirs, so
+ * `./run.sh`, `./test.sh` and the bench share one build of each.
  */
-export function buildThreadsPackage(root) {
-  const flags = process.env.THREADS_RUSTFLAGS;
-  if (!flags) throw new Error('THREADS_RUSTFLAGS is not set: run the bench through ./bench.sh');
-  const targetDir = join(root, 'target', 'threads');
+export function buildThreadsPackage(root, relaxed = false) {
+  const [outDir, variable] = relaxed ? ['pkg-threads-relaxed', 'THREADS_RELAXED_RUSTFLAGS'] : ['pkg-threads', 'THREADS_RUSTFLAGS'];
+  const flags = process.env[variable];
+  if (!flags) throw new Error(`${variable} is not set: run the bench through ./bench.sh`);
+  const targetDir = join(root, 'target', relaxed ? 'threads-relaxed' : 'threads');
   const env = { ...WASM_ENV, RUSTC_BOOTSTRAP: '1', CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS: flags.split(/\s+/).join(' ') };
   const cargoArgs = ['build', '--lib', '--release', '--target', 'wasm32-unknown-unknown', '-Z', 'build-std=std,panic_abort', '--target-dir', targetDir];
-  check(run('cargo', cargoArgs, { cwd: root, env }), 'cargo build (pkg-threads)');
+  check(run('cargo', cargoArgs, { cwd: root, env }), `cargo build (${outDir})`);
   const wasm = join(targetDir, 'wasm32-unknown-unknown', 'release', 'shufflenet_web.wasm');
-  check(run('wasm-bindgen', ['--target', 'web', '--out-dir', 'pkg-threads', wasm], { cwd: root }), 'wasm-bindgen (pkg-threads)');
+  check(run('wasm-bindgen', ['--target', 'web', '--out-dir', outDir, wasm], { cwd: root }), `wasm-bindgen (${outDir})`);
 }
 
 /** Whether the package's wasm holds relaxed SIMD instructions; null without wasm-objdump. */
