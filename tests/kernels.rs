@@ -8,7 +8,7 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::{assert_close, noise};
-use shufflenet_web::cpu::probe;
+use shufflenet_web::cpu::probe::{self, Cut};
 use shufflenet_web::cpu::reference::{self, Map};
 use shufflenet_web::model::{Activation, Arch, Network, Width};
 use shufflenet_web::weights::random_network;
@@ -141,8 +141,17 @@ suite_test!(
         for (width, net) in networks() {
             let x = map(net.conv5.in_ch, 3, 5, 11);
             let want = reference::pool_fc(&net.fc, &reference::conv(&net.conv5, &x));
-            let got = probe::head(&net.conv5, &net.fc, &x);
+            let got = probe::head(&net.conv5, &net.fc, &x, 1);
             assert_close(&format!("head x{}", width.label()), &got, &want, KERNEL_TOL);
+            // Cut by output channels (threads take runs of them), the same bits.
+            for parts in [3, 7] {
+                let cut = probe::head(&net.conv5, &net.fc, &x, parts);
+                let same = cut
+                    .iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "head x{} in {parts} parts", width.label());
+            }
         }
     }
 );
@@ -222,7 +231,7 @@ suite_test!(
             let conv5 = reference::conv(&net.conv5, &x);
             assert!(conv5.data.iter().any(|v| *v < 0.0));
             let want = reference::pool_fc(&net.fc, &conv5);
-            let got = probe::head(&net.conv5, &net.fc, &x);
+            let got = probe::head(&net.conv5, &net.fc, &x, 1);
             assert_close(&format!("tutorial g{groups} head"), &got, &want, KERNEL_TOL);
         }
     }
@@ -244,21 +253,24 @@ fn stages_match_reference(what: &str, net: &shufflenet_web::model::Network) {
     let mut x = map(net.stem.out_ch, 15, 13, 3);
     for (s, units) in net.stages.iter().enumerate() {
         let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
-        let got = probe::units(units, &x, 1);
+        let got = probe::units(units, &x, 1, None);
         assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
         let what = format!("{what} stage{}", s + 2);
         assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
-        // Cut in bands (threads take bands), every output is the same arithmetic: the
-        // same bits, whether rows straddle a boundary or not.
-        for bands in [2, 3, 7] {
-            let cut = probe::units(units, &x, bands);
-            assert!(
-                cut.data
-                    .iter()
-                    .zip(&got.data)
-                    .all(|(a, b)| a.to_bits() == b.to_bits()),
-                "{what} in {bands} bands differs from one band"
-            );
+        // Cut in parts (threads take parts) by rows or by channels, every output is the
+        // same arithmetic: the same bits, whether rows straddle a boundary or not.
+        for cut in [Some(Cut::Rows), Some(Cut::Channels), None] {
+            for parts in [1, 2, 3, 7] {
+                let cut_up = probe::units(units, &x, parts, cut);
+                assert!(
+                    cut_up
+                        .data
+                        .iter()
+                        .zip(&got.data)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "{what} in {parts} parts ({cut:?}) differs from one part"
+                );
+            }
         }
         x = want;
     }

@@ -358,4 +358,12 @@ impl Spatial {
             Spatial::Conv(c) => c.macs,
         }
     }
+
+    /// The depthwise conv, whose channels are independent of each other.
+    pub fn depthwise(&self) -> Option<&Depthwise> {
+        match self {
+            Spatial::Depthwise(d) => Some(d),
+            Spatial::Conv(_) => None,
+        }
+    }
 }

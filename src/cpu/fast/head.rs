@@ -57,13 +57,15 @@ impl Head {
         logits: &mut Vec<f32>,
     ) {
         let fs = self.features();
-        self.conv5.run(pool, x, xs, pixels, feat, fs);
+        // By output channels: 7 x 7 pixels share badly, and conv5's and fc's weights (2 and
+        // 4 MB at x1.0) are what costs; each thread then reads its share of them.
+        self.conv5.run_by_columns(pool, x, xs, pixels, feat, fs);
         average(&feat[..pixels * fs], fs, &mut pooled[..fs]);
         features.extend_from_slice(&pooled[..self.feature_len]);
         let start = logits.len();
         logits.resize(start + self.classes, 0.0);
         self.fc
-            .run(pool, pooled, fs, 1, &mut logits[start..], self.classes);
+            .run_by_columns(pool, pooled, fs, 1, &mut logits[start..], self.classes);
     }
 }
 

@@ -148,6 +148,11 @@ impl Pointwise {
         self.k * self.blocks * NR
     }
 
+    /// Column blocks of `NR` output channels: block `b` computes outputs `b * NR..`.
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
     /// Output channels, padded for a whole tile.
     pub fn padded_out(&self) -> usize {
         round_up(self.out_extent, LANES)
@@ -167,6 +172,53 @@ impl Pointwise {
         if rows == 0 {
             return;
         }
+        self.check(a, a_stride, rows, c, c_stride);
+        let (a, c) = (Shared(a.as_ptr() as *mut f32), Shared(c.as_mut_ptr()));
+        pool.split(
+            rows,
+            MR,
+            MIN_PART_MACS.div_ceil(self.k * self.blocks * NR),
+            // SAFETY: `run_rows`' contract, from the asserts above: `a` and `c` hold `rows`
+            // pixels of `a_stride` / `c_stride` floats up to the last one's extent, and output
+            // pixels do not overlap; `part` is within `0..rows`, and the split gives each pixel
+            // to one part. `a` and `c` stay borrowed until the split returns.
+            |part| unsafe { self.run_rows(a.ptr(), a_stride, part, c.ptr(), c_stride) },
+        );
+    }
+
+    /// `run`, with the output channels split between the pool's threads instead of the
+    /// pixels: for layers on few pixels and many weights (the head's conv5 on 7 x 7, the fc
+    /// on one), each thread then streams only its share of the weights.
+    pub fn run_by_columns(
+        &self,
+        pool: &Pool,
+        a: &[f32],
+        a_stride: usize,
+        rows: usize,
+        c: &mut [f32],
+        c_stride: usize,
+    ) {
+        if rows == 0 {
+            return;
+        }
+        self.check(a, a_stride, rows, c, c_stride);
+        let (a, c) = (Shared(a.as_ptr() as *mut f32), Shared(c.as_mut_ptr()));
+        pool.split(
+            self.blocks,
+            1,
+            MIN_PART_MACS.div_ceil(self.k * NR * rows),
+            // SAFETY: `run_blocks`' contract, from `check`: `a` and `c` hold `rows` pixels up
+            // to the last one's extent and output pixels do not overlap; `blocks` is within
+            // `0..self.blocks`, and the split gives each block, so each output channel, to
+            // one part. `a` and `c` stay borrowed until the split returns.
+            |blocks| unsafe {
+                self.run_blocks(a.ptr(), a_stride, 0..rows, c.ptr(), c_stride, blocks)
+            },
+        );
+    }
+
+    /// The bounds `run` and `run_by_columns` check.
+    fn check(&self, a: &[f32], a_stride: usize, rows: usize, c: &[f32], c_stride: usize) {
         assert!(
             a.len() >= (rows - 1) * a_stride + self.in_extent,
             "pointwise input too short"
@@ -179,17 +231,6 @@ impl Pointwise {
         assert!(
             rows == 1 || c_stride >= self.out_extent,
             "pointwise output pixels overlap"
-        );
-        let (a, c) = (Shared(a.as_ptr() as *mut f32), Shared(c.as_mut_ptr()));
-        pool.split(
-            rows,
-            MR,
-            MIN_PART_MACS.div_ceil(self.k * self.blocks * NR),
-            // SAFETY: `run_rows`' contract, from the asserts above: `a` and `c` hold `rows`
-            // pixels of `a_stride` / `c_stride` floats up to the last one's extent, and output
-            // pixels do not overlap; `part` is within `0..rows`, and the split gives each pixel
-            // to one part. `a` and `c` stay borrowed until the split returns.
-            |part| unsafe { self.run_rows(a.ptr(), a_stride, part, c.ptr(), c_stride) },
         );
     }
 
@@ -207,10 +248,28 @@ impl Pointwise {
         c: *mut f32,
         c_stride: usize,
     ) {
+        self.run_blocks(a, a_stride, rows, c, c_stride, 0..self.blocks);
+    }
+
+    /// `run_rows` for the output channels of column blocks `blocks` only.
+    ///
+    /// # Safety
+    /// `run_rows`' contract, for the output floats of those blocks' channels only, and
+    /// `blocks` within `0..self.blocks()`.
+    pub(super) unsafe fn run_blocks(
+        &self,
+        a: *const f32,
+        a_stride: usize,
+        rows: core::ops::Range<usize>,
+        c: *mut f32,
+        c_stride: usize,
+        blocks: core::ops::Range<usize>,
+    ) {
+        debug_assert!(blocks.end <= self.blocks);
         let chunk = (PANEL_BUDGET / (self.k * NR).max(1)).max(1);
-        let mut b0 = 0;
-        while b0 < self.blocks {
-            let b1 = (b0 + chunk).min(self.blocks);
+        let mut b0 = blocks.start;
+        while b0 < blocks.end {
+            let b1 = (b0 + chunk).min(blocks.end);
             let mut p = rows.start;
             while p + MR <= rows.end {
                 self.tiles::<MR>(a, a_stride, c, c_stride, p, b0..b1);

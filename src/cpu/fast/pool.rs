@@ -139,6 +139,11 @@ impl Pool {
         self.threads
     }
 
+    /// Parts a split is cut into, at most.
+    pub fn most_parts(&self) -> usize {
+        self.max_parts
+    }
+
     /// How many parts to cut `len` items into: up to `PARTS_PER_THREAD` per thread, none
     /// with fewer than `min_part` items (below that the hand-over costs more than it saves).
     pub fn parts(&self, len: usize, min_part: usize) -> usize {

@@ -8,8 +8,9 @@ use super::plan::{stride, UnitPlan};
 use super::pointwise::Pointwise;
 use super::pool::Pool;
 use super::stem::{self, Stem, PATCH};
+pub use super::unit::Cut;
 use crate::cpu::reference::Map;
-use crate::model::{out_size, Conv, Dims, Linear, Unit};
+use crate::model::{out_size, Conv, ConvKind, Dims, Linear, Unit};
 
 /// NHWC pixels of `xs` floats, channel `c` at `slots[c]`, other slots zero.
 fn to_nhwc(x: &Map, slots: &[usize], xs: usize) -> Vec<f32> {
@@ -124,8 +125,9 @@ pub fn maxpool(x: &Map, bands: usize) -> Map {
 }
 
 /// Units run back to back with the channel bookkeeping of a real run, each cut into up to
-/// `bands` bands; the result is converted back to torch's channel order.
-pub fn units(us: &[Unit], x: &Map, bands: usize) -> Map {
+/// `parts` parts: by rows, by channels (where the 3x3 is depthwise), or as a real run
+/// chooses (`None`); the result is converted back to torch's channel order.
+pub fn units(us: &[Unit], x: &Map, parts: usize, cut: Option<Cut>) -> Map {
     let mut slots = ids(x.c);
     let (mut h, mut w) = (x.h, x.w);
     let size = |c: usize, h: usize, w: usize| h * w * stride(c).max(stride(x.c));
@@ -137,14 +139,16 @@ pub fn units(us: &[Unit], x: &Map, bands: usize) -> Map {
         let (s1, s2) = plan.scratch(Dims { c: u.in_ch, h, w });
         let (mut t1, mut t2) = (vec![0.0; s1], vec![0.0; s2]);
         cur.resize(size(u.in_ch, h, w).max(cur.len()), 0.0);
-        plan.run(
-            &Pool::serial_in_parts(bands),
-            &cur,
-            (h, w),
-            &mut out,
-            &mut t1,
-            &mut t2,
-        );
+        let pool = Pool::serial_in_parts(parts);
+        let by_channels = Some(Cut::Channels) == cut && u.branch2[1].kind == ConvKind::Depthwise3x3;
+        match cut {
+            None => plan.run(&pool, &cur, (h, w), &mut out, &mut t1, &mut t2),
+            Some(_) if by_channels => {
+                let cut = Cut::Channels;
+                plan.run_cut(&pool, cut, &cur, (h, w), &mut out, &mut t1, &mut t2)
+            }
+            Some(_) => plan.run_cut(&pool, Cut::Rows, &cur, (h, w), &mut out, &mut t1, &mut t2),
+        }
         cur = out;
         (slots, h, w) = (next, oh, ow);
     }
@@ -152,14 +156,15 @@ pub fn units(us: &[Unit], x: &Map, bands: usize) -> Map {
 }
 
 /// conv5, global average pool and fc.
-pub fn head(conv5: &Conv, fc: &Linear, x: &Map) -> Vec<f32> {
+/// The head with its layers cut into up to `parts` parts.
+pub fn head(conv5: &Conv, fc: &Linear, x: &Map, parts: usize) -> Vec<f32> {
     let op = Head::new(conv5, fc, &ids(x.c));
     let (pixels, xs) = (x.h * x.w, stride(x.c));
     let mut feat = vec![0.0; pixels * op.features()];
     let mut pooled = vec![0.0; op.features()];
     let mut logits = Vec::new();
     op.run(
-        &serial(),
+        &Pool::serial_in_parts(parts),
         &to_nhwc(x, &ids(x.c), xs),
         (pixels, xs),
         &mut feat,
