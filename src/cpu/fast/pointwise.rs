@@ -169,21 +169,7 @@ impl Pointwise {
         c: &mut [f32],
         c_stride: usize,
     ) {
-        if rows == 0 {
-            return;
-        }
-        self.check(a, a_stride, rows, c, c_stride);
-        let (a, c) = (Shared(a.as_ptr() as *mut f32), Shared(c.as_mut_ptr()));
-        pool.split(
-            rows,
-            MR,
-            MIN_PART_MACS.div_ceil(self.k * self.blocks * NR),
-            // SAFETY: `run_rows`' contract, from the asserts above: `a` and `c` hold `rows`
-            // pixels of `a_stride` / `c_stride` floats up to the last one's extent, and output
-            // pixels do not overlap; `part` is within `0..rows`, and the split gives each pixel
-            // to one part. `a` and `c` stay borrowed until the split returns.
-            |part| unsafe { self.run_rows(a.ptr(), a_stride, part, c.ptr(), c_stride) },
-        );
+        self.split_up(pool, (a, a_stride), rows, (c, c_stride), false);
     }
 
     /// `run`, with the output channels split between the pool's threads instead of the
@@ -198,23 +184,40 @@ impl Pointwise {
         c: &mut [f32],
         c_stride: usize,
     ) {
+        self.split_up(pool, (a, a_stride), rows, (c, c_stride), true);
+    }
+
+    /// `run` or `run_by_columns`.
+    fn split_up(
+        &self,
+        pool: &Pool,
+        (a, a_stride): (&[f32], usize),
+        rows: usize,
+        (c, c_stride): (&mut [f32], usize),
+        by_columns: bool,
+    ) {
         if rows == 0 {
             return;
         }
         self.check(a, a_stride, rows, c, c_stride);
         let (a, c) = (Shared(a.as_ptr() as *mut f32), Shared(c.as_mut_ptr()));
-        pool.split(
-            self.blocks,
-            1,
-            MIN_PART_MACS.div_ceil(self.k * NR * rows),
-            // SAFETY: `run_blocks`' contract, from `check`: `a` and `c` hold `rows` pixels up
-            // to the last one's extent and output pixels do not overlap; `blocks` is within
-            // `0..self.blocks`, and the split gives each block, so each output channel, to
-            // one part. `a` and `c` stay borrowed until the split returns.
-            |blocks| unsafe {
+        // Either way `run_blocks`' contract holds, from `check`: `a` and `c` hold `rows` pixels
+        // of `a_stride` / `c_stride` floats up to the last one's extent, output pixels do not
+        // overlap, and `a` and `c` stay borrowed until the split returns.
+        if by_columns {
+            let min_blocks = MIN_PART_MACS.div_ceil(self.k * NR * rows);
+            // SAFETY: as above; the split gives each column block, so each output channel, to
+            // one part, within `0..self.blocks`.
+            pool.split(self.blocks, 1, min_blocks, |blocks| unsafe {
                 self.run_blocks(a.ptr(), a_stride, 0..rows, c.ptr(), c_stride, blocks)
-            },
-        );
+            });
+        } else {
+            let min_rows = MIN_PART_MACS.div_ceil(self.k * self.blocks * NR);
+            // SAFETY: as above; the split gives each pixel to one part, within `0..rows`.
+            pool.split(rows, MR, min_rows, |part| unsafe {
+                self.run_rows(a.ptr(), a_stride, part, c.ptr(), c_stride)
+            });
+        }
     }
 
     /// The bounds `run` and `run_by_columns` check.
