@@ -257,9 +257,9 @@ fn stages_match_reference(what: &str, net: &shufflenet_web::model::Network) {
         assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
         let what = format!("{what} stage{}", s + 2);
         assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
-        // Cut in parts (threads take parts) by rows or by channels, every output is the
+        // Cut in parts (threads take parts) by rows or by pixels, every output is the
         // same arithmetic: the same bits, whether rows straddle a boundary or not.
-        for cut in [Some(Cut::Rows), Some(Cut::Channels), None] {
+        for cut in [Some(Cut::Rows), Some(Cut::Pixels), None] {
             for parts in [1, 2, 3, 7] {
                 let cut_up = probe::units(units, &x, parts, cut);
                 assert!(

@@ -56,11 +56,6 @@ impl Depthwise {
         9 * self.width
     }
 
-    /// Channel slots computed: a multiple of 4.
-    pub fn width(&self) -> usize {
-        self.width
-    }
-
     /// The whole map at once: the kernel suite's entry (units run `rows`).
     #[cfg(feature = "testing")]
     /// `x` is `h x w` pixels of `xs` floats, `y` gets `out_size(h) x out_size(w)` pixels of
@@ -109,41 +104,42 @@ impl Depthwise {
         y: *mut f32,
         ys: usize,
     ) {
-        self.slots(x, shape, rows, 0..self.width, y, ys);
+        let ow = out_size(shape.1, self.stride);
+        self.pixels(x, shape, rows.start * ow..rows.end * ow, y, ys);
     }
 
-    /// Channel slots in `slots` (a range of `0..self.width()` from and to multiples of 4)
-    /// of output rows `rows`: each channel is its own, so threads can take slot ranges.
+    /// Output pixels `pixels` (row-major; rows may be cut anywhere) of the output at `y`.
     ///
     /// # Safety
-    /// `rows`' contract, for the floats of those slots only.
-    pub(super) unsafe fn slots(
+    /// `rows`' contract, for the rows these pixels are in and only these pixels' outputs.
+    pub(super) unsafe fn pixels(
         &self,
         x: *const f32,
         (h, w, xs): (usize, usize, usize),
-        rows: core::ops::Range<usize>,
-        slots: core::ops::Range<usize>,
+        pixels: core::ops::Range<usize>,
         y: *mut f32,
         ys: usize,
     ) {
         let s = self.stride;
         let (oh, ow) = (out_size(h, s), out_size(w, s));
-        debug_assert!(xs >= self.width && ys >= self.width && rows.end <= oh);
-        debug_assert!(slots.start.is_multiple_of(LANES) && slots.end.is_multiple_of(LANES));
-        debug_assert!(slots.end <= self.width);
+        debug_assert!(xs >= self.width && ys >= self.width && pixels.end <= oh * ow);
         let (inner_y, inner_x) = (interior(h, oh, s), interior(w, ow, s));
-        for oy in rows {
+        let mut p = pixels.start;
+        while p < pixels.end {
+            let oy = p / ow;
             let row = y.add(oy * ow * ys);
-            let mut ox = 0;
-            while ox < ow {
-                if inner_y.contains(&oy) && ox == inner_x.start && !inner_x.is_empty() {
-                    self.interior_run(x, (w, xs), row, ys, (oy, inner_x.clone()), &slots);
-                    ox = inner_x.end;
+            let (mut ox, end) = (p % ow, (pixels.end - oy * ow).min(ow));
+            while ox < end {
+                if inner_y.contains(&oy) && inner_x.contains(&ox) {
+                    let run = ox..inner_x.end.min(end);
+                    ox = run.end;
+                    self.interior_run(x, w, xs, row, ys, oy, run);
                 } else {
-                    self.border_pixel(x, (h, w, xs), row.add(ox * ys), (oy, ox), &slots);
+                    self.border_pixel(x, (h, w, xs), row.add(ox * ys), oy, ox);
                     ox += 1;
                 }
             }
+            p = oy * ow + end;
         }
     }
 
@@ -151,17 +147,19 @@ impl Depthwise {
     /// no bounds checks.
     ///
     /// # Safety
-    /// `slots`' contract for row `oy`, which is in `interior(h, _, s)`, and `cols` in
+    /// `rows`' contract for row `oy`, which is in `interior(h, _, s)`, and `cols` in
     /// `interior(w, _, s)` (so every window row and column read is inside the input); `row`
     /// is output row `oy`.
+    #[allow(clippy::too_many_arguments)]
     unsafe fn interior_run(
         &self,
         x: *const f32,
-        (w, xs): (usize, usize),
+        w: usize,
+        xs: usize,
         row: *mut f32,
         ys: usize,
-        (oy, cols): (usize, core::ops::Range<usize>),
-        slots: &core::ops::Range<usize>,
+        oy: usize,
+        cols: core::ops::Range<usize>,
     ) {
         let s = self.stride;
         let taps: [usize; 9] = core::array::from_fn(|t| ((t / 3) * w + t % 3) * xs);
@@ -169,9 +167,7 @@ impl Depthwise {
         for ox in cols {
             let src = x.add(((oy * s - 1) * w + ox * s - 1) * xs);
             let dst = row.add(ox * ys);
-            // A counted loop: `step_by` on a range compiles to a slower one.
-            for v in 0..slots.len() / LANES {
-                let c = slots.start + v * LANES;
+            for c in (0..self.width).step_by(LANES) {
                 let mut acc = F4::load(bp.add(c));
                 for (t, &off) in taps.iter().enumerate() {
                     acc = acc.mul_add(
@@ -187,27 +183,26 @@ impl Depthwise {
     /// One output pixel with zero padding, checked.
     ///
     /// # Safety
-    /// `slots`' contract for row `oy`; `out` is its pixel `ox`.
+    /// `rows`' contract for row `oy`; `out` is its pixel `ox`.
     unsafe fn border_pixel(
         &self,
         x: *const f32,
         (h, w, xs): (usize, usize, usize),
         out: *mut f32,
-        (oy, ox): (usize, usize),
-        slots: &core::ops::Range<usize>,
+        oy: usize,
+        ox: usize,
     ) {
         let s = self.stride;
-        let n = slots.len();
-        let out = core::slice::from_raw_parts_mut(out.add(slots.start), n);
-        out.copy_from_slice(&self.bias[slots.clone()]);
+        let out = core::slice::from_raw_parts_mut(out, self.width);
+        out.copy_from_slice(&self.bias);
         for ky in 0..3 {
             for kx in 0..3 {
                 let (iy, ix) = ((oy * s + ky).wrapping_sub(1), (ox * s + kx).wrapping_sub(1));
                 if iy >= h || ix >= w {
                     continue;
                 }
-                let src = core::slice::from_raw_parts(x.add((iy * w + ix) * xs + slots.start), n);
-                let wt = &self.weights[(ky * 3 + kx) * self.width + slots.start..][..n];
+                let src = core::slice::from_raw_parts(x.add((iy * w + ix) * xs), self.width);
+                let wt = &self.weights[(ky * 3 + kx) * self.width..][..self.width];
                 for ((o, a), b) in out.iter_mut().zip(src).zip(wt) {
                     *o += a * b;
                 }

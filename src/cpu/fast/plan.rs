@@ -50,9 +50,6 @@ pub struct UnitPlan {
     /// `t2` (the 3x3s' outputs).
     pub t1_stride: usize,
     pub t2_stride: usize,
-    /// Where branch 1's 3x3 output starts in a `t2` pixel, after branch 2's: both live
-    /// there at once when the unit is cut by channels.
-    pub t2_branch1: usize,
 }
 
 impl UnitPlan {
@@ -62,7 +59,7 @@ impl UnitPlan {
         let pw =
             |c: &Conv, i: &[usize], o: &[usize]| Pointwise::new(&c.weight, &c.bias, c.act, i, o);
         let [c1, c2, c3] = &u.branch2;
-        let (ops, cat, t2_branch1, t2_stride) = match &u.branch1 {
+        let (ops, cat, t2_stride) = match &u.branch1 {
             None => {
                 // The processed half's slots are rewritten in place; the other half stays.
                 let kept_len = u.in_ch - u.branch;
@@ -87,7 +84,7 @@ impl UnitPlan {
                     HalfOrder::PassFirst => [kept, &freed].concat(),
                     HalfOrder::ProcessedFirst => [&freed, kept].concat(),
                 };
-                (ops, cat, 0, stride(c2.out_ch))
+                (ops, cat, stride(c2.out_ch))
             }
             Some([d1, p1]) => {
                 // The branches write slots 0.. in concat order.
@@ -105,9 +102,8 @@ impl UnitPlan {
                     conv,
                     pw2: pw(c3, &mid, &b2_out),
                 };
-                let b1_width = stride(b1_mid.iter().max().map_or(0, |m| m + 1));
-                let b2_width = stride(c2.out_ch);
-                (ops, ids(0, n1 + n2), b2_width, b2_width + b1_width)
+                let t2 = stride(c2.out_ch).max(stride(b1_mid.iter().max().map_or(0, |m| m + 1)));
+                (ops, ids(0, n1 + n2), t2)
             }
         };
         let plan = UnitPlan {
@@ -116,7 +112,6 @@ impl UnitPlan {
             out_ch: u.out_ch(),
             t1_stride: stride(c1.out_ch),
             t2_stride,
-            t2_branch1,
         };
         (plan, shuffle(&cat, u.shuffle_groups))
     }

@@ -148,11 +148,6 @@ impl Pointwise {
         self.k * self.blocks * NR
     }
 
-    /// Column blocks of `NR` output channels: block `b` computes outputs `b * NR..`.
-    pub fn blocks(&self) -> usize {
-        self.blocks
-    }
-
     /// Output channels, padded for a whole tile.
     pub fn padded_out(&self) -> usize {
         round_up(self.out_extent, LANES)

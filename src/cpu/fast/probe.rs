@@ -10,7 +10,7 @@ use super::pool::Pool;
 use super::stem::{self, Stem, PATCH};
 pub use super::unit::Cut;
 use crate::cpu::reference::Map;
-use crate::model::{out_size, Conv, ConvKind, Dims, Linear, Unit};
+use crate::model::{out_size, Conv, Dims, Linear, Unit};
 
 /// NHWC pixels of `xs` floats, channel `c` at `slots[c]`, other slots zero.
 fn to_nhwc(x: &Map, slots: &[usize], xs: usize) -> Vec<f32> {
@@ -125,7 +125,7 @@ pub fn maxpool(x: &Map, bands: usize) -> Map {
 }
 
 /// Units run back to back with the channel bookkeeping of a real run, each cut into up to
-/// `parts` parts: by rows, by channels (where the 3x3 is depthwise), or as a real run
+/// `parts` parts: by rows, by pixels (where the unit can be), or as a real run
 /// chooses (`None`); the result is converted back to torch's channel order.
 pub fn units(us: &[Unit], x: &Map, parts: usize, cut: Option<Cut>) -> Map {
     let mut slots = ids(x.c);
@@ -140,14 +140,14 @@ pub fn units(us: &[Unit], x: &Map, parts: usize, cut: Option<Cut>) -> Map {
         let (mut t1, mut t2) = (vec![0.0; s1], vec![0.0; s2]);
         cur.resize(size(u.in_ch, h, w).max(cur.len()), 0.0);
         let pool = Pool::serial_in_parts(parts);
-        let by_channels = Some(Cut::Channels) == cut && u.branch2[1].kind == ConvKind::Depthwise3x3;
+        // Cut by pixels where the unit can be, else by rows.
+        let cut = cut.map(|c| match c {
+            Cut::Pixels if plan.pixels_cut_fits() => Cut::Pixels,
+            _ => Cut::Rows,
+        });
         match cut {
             None => plan.run(&pool, &cur, (h, w), &mut out, &mut t1, &mut t2),
-            Some(_) if by_channels => {
-                let cut = Cut::Channels;
-                plan.run_cut(&pool, cut, &cur, (h, w), &mut out, &mut t1, &mut t2)
-            }
-            Some(_) => plan.run_cut(&pool, Cut::Rows, &cur, (h, w), &mut out, &mut t1, &mut t2),
+            Some(cut) => plan.run_cut(&pool, cut, &cur, (h, w), &mut out, &mut t1, &mut t2),
         }
         cur = out;
         (slots, h, w) = (next, oh, ow);

@@ -9,12 +9,12 @@
 //! computed twice and no thread waits for another: one that loses its core (a busy machine)
 //! holds back its own band only. The bigger bands are handed out first.
 //!
-//! **By channels** (two hand-overs), for maps too short to cut into enough bands (14 and 7
-//! rows at 224: 7 bands of 2 rows or 3 bands share badly between 2 threads, and the
-//! straddling rows run after the bands). The first hand-over runs branch 2's first 1x1 and
-//! its depthwise 3x3 by runs of output channels (each channel of a depthwise conv needs only
-//! its own), beside a stride-2 unit's branch 1 in bands of rows; the second runs the last
-//! 1x1 by pixels. Both share evenly, and such maps stay in cache whole.
+//! **By pixels** (two hand-overs), for stride-1 units on maps too short to cut into enough
+//! bands (14 and 7 rows at 224: 7 bands of 2 rows or 3 bands share badly between 2 threads,
+//! and the straddling rows run after the bands). The first hand-over runs the first 1x1 on
+//! runs of pixels, the second the depthwise 3x3 and the last 1x1 on runs of output pixels
+//! (rows cut anywhere), so both share evenly in whole register tiles; such maps stay in
+//! cache whole.
 //!
 //! A stride-1 unit writes the other activation buffer, not its input: a band's 3x3 reads
 //! its neighbours' rows, which an in-place write would change under it. The half that
@@ -24,7 +24,7 @@
 //! do not depend on the thread count.
 
 use super::plan::{stride, UnitOps, UnitPlan};
-use super::pointwise::{MR, NR};
+use super::pointwise::MR;
 use super::pool::{Pool, Shared};
 use crate::model::{out_size, Dims};
 use core::ops::Range;
@@ -37,7 +37,7 @@ const MAX_BANDS: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cut {
     Rows,
-    Channels,
+    Pixels,
 }
 
 impl UnitPlan {
@@ -54,16 +54,10 @@ impl UnitPlan {
     ) {
         let s = self.stride();
         let (oh, ow) = (out_size(h, s), out_size(w, s));
-        // Fewer bands than two a thread: faster by channels (measured: 7 rows at 224 on two
-        // threads; 14 rows in 7 bands were not).
-        let by_channels = self.branch2_depthwise()
-            && 2 * self.bands(pool, oh, ow) < pool.most_parts()
-            && oh * ow > 0;
-        let cut = if by_channels {
-            Cut::Channels
-        } else {
-            Cut::Rows
-        };
+        // Fewer bands than the pool's parts: faster by pixels (measured on two threads: 14
+        // rows in 7 bands and 7 rows in 3).
+        let by_pixels = self.pixels_cut_fits() && self.bands(pool, oh, ow) < pool.most_parts();
+        let cut = if by_pixels { Cut::Pixels } else { Cut::Rows };
         self.run_cut(pool, cut, x, (h, w), y, t1, t2);
     }
 
@@ -93,8 +87,8 @@ impl UnitPlan {
         );
         assert!(t1.len() >= n1 && t2.len() >= n2, "unit scratch buffers");
         assert!(
-            cut == Cut::Rows || self.branch2_depthwise(),
-            "only a depthwise 3x3 is cut by channels"
+            cut == Cut::Rows || self.pixels_cut_fits(),
+            "only a stride-1 unit with a depthwise 3x3 is cut by pixels"
         );
         if oh * ow == 0 {
             return;
@@ -119,9 +113,9 @@ impl UnitPlan {
                     bands.run(bands.biggest_first(i), &boundaries)
                 });
             }
-            // SAFETY: `by_channels`' contract: the asserts above size the buffers for this
-            // shape and branch 2's 3x3 is depthwise; the buffers stay borrowed meanwhile.
-            Cut::Channels => unsafe { bands.by_channels(pool) },
+            // SAFETY: `by_pixels`' contract: the asserts above size the buffers for this
+            // shape, and the unit is one `pixels_cut_fits`; the buffers stay borrowed meanwhile.
+            Cut::Pixels => unsafe { bands.by_pixels(pool) },
         }
     }
 
@@ -133,10 +127,9 @@ impl UnitPlan {
         pool.parts(oh, min_rows).min(MAX_BANDS)
     }
 
-    /// Whether branch 2's 3x3 is depthwise, so that it can be cut by channels.
-    fn branch2_depthwise(&self) -> bool {
-        let (UnitOps::Split { conv, .. } | UnitOps::Down { conv, .. }) = &self.ops;
-        conv.depthwise().is_some()
+    /// Whether the unit can be cut by pixels: stride 1, its 3x3 depthwise.
+    pub fn pixels_cut_fits(&self) -> bool {
+        matches!(&self.ops, UnitOps::Split { conv, .. } if conv.depthwise().is_some())
     }
 
     /// Multiply-adds per output pixel.
@@ -228,9 +221,8 @@ impl Bands<'_> {
                 pw1,
                 ..
             } => {
-                let b1 = t2.add(u.t2_branch1);
-                b1_conv.rows(x, (h, w, xs), a..b, b1, s2);
-                b1_pw.run_rows(b1, s2, a * ow..b * ow, y, ys);
+                b1_conv.rows(x, (h, w, xs), a..b, t2, s2);
+                b1_pw.run_rows(t2, s2, a * ow..b * ow, y, ys);
                 pw1
             }
         };
@@ -246,67 +238,37 @@ impl Bands<'_> {
         }
     }
 
-    /// The unit cut by channels: branch 2's first 1x1 and depthwise 3x3 by runs of column
-    /// blocks, beside a stride-2 unit's branch 1 in bands of rows (the biggest parts first);
-    /// then branch 2's last 1x1, and the half that passes through, by pixels.
+    /// The stride-1 unit cut by pixels: the first 1x1 on runs of pixels; then the depthwise
+    /// 3x3, the last 1x1 and the half that passes through on runs of output pixels.
     ///
     /// # Safety
-    /// The buffers are those `UnitPlan::run_cut` checked, and branch 2's 3x3 is depthwise.
-    unsafe fn by_channels(&self, pool: &Pool) {
+    /// The buffers are those `UnitPlan::run_cut` checked, and the unit is a stride-1 one
+    /// whose 3x3 is depthwise.
+    unsafe fn by_pixels(&self, pool: &Pool) {
         let u = self.unit;
         let (h, w, oh, ow) = self.shape;
         let (xs, ys, s1, s2) = (stride(u.in_ch), stride(u.out_ch), u.t1_stride, u.t2_stride);
         let (x, y, t1, t2) = (self.x, self.y, self.t1, self.t2);
-        let (UnitOps::Split { pw1, conv, pw2 } | UnitOps::Down { pw1, conv, pw2, .. }) = &u.ops;
-        let dw = conv.depthwise().expect("cut by channels: a depthwise 3x3");
-        let blocks = pw1.blocks();
-        let block_macs = (h * w * pw1.macs()).div_ceil(blocks) + oh * ow * 9 * NR;
-        let b2_parts = pool.parts(blocks, pool.min_items(block_macs));
-        let b1_parts = match &u.ops {
-            UnitOps::Split { .. } => 0,
-            UnitOps::Down { b1_conv, b1_pw, .. } => {
-                let row_macs = ow * (b1_conv.macs() + b1_pw.macs());
-                pool.parts(oh, pool.min_items(row_macs))
-            }
+        let UnitOps::Split { pw1, conv, pw2 } = &u.ops else {
+            unreachable!("cut by pixels: a stride-1 unit")
         };
-        pool.each(b2_parts + b1_parts, |i| match (i < b2_parts, &u.ops) {
-            (true, _) => {
-                let run = blocks * i / b2_parts..blocks * (i + 1) / b2_parts;
-                let slots = run.start * NR..(run.end * NR).min(dw.width());
-                // SAFETY: `run_cut` sized `x` and `t1` for every pixel and `t2` for every
-                // output pixel; this part alone writes these blocks' channels of `t1` and
-                // then reads them back (with its own 3x3 windows) into the same channels of
-                // `t2`; branch 1's parts write `t2` only past `t2_branch1`.
-                unsafe {
-                    pw1.run_blocks(x.ptr(), xs, 0..h * w, t1.ptr(), s1, run);
-                    dw.slots(t1.ptr(), (h, w, s1), 0..oh, slots, t2.ptr(), s2);
-                }
-            }
-            (false, UnitOps::Down { b1_conv, b1_pw, .. }) => {
-                let j = i - b2_parts;
-                let rows = oh * j / b1_parts..oh * (j + 1) / b1_parts;
-                // SAFETY: as above; this part alone writes these rows of branch 1's share of
-                // `t2` and its slots of these rows of `y`.
-                unsafe {
-                    let b1 = t2.ptr().add(u.t2_branch1);
-                    b1_conv.rows(x.ptr(), (h, w, xs), rows.clone(), b1, s2);
-                    b1_pw.run_rows(b1, s2, rows.start * ow..rows.end * ow, y.ptr(), ys);
-                }
-            }
-            (false, UnitOps::Split { .. }) => unreachable!("a stride-1 unit has no branch 1"),
+        let dw = conv.depthwise().expect("cut by pixels: a depthwise 3x3");
+        pool.split(h * w, MR, pool.min_items(pw1.macs()), |pixels| {
+            // SAFETY: `run_cut` sized `x` and `t1` for every pixel; each part writes only its
+            // own pixels of `t1`.
+            unsafe { pw1.run_rows(x.ptr(), xs, pixels, t1.ptr(), s1) }
         });
-        pool.split(oh * ow, MR, pool.min_items(pw2.macs()), |pixels| {
-            // SAFETY: `t2` holds branch 2's whole 3x3 output (the hand-over above); each
-            // part writes only its own pixels of `y`, whose input pixels (stride 1) nothing
-            // writes.
+        let macs = dw.macs() + pw2.macs();
+        pool.split(oh * ow, MR, pool.min_items(macs), |pixels| {
+            // SAFETY: `t1` is whole (the hand-over above); each part writes only its own
+            // pixels of `t2` and `y`, and nothing writes `x` (the input of a stride-1 unit).
             unsafe {
-                if let UnitOps::Split { .. } = &u.ops {
-                    core::ptr::copy_nonoverlapping(
-                        x.ptr().add(pixels.start * xs),
-                        y.ptr().add(pixels.start * ys),
-                        pixels.len() * xs,
-                    );
-                }
+                core::ptr::copy_nonoverlapping(
+                    x.ptr().add(pixels.start * xs),
+                    y.ptr().add(pixels.start * ys),
+                    pixels.len() * xs,
+                );
+                dw.pixels(t1.ptr(), (h, w, s1), pixels.clone(), t2.ptr(), s2);
                 pw2.run_rows(t2.ptr(), s2, pixels, y.ptr(), ys);
             }
         });
