@@ -6,6 +6,12 @@ cd "$(dirname "$0")"
 source tools/setup.sh
 setup_all
 
+# Whatever the tests write to the temporary folder (Chromium's profiles, webcam clips, copies of
+# the weights) lands in one folder that goes when the run ends, however it ends.
+TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/shufflenet-test.XXXXXX")"
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
+
 step() { printf '\n\033[1;32m==> %s\033[0m\n' "$*" >&2; }
 
 step "cargo fmt --check"
@@ -57,7 +63,7 @@ rm -rf "$WEIGHTS_DIR" && SHUFFLENET_OFFLINE=1 tools/weights.sh target/debug/shuf
 PORT=${E2E_PORT:-8087}
 ./run.sh --no-build --port "$PORT" --weights-dir "$WEIGHTS_DIR" > target/e2e-server.log 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$TMPDIR"' EXIT
 for _ in $(seq 1 120); do
   curl -fs "http://127.0.0.1:$PORT/weights/manifest.json" >/dev/null 2>&1 && break
   sleep 1

@@ -81,6 +81,12 @@ setup_node() {
 # Runs a command with the wasm toolchain's variables.
 wasm() { env "${WASM_ENV[@]}" "$@"; }
 
+# The web glue (module, .d.ts, wasm) of the wasm cargo built in target/DIR (`.`: the default
+# target dir) under PROFILE, into OUT: `web_glue DIR PROFILE OUT`.
+web_glue() {
+  wasm-bindgen --target web --out-dir "$ROOT/$3" "$ROOT/target/$1/wasm32-unknown-unknown/$2/shufflenet_web.wasm"
+}
+
 # Builds the npm package `shufflenet-web` into DIR (default pkg/): the module, its .d.ts, the
 # wasm, package.json and README (templates in tools/pkg/). The layout `wasm-pack build --target
 # web` makes, built with cargo + wasm-bindgen directly: wasm-pack's build refuses a toolchain
@@ -88,8 +94,7 @@ wasm() { env "${WASM_ENV[@]}" "$@"; }
 build_pkg() {
   local out="${1:-pkg}" version
   (cd "$ROOT" && wasm cargo build -q --lib --release --target wasm32-unknown-unknown)
-  wasm-bindgen --target web --out-dir "$ROOT/$out" \
-    "$ROOT/target/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+  web_glue . release "$out"
   version=$(awk -F'"' '/^version = /{print $2; exit}' "$ROOT/Cargo.toml")
   sed "s/CARGO_VERSION/$version/" "$ROOT/tools/pkg/package.json" > "$ROOT/$out/package.json"
   cp "$ROOT/tools/pkg/README.md" "$ROOT/$out/README.md"
@@ -117,8 +122,7 @@ setup_threads_toolchain() {
 build_pkg_threads() {
   local out="${1:-pkg-threads}"
   threads_cargo build -q --lib --release
-  wasm-bindgen --target web --out-dir "$ROOT/$out" \
-    "$ROOT/target/threads/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+  web_glue threads release "$out"
 }
 
 # The threaded build with the test hooks (`testing`: `trapCpuThreadForTests`) into DIR (default
@@ -129,8 +133,7 @@ build_pkg_threads() {
 build_pkg_threads_testing() {
   local out="${1:-target/pkg-threads-testing}"
   threads_cargo build -q --lib --no-default-features --features testing
-  wasm-bindgen --target web --out-dir "$ROOT/$out" \
-    "$ROOT/target/threads/wasm32-unknown-unknown/debug/shufflenet_web.wasm"
+  web_glue threads debug "$out"
 }
 
 # Cargo with a threaded build's target dir and flags: `threaded_cargo DIR FLAGS build ...`.
@@ -161,8 +164,7 @@ threads_relaxed_cargo() { threaded_cargo threads-relaxed "$THREADS_RELAXED_RUSTF
 build_pkg_threads_relaxed() {
   local out="${1:-pkg-threads-relaxed}"
   threads_relaxed_cargo build -q --lib --release
-  wasm-bindgen --target web --out-dir "$ROOT/$out" \
-    "$ROOT/target/threads-relaxed/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+  web_glue threads-relaxed release "$out"
 }
 wasm_test_threads_relaxed() { threads_relaxed_cargo test "$@"; }
 
@@ -180,8 +182,7 @@ relaxed_cargo() {
 build_pkg_relaxed() {
   local out="${1:-pkg-relaxed}"
   relaxed_cargo build -q --lib --release
-  wasm-bindgen --target web --out-dir "$ROOT/$out" \
-    "$ROOT/target/relaxed/wasm32-unknown-unknown/release/shufflenet_web.wasm"
+  web_glue relaxed release "$out"
 }
 # The relaxed build's tests in headless Chrome; arguments go to cargo.
 wasm_test_relaxed() { relaxed_cargo test "$@"; }

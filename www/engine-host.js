@@ -44,20 +44,37 @@ async function choosePackage(wanted, simd, oneThreadNote = null, builds = null) 
   if (!globalThis.crossOriginIsolated) return single('the page is not cross-origin isolated');
   // A page's main thread may not block on the pool's other threads.
   if (typeof document !== 'undefined') return single('the engine runs on the main thread (?worker=0)');
+  // The relaxed twin if it loads and its threads start, else pkg-threads/, else one thread.
   let relaxedNote = null;
+  if (simd !== '128') {
+    const tried = await relaxedPackage('pkg-threads-relaxed', builds);
+    const relaxed = tried.pkg ? await startThreads(tried.pkg, wanted) : null;
+    if (relaxed?.pkg) return { pkg: relaxed.pkg, threads: relaxed.threads, note: relaxed.note };
+    // Chosen automatically, a relaxed build that cannot run is no news: SIMD128 is the norm.
+    if (simd === 'relaxed') relaxedNote = relaxed ? `the relaxed-SIMD build did not start (${relaxed.note})` : tried.note;
+  }
+  const threaded = await start('pkg-threads', builds).then(
+    (pkg) => startThreads(pkg, wanted),
+    (err) => ({ pkg: null, threads: 0, note: String(err?.message ?? err) }),
+  );
+  if (!threaded.pkg) return single(`the threaded build did not start (${threaded.note})`);
+  return { pkg: threaded.pkg, threads: threaded.threads, note: [relaxedNote, threaded.note].filter(Boolean).join(' · ') || null };
+}
+
+/**
+ * Starts the CPU threads of the threaded build `pkg`: resolves to the build, its thread count
+ * and what the badge says of a count cut short, or, if they cannot start, to no build and why.
+ * @param {Package & { startCpuThreads: (threads?: number) => Promise<number> }} pkg
+ * @param {number | null} wanted
+ * @returns {Promise<{ pkg: Package | null, threads: number, note: string | null }>}
+ */
+async function startThreads(pkg, wanted) {
   try {
-    let threaded = null;
-    if (simd !== '128') {
-      const tried = await relaxedPackage('pkg-threads-relaxed', builds);
-      threaded = tried.pkg;
-      relaxedNote = simd === 'relaxed' ? tried.note : null;
-    }
-    threaded ??= await start('pkg-threads', builds);
-    const threads = await threaded.startCpuThreads(wanted ?? undefined);
-    const cut = wanted !== null && threads < wanted ? `${wanted} threads asked for: ${threads} is the most` : null;
-    return { pkg: threaded, threads, note: [relaxedNote, cut].filter(Boolean).join(' · ') || null };
+    const threads = await pkg.startCpuThreads(wanted ?? undefined);
+    const note = wanted !== null && threads < wanted ? `${wanted} threads asked for: ${threads} is the most` : null;
+    return { pkg, threads, note };
   } catch (err) {
-    return single(`the threaded build did not start (${err?.message ?? err})`);
+    return { pkg: null, threads: 0, note: String(err?.message ?? err) };
   }
 }
 

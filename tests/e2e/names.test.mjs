@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch, openPage } from './support/browser.mjs';
 import { waitReady, waitFrames, predictions, messageText, engineWorker, crashEngineOnNextCall } from './support/page.mjs';
+import { scratchDir } from './support/scratch.mjs';
 import { ROOT, serveWeights } from './support/server.mjs';
 
 const CLI = join(ROOT, 'target/debug/shufflenet');
@@ -29,7 +29,7 @@ async function drop(page, files) {
  * a class_indices.json of the flowers; resolves once the page runs them.
  */
 async function dropModelWithFlowers(page, name, randomArgs) {
-  const file = join(mkdtempSync(join(tmpdir(), 'shufflenet-names-')), name);
+  const file = join(scratchDir('shufflenet-names'), name);
   execFileSync(CLI, ['random', file, ...randomArgs], { stdio: 'ignore' });
   const indices = JSON.stringify(Object.fromEntries(FLOWERS.map((f, i) => [String(i), f])));
   await waitReady(page);
@@ -80,7 +80,7 @@ test('a 5-class model dropped with its class_indices.json shows its own class na
 });
 
 test('a fine-tune served the way ./run.sh --weights F --labels L serves it opens first, with its names', { timeout: 300_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shufflenet-own-'));
+  const dir = scratchDir('shufflenet-own');
   const weights = join(dir, 'weights');
   cpSync(process.env.WEIGHTS_DIR ?? join(ROOT, 'target/e2e-weights'), weights, { recursive: true });
   const model = join(dir, 'shufflenet_v2_flowers.pth');

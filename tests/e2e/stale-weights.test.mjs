@@ -6,11 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './support/browser.mjs';
 import { waitReady, predictions, messageText, testImageBmp } from './support/page.mjs';
+import { scratchDir } from './support/scratch.mjs';
 import { ROOT, serveWeights } from './support/server.mjs';
 
 const CLI = join(ROOT, 'target/debug/shufflenet');
@@ -30,7 +30,7 @@ async function classifyImage(page) {
 }
 
 test('weights replaced by others of the same size are downloaded again, not served from the cache', { timeout: 300_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shufflenet-stale-'));
+  const dir = scratchDir('shufflenet-stale');
   const weights = join(dir, 'weights');
   cpSync(process.env.WEIGHTS_DIR ?? join(ROOT, 'target/e2e-weights'), weights, { recursive: true });
   const file = join(weights, 'shufflenetv2_x0.5.safetensors');

@@ -130,7 +130,7 @@ test('the relaxed-SIMD builds run by default (fused multiply-adds): the same cla
   assert.deepEqual(asked.predictions, relaxed.predictions);
 });
 
-test('threads fall back to pkg-threads/ when the threaded relaxed build cannot start (and say why when it was asked for)', LONG, async () => {
+test('threads fall back to pkg-threads/ when the threaded relaxed build or its threads cannot start (and say why when it was asked for)', LONG, async () => {
   const gone = (context) =>
     context.route('**/pkg-threads-relaxed/shufflenet_web_bg.wasm*', (route) => route.fulfill({ status: 404, body: 'gone' }));
   const quiet = await classifyOn(BASE_URL, 'threads=2', gone);
@@ -139,6 +139,21 @@ test('threads fall back to pkg-threads/ when the threaded relaxed build cannot s
   const asked = await classifyOn(BASE_URL, 'threads=2&simd=relaxed', gone);
   assert.match(asked.badge.text, /^CPU SIMD128 x2 · the relaxed-SIMD build did not start/, asked.logs);
   assert.deepEqual(asked.predictions, oneThread.predictions);
+  // The twin loads but its threads cannot start: its glue's startCpuThreads rejects, as it
+  // does when the pool's workers fail to load (which the tests' routes cannot reach: they
+  // are workers of the engine's worker).
+  const noThreads = (context) =>
+    context.route('**/pkg-threads-relaxed/shufflenet_web.js*', async (route) => {
+      const response = await route.fetch();
+      const glue = (await response.text()).replace(
+        'export function startCpuThreads(',
+        "export function startCpuThreads() { return Promise.reject(new Error('the CPU threads did not start: refused by the test')); }\nfunction realStartCpuThreads(",
+      );
+      await route.fulfill({ response, body: glue });
+    });
+  const stranded = await classifyOn(BASE_URL, 'threads=2&simd=relaxed', noThreads);
+  assert.match(stranded.badge.text, /^CPU SIMD128 x2 · the relaxed-SIMD build did not start \(the CPU threads did not start: refused by the test\)/, stranded.logs);
+  assert.deepEqual(stranded.predictions, oneThread.predictions);
 });
 
 test('one thread falls back to pkg/ when the relaxed build cannot start (and says why when it was asked for)', LONG, async () => {

@@ -7,11 +7,10 @@
 //
 //   node tools/bench/page.mjs [--width 1.0] [--threads 1,2] [--frames 80]
 //   env: WEIGHTS_DIR (default weights/), CHROMIUM
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { scratchDir } from '../../tests/e2e/support/scratch.mjs';
 import { writeClip } from '../../tests/e2e/support/y4m.mjs';
 import { startServer } from '../serve.mjs';
 
@@ -23,7 +22,7 @@ const { values } = parseArgs({
     frames: { type: 'string', default: '80' },
   },
 });
-const clip = writeClip(join(mkdtempSync(join(tmpdir(), 'page-clip-')), 'clip.y4m'));
+const clip = writeClip(join(scratchDir('page-clip'), 'clip.y4m'));
 const server = await startServer({ root: ROOT, mounts: { weights: process.env.WEIGHTS_DIR ?? join(ROOT, 'weights') } });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',

@@ -11,11 +11,11 @@
 //                                served by `python3 -m http.server`: no headers, no compression)
 //   env: WEIGHTS_DIR (default weights/), CHROMIUM
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { scratchDir } from '../../tests/e2e/support/scratch.mjs';
 import { writeClip } from '../../tests/e2e/support/y4m.mjs';
 import { exportSite } from '../export.mjs';
 import { startServer } from '../serve.mjs';
@@ -89,7 +89,7 @@ async function visit(page, link, url, visitKind) {
   };
 }
 
-const clip = writeClip(join(mkdtempSync(join(tmpdir(), 'startup-clip-')), 'clip.y4m'));
+const clip = writeClip(join(scratchDir('startup-clip'), 'clip.y4m'));
 let server;
 const link = await startThrottle({
   target: () => ({ host: '127.0.0.1', port: server.port }),
@@ -105,7 +105,7 @@ if (values.host === 'project') {
 
 /** The exported site behind `python3 -m http.server`, a host that sends no headers. */
 async function staticHost(weights) {
-  const dir = mkdtempSync(join(tmpdir(), 'startup-export-'));
+  const dir = scratchDir('startup-export');
   exportSite(dir, weights);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', dir], { stdio: 'ignore' });
@@ -125,7 +125,7 @@ async function staticHost(weights) {
 try {
   for (const webgpu of gpuModes) {
     for (const width of widths) {
-      const profile = mkdtempSync(join(tmpdir(), 'startup-profile-'));
+      const profile = scratchDir('startup-profile');
       const args = [...COMMON, `--use-file-for-fake-video-capture=${clip}`, ...(webgpu ? WEBGPU : ['--disable-blink-features=WebGPU'])];
       const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args });
       try {

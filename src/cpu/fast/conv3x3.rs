@@ -8,7 +8,7 @@
 
 use super::depthwise::Depthwise;
 use super::pointwise::{Store, MR, NR};
-use super::pool::{Pool, Shared, MIN_PART_MACS};
+use super::pool::{Pool, Shared};
 use super::simd::F4;
 use crate::model::{out_size, Activation, Conv, ConvKind};
 
@@ -124,7 +124,7 @@ impl Conv3x3 {
         pool.split(
             pixels,
             MR,
-            MIN_PART_MACS.div_ceil(self.macs.max(1)),
+            pool.min_items(self.macs),
             // SAFETY: `run_pixels`' contract, from the asserts above: `x` holds the `h x w`
             // input pixels of `xs >= zeros.len()` floats, `y` the `pixels` output pixels of
             // `ys >= out_extent` floats; `part` is within `0..pixels`, and the split gives

@@ -3,7 +3,7 @@
 //! Interior pixels run without bounds checks; only the one-pixel border pays for them.
 
 #[cfg(feature = "testing")]
-use super::pool::{Pool, Shared, MIN_PART_MACS};
+use super::pool::{Pool, Shared};
 use super::simd::{round_up, F4, LANES};
 use crate::model::{out_size, Activation, Conv};
 
@@ -79,7 +79,7 @@ impl Depthwise {
             "depthwise buffers"
         );
         let (xp, yp) = (Shared(x.as_ptr() as *mut f32), Shared(y.as_mut_ptr()));
-        let min_rows = MIN_PART_MACS.div_ceil(9 * self.width * ow.max(1));
+        let min_rows = pool.min_items(9 * self.width * ow);
         // SAFETY: `rows`' contract, from the asserts above: `x` holds the whole input, `y`
         // the whole output, and the split gives each output row to one part; `x` and `y`
         // stay borrowed until the split returns.

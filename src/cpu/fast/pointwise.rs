@@ -10,7 +10,7 @@
 //! read through a gather list (or straight, when the slots are `0..K`), outputs go straight
 //! to their slots, which is how a branch writes into its half of the shuffled output.
 
-use super::pool::{Pool, Shared, MIN_PART_MACS};
+use super::pool::{Pool, Shared};
 use super::simd::{round_up, F4, LANES};
 use crate::model::Activation;
 
@@ -200,14 +200,14 @@ impl Pointwise {
         // of `a_stride` / `c_stride` floats up to the last one's extent, output pixels do not
         // overlap, and `a` and `c` stay borrowed until the split returns.
         if by_columns {
-            let min_blocks = MIN_PART_MACS.div_ceil(self.k * NR * rows);
+            let min_blocks = pool.min_items(self.k * NR * rows);
             // SAFETY: as above; the split gives each column block, so each output channel, to
             // one part, within `0..self.blocks`.
             pool.split(self.blocks, 1, min_blocks, |blocks| unsafe {
                 self.run_blocks(a.ptr(), a_stride, 0..rows, c.ptr(), c_stride, blocks)
             });
         } else {
-            let min_rows = MIN_PART_MACS.div_ceil(self.k * self.blocks * NR);
+            let min_rows = pool.min_items(self.k * self.blocks * NR);
             // SAFETY: as above; the split gives each pixel to one part, within `0..rows`.
             pool.split(rows, MR, min_rows, |part| unsafe {
                 self.run_rows(a.ptr(), a_stride, part, c.ptr(), c_stride)

@@ -26,7 +26,7 @@ pub mod web;
 
 /// Multiply-adds a thread gets at least, else fewer threads take part: a hand-over costs
 /// about a microsecond, a few thousand multiply-adds.
-pub const MIN_PART_MACS: usize = 16 * 1024;
+const MIN_PART_MACS: usize = 16 * 1024;
 
 /// The most CPU threads an engine runs on, whatever it is asked for.
 pub const MAX_THREADS: usize = 16;

@@ -145,10 +145,7 @@ pub fn units(us: &[Unit], x: &Map, parts: usize, cut: Option<Cut>) -> Map {
             Cut::Pixels if plan.pixels_cut_fits() => Cut::Pixels,
             _ => Cut::Rows,
         });
-        match cut {
-            None => plan.run(&pool, &cur, (h, w), &mut out, &mut t1, &mut t2),
-            Some(cut) => plan.run_cut(&pool, cut, &cur, (h, w), &mut out, &mut t1, &mut t2),
-        }
+        plan.run_cut(&pool, cut, &cur, (h, w), &mut out, &mut t1, &mut t2);
         cur = out;
         (slots, h, w) = (next, oh, ow);
     }

@@ -47,26 +47,20 @@ impl UnitPlan {
         &self,
         pool: &Pool,
         x: &[f32],
-        (h, w): (usize, usize),
+        hw: (usize, usize),
         y: &mut [f32],
         t1: &mut [f32],
         t2: &mut [f32],
     ) {
-        let s = self.stride();
-        let (oh, ow) = (out_size(h, s), out_size(w, s));
-        // Fewer bands than the pool's parts: faster by pixels (measured on two threads: 14
-        // rows in 7 bands and 7 rows in 3).
-        let by_pixels = self.pixels_cut_fits() && self.bands(pool, oh, ow) < pool.most_parts();
-        let cut = if by_pixels { Cut::Pixels } else { Cut::Rows };
-        self.run_cut(pool, cut, x, (h, w), y, t1, t2);
+        self.run_cut(pool, None, x, hw, y, t1, t2);
     }
 
-    /// `run`, cut as told.
+    /// `run`, cut as told (`None`: as `run` chooses).
     #[allow(clippy::too_many_arguments)]
     pub fn run_cut(
         &self,
         pool: &Pool,
-        cut: Cut,
+        cut: Option<Cut>,
         x: &[f32],
         (h, w): (usize, usize),
         y: &mut [f32],
@@ -86,6 +80,14 @@ impl UnitPlan {
             "unit activation buffers"
         );
         assert!(t1.len() >= n1 && t2.len() >= n2, "unit scratch buffers");
+        let bands = self.bands(pool, oh, ow);
+        // Fewer bands than the pool's parts: faster by pixels (measured on two threads: 14
+        // rows in 7 bands and 7 rows in 3).
+        let cut = cut.unwrap_or(if self.pixels_cut_fits() && bands < pool.most_parts() {
+            Cut::Pixels
+        } else {
+            Cut::Rows
+        });
         assert!(
             cut == Cut::Rows || self.pixels_cut_fits(),
             "only a stride-1 unit with a depthwise 3x3 is cut by pixels"
@@ -93,29 +95,30 @@ impl UnitPlan {
         if oh * ow == 0 {
             return;
         }
-        let bands = Bands {
+        let run = UnitRun {
             unit: self,
             x: Shared(x.as_ptr() as *mut f32),
             y: Shared(y.as_mut_ptr()),
             t1: Shared(t1.as_mut_ptr()),
             t2: Shared(t2.as_mut_ptr()),
             shape: (h, w, oh, ow),
-            count: self.bands(pool, oh, ow),
+            bands,
         };
         match cut {
             Cut::Rows => {
                 let boundaries: [AtomicU8; MAX_BANDS] = core::array::from_fn(|_| AtomicU8::new(0));
-                // SAFETY: `Bands::run`'s contract: the asserts above size the buffers for this
-                // shape, `each` runs every band once (`biggest_first` is a permutation), and
+                let order = run.biggest_first();
+                // SAFETY: `UnitRun::band`'s contract: the asserts above size the buffers for
+                // this shape, `each` runs every band once (`order` is a permutation), and
                 // `boundaries` is fresh for this run; the buffers stay borrowed until `each`
                 // returns.
-                pool.each(bands.count, |i| unsafe {
-                    bands.run(bands.biggest_first(i), &boundaries)
+                pool.each(bands, |i| unsafe {
+                    run.band(usize::from(order[i]), &boundaries)
                 });
             }
             // SAFETY: `by_pixels`' contract: the asserts above size the buffers for this
             // shape, and the unit is one `pixels_cut_fits`; the buffers stay borrowed meanwhile.
-            Cut::Pixels => unsafe { bands.by_pixels(pool) },
+            Cut::Pixels => unsafe { run.by_pixels(pool) },
         }
     }
 
@@ -147,8 +150,9 @@ impl UnitPlan {
     }
 }
 
-/// One run of a unit cut into `count` bands of output rows.
-struct Bands<'a> {
+/// One run of a unit on buffers `run_cut` checked: cut into `bands` bands of output rows
+/// (`band`), or by pixels (`by_pixels`).
+struct UnitRun<'a> {
     unit: &'a UnitPlan,
     x: Shared<f32>,
     y: Shared<f32>,
@@ -156,27 +160,22 @@ struct Bands<'a> {
     t2: Shared<f32>,
     /// Input height and width, output height and width.
     shape: (usize, usize, usize, usize),
-    count: usize,
+    bands: usize,
 }
 
-impl Bands<'_> {
+impl UnitRun<'_> {
     /// The first output row of band `j`.
     fn start(&self, j: usize) -> usize {
-        self.shape.2 * j / self.count
+        self.shape.2 * j / self.bands
     }
 
-    /// The band handed out `i`-th: the bigger bands first (bands differ by a row at most), so
-    /// that two threads do not take the smaller and the bigger of each pair in turn.
-    fn biggest_first(&self, i: usize) -> usize {
-        let big = self.shape.2.div_ceil(self.count);
-        let is_big = |j: &usize| self.start(j + 1) - self.start(*j) == big;
-        let bigs = (0..self.count).filter(is_big).count();
-        if i < bigs {
-            (0..self.count).filter(is_big).nth(i)
-        } else {
-            (0..self.count).filter(|j| !is_big(j)).nth(i - bigs)
-        }
-        .expect("a band for every part")
+    /// The order bands are handed out in: the bigger first (bands differ by a row at most),
+    /// so that two threads do not take the smaller and the bigger of each pair in turn.
+    fn biggest_first(&self) -> [u8; MAX_BANDS] {
+        let mut order: [u8; MAX_BANDS] = core::array::from_fn(|j| j as u8);
+        let rows = |j: u8| self.start(usize::from(j) + 1) - self.start(usize::from(j));
+        order[..self.bands].sort_unstable_by_key(|&j| (core::cmp::Reverse(rows(j)), j));
+        order
     }
 
     /// Output rows whose 3x3 windows straddle the boundary band `j` starts at: the rows on
@@ -189,14 +188,14 @@ impl Bands<'_> {
     /// Band `j`.
     ///
     /// # Safety
-    /// The buffers are those `UnitPlan::run` checked, each band runs once, and `boundaries`
-    /// starts at zero for this run.
-    unsafe fn run(&self, j: usize, boundaries: &[AtomicU8]) {
+    /// The buffers are those `UnitPlan::run_cut` checked, each band runs once, and
+    /// `boundaries` starts at zero for this run.
+    unsafe fn band(&self, j: usize, boundaries: &[AtomicU8]) {
         let u = self.unit;
         let (h, w, _, ow) = self.shape;
         let (xs, ys, s1, s2) = (stride(u.in_ch), stride(u.out_ch), u.t1_stride, u.t2_stride);
         let (a, b) = (self.start(j), self.start(j + 1));
-        let (first, last) = (j == 0, j + 1 == self.count);
+        let (first, last) = (j == 0, j + 1 == self.bands);
         let s = u.stride();
         // The input rows this band's first 1x1 covers: those its windows are centred on.
         let inputs = match s {
@@ -277,7 +276,7 @@ impl Bands<'_> {
     /// Branch 2's 3x3 and last 1x1 on output rows `rows`.
     ///
     /// # Safety
-    /// `run`'s, and the first 1x1 is done on every input row the rows' windows touch.
+    /// `band`'s, and the first 1x1 is done on every input row the rows' windows touch.
     unsafe fn branch2(&self, rows: Range<usize>) {
         let u = self.unit;
         let (h, w, _, ow) = self.shape;

@@ -2,9 +2,8 @@
 // SwiftShader and, optionally, a fake webcam playing a generated clip.
 
 import { chromium } from 'playwright-core';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from './scratch.mjs';
 import { writeClip } from './y4m.mjs';
 
 export const BASE_URL = (process.env.SHUFFLENET_URL ?? 'http://127.0.0.1:8080').replace(/\/?$/, '/');
@@ -15,7 +14,7 @@ const WEBGPU = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vul
 
 let clip = null;
 function fakeClip() {
-  clip ??= writeClip(join(mkdtempSync(join(tmpdir(), 'shufflenet-e2e-')), 'clip.y4m'));
+  clip ??= writeClip(join(scratchDir('shufflenet-e2e'), 'clip.y4m'));
   return clip;
 }
 
