@@ -4,6 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source tools/setup.sh
+
+# A run from a fresh clone builds about 6 GB under target/ and writes a few hundred MB of
+# temporary files. On a full disk every page test would wait out its timeout (a CI run did,
+# past its 90 minutes), so a disk without the room left is refused at once.
+require_disk() {
+  local built_kb free_kb need_kb=$((7 * 1024 * 1024))
+  built_kb=$(du -sk target 2>/dev/null | cut -f1 || echo 0)
+  free_kb=$(df -Pk . "${TMPDIR:-/tmp}" | awk 'NR > 1 && (min == "" || $4 < min) {min = $4} END {print min}')
+  if [ $((free_kb + ${built_kb:-0})) -lt "$need_kb" ]; then
+    echo "test.sh: $((free_kb / 1024)) MB free on the disk; a full run needs about $(((need_kb - ${built_kb:-0}) / 1024)) MB more (builds under target/, temporary files)" >&2
+    exit 1
+  fi
+}
+require_disk
 setup_all
 
 # Whatever the tests write to the temporary folder (Chromium's profiles, webcam clips, copies of
