@@ -7,7 +7,7 @@
 //! `Spatial` picks this kernel or the depthwise one from the conv's kind.
 
 use super::depthwise::Depthwise;
-use super::pointwise::{Store, MR, NR};
+use super::pointwise::{write_tile, Store, MR, NR};
 use super::pool::{Pool, Shared};
 use super::simd::F4;
 use crate::model::{out_size, Activation, Conv, ConvKind};
@@ -228,12 +228,7 @@ impl Conv3x3 {
                 None => tile::<R, false>(g, &taps, &[], b),
                 Some(list) => tile::<R, true>(g, &taps, list, b),
             };
-            for (r, row) in acc.into_iter().enumerate() {
-                let out = y.add((p + r) * ys);
-                for (v, x) in row.into_iter().enumerate() {
-                    g.stores[b * NR / 4 + v].write(x.activate(self.act), out);
-                }
-            }
+            write_tile(&g.stores, b, &acc, self.act, |r| y.add((p + r) * ys));
         }
     }
 }
