@@ -76,9 +76,10 @@ impl Store {
 }
 
 /// Writes register tile `acc` of column block `b` after its activation, pixel `r` to the
-/// pixel at `out(r)`. Indexed loops, not `into_iter`: in wasm that moves the tile into an
-/// iterator through memory (a `memory.copy`, which V8 runs as a call) for every tile, about
-/// 7 % of a frame.
+/// pixel at `out(r)`. Shaped for wasm, where V8 runs what LLVM leaves: indexed loops, not
+/// `into_iter` (that moves the tile into an iterator through memory, a `memory.copy` that V8
+/// runs as a call: about 7 % of a frame), and the activation and the common store (eight
+/// consecutive slots) chosen once per tile instead of once per vector (about 3 % more).
 ///
 /// # Safety
 /// `Store::write`'s, for every pixel `out` gives; `stores` holds block `b`'s.
@@ -91,9 +92,37 @@ pub(super) unsafe fn write_tile<const R: usize>(
     out: impl Fn(usize) -> *mut f32,
 ) {
     let stores = &stores[b * NR / LANES..][..NR / LANES];
+    match act {
+        Activation::None => write_tile_as(stores, acc, out, |x| x),
+        Activation::Relu => write_tile_as(stores, acc, out, |x| x.activate(Activation::Relu)),
+        Activation::Relu6 => write_tile_as(stores, acc, out, |x| x.activate(Activation::Relu6)),
+    }
+}
+
+/// `write_tile` with the activation `act`.
+///
+/// # Safety
+/// `write_tile`'s, with `stores` block `b`'s two.
+#[inline(always)]
+unsafe fn write_tile_as<const R: usize>(
+    stores: &[Store],
+    acc: &[[F4; 2]; R],
+    out: impl Fn(usize) -> *mut f32,
+    act: impl Fn(F4) -> F4,
+) {
+    if let [Store::Vector(s0), Store::Vector(s1)] = *stores {
+        if s1 == s0 + LANES as u32 {
+            for (r, [x0, x1]) in acc.iter().enumerate() {
+                let at = out(r).add(s0 as usize);
+                act(*x0).store(at);
+                act(*x1).store(at.add(LANES));
+            }
+            return;
+        }
+    }
     for (r, row) in acc.iter().enumerate() {
         for (store, x) in stores.iter().zip(row) {
-            store.write(x.activate(act), out(r));
+            store.write(act(*x), out(r));
         }
     }
 }
