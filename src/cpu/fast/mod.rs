@@ -113,6 +113,7 @@ impl FastCpu {
             self.choice.record(threads, ms);
             most = most.max(threads);
         }
+        self.pool.rest();
         Ok(Output {
             batch: n,
             classes: self.plan.classes,

@@ -134,6 +134,16 @@ impl Pool {
         self.max_parts = max_parts(threads.clamp(1, self.threads));
     }
 
+    /// The work in hand is done (a frame): idle workers sleep now instead of spinning for
+    /// the next split, which leaves their cores to the rest of the page (reading the next
+    /// camera frame, drawing) until the next frame's first split wakes them.
+    pub fn rest(&self) {
+        #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+        if let Some(w) = &self.workers {
+            w.rest();
+        }
+    }
+
     /// The threads that take part in a split, the caller's included.
     pub fn threads(&self) -> usize {
         self.threads
@@ -272,6 +282,8 @@ mod workers {
         done: AtomicUsize,
         panicked: AtomicBool,
         stop: AtomicBool,
+        /// Set by `Workers::rest`, cleared by the next `run`: an idle worker sleeps at once.
+        resting: AtomicBool,
         /// Workers asleep on `wake`.
         sleeping: AtomicUsize,
         /// What worker.js records when a Web Worker traps.
@@ -380,6 +392,7 @@ mod workers {
                     done: AtomicUsize::new(0),
                     panicked: AtomicBool::new(false),
                     stop: AtomicBool::new(false),
+                    resting: AtomicBool::new(false),
                     sleeping: AtomicUsize::new(0),
                     #[cfg(target_arch = "wasm32")]
                     fault: Default::default(),
@@ -419,6 +432,11 @@ mod workers {
             self.n
         }
 
+        /// Idle workers sleep at once until the next `run` (`Pool::rest`).
+        pub fn rest(&self) {
+            self.state.resting.store(true, Relaxed);
+        }
+
         /// Runs `parts` parts of `job`; fails at once if a thread died before, or once the
         /// parts of threads alive are done if one dies meanwhile.
         pub fn run(&self, parts: usize, job: Job) -> Result<(), ThreadFailed> {
@@ -438,6 +456,7 @@ mod workers {
             // Release: a worker that sees this count sees the last epoch closed (below).
             s.parts.store(parts, Release);
             s.done.store(0, Relaxed);
+            s.resting.store(false, Relaxed);
             let epoch = (s.ticket.load(Relaxed) >> 32) + 1;
             s.ticket.store(epoch << 32, SeqCst);
             if s.sleeping.load(SeqCst) > 0 {
@@ -518,7 +537,8 @@ mod workers {
         loop {
             let mut n = 0u32;
             while s.epoch() == seen {
-                if n < SPINS {
+                // A stale `resting` costs nothing: the sleep below checks the epoch first.
+                if n < SPINS && !s.resting.load(Relaxed) {
                     n += 1;
                     std::hint::spin_loop();
                     continue;
@@ -545,6 +565,33 @@ mod workers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn a_resting_pool_wakes_for_the_next_split() {
+        use std::collections::HashSet;
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::Mutex;
+        use std::time::{Duration, Instant};
+        let pool = Pool::new(2);
+        for _ in 0..3 {
+            pool.rest();
+            // Long enough for the worker to be asleep, resting or not.
+            std::thread::sleep(Duration::from_millis(20));
+            let threads = Mutex::new(HashSet::new());
+            let arrived = AtomicUsize::new(0);
+            pool.each(2, |_| {
+                threads.lock().unwrap().insert(std::thread::current().id());
+                arrived.fetch_add(1, SeqCst);
+                // Each part waits for the other: the second can only be the woken worker's.
+                let start = Instant::now();
+                while arrived.load(SeqCst) < 2 && start.elapsed() < Duration::from_secs(5) {
+                    std::hint::spin_loop();
+                }
+            });
+            assert_eq!(threads.lock().unwrap().len(), 2, "the worker did not wake");
+        }
+    }
 
     #[test]
     fn thread_counts_are_capped_and_default_to_the_cores() {
