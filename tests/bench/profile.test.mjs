@@ -48,3 +48,11 @@ test('a missing build is a clear error', () => {
   assert.equal(run.status, 1);
   assert.match(run.stderr, /^profile: .*no-such-pkg/);
 });
+
+test('a frame count that is not a whole number is refused before anything runs', () => {
+  for (const frames of ['abc', '0', '2.5']) {
+    const run = spawnSync(process.execPath, [TOOL, '--frames', frames, WEIGHTS], { encoding: 'utf8' });
+    assert.equal(run.status, 1, frames);
+    assert.match(run.stderr, new RegExp(`^profile: --frames ${frames.replace('.', '\\.')}: expected a whole number`), run.stderr);
+  }
+});

@@ -72,9 +72,14 @@ async function main() {
   });
   const [weights] = positionals;
   if (!weights) throw new Error('usage: node tools/bench/profile.mjs [--pkg DIR] [--frames N] [--top N] WEIGHTS');
-  const { median, profile } = await profileFrames(resolve(values.pkg), resolve(weights), Number(values.frames));
+  const [frames, top] = ['frames', 'top'].map((k) => {
+    const n = Number(values[k]);
+    if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`--${k} ${values[k]}: expected a whole number from 1 to 100000`);
+    return n;
+  });
+  const { median, profile } = await profileFrames(resolve(values.pkg), resolve(weights), frames);
   console.log(`median ${median.toFixed(2)} ms a frame`);
-  for (const { name, share } of shares(profile).slice(0, Number(values.top))) {
+  for (const { name, share } of shares(profile).slice(0, top)) {
     console.log(`${(100 * share).toFixed(1).padStart(5)} % ${name}`);
   }
 }
