@@ -60,6 +60,7 @@ const app = {
   frames: 0,
   inFlight: 0, // classifications sent and not yet drawn
   mostInFlight: 0,
+  framesOnThreads: {}, // camera frames by the CPU threads each ran on (the page benchmark's)
   lastResultAt: -Infinity, // when the last classification's result came back
   cpuTimes: [], // the CPU's recent frame times (ms) for `auto`'s measurement
   trials: 0, // counts `auto` measurements started: a newer one (or a switch) ends an older one
@@ -90,6 +91,7 @@ window.shufflenet = {
   memory: () => app.engine.memory(),
   get frames() { return app.frames; },
   get mostInFlight() { return app.mostInFlight; },
+  get framesOnThreads() { return { ...app.framesOnThreads }; },
   get inWorker() { return app.engine.inWorker; },
 };
 
@@ -167,6 +169,7 @@ async function classify(frame, crop, features = false, capture = null) {
     const drawStart = performance.now();
     view.renderPrediction(p, crop === 'eval' ? null : app.fps.tick());
     if (capture != null) {
+      app.framesOnThreads[p.threads] = (app.framesOnThreads[p.threads] ?? 0) + 1;
       app.split.record({ capture, roundTrip, queued, draw: performance.now() - drawStart }, p);
       // A few times a second is enough for figures that are running means.
       if (app.split.frames % 10 === 1) view.renderFrameSplit(app.split);

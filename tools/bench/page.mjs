@@ -40,6 +40,8 @@ try {
       // Warm: the first frames pay for compiling and allocating.
       await page.waitForFunction(() => Number(document.body.dataset.frames ?? 0) >= 20, null, { timeout: 300_000 });
       const from = await frames(page);
+      const onThreads = () => page.evaluate(() => window.shufflenet.framesOnThreads);
+      const before = await onThreads();
       const start = Date.now();
       await page.waitForFunction((n) => Number(document.body.dataset.frames ?? 0) >= n, from + Number(values.frames), {
         timeout: 600_000,
@@ -48,9 +50,12 @@ try {
       const parts = await page.$$eval('#frame-split dd', (dds) =>
         Object.fromEntries(dds.map((d) => [d.dataset.part, parseFloat(d.textContent)])),
       );
+      // Frames of the timed run by the threads each ran on (the engine runs one while faster).
+      const after = await onThreads();
+      const framesOnThreads = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
       const badge = await page.$eval('#backend', (e) => e.textContent.trim()).catch(() => '');
       const isolated = await page.evaluate(() => self.crossOriginIsolated);
-      console.log(JSON.stringify({ config: 'page', width, threads, isolated, badge, fps: Number(fps.toFixed(1)), ms: parts }));
+      console.log(JSON.stringify({ config: 'page', width, threads, isolated, badge, fps: Number(fps.toFixed(1)), ms: parts, frames_on_threads: framesOnThreads }));
       await context.close();
     }
   }
