@@ -58,6 +58,11 @@ impl<'a> Frame<'a> {
 
     /// The frame as a normalized batch, preprocessed on the CPU.
     pub fn to_tensor(self) -> Result<Cow<'a, Tensor>> {
+        self.to_tensor_in(preprocess::ONE_BAND)
+    }
+
+    /// `to_tensor`, the resize cut in `bands` (on a CPU backend's threads): the same bits.
+    pub fn to_tensor_in(self, bands: preprocess::Bands<'_>) -> Result<Cow<'a, Tensor>> {
         let (pixels, width, height, crop) = match self {
             Frame::Tensor(t) => return Ok(Cow::Borrowed(t)),
             Frame::Rgba(f, crop) => (Cow::Borrowed(f.pixels), f.width, f.height, crop),
@@ -70,7 +75,9 @@ impl<'a> Frame<'a> {
             ),
         };
         let (w, h) = (width as usize, height as usize);
-        Ok(Cow::Owned(preprocess::rgba_to_tensor(&pixels, w, h, crop)?))
+        Ok(Cow::Owned(preprocess::pixels_to_tensor_in(
+            &pixels, w, h, 4, crop, bands,
+        )?))
     }
 }
 

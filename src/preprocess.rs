@@ -6,6 +6,7 @@
 
 use crate::tensor::Tensor;
 use crate::{Error, Result};
+use std::sync::Mutex;
 
 pub const SIZE: usize = 224;
 /// The eval transform resizes the shorter side to this, then center-crops `SIZE`.
@@ -139,6 +140,14 @@ fn check_frame(len: usize, width: usize, height: usize, channels: usize) -> Resu
     Ok(())
 }
 
+/// Runs a job over bands of the 224 output rows, every row once: `bands(rows, job)` calls
+/// `job` on ranges that cover `0..rows`, one after another or on several threads at once
+/// (the fast CPU's pool). Every row comes out with the same bits either way.
+pub type Bands<'a> = &'a dyn Fn(usize, &(dyn Fn(std::ops::Range<usize>) + Sync));
+
+/// All rows as one band, on the caller's thread.
+pub const ONE_BAND: Bands<'static> = &|rows, job| job(0..rows);
+
 /// Interleaved 8-bit pixels (3 = RGB, 4 = RGBA; alpha ignored) to a normalized 1x3x224x224.
 pub fn pixels_to_tensor(
     pixels: &[u8],
@@ -147,6 +156,20 @@ pub fn pixels_to_tensor(
     channels: usize,
     crop: Crop,
 ) -> Result<Tensor> {
+    pixels_to_tensor_in(pixels, width, height, channels, crop, ONE_BAND)
+}
+
+/// `pixels_to_tensor`, band by band as `bands` runs them: each band of output rows resizes
+/// the source rows its filter reads (a few rows at a band's edges twice), so a band's work
+/// stays in cache and bands can run on several threads.
+pub fn pixels_to_tensor_in(
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    crop: Crop,
+    bands: Bands<'_>,
+) -> Result<Tensor> {
     if channels != 3 && channels != 4 {
         return Err(Error::Input(format!(
             "{channels} channels: expected RGB or RGBA"
@@ -154,19 +177,39 @@ pub fn pixels_to_tensor(
     }
     check_frame(pixels.len(), width, height, channels)?;
     let (hx, hy) = plan(width, height, crop);
-    let rows = span(&hy);
-    let horiz = match channels {
-        3 => horizontal::<3>(pixels, width, rows.clone(), &hx),
-        _ => horizontal::<4>(pixels, width, rows.clone(), &hx),
-    };
-    // Vertical pass, a whole output row at a time: each tap adds one source row, so the loop
-    // runs on vectors and each sum still adds its taps in order.
     let mut out = vec![0f32; 3 * SIZE * SIZE];
+    {
+        // One lock per output row of each plane, each taken by the one band that writes it.
+        let planes: Vec<Mutex<&mut [f32]>> = out.chunks_exact_mut(SIZE).map(Mutex::new).collect();
+        bands(SIZE, &|ys| {
+            let taps = &hy[ys.clone()];
+            let rows = span(taps);
+            let horiz = match channels {
+                3 => horizontal::<3>(pixels, width, rows.clone(), &hx),
+                _ => horizontal::<4>(pixels, width, rows.clone(), &hx),
+            };
+            vertical(&horiz, rows.start, ys, taps, &planes);
+        });
+    }
+    Tensor::new([1, 3, SIZE, SIZE], out)
+}
+
+/// The vertical pass for output rows `ys` (their `taps`) over `horiz`, the horizontal pass of
+/// source rows from `first`; normalizes and writes each row to its three planes' rows. A whole
+/// output row at a time: each tap adds one source row, so the loop runs on vectors and each
+/// sum still adds its taps in order.
+fn vertical(
+    horiz: &[[f32; 4]],
+    first: usize,
+    ys: std::ops::Range<usize>,
+    taps: &[Taps],
+    planes: &[Mutex<&mut [f32]>],
+) {
     let mut acc = [[0f32; 4]; SIZE];
-    for (y, t) in hy.iter().enumerate() {
+    for (y, t) in ys.zip(taps) {
         acc.fill([0.0; 4]);
-        let first = (t.first - rows.start) * SIZE;
-        for (src, &w) in horiz[first..].chunks_exact(SIZE).zip(&t.weights) {
+        let from = (t.first - first) * SIZE;
+        for (src, &w) in horiz[from..].chunks_exact(SIZE).zip(&t.weights) {
             for (a, p) in acc.iter_mut().zip(src) {
                 for c in 0..4 {
                     a[c] += w * p[c];
@@ -174,13 +217,14 @@ pub fn pixels_to_tensor(
             }
         }
         for c in 0..3 {
-            let plane = &mut out[(c * SIZE + y) * SIZE..][..SIZE];
+            let mut plane = planes[c * SIZE + y]
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             for (o, a) in plane.iter_mut().zip(&acc) {
                 *o = (a[c] / 255.0 - MEAN[c]) / STD[c];
             }
         }
     }
-    Tensor::new([1, 3, SIZE, SIZE], out)
 }
 
 /// The source pixels some tap reads.
@@ -362,6 +406,37 @@ mod tests {
                         .all(|(a, b)| a.to_bits() == b.to_bits());
                     assert!(same, "{w} x {h}, {ch} channels, {crop:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn bands_give_the_same_bits_as_one() {
+        // Bands of 1, 7 and 100 rows, run last first: every row is the one-band row.
+        for (w, h, crop) in [
+            (320, 240, Crop::Square),
+            (641, 479, Crop::Eval),
+            (5, 3, Crop::Eval),
+        ] {
+            let px: Vec<u8> = (0..w * h * 4)
+                .map(|i: usize| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect();
+            let want = rgba_to_tensor(&px, w, h, crop).unwrap().data;
+            for band in [1, 7, 100] {
+                let backwards: Bands<'_> = &|rows, job| {
+                    let starts: Vec<usize> = (0..rows).step_by(band).collect();
+                    for &s in starts.iter().rev() {
+                        job(s..(s + band).min(rows));
+                    }
+                };
+                let got = pixels_to_tensor_in(&px, w, h, 4, crop, backwards)
+                    .unwrap()
+                    .data;
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{w} x {h}, {crop:?}, bands of {band}");
             }
         }
     }

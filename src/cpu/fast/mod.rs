@@ -19,6 +19,7 @@ mod unit;
 
 use crate::backend::{check_head, Backend, BackendInfo, Frame, LocalFuture, Output, StageClock};
 use crate::model::{check_input, Dims, Linear, Network, Stage};
+use crate::preprocess;
 use crate::tensor::Tensor;
 use crate::Result;
 use adapt::ThreadChoice;
@@ -126,6 +127,10 @@ impl FastCpu {
     }
 }
 
+/// Multiply-adds of one output row of the resize (`preprocess`), about: two passes of about
+/// three taps over 224 four-lane pixels.
+const PREPROCESS_ROW_MACS: usize = 2 * 3 * 4 * preprocess::SIZE;
+
 /// "cpu-simd128", "cpu-relaxed" (with relaxed SIMD), "cpu-scalar" (wasm without simd128)
 /// or "cpu-native": the fast CPU backend of this build.
 const NAME: &str = if cfg!(not(target_arch = "wasm32")) {
@@ -145,7 +150,11 @@ impl Backend for FastCpu {
 
     fn run<'a>(&'a mut self, frame: Frame<'a>) -> LocalFuture<'a, Result<Output>> {
         Box::pin(async move {
-            let input = frame.to_tensor()?;
+            // A picture's resize runs on the threads the frame will run on.
+            self.pool.set_active(self.choice.next());
+            let pool = &self.pool;
+            let min_rows = pool.min_items(PREPROCESS_ROW_MACS);
+            let input = frame.to_tensor_in(&|rows, job| pool.split(rows, 1, min_rows, job))?;
             self.forward_batch(&input, |_, _| {})
         })
     }
