@@ -5,7 +5,7 @@
 #        ./bench.sh --guidelines [--backend cpu-simd128,webgpu] [--runs N] [--scales 1,2,4]   the paper's Tables 1-4 (docs/guidelines.md)
 #        ./bench.sh --startup [--width 0.5,1.0] [--mbps 20] [--rtt 40] [--webgpu both|on|off] [--host project|static] [--no-build]
 #          the page's first minute behind a throttled link (tools/bench/startup.mjs, docs/startup.md)
-#        ./bench.sh --page [--width 1.0] [--threads 1,2] [--frames 80] [--no-build]
+#        ./bench.sh --page [--width 1.0] [--threads 1,2] [--frames 80] [--camera 320x240] [--no-build]
 #          the page's own camera frame on the CPU, part by part (tools/bench/page.mjs, docs/performance.md)
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -5,7 +5,7 @@
 // Compare `inference` with `./bench.sh` on the same build and threads, and `frame` between
 // thread counts to choose the page's default.
 //
-//   node tools/bench/page.mjs [--width 1.0] [--threads 1,2] [--frames 80]
+//   node tools/bench/page.mjs [--width 1.0] [--threads 1,2] [--frames 80] [--camera 320x240]
 //   env: WEIGHTS_DIR (default weights/), CHROMIUM
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,9 +20,20 @@ const { values } = parseArgs({
     width: { type: 'string', default: '1.0' },
     threads: { type: 'string', default: '1,2' },
     frames: { type: 'string', default: '80' },
+    camera: { type: 'string', default: '320x240' },
   },
 });
-const clip = writeClip(join(scratchDir('page-clip'), 'clip.y4m'));
+// The fake webcam's size: a real one's 640 x 480 or 1280 x 720 costs more to capture and read.
+const size = /^(\d{2,4})x(\d{2,4})$/.exec(values.camera);
+const [camWidth, camHeight] = size ? [Number(size[1]), Number(size[2])] : [];
+if (!size || camWidth % 2 || camHeight % 2) {
+  console.error(`page: --camera ${values.camera}: expected an even WIDTHxHEIGHT, such as 640x480`);
+  process.exit(2);
+}
+const clip = writeClip(join(scratchDir('page-clip'), `clip-${camWidth}x${camHeight}.y4m`), {
+  width: camWidth,
+  height: camHeight,
+});
 const server = await startServer({ root: ROOT, mounts: { weights: process.env.WEIGHTS_DIR ?? join(ROOT, 'weights') } });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -55,7 +66,7 @@ try {
       const framesOnThreads = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
       const badge = await page.$eval('#backend', (e) => e.textContent.trim()).catch(() => '');
       const isolated = await page.evaluate(() => self.crossOriginIsolated);
-      console.log(JSON.stringify({ config: 'page', width, threads, isolated, badge, fps: Number(fps.toFixed(1)), ms: parts, frames_on_threads: framesOnThreads }));
+      console.log(JSON.stringify({ config: 'page', width, camera: values.camera, threads, isolated, badge, fps: Number(fps.toFixed(1)), ms: parts, frames_on_threads: framesOnThreads }));
       await context.close();
     }
   }
