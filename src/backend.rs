@@ -66,13 +66,15 @@ impl<'a> Frame<'a> {
         let (pixels, width, height, crop) = match self {
             Frame::Tensor(t) => return Ok(Cow::Borrowed(t)),
             Frame::Rgba(f, crop) => (Cow::Borrowed(f.pixels), f.width, f.height, crop),
+            // Only the pixels the filter reads come back from the browser.
             #[cfg(target_arch = "wasm32")]
-            Frame::Bitmap(b, crop) => (
-                Cow::Owned(preprocess::bitmap_pixels(b)?),
-                b.width(),
-                b.height(),
-                crop,
-            ),
+            Frame::Bitmap(b, crop) => {
+                let size = (b.width() as usize, b.height() as usize);
+                let win = preprocess::window(size.0, size.1, crop)?;
+                let pixels = preprocess::bitmap_pixels(b, &win)?;
+                let x = preprocess::window_to_tensor(&pixels, size, &win, 4, crop, bands)?;
+                return Ok(Cow::Owned(x));
+            }
         };
         let (w, h) = (width as usize, height as usize);
         Ok(Cow::Owned(preprocess::pixels_to_tensor_in(
