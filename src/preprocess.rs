@@ -405,6 +405,17 @@ pub fn top_k(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
 mod tests {
     use super::*;
 
+    /// `len` bytes of hashed noise.
+    fn noise(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i: usize| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect()
+    }
+
+    fn same_bits(a: &[f32], b: &[f32]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    }
+
     #[test]
     fn taps_sum_to_one_and_stay_in_bounds() {
         for (span, out) in [(640.0, 224), (100.0, 224), (224.0, 224), (3.0, 224)] {
@@ -460,17 +471,11 @@ mod tests {
             (1280, 720),
         ] {
             for ch in [3usize, 4] {
-                let px: Vec<u8> = (0..w * h * ch)
-                    .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-                    .collect();
+                let px = noise(w * h * ch);
                 for crop in [Crop::Eval, Crop::Square] {
                     let got = pixels_to_tensor(&px, w, h, ch, crop).unwrap().data;
                     let want = plain(&px, w, h, ch, crop);
-                    let same = got
-                        .iter()
-                        .zip(&want)
-                        .all(|(a, b)| a.to_bits() == b.to_bits());
-                    assert!(same, "{w} x {h}, {ch} channels, {crop:?}");
+                    assert!(same_bits(&got, &want), "{w} x {h}, {ch} channels, {crop:?}");
                 }
             }
         }
@@ -484,9 +489,7 @@ mod tests {
             (641, 479, Crop::Eval),
             (5, 3, Crop::Eval),
         ] {
-            let px: Vec<u8> = (0..w * h * 4)
-                .map(|i: usize| (i.wrapping_mul(2654435761) >> 13) as u8)
-                .collect();
+            let px = noise(w * h * 4);
             let want = rgba_to_tensor(&px, w, h, crop).unwrap().data;
             for band in [1, 7, 100] {
                 let backwards: Bands<'_> = &|rows, job| {
@@ -498,11 +501,10 @@ mod tests {
                 let got = pixels_to_tensor_in(&px, w, h, 4, crop, backwards)
                     .unwrap()
                     .data;
-                let same = got
-                    .iter()
-                    .zip(&want)
-                    .all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "{w} x {h}, {crop:?}, bands of {band}");
+                assert!(
+                    same_bits(&got, &want),
+                    "{w} x {h}, {crop:?}, bands of {band}"
+                );
             }
         }
     }
@@ -516,9 +518,7 @@ mod tests {
             (1280, 720, Crop::Eval),
             (5, 3, Crop::Eval),
         ] {
-            let px: Vec<u8> = (0..w * h * 4)
-                .map(|i: usize| (i.wrapping_mul(2654435761) >> 13) as u8)
-                .collect();
+            let px = noise(w * h * 4);
             let want = rgba_to_tensor(&px, w, h, crop).unwrap().data;
             let win = window(w, h, crop).unwrap();
             if crop == Crop::Square {
@@ -534,11 +534,10 @@ mod tests {
             let got = window_to_tensor(&cut, (w, h), &win, 4, crop, ONE_BAND)
                 .unwrap()
                 .data;
-            let same = got
-                .iter()
-                .zip(&want)
-                .all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "{w} x {h}, {crop:?}, window {win:?}");
+            assert!(
+                same_bits(&got, &want),
+                "{w} x {h}, {crop:?}, window {win:?}"
+            );
             // A window that misses a column the filter reads is refused, not read past.
             let short = Window {
                 x: win.x.start + 1..win.x.end,
