@@ -11,12 +11,16 @@ export const ROOT = resolve(import.meta.dirname, '../../..');
  * server's environment (`SERVE_ISOLATION: 'off'`, say); resolves to { base, kill }.
  */
 export async function serveWeights(weightsDir, port, env = {}) {
+  const base = `http://127.0.0.1:${port}/`;
+  // Another server on the port would answer for ours (with other weights) while ours fails.
+  if (await fetch(base).then(() => true, () => false)) {
+    throw new Error(`port ${port} is taken by another server: stop it, or move the tests' ports with E2E_PORT`);
+  }
   const server = spawn('node', ['tools/serve.mjs', '.', String(port)], {
     cwd: ROOT,
     env: { ...process.env, WEIGHTS_DIR: weightsDir, ...env },
     stdio: 'ignore',
   });
-  const base = `http://127.0.0.1:${port}/`;
   for (let i = 0; i < 100; i++) {
     if (await fetch(`${base}weights/manifest.json`).then((r) => r.ok, () => false)) return { base, kill: () => server.kill() };
     await new Promise((r) => setTimeout(r, 100));
