@@ -161,6 +161,14 @@ impl Window {
         }
     }
 
+    /// The pixels the horizontal and vertical taps read.
+    fn read_by(hx: &[Taps], hy: &[Taps]) -> Window {
+        Window {
+            x: span(hx),
+            y: span(hy),
+        }
+    }
+
     fn contains(&self, other: &Window) -> bool {
         let within = |a: &std::ops::Range<usize>, b: &std::ops::Range<usize>| {
             a.start <= b.start && b.end <= a.end
@@ -175,10 +183,7 @@ impl Window {
 pub fn window(width: usize, height: usize, crop: Crop) -> Result<Window> {
     check_size(width, height)?;
     let (hx, hy) = plan(width, height, crop);
-    Ok(Window {
-        x: span(&hx),
-        y: span(&hy),
-    })
+    Ok(Window::read_by(&hx, &hy))
 }
 
 /// Runs a job over bands of the 224 output rows, every row once: `bands(rows, job)` calls
@@ -231,14 +236,16 @@ pub fn window_to_tensor(
             "{channels} channels: expected RGB or RGBA"
         )));
     }
-    let needed = window(width, height, crop)?;
+    check_size(width, height)?;
+    // The taps once a frame: `needed` is `window`'s, from the same taps.
+    let (hx, hy) = plan(width, height, crop);
+    let needed = Window::read_by(&hx, &hy);
     if !Window::all(width, height).contains(win) || !win.contains(&needed) {
         return Err(Error::Input(format!(
             "pixels {win:?} of a {width} x {height} image do not hold the {needed:?} it needs"
         )));
     }
     check_frame(pixels.len(), win.x.len(), win.y.len(), channels)?;
-    let (hx, hy) = plan(width, height, crop);
     let mut out = vec![0f32; 3 * SIZE * SIZE];
     {
         // One lock per output row of each plane, each taken by the one band that writes it.
