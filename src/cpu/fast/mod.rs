@@ -206,26 +206,16 @@ fn forward(
     (features, logits): (&mut Vec<f32>, &mut Vec<f32>),
     at_stage: &mut impl FnMut(usize, Boundary<'_>),
 ) {
-    let cs = stride(plan.stem_ch);
-    let (input, conv1) = b.dims[0];
-    plan.stem.run(
-        pool,
-        image,
-        (input.h, input.w),
-        &mut b.patches,
-        &mut b.stem,
-        cs,
-    );
     let [x, y] = &mut b.act;
     let (mut x, mut y) = (x, y);
-    stem::maxpool(pool, &b.stem, (conv1.h, conv1.w, cs), x);
+    b.stem.run(pool, image, &mut b.stem_scratch, x);
     clock.lap(Stage::Stem);
     at_stage(
         0,
         Boundary {
             data: x,
             dims: b.dims[1].1,
-            stride: cs,
+            stride: b.stem.out_stride(),
         },
     );
     let mut layer = 2;

@@ -17,7 +17,7 @@ use super::conv3x3::Spatial;
 use super::head::Head;
 use super::pointwise::Pointwise;
 use super::simd::{round_up, LANES};
-use super::stem::{Stem, PATCH};
+use super::stem::Stem;
 use crate::model::{out_size, Conv, Dims, HalfOrder, Network, Skeleton, Unit};
 
 /// One unit's packed kernels.
@@ -154,8 +154,8 @@ pub struct Plan {
     /// Where each channel lives after the stem and after each stage, to read them back.
     #[cfg(feature = "testing")]
     pub stage_slots: Vec<Vec<usize>>,
-    pub stem: Stem,
-    pub stem_ch: usize,
+    /// The stem's conv, packed per input size (`Buffers`).
+    pub stem: Conv,
     pub stages: [Vec<UnitPlan>; 3],
     pub head: Head,
     pub classes: usize,
@@ -183,8 +183,7 @@ impl Plan {
             skeleton: net.skeleton(),
             #[cfg(feature = "testing")]
             stage_slots,
-            stem: Stem::new(&net.stem),
-            stem_ch: net.stem.out_ch,
+            stem: net.stem.clone(),
             stages,
             head: Head::new(&net.conv5, &net.fc, &slots),
             classes: net.fc.out_f,
@@ -192,14 +191,15 @@ impl Plan {
     }
 }
 
-/// Activation buffers for one input size, allocated once and reused every frame. Padding
-/// slots are zeroed here and never written, so they stay zero.
+/// What depends on the input size: the stem, packed for it, and the activation buffers,
+/// allocated once and reused every frame. Padding slots are zeroed here and never written,
+/// so they stay zero.
 #[derive(Debug)]
 pub struct Buffers {
     /// The input height and width these are for.
     pub input: (usize, usize),
-    pub patches: Vec<f32>,
-    pub stem: Vec<f32>,
+    pub stem: Stem,
+    pub stem_scratch: Vec<f32>,
     /// The two activation buffers stride-2 units ping-pong between.
     pub act: [Vec<f32>; 2],
     pub t1: Vec<f32>,
@@ -213,8 +213,9 @@ pub struct Buffers {
 impl Buffers {
     pub fn new(plan: &Plan, input: (usize, usize)) -> Buffers {
         let dims = plan.skeleton.dims(input.0, input.1);
-        let (conv1, pool) = (dims[0].1, dims[1].1);
-        let cs = stride(plan.stem_ch);
+        let pool = dims[1].1;
+        let stem = Stem::new(&plan.stem, input);
+        let cs = stem.out_stride();
         let (mut act, mut t1, mut t2) = (pool.plane() * cs, 0, 0);
         for (u, (i, o)) in plan.stages.iter().flatten().zip(&dims[2..]) {
             act = act
@@ -227,8 +228,8 @@ impl Buffers {
         let head_in = dims[dims.len() - 3].0;
         Buffers {
             input,
-            patches: vec![0.0; conv1.w * PATCH],
-            stem: vec![0.0; conv1.plane() * cs],
+            stem_scratch: vec![0.0; stem.scratch()],
+            stem,
             act: [vec![0.0; act], vec![0.0; act]],
             t1: vec![0.0; t1],
             t2: vec![0.0; t2],

@@ -7,7 +7,7 @@ use super::head::Head;
 use super::plan::{stride, UnitPlan};
 use super::pointwise::Pointwise;
 use super::pool::Pool;
-use super::stem::{self, Stem, PATCH};
+use super::stem::Stem;
 pub use super::unit::Cut;
 use crate::cpu::reference::Map;
 use crate::model::{out_size, Conv, Dims, Linear, Unit};
@@ -103,25 +103,20 @@ pub fn spatial(conv: &Conv, x: &Map, scattered: bool) -> Map {
     from_nhwc(&out, (oh, ow, ys), &out_slots)
 }
 
-/// The stem conv (without the pool), its output rows cut into up to `bands` bands.
-pub fn stem_conv(conv: &Conv, x: &Map, bands: usize) -> Map {
-    let op = Stem::new(conv);
-    let (oh, ow, ys) = (out_size(x.h, 2), out_size(x.w, 2), stride(conv.out_ch));
-    let mut patches = vec![0.0; ow * PATCH];
+/// The stem (conv, then max pool), its pool rows cut into up to `bands` bands.
+pub fn stem(conv: &Conv, x: &Map, bands: usize) -> Map {
+    let op = Stem::new(conv, (x.h, x.w));
+    let (ch, cw) = (out_size(x.h, 2), out_size(x.w, 2));
+    let (oh, ow, ys) = (out_size(ch, 2), out_size(cw, 2), op.out_stride());
+    let mut scratch = vec![0.0; op.scratch()];
     let mut out = vec![0.0; oh * ow * ys];
-    let pool = Pool::serial_in_parts(bands);
-    op.run(&pool, &x.data, (x.h, x.w), &mut patches, &mut out, ys);
+    op.run(
+        &Pool::serial_in_parts(bands),
+        &x.data,
+        &mut scratch,
+        &mut out,
+    );
     from_nhwc(&out, (oh, ow, ys), &ids(conv.out_ch))
-}
-
-/// The stem's max pool, its output rows cut into up to `bands` bands.
-pub fn maxpool(x: &Map, bands: usize) -> Map {
-    let xs = stride(x.c);
-    let (oh, ow) = (out_size(x.h, 2), out_size(x.w, 2));
-    let mut out = vec![0.0; oh * ow * xs];
-    let pool = Pool::serial_in_parts(bands);
-    stem::maxpool(&pool, &to_nhwc(x, &ids(x.c), xs), (x.h, x.w, xs), &mut out);
-    from_nhwc(&out, (oh, ow, xs), &ids(x.c))
 }
 
 /// Units run back to back with the channel bookkeeping of a real run, each cut into up to

@@ -1,138 +1,172 @@
-//! The stem: conv 3x3/2 on the 3 input channels (+ its activation), then max pool 3x3/2.
+//! The stem, fused: conv 3x3/2 on the 3 input channels (+ its activation), then max pool
+//! 3x3/2. A band of pool rows computes its conv rows into a ring of three and pools them
+//! while they are in cache: the conv's map (112 x 112 x 24 at 224, over a megabyte) is
+//! never written out and read back.
 //!
-//! The conv is im2col'd one output row at a time (27 values per pixel, a small buffer that
-//! stays in cache) and run through the packed 1x1 kernel, so it shares the register tiling.
-//! On several threads each takes a band of output rows with its own im2col row: one
-//! hand-over for the whole conv instead of one per row (112 at 224 x 224).
+//! The conv reads the input through a window of three input rows, NHWC (3 floats a pixel)
+//! with a zero pixel either side, so a conv pixel's 27 values sit at fixed offsets from its
+//! first and consecutive conv pixels are 6 floats apart: the packed 1x1 kernel runs a conv
+//! row straight from the window (the offsets are its gather list), with no im2col. The
+//! window moves down two input rows per conv row: one row is kept, two are transposed in.
+//!
+//! Bands of pool rows go to the pool's threads. A band's first conv row is also the last
+//! of the band above: both compute it, with the same bits.
 
 use super::pointwise::Pointwise;
 use super::pool::{Pool, Shared};
 use super::simd::{F4, LANES};
 use crate::model::{out_size, Conv};
+use core::ops::Range;
 
-/// Values per im2col row: 3 channels x 3 x 3 taps, in torch's `[in][ky][kx]` order.
-pub const PATCH: usize = 27;
-
+/// The stem packed for one input size (its row pitch is in the conv's offsets).
 #[derive(Clone, Debug)]
 pub struct Stem {
     conv: Pointwise,
-    out_ch: usize,
+    /// Input height and width.
+    h: usize,
+    w: usize,
+    /// Floats per pixel of the conv's rows and of the output: `out_ch` rounded up to a vector.
+    ys: usize,
 }
 
 impl Stem {
-    pub fn new(conv: &Conv) -> Stem {
-        assert_eq!(conv.in_ch * 9, PATCH, "the stem takes 3 channels");
-        Stem {
-            conv: Pointwise::dense(&conv.weight, &conv.bias, conv.act, PATCH, conv.out_ch),
-            out_ch: conv.out_ch,
-        }
+    pub fn new(conv: &Conv, (h, w): (usize, usize)) -> Stem {
+        assert_eq!(conv.in_ch, 3, "the stem takes 3 channels");
+        let pitch = window_pitch(w);
+        // Torch's input `c * 9 + ky * 3 + kx` of a conv pixel, in the window.
+        let in_slot: Vec<usize> = (0..27)
+            .map(|i| (i / 3 % 3) * pitch + (i % 3) * 3 + i / 9)
+            .collect();
+        let out_slot: Vec<usize> = (0..conv.out_ch).collect();
+        let conv = Pointwise::new(&conv.weight, &conv.bias, conv.act, &in_slot, &out_slot);
+        let ys = conv.padded_out();
+        Stem { conv, h, w, ys }
     }
 
-    /// `image` is one NCHW `3 x h x w` image; writes `out_size(h) x out_size(w)` pixels of
-    /// `ys` floats to `y`. `patches` holds at least one output row of im2col values (the
-    /// caller's; other threads allocate their own).
-    pub fn run(
-        &self,
-        pool: &Pool,
-        image: &[f32],
-        (h, w): (usize, usize),
-        patches: &mut [f32],
-        y: &mut [f32],
-        ys: usize,
-    ) {
-        let (oh, ow) = (out_size(h, 2), out_size(w, 2));
-        let one = Pool::new(1);
-        // Output row `oy`: im2col into `patches`, then the 1x1 kernel on this thread.
-        let row = |oy: usize, patches: &mut [f32], y: &mut [f32]| {
-            im2col(image, (h, w), oy, patches);
-            self.conv.run(&one, patches, PATCH, ow, y, ys);
-        };
-        let patches = &mut patches[..ow * PATCH];
-        // Not cut in parts (one thread): one im2col row for the whole conv.
-        if pool.parts(oh, 1) == 1 {
-            for oy in 0..oh {
-                row(oy, patches, &mut y[oy * ow * ys..]);
-            }
+    /// Floats per output pixel.
+    pub fn out_stride(&self) -> usize {
+        self.ys
+    }
+
+    /// Floats of scratch a band needs: its window and its ring of conv rows.
+    pub fn scratch(&self) -> usize {
+        3 * window_pitch(self.w) + 3 * out_size(self.w, 2) * self.ys
+    }
+
+    /// `image` is one NCHW `3 x h x w` image; writes the pooled map's pixels, `out_stride()`
+    /// floats each, to `y`. `scratch` (`scratch()` floats, zero where nothing wrote) serves
+    /// the caller's band; other threads allocate their own.
+    pub fn run(&self, pool: &Pool, image: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+        let (ch, cw) = (out_size(self.h, 2), out_size(self.w, 2));
+        let (ph, pw) = (out_size(ch, 2), out_size(cw, 2));
+        let row_len = pw * self.ys;
+        assert!(image.len() >= 3 * self.h * self.w, "stem input too short");
+        assert!(y.len() >= ph * row_len, "stem output too short");
+        assert!(scratch.len() >= self.scratch(), "stem scratch too short");
+        // Two conv rows a pool row, and the pool's nine comparisons a value.
+        let min_rows = pool.min_items(2 * cw * (27 * self.ys + 9));
+        if pool.parts(ph, min_rows) == 1 {
+            self.band(image, 0..ph, scratch, y);
             return;
         }
-        let row_len = ow * ys;
-        assert!(y.len() >= oh * row_len, "stem output too short");
         let out = Shared(y.as_mut_ptr());
-        let min_rows = pool.min_items(ow * PATCH * self.out_ch);
-        pool.split(oh, 1, min_rows, |rows| {
-            let mut patches = vec![0.0; ow * PATCH];
-            for oy in rows {
-                // SAFETY: `y` holds `oh` rows of `row_len` floats (checked above), and each
-                // part writes only its own rows.
-                let y =
-                    unsafe { std::slice::from_raw_parts_mut(out.ptr().add(oy * row_len), row_len) };
-                row(oy, &mut patches, y);
-            }
+        pool.split(ph, 1, min_rows, |rows| {
+            let mut scratch = vec![0.0; self.scratch()];
+            // SAFETY: `y` holds `ph` rows of `row_len` floats (checked above), and each part
+            // gets only its own rows.
+            let y = unsafe {
+                std::slice::from_raw_parts_mut(
+                    out.ptr().add(rows.start * row_len),
+                    rows.len() * row_len,
+                )
+            };
+            self.band(image, rows, &mut scratch, y);
         });
     }
-}
 
-/// The 27 input values of each pixel of output row `oy` (zero outside the image). One input
-/// row at a time, so the row is sliced once and interior pixels copy their three taps
-/// without a bounds test each.
-fn im2col(image: &[f32], (h, w): (usize, usize), oy: usize, patches: &mut [f32]) {
-    let plane = h * w;
-    for t in 0..9 {
-        let (c, iy, col) = (t / 3, (oy * 2 + t % 3).wrapping_sub(1), t * 3);
-        let pixels = patches
-            .chunks_exact_mut(PATCH)
-            .map(|p| &mut p[col..col + 3]);
-        if iy >= h {
-            pixels.for_each(|taps| taps.fill(0.0));
-            continue;
-        }
-        let row = &image[c * plane + iy * w..][..w];
-        for (ox, taps) in pixels.enumerate() {
-            let x0 = (ox * 2).wrapping_sub(1);
-            match row.get(x0..x0.wrapping_add(3)) {
-                Some(inside) => taps.copy_from_slice(inside),
-                // The left column and a right edge that overhangs: padding.
-                None => {
-                    for (kx, v) in taps.iter_mut().enumerate() {
-                        *v = row.get(x0.wrapping_add(kx)).copied().unwrap_or(0.0);
-                    }
-                }
+    /// Pool rows `rows` into `y`, which starts at the first.
+    fn band(&self, image: &[f32], rows: Range<usize>, scratch: &mut [f32], y: &mut [f32]) {
+        let (ch, cw) = (out_size(self.h, 2), out_size(self.w, 2));
+        let (window, ring) = scratch.split_at_mut(3 * window_pitch(self.w));
+        let conv_len = cw * self.ys;
+        let row_len = out_size(cw, 2) * self.ys;
+        let one = Pool::new(1);
+        let first = (2 * rows.start).saturating_sub(1);
+        let mut next = first;
+        for py in rows.clone() {
+            let last = (2 * py + 1).min(ch - 1);
+            while next <= last {
+                self.slide_window(image, window, next, next == first);
+                let at = next % 3 * conv_len;
+                self.conv
+                    .run(&one, window, 6, cw, &mut ring[at..at + conv_len], self.ys);
+                next += 1;
             }
+            let conv_rows = (2 * py).saturating_sub(1)..last + 1;
+            let out = &mut y[(py - rows.start) * row_len..][..row_len];
+            maxpool_row(ring, conv_rows, (cw, self.ys), out);
+        }
+    }
+
+    /// Fills the window with the input rows conv row `cy` reads: all three when `fresh`,
+    /// else the two below the previous conv row's.
+    fn slide_window(&self, image: &[f32], window: &mut [f32], cy: usize, fresh: bool) {
+        let pitch = window_pitch(self.w);
+        let keep = if fresh {
+            0
+        } else {
+            window.copy_within(2 * pitch..3 * pitch, 0);
+            1
+        };
+        for r in keep..3 {
+            let row = &mut window[r * pitch..][..pitch];
+            match (2 * cy + r).checked_sub(1).filter(|&iy| iy < self.h) {
+                Some(iy) => self.transpose_row(image, iy, row),
+                None => row.fill(0.0),
+            }
+        }
+    }
+
+    /// Input row `iy` as NHWC pixels, after the left padding pixel (both padding pixels
+    /// stay zero: nothing else writes them).
+    fn transpose_row(&self, image: &[f32], iy: usize, row: &mut [f32]) {
+        let (plane, w) = (self.h * self.w, self.w);
+        let [r, g, b] = core::array::from_fn(|c| &image[c * plane + iy * w..][..w]);
+        let pixels = row[3..3 + 3 * w].chunks_exact_mut(3);
+        for (((px, &r), &g), &b) in pixels.zip(r).zip(g).zip(b) {
+            px.copy_from_slice(&[r, g, b]);
         }
     }
 }
 
-/// Max pool 3x3/2, padding 1, over NHWC pixels of `xs` floats (a multiple of 4); bands of
-/// output rows on the pool's threads (each reads the whole input, writes its own rows).
-pub fn maxpool(pool: &Pool, x: &[f32], (h, w, xs): (usize, usize, usize), y: &mut [f32]) {
-    let (oh, ow) = (out_size(h, 2), out_size(w, 2));
+/// Floats per window row: a zero pixel, `w` input pixels, a zero pixel, 3 floats each.
+fn window_pitch(w: usize) -> usize {
+    (w + 2) * 3
+}
+
+/// One pool row (3x3/2, padding 1) over the conv rows `rows` of the ring (row `cy` at slot
+/// `cy % 3`), `cw` pixels of `ys` floats each (a multiple of 4).
+fn maxpool_row(ring: &[f32], rows: Range<usize>, (cw, ys): (usize, usize), out: &mut [f32]) {
+    let pw = out_size(cw, 2);
     assert!(
-        xs % LANES == 0 && x.len() >= h * w * xs && y.len() >= oh * ow * xs,
+        ys % LANES == 0 && ring.len() >= 3 * cw * ys && out.len() >= pw * ys,
         "maxpool buffers"
     );
-    let out = Shared(y.as_mut_ptr());
-    // Nine comparisons a value: counted as multiply-adds for the part size.
-    let min_rows = pool.min_items(ow * xs * 9);
-    pool.split(oh, 1, min_rows, |rows| {
-        for oy in rows {
-            let rows = (oy * 2).saturating_sub(1)..(oy * 2 + 2).min(h);
-            for ox in 0..ow {
-                let cols = (ox * 2).saturating_sub(1)..(ox * 2 + 2).min(w);
-                let at_out = (oy * ow + ox) * xs;
-                for c in (0..xs).step_by(LANES) {
-                    let mut m = F4::splat(f32::NEG_INFINITY);
-                    for iy in rows.clone() {
-                        for ix in cols.clone() {
-                            let at = (iy * w + ix) * xs + c;
-                            // SAFETY: `at + 4 <= h * w * xs <= x.len()`, checked above.
-                            m = m.max(unsafe { F4::load(x.as_ptr().add(at)) });
-                        }
-                    }
-                    // SAFETY: `at_out + c + 4 <= oh * ow * xs <= y.len()`, and each part
-                    // writes only its own rows.
-                    unsafe { m.store(out.ptr().add(at_out + c)) };
+    // The ring slots of the rows pooled, worked out once for the whole row.
+    let slots: Vec<usize> = rows.map(|cy| cy % 3 * cw * ys).collect();
+    for px in 0..pw {
+        let cols = (px * 2).saturating_sub(1)..(px * 2 + 2).min(cw);
+        for c in (0..ys).step_by(LANES) {
+            let mut m = F4::splat(f32::NEG_INFINITY);
+            for &slot in &slots {
+                for cx in cols.clone() {
+                    let at = slot + cx * ys + c;
+                    // SAFETY: `at + 4 <= 3 * cw * ys <= ring.len()`, checked above.
+                    m = m.max(unsafe { F4::load(ring.as_ptr().add(at)) });
                 }
             }
+            // SAFETY: `(px * ys + c) + 4 <= pw * ys <= out.len()`, checked above.
+            unsafe { m.store(out.as_mut_ptr().add(px * ys + c)) };
         }
-    });
+    }
 }
