@@ -152,13 +152,18 @@ fn maxpool_row(ring: &[f32], rows: Range<usize>, (cw, ys): (usize, usize), out: 
         ys % LANES == 0 && ring.len() >= 3 * cw * ys && out.len() >= pw * ys,
         "maxpool buffers"
     );
-    // The ring slots of the rows pooled, worked out once for the whole row.
-    let slots: Vec<usize> = rows.map(|cy| cy % 3 * cw * ys).collect();
+    // The ring slots of the (one to three) rows pooled, worked out once for the whole row.
+    let mut slots = [0; 3];
+    let n = rows.len().min(3);
+    for (slot, cy) in slots.iter_mut().zip(rows) {
+        *slot = cy % 3 * cw * ys;
+    }
+    let slots = &slots[..n];
     for px in 0..pw {
         let cols = (px * 2).saturating_sub(1)..(px * 2 + 2).min(cw);
         for c in (0..ys).step_by(LANES) {
             let mut m = F4::splat(f32::NEG_INFINITY);
-            for &slot in &slots {
+            for &slot in slots {
                 for cx in cols.clone() {
                     let at = slot + cx * ys + c;
                     // SAFETY: `at + 4 <= 3 * cw * ys <= ring.len()`, checked above.
