@@ -1,8 +1,9 @@
 //! A fixed pool of threads for per-layer work. A layer on a 7x7 map takes microseconds, so
 //! there is no queue and no allocation per job: the caller publishes one job under a new
 //! epoch that idle workers spin on (briefly, then sleep), and every thread, the caller
-//! included, claims parts from one counter until none is left; the caller then waits for
-//! the parts others claimed. The parts' bounds are fixed by the split, so the results do
+//! included, claims parts from one word until none is left (the caller from the front, the
+//! workers from the back, so each thread keeps to its end of every split); the caller then
+//! waits for the parts others claimed. The parts' bounds are fixed by the split, so the results do
 //! not depend on which thread ran which part. A worker that is slow to wake (descheduled
 //! on a busy machine, or a Web Worker still starting) delays nothing: the caller runs the
 //! parts nobody claimed.
@@ -269,12 +270,16 @@ mod workers {
     #[cfg(target_arch = "wasm32")]
     const SPINS: u32 = 1 << 19;
 
-    /// The low half of `State::ticket`: the next unclaimed part.
+    /// The low half of `State::ticket`: parts claimed from the front (its high 16 bits) and
+    /// from the back (its low 16). All ones: none left, whatever the count.
     const PART_MASK: u64 = 0xffff_ffff;
+    /// One part claimed from the front.
+    const FRONT: u64 = 1 << 16;
 
     pub struct State {
-        /// The current job's epoch (high half) and its next unclaimed part (low half), in
-        /// one word so that a claim can never take a part of another job.
+        /// The current job's epoch (high half) and the parts claimed from either end (low
+        /// half, `PART_MASK`), in one word so that a claim can never take a part of another
+        /// job.
         ticket: AtomicU64,
         /// Parts of the current job.
         parts: AtomicUsize,
@@ -307,15 +312,24 @@ mod workers {
             self.ticket.load(Acquire) >> 32
         }
 
-        /// Claims the next part of job `epoch`, if that job is current and has parts left.
-        fn claim(&self, epoch: u64, parts: usize) -> Option<usize> {
+        /// Claims the next part of job `epoch`, if that job is current and has parts left:
+        /// the first unclaimed one, or `from_back` the last. The caller takes parts from the
+        /// front and the workers from the back, so on two threads each keeps to its own end
+        /// of every split: the pixels a thread writes in one hand-over are mostly those it
+        /// reads in the next, still in its cache.
+        fn claim(&self, epoch: u64, parts: usize, from_back: bool) -> Option<usize> {
             let mut t = self.ticket.load(Acquire);
             loop {
-                let i = (t & PART_MASK) as usize;
-                if t >> 32 != epoch || i >= parts {
+                let (front, back) = ((t >> 16 & 0xffff) as usize, (t & 0xffff) as usize);
+                if t >> 32 != epoch || front + back >= parts {
                     return None;
                 }
-                match self.ticket.compare_exchange_weak(t, t + 1, AcqRel, Acquire) {
+                let (next, i) = if from_back {
+                    (t + 1, parts - 1 - back)
+                } else {
+                    (t + FRONT, front)
+                };
+                match self.ticket.compare_exchange_weak(t, next, AcqRel, Acquire) {
                     Ok(_) => return Some(i),
                     Err(now) => t = now,
                 }
@@ -324,15 +338,16 @@ mod workers {
 
         /// Runs parts of job `epoch` until none is left; returns the first panic of ours.
         /// `busy` (a Web Worker's): set while a part runs, so that worker.js knows whether
-        /// a trap took a part with it.
+        /// a trap took a part with it. `from_back`: a worker's claims (see `claim`).
         fn run_parts(
             &self,
             epoch: u64,
             parts: usize,
             busy: Option<&AtomicU32>,
+            from_back: bool,
         ) -> Option<Box<dyn Any + Send>> {
             let mut first = None;
-            while let Some(i) = self.claim(epoch, parts) {
+            while let Some(i) = self.claim(epoch, parts, from_back) {
                 // SAFETY: we hold part `i` of job `epoch`, claimed above: its caller wrote `job`
                 // before publishing the epoch, and clears it only once our part is done
                 // (`done`, below), so it is `Some` and its closure alive (see `State`'s `Sync`).
@@ -454,6 +469,7 @@ mod workers {
             // of the new epoch can be claimed before the `ticket` store below publishes it.
             unsafe { *s.job.get() = Some(erased) };
             // Release: a worker that sees this count sees the last epoch closed (below).
+            assert!(parts < 0xffff, "a split's parts count in 16 bits");
             s.parts.store(parts, Release);
             s.done.store(0, Relaxed);
             s.resting.store(false, Relaxed);
@@ -463,7 +479,7 @@ mod workers {
                 let _g = lock(&s.lock);
                 s.wake.notify_all();
             }
-            let mine = s.run_parts(epoch, parts, None);
+            let mine = s.run_parts(epoch, parts, None, false);
             wait(|| s.done.load(Acquire) + s.lost() == parts);
             // Closes the epoch: no part left to claim, whatever count a worker read. A late
             // worker that read this epoch and then the next job's count (`parts`, stored after
@@ -557,7 +573,7 @@ mod workers {
             // A late worker may read the next job's count: its claims on this epoch fail, as
             // `run` closes an epoch before storing the next count (Release, seen here).
             let parts = s.parts.load(Acquire);
-            s.run_parts(seen, parts, busy);
+            s.run_parts(seen, parts, busy, true);
         }
     }
 }
@@ -590,6 +606,46 @@ mod tests {
                 }
             });
             assert_eq!(threads.lock().unwrap().len(), 2, "the worker did not wake");
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn every_part_runs_once_with_claims_from_both_ends() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        for threads in [2, 3, 5] {
+            let pool = Pool::new(threads);
+            for parts in [2, 3, 7, 8, 63, 64] {
+                let runs: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
+                pool.each(parts, |i| {
+                    runs[i].fetch_add(1, SeqCst);
+                    // Long enough for the workers to take parts from the back.
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                });
+                let counts: Vec<usize> = runs.iter().map(|r| r.load(SeqCst)).collect();
+                assert_eq!(counts, vec![1; parts], "{threads} threads, {parts} parts");
+            }
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn the_caller_takes_the_first_parts_and_the_workers_the_last() {
+        use std::sync::Mutex;
+        let pool = Pool::new(2);
+        let caller = std::thread::current().id();
+        for parts in [2, 8, 64] {
+            let mine = Mutex::new(vec![false; parts]);
+            pool.each(parts, |i| {
+                mine.lock().unwrap()[i] = std::thread::current().id() == caller;
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            });
+            let mine = mine.into_inner().unwrap();
+            let first = mine.iter().take_while(|&&m| m).count();
+            assert!(
+                mine[first..].iter().all(|&m| !m),
+                "{parts} parts: the caller's are not the first ones: {mine:?}"
+            );
         }
     }
 

@@ -7,7 +7,9 @@
 //! bands needs the first 1x1 of both: each band counts itself done at its two boundaries,
 //! and whichever of the two neighbours finishes second runs the straddling rows. Nothing is
 //! computed twice and no thread waits for another: one that loses its core (a busy machine)
-//! holds back its own band only. The bigger bands are handed out first.
+//! holds back its own band only. Bands go out in order from both ends (the pool's caller
+//! takes the top ones, its workers the bottom ones), so a thread's band in one unit covers
+//! mostly the rows its band in the unit before wrote, still in its cache.
 //!
 //! **By pixels** (two hand-overs), for stride-1 units on maps too short to cut into enough
 //! bands (14 and 7 rows at 224: 7 bands of 2 rows or 3 bands share badly between 2 threads,
@@ -107,14 +109,10 @@ impl UnitPlan {
         match cut {
             Cut::Rows => {
                 let boundaries: [AtomicU8; MAX_BANDS] = core::array::from_fn(|_| AtomicU8::new(0));
-                let order = run.biggest_first();
                 // SAFETY: `UnitRun::band`'s contract: the asserts above size the buffers for
-                // this shape, `each` runs every band once (`order` is a permutation), and
-                // `boundaries` is fresh for this run; the buffers stay borrowed until `each`
-                // returns.
-                pool.each(bands, |i| unsafe {
-                    run.band(usize::from(order[i]), &boundaries)
-                });
+                // this shape, `each` runs every band once, and `boundaries` is fresh for this
+                // run; the buffers stay borrowed until `each` returns.
+                pool.each(bands, |j| unsafe { run.band(j, &boundaries) });
             }
             // SAFETY: `by_pixels`' contract: the asserts above size the buffers for this
             // shape, and the unit is one `pixels_cut_fits`; the buffers stay borrowed meanwhile.
@@ -167,15 +165,6 @@ impl UnitRun<'_> {
     /// The first output row of band `j`.
     fn start(&self, j: usize) -> usize {
         self.shape.2 * j / self.bands
-    }
-
-    /// The order bands are handed out in: the bigger first (bands differ by a row at most),
-    /// so that two threads do not take the smaller and the bigger of each pair in turn.
-    fn biggest_first(&self) -> [u8; MAX_BANDS] {
-        let mut order: [u8; MAX_BANDS] = core::array::from_fn(|j| j as u8);
-        let rows = |j: u8| self.start(usize::from(j) + 1) - self.start(usize::from(j));
-        order[..self.bands].sort_unstable_by_key(|&j| (core::cmp::Reverse(rows(j)), j));
-        order
     }
 
     /// Output rows whose 3x3 windows straddle the boundary band `j` starts at: the rows on
