@@ -46,8 +46,10 @@ pub fn thread_count(wanted: Option<usize>, cores: usize) -> usize {
 
 /// Parts a split is cut into per thread, at most. A thread that loses its core (the machine
 /// is busy) holds back the one part it claimed while the others take the rest: the smaller
-/// the parts, the less it holds. Each part costs a claim, well under a microsecond.
-pub const PARTS_PER_THREAD: usize = 4;
+/// the parts, the less it holds. Each part costs a claim, well under a microsecond, and as
+/// threads claim from both ends (`State::claim`) a thread's parts stay neighbours: 8 parts
+/// measured faster than 4 on two threads, 16 no faster than 8.
+pub const PARTS_PER_THREAD: usize = 8;
 
 /// A job: runs part `i` of the current split.
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
