@@ -11,9 +11,9 @@
 //! takes the top ones, its workers the bottom ones), so a thread's band in one unit covers
 //! mostly the rows its band in the unit before wrote, still in its cache.
 //!
-//! **By pixels** (two hand-overs), for stride-1 units on maps too short to cut into enough
-//! bands (14 and 7 rows at 224: 7 bands of 2 rows or 3 bands share badly between 2 threads,
-//! and the straddling rows run after the bands). The first hand-over runs the first 1x1 on
+//! **By pixels** (two hand-overs), for stride-1 units on maps too short to cut into as many
+//! bands as the pool has parts (at 224 on two threads, 28, 14 and 7 rows: bands of 2 rows,
+//! or 3 bands, share badly between 2 threads, and the straddling rows run after the bands). The first hand-over runs the first 1x1 on
 //! runs of pixels, the second the depthwise 3x3 and the last 1x1 on runs of output pixels
 //! (rows cut anywhere), so both share evenly in whole register tiles; such maps stay in
 //! cache whole.
@@ -84,7 +84,7 @@ impl UnitPlan {
         assert!(t1.len() >= n1 && t2.len() >= n2, "unit scratch buffers");
         let bands = self.bands(pool, oh, ow);
         // Fewer bands than the pool's parts: faster by pixels (measured on two threads: 14
-        // rows in 7 bands and 7 rows in 3).
+        // rows in 7 bands and 7 rows in 3; 28 rows in 14 bands the same either way).
         let cut = cut.unwrap_or(if self.pixels_cut_fits() && bands < pool.most_parts() {
             Cut::Pixels
         } else {
