@@ -208,7 +208,7 @@ fn forward(
 ) {
     let [x, y] = &mut b.act;
     let (mut x, mut y) = (x, y);
-    b.stem.run(pool, image, &mut b.stem_scratch, x);
+    b.stem.run(pool, image, x);
     clock.lap(Stage::Stem);
     at_stage(
         0,

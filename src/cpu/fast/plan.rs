@@ -199,7 +199,6 @@ pub struct Buffers {
     /// The input height and width these are for.
     pub input: (usize, usize),
     pub stem: Stem,
-    pub stem_scratch: Vec<f32>,
     /// The two activation buffers stride-2 units ping-pong between.
     pub act: [Vec<f32>; 2],
     pub t1: Vec<f32>,
@@ -228,7 +227,6 @@ impl Buffers {
         let head_in = dims[dims.len() - 3].0;
         Buffers {
             input,
-            stem_scratch: vec![0.0; stem.scratch()],
             stem,
             act: [vec![0.0; act], vec![0.0; act]],
             t1: vec![0.0; t1],

@@ -3,10 +3,10 @@
 //! epoch that idle workers spin on (briefly, then sleep), and every thread, the caller
 //! included, claims parts from one word until none is left (the caller from the front, the
 //! workers from the back, so each thread keeps to its end of every split); the caller then
-//! waits for the parts others claimed. The parts' bounds are fixed by the split, so the results do
-//! not depend on which thread ran which part. A worker that is slow to wake (descheduled
-//! on a busy machine, or a Web Worker still starting) delays nothing: the caller runs the
-//! parts nobody claimed.
+//! waits for the parts others claimed. The parts' bounds are fixed by the split, so the
+//! results do not depend on which thread ran which part. A worker that is slow to wake
+//! (descheduled on a busy machine, or a Web Worker still starting) delays nothing: the
+//! caller runs the parts nobody claimed.
 //!
 //! Natively the workers are std threads. In the threaded wasm build (`+atomics`, shared
 //! memory) they are Web Workers running the same module on the same memory, started once

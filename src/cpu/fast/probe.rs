@@ -108,14 +108,8 @@ pub fn stem(conv: &Conv, x: &Map, bands: usize) -> Map {
     let op = Stem::new(conv, (x.h, x.w));
     let (ch, cw) = (out_size(x.h, 2), out_size(x.w, 2));
     let (oh, ow, ys) = (out_size(ch, 2), out_size(cw, 2), op.out_stride());
-    let mut scratch = vec![0.0; op.scratch()];
     let mut out = vec![0.0; oh * ow * ys];
-    op.run(
-        &Pool::serial_in_parts(bands),
-        &x.data,
-        &mut scratch,
-        &mut out,
-    );
+    op.run(&Pool::serial_in_parts(bands), &x.data, &mut out);
     from_nhwc(&out, (oh, ow, ys), &ids(conv.out_ch))
 }
 

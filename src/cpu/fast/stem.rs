@@ -10,13 +10,21 @@
 //! window moves down two input rows per conv row: one row is kept, two are transposed in.
 //!
 //! Bands of pool rows go to the pool's threads. A band's first conv row is also the last
-//! of the band above: both compute it, with the same bits.
+//! of the band above: both compute it, with the same bits. Each thread keeps its window and
+//! ring from frame to frame, and a band writes every float of them it reads (the conv is
+//! padded with zero channels to a whole vector), so nothing is allocated or zeroed a frame.
 
 use super::pointwise::Pointwise;
 use super::pool::{Pool, Shared};
-use super::simd::{F4, LANES};
+use super::simd::{round_up, F4, LANES};
 use crate::model::{out_size, Conv};
 use core::ops::Range;
+use std::cell::RefCell;
+
+thread_local! {
+    /// This thread's band scratch: its window and ring (`Stem::scratch`).
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
 
 /// The stem packed for one input size (its row pitch is in the conv's offsets).
 #[derive(Clone, Debug)]
@@ -37,9 +45,15 @@ impl Stem {
         let in_slot: Vec<usize> = (0..27)
             .map(|i| (i / 3 % 3) * pitch + (i % 3) * 3 + i / 9)
             .collect();
-        let out_slot: Vec<usize> = (0..conv.out_ch).collect();
-        let conv = Pointwise::new(&conv.weight, &conv.bias, conv.act, &in_slot, &out_slot);
-        let ys = conv.padded_out();
+        // Zero channels up to a whole vector: the padding slots are written (as zeros) like
+        // the others, so the ring needs no zeroing and the pooled padding stays zero.
+        let ys = round_up(conv.out_ch, LANES);
+        let mut weight = conv.weight.clone();
+        weight.resize(ys * 27, 0.0);
+        let mut bias = conv.bias.clone();
+        bias.resize(ys, 0.0);
+        let out_slot: Vec<usize> = (0..ys).collect();
+        let conv = Pointwise::new(&weight, &bias, conv.act, &in_slot, &out_slot);
         Stem { conv, h, w, ys }
     }
 
@@ -49,29 +63,26 @@ impl Stem {
     }
 
     /// Floats of scratch a band needs: its window and its ring of conv rows.
-    pub fn scratch(&self) -> usize {
+    fn scratch(&self) -> usize {
         3 * window_pitch(self.w) + 3 * out_size(self.w, 2) * self.ys
     }
 
     /// `image` is one NCHW `3 x h x w` image; writes the pooled map's pixels, `out_stride()`
-    /// floats each, to `y`. `scratch` (`scratch()` floats, zero where nothing wrote) serves
-    /// the caller's band; other threads allocate their own.
-    pub fn run(&self, pool: &Pool, image: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+    /// floats each, to `y`.
+    pub fn run(&self, pool: &Pool, image: &[f32], y: &mut [f32]) {
         let (ch, cw) = (out_size(self.h, 2), out_size(self.w, 2));
         let (ph, pw) = (out_size(ch, 2), out_size(cw, 2));
         let row_len = pw * self.ys;
         assert!(image.len() >= 3 * self.h * self.w, "stem input too short");
         assert!(y.len() >= ph * row_len, "stem output too short");
-        assert!(scratch.len() >= self.scratch(), "stem scratch too short");
         // Two conv rows a pool row, and the pool's nine comparisons a value.
         let min_rows = pool.min_items(2 * cw * (27 * self.ys + 9));
         if pool.parts(ph, min_rows) == 1 {
-            self.band(image, 0..ph, scratch, y);
+            self.band(image, 0..ph, y);
             return;
         }
         let out = Shared(y.as_mut_ptr());
         pool.split(ph, 1, min_rows, |rows| {
-            let mut scratch = vec![0.0; self.scratch()];
             // SAFETY: `y` holds `ph` rows of `row_len` floats (checked above), and each part
             // gets only its own rows.
             let y = unsafe {
@@ -80,12 +91,22 @@ impl Stem {
                     rows.len() * row_len,
                 )
             };
-            self.band(image, rows, &mut scratch, y);
+            self.band(image, rows, y);
         });
     }
 
-    /// Pool rows `rows` into `y`, which starts at the first.
-    fn band(&self, image: &[f32], rows: Range<usize>, scratch: &mut [f32], y: &mut [f32]) {
+    /// Pool rows `rows` into `y`, which starts at the first, in this thread's scratch.
+    fn band(&self, image: &[f32], rows: Range<usize>, y: &mut [f32]) {
+        SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < self.scratch() {
+                scratch.resize(self.scratch(), 0.0);
+            }
+            self.band_in(image, rows, scratch, y);
+        });
+    }
+
+    /// `band` in `scratch` (at least `scratch()` floats, whatever they hold).
+    fn band_in(&self, image: &[f32], rows: Range<usize>, scratch: &mut [f32], y: &mut [f32]) {
         let (ch, cw) = (out_size(self.h, 2), out_size(self.w, 2));
         let (window, ring) = scratch.split_at_mut(3 * window_pitch(self.w));
         let conv_len = cw * self.ys;
@@ -127,11 +148,12 @@ impl Stem {
         }
     }
 
-    /// Input row `iy` as NHWC pixels, after the left padding pixel (both padding pixels
-    /// stay zero: nothing else writes them).
+    /// Input row `iy` as NHWC pixels between two zero padding pixels.
     fn transpose_row(&self, image: &[f32], iy: usize, row: &mut [f32]) {
         let (plane, w) = (self.h * self.w, self.w);
         let [r, g, b] = core::array::from_fn(|c| &image[c * plane + iy * w..][..w]);
+        row[..3].fill(0.0);
+        row[3 + 3 * w..].fill(0.0);
         let pixels = row[3..3 + 3 * w].chunks_exact_mut(3);
         for (((px, &r), &g), &b) in pixels.zip(r).zip(g).zip(b) {
             px.copy_from_slice(&[r, g, b]);

@@ -13,10 +13,10 @@
 //!
 //! **By pixels** (two hand-overs), for stride-1 units on maps too short to cut into as many
 //! bands as the pool has parts (at 224 on two threads, 28, 14 and 7 rows: bands of 2 rows,
-//! or 3 bands, share badly between 2 threads, and the straddling rows run after the bands). The first hand-over runs the first 1x1 on
-//! runs of pixels, the second the depthwise 3x3 and the last 1x1 on runs of output pixels
-//! (rows cut anywhere), so both share evenly in whole register tiles; such maps stay in
-//! cache whole.
+//! or 3 bands, share badly between 2 threads, and the straddling rows run after the bands).
+//! The first hand-over runs the first 1x1 on runs of pixels, the second the depthwise 3x3
+//! and the last 1x1 on runs of output pixels (rows cut anywhere), so both share evenly in
+//! whole register tiles; such maps stay in cache whole.
 //!
 //! A stride-1 unit writes the other activation buffer, not its input: a band's 3x3 reads
 //! its neighbours' rows, which an in-place write would change under it. The half that
