@@ -7,6 +7,7 @@ use std::pin::Pin;
 use crate::model::{Linear, Stage};
 use crate::preprocess::{self, Crop};
 use crate::tensor::Tensor;
+use crate::yuv::YuvFrame;
 use crate::{Error, Result};
 
 /// A future that stays on its thread: wasm's (JavaScript promises) are not `Send`.
@@ -38,6 +39,8 @@ pub enum Frame<'a> {
     Tensor(&'a Tensor),
     /// RGBA pixels.
     Rgba(RgbaFrame<'a>, Crop),
+    /// A camera frame in its own YUV layout: read on the CPU whatever the backend.
+    Yuv(YuvFrame<'a>, Crop),
     /// An ImageBitmap (a video frame, an image, a canvas). On WebGPU the browser copies it
     /// straight into a texture; on the CPU its pixels are read through a 2D canvas.
     #[cfg(target_arch = "wasm32")]
@@ -51,6 +54,7 @@ impl<'a> Frame<'a> {
         match self {
             Frame::Tensor(_) => None,
             Frame::Rgba(f, _) => Some((f.width, f.height)),
+            Frame::Yuv(f, _) => Some((f.width, f.height)),
             #[cfg(target_arch = "wasm32")]
             Frame::Bitmap(b, _) => Some((b.width(), b.height())),
         }
@@ -66,6 +70,14 @@ impl<'a> Frame<'a> {
         let (pixels, width, height, crop) = match self {
             Frame::Tensor(t) => return Ok(Cow::Borrowed(t)),
             Frame::Rgba(f, crop) => (Cow::Borrowed(f.pixels), f.width, f.height, crop),
+            // Read straight from its planes: only the pixels the filter reads.
+            Frame::Yuv(f, crop) => {
+                f.check()?;
+                let size = (f.width as usize, f.height as usize);
+                return Ok(Cow::Owned(preprocess::rows_to_tensor(
+                    &f, size, crop, bands,
+                )?));
+            }
             // Only the pixels the filter reads come back from the browser.
             #[cfg(target_arch = "wasm32")]
             Frame::Bitmap(b, crop) => {

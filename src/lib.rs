@@ -20,6 +20,7 @@ pub mod tensor;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 pub mod weights;
+pub mod yuv;
 
 pub use backend::{Output, StageTimes, TimingMethod};
 pub use error::{Error, Result};

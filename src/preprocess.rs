@@ -13,6 +13,15 @@ pub const SIZE: usize = 224;
 pub const RESIZE: usize = 256;
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
+/// `(v / 255 - MEAN) / STD` as `v * NORM_SCALE + NORM_SHIFT`, with a lane for alpha (computed
+/// and dropped).
+const NORM_SCALE: [f32; 4] = [
+    1.0 / (255.0 * STD[0]),
+    1.0 / (255.0 * STD[1]),
+    1.0 / (255.0 * STD[2]),
+    0.0,
+];
+const NORM_SHIFT: [f32; 4] = [-MEAN[0] / STD[0], -MEAN[1] / STD[1], -MEAN[2] / STD[2], 0.0];
 /// Largest image side accepted, so a hostile header cannot demand gigabytes.
 pub const MAX_SIDE: usize = 16384;
 
@@ -246,6 +255,36 @@ pub fn window_to_tensor(
         )));
     }
     check_frame(pixels.len(), win.x.len(), win.y.len(), channels)?;
+    Ok(match channels {
+        3 => resize(&Interleaved::<3> { pixels, win }, (&hx, &hy), bands),
+        _ => resize(&Interleaved::<4> { pixels, win }, (&hx, &hy), bands),
+    })
+}
+
+/// A picture's source rows as the resize reads them: floats from 0 to 255, red, green and
+/// blue in a pixel's first three lanes.
+pub trait SourceRows: Sync {
+    /// Columns `cols` of row `y` into `line[cols]` (`line` is indexed by the frame's columns;
+    /// the rest of it is scratch).
+    fn read(&self, y: usize, cols: std::ops::Range<usize>, line: &mut [[f32; 4]]);
+}
+
+/// A `width x height` picture whose rows `src` reads, normalized to 1x3x224x224 as `crop`
+/// says, band by band as `bands` runs them (see `pixels_to_tensor_in`).
+pub fn rows_to_tensor(
+    src: &impl SourceRows,
+    (width, height): (usize, usize),
+    crop: Crop,
+    bands: Bands<'_>,
+) -> Result<Tensor> {
+    check_size(width, height)?;
+    let (hx, hy) = plan(width, height, crop);
+    Ok(resize(src, (&hx, &hy), bands))
+}
+
+/// The resize with its taps, band by band: each band's horizontal pass over the source rows
+/// its taps read, then its vertical pass.
+fn resize(src: &impl SourceRows, (hx, hy): (&[Taps], &[Taps]), bands: Bands<'_>) -> Tensor {
     let mut out = vec![0f32; 3 * SIZE * SIZE];
     {
         // One lock per output row of each plane, each taken by the one band that writes it.
@@ -253,14 +292,31 @@ pub fn window_to_tensor(
         bands(SIZE, &|ys| {
             let taps = &hy[ys.clone()];
             let rows = span(taps);
-            let horiz = match channels {
-                3 => horizontal::<3>(pixels, win, rows.clone(), &hx),
-                _ => horizontal::<4>(pixels, win, rows.clone(), &hx),
-            };
+            let horiz = horizontal(src, rows.clone(), hx);
             vertical(&horiz, rows.start, ys, taps, &planes);
         });
     }
-    Tensor::new([1, 3, SIZE, SIZE], out)
+    Tensor::new([1, 3, SIZE, SIZE], out).expect("3 x 224 x 224 floats")
+}
+
+/// Interleaved 8-bit pixels of `CH` channels that hold a frame's pixels `win`.
+struct Interleaved<'a, const CH: usize> {
+    pixels: &'a [u8],
+    win: &'a Window,
+}
+
+impl<const CH: usize> SourceRows for Interleaved<'_, CH> {
+    fn read(&self, y: usize, cols: std::ops::Range<usize>, line: &mut [[f32; 4]]) {
+        let (win, stride) = (self.win, self.win.x.len());
+        let at = (y - win.y.start) * stride;
+        let src =
+            &self.pixels[(at + cols.start - win.x.start) * CH..(at + cols.end - win.x.start) * CH];
+        for (d, p) in line[cols].iter_mut().zip(src.chunks_exact(CH)) {
+            for c in 0..CH {
+                d[c] = p[c] as f32;
+            }
+        }
+    }
 }
 
 /// The vertical pass for output rows `ys` (their `taps`) over `horiz`, the horizontal pass of
@@ -279,10 +335,9 @@ fn vertical(
         acc.fill([0.0; 4]);
         let from = (t.first - first) * SIZE;
         for (src, &w) in horiz[from..].chunks_exact(SIZE).zip(&t.weights) {
-            for (a, p) in acc.iter_mut().zip(src) {
-                for c in 0..4 {
-                    a[c] += w * p[c];
-                }
+            // As flat floats: one loop the compiler runs on plain vectors.
+            for (a, p) in acc.as_flattened_mut().iter_mut().zip(src.as_flattened()) {
+                *a += w * p;
             }
         }
         for c in 0..3 {
@@ -290,7 +345,7 @@ fn vertical(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             for (o, a) in plane.iter_mut().zip(&acc) {
-                *o = (a[c] / 255.0 - MEAN[c]) / STD[c];
+                *o = a[c] * NORM_SCALE[c] + NORM_SHIFT[c];
             }
         }
     }
@@ -303,29 +358,16 @@ fn span(taps: &[Taps]) -> std::ops::Range<usize> {
     first..last.unwrap_or(0)
 }
 
-/// The horizontal pass over source rows `rows` of `CH`-channel pixels, which hold the frame's
-/// pixels `win`: `[row][x]`, each output pixel's channels as four lanes (an alpha lane, or a
-/// zero one, rides along: one vector a pixel).
-fn horizontal<const CH: usize>(
-    pixels: &[u8],
-    win: &Window,
-    rows: std::ops::Range<usize>,
-    hx: &[Taps],
-) -> Vec<[f32; 4]> {
+/// The horizontal pass over source rows `rows`: `[row][x]`, each output pixel's channels as
+/// four lanes (an alpha lane, or a zero one, rides along: one vector a pixel).
+fn horizontal(src: &impl SourceRows, rows: std::ops::Range<usize>, hx: &[Taps]) -> Vec<[f32; 4]> {
     let mut horiz = vec![[0f32; 4]; rows.len() * SIZE];
     // One source row in f32 at a time, only the columns the taps read: the conversion runs on
     // vectors, and so do the taps. `line` is indexed by the frame's columns.
     let cols = span(hx);
-    let stride = win.x.len();
-    let mut line = vec![[0f32; 4]; win.x.end];
+    let mut line = vec![[0f32; 4]; cols.end];
     for (out, y) in horiz.chunks_exact_mut(SIZE).zip(rows) {
-        let at = (y - win.y.start) * stride;
-        let src = &pixels[(at + cols.start - win.x.start) * CH..(at + cols.end - win.x.start) * CH];
-        for (d, p) in line[cols.clone()].iter_mut().zip(src.chunks_exact(CH)) {
-            for c in 0..CH {
-                d[c] = p[c] as f32;
-            }
-        }
+        src.read(y, cols.clone(), &mut line);
         for (o, t) in out.iter_mut().zip(hx) {
             // In a local, so the sum stays in a register.
             let mut acc = [0f32; 4];
@@ -460,7 +502,7 @@ mod tests {
                         }
                         v += wy * h;
                     }
-                    out[(c * SIZE + y) * SIZE + x] = (v / 255.0 - MEAN[c]) / STD[c];
+                    out[(c * SIZE + y) * SIZE + x] = v * NORM_SCALE[c] + NORM_SHIFT[c];
                 }
             }
         }

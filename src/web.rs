@@ -14,6 +14,7 @@ use crate::engine::{self, EngineOptions, Preference};
 use crate::preprocess::{self, Crop};
 use crate::tensor::Tensor;
 use crate::weights::{self, Info};
+use crate::yuv::{Matrix, Plane, YuvFrame, YuvLayout};
 use crate::Error;
 
 mod guidelines;
@@ -496,6 +497,43 @@ impl WebEngine {
             height,
         };
         let frame = Frame::Rgba(pixels, parse_crop(crop)?);
+        predict(&self.state, frame, k, features.unwrap_or(false)).await
+    }
+
+    /// Classifies a camera frame in its own YUV layout, as `VideoFrame.copyTo` wrote it with
+    /// no format asked: `format` "I420", "I420A" or "NV12"; `planes` each plane's offset and
+    /// stride, in turn (`copyTo`'s layout); `matrix` and `fullRange` from the frame's
+    /// `colorSpace` (undefined: BT.601, video range). Read on the CPU whatever the backend.
+    #[wasm_bindgen(js_name = classifyYuv)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn classify_yuv(
+        &self,
+        data: Vec<u8>,
+        format: String,
+        width: u32,
+        height: u32,
+        planes: Vec<u32>,
+        matrix: Option<String>,
+        full_range: Option<bool>,
+        k: usize,
+        crop: Option<String>,
+        features: Option<bool>,
+    ) -> Result<Ts<Prediction>, JsError> {
+        let layout = YuvLayout::parse(&format).map_err(js_err)?;
+        let plane = |i: usize| Plane {
+            offset: planes.get(2 * i).map_or(0, |&o| o as usize),
+            stride: planes.get(2 * i + 1).map_or(0, |&s| s as usize),
+        };
+        let frame = YuvFrame {
+            data: &data,
+            layout,
+            width,
+            height,
+            planes: [plane(0), plane(1), plane(2)],
+            matrix: Matrix::parse(matrix.as_deref()).map_err(js_err)?,
+            full_range: full_range.unwrap_or(false),
+        };
+        let frame = Frame::Yuv(frame, parse_crop(crop)?);
         predict(&self.state, frame, k, features.unwrap_or(false)).await
     }
 

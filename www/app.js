@@ -60,6 +60,7 @@ const app = {
   frames: 0,
   inFlight: 0, // classifications sent and not yet drawn
   mostInFlight: 0,
+  cameraRead: null,
   framesOnThreads: {}, // camera frames by the CPU threads each ran on (the page benchmark's)
   lastResultAt: -Infinity, // when the last classification's result came back
   cpuTimes: [], // the CPU's recent frame times (ms) for `auto`'s measurement
@@ -93,6 +94,8 @@ window.shufflenet = {
   get mostInFlight() { return app.mostInFlight; },
   get framesOnThreads() { return { ...app.framesOnThreads }; },
   get inWorker() { return app.engine.inWorker; },
+  /** How the engine read the last camera frame: its YUV format ('I420', 'NV12'), or 'bitmap'. */
+  get cameraRead() { return app.cameraRead; },
 };
 
 // ---- the classification loop -------------------------------------------------------------
@@ -120,7 +123,7 @@ async function loop() {
     let frame;
     const start = performance.now();
     try {
-      frame = await createImageBitmap(els.video, frameOptions(els.video.videoWidth, els.video.videoHeight));
+      frame = await captureFrame();
     } catch {
       await sleep(100); // the stream is switching cameras
       continue;
@@ -141,6 +144,15 @@ async function loop() {
       await new Promise((resolve) => requestAnimationFrame(resolve));
     }
   }
+}
+
+/**
+ * The camera's current frame: a VideoFrame where the browser has them (no copy here; the engine
+ * reads its bytes as they are, src/yuv.rs), else an ImageBitmap.
+ */
+async function captureFrame() {
+  if (typeof VideoFrame === 'function') return new VideoFrame(els.video);
+  return await createImageBitmap(els.video, frameOptions(els.video.videoWidth, els.video.videoHeight));
 }
 
 /** `capture`: ms the camera frame took to become `frame` (camera frames only). */
@@ -169,6 +181,7 @@ async function classify(frame, crop, features = false, capture = null) {
     const drawStart = performance.now();
     view.renderPrediction(p, crop === 'eval' ? null : app.fps.tick());
     if (capture != null) {
+      app.cameraRead = p.yuvFormat ?? 'bitmap';
       app.framesOnThreads[p.threads] = (app.framesOnThreads[p.threads] ?? 0) + 1;
       app.split.record({ capture, roundTrip, queued, draw: performance.now() - drawStart }, p);
       // A few times a second is enough for figures that are running means.

@@ -5,8 +5,8 @@
 // Methods: create(preference, options), limits(), resources(), prefetch(url), loadUrl(url, onProgress, sha256), loadBytes(bytes),
 // classify(frame, crop, features), setBackend(name), prepareGpu(), timeGpu(frame, crop), adoptGpu(),
 // dropGpu(), setClassNames(bytes, file), measureGuideline(backend, table, runs, scale),
-// teach(features, labels, names, holdout, seed), restoreHead(), exportModel(), memory(), close(err). `frame` is an ImageBitmap; it is transferred to the
-// worker.
+// teach(features, labels, names, holdout, seed), restoreHead(), exportModel(), memory(), close(err). `frame` is an ImageBitmap or a
+// VideoFrame; it is transferred to the worker.
 //
 // A worker client lives as long as its worker. When the worker dies (an uncaught error: a wasm
 // trap from a panic or a failed allocation escapes a pending engine call), a reply says the

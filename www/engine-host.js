@@ -8,8 +8,14 @@
 // Rust engine only refuses overlapping calls ("the engine is busy") for callers that skip this
 // queue; the supervisor orders its own operations (loads, restarts) for its model bookkeeping.
 
+import { frameOptions } from './image-input.js';
+
 /** @typedef {typeof import('../pkg/shufflenet_web.js')} Plain */
 /** @typedef {{ Engine: Plain['Engine'], limits: Plain['limits'], wasmMemoryBytes: Plain['wasmMemoryBytes'], measureGuideline: Plain['measureGuideline'] }} Package */
+
+/** The camera frame layouts and colour matrices the engine reads itself (src/yuv.rs). */
+const YUV_FORMATS = new Set(['I420', 'I420A', 'NV12']);
+const YUV_MATRICES = new Set([null, 'smpte170m', 'bt470bg', 'bt709', 'bt2020-ncl']);
 
 /**
  * The package to run and its CPU threads: a threaded build (Web Workers on shared memory) when
@@ -279,12 +285,14 @@ export class EngineHost {
   }
 
   /**
-   * `frame` is an ImageBitmap (closed here); the engine decides how to read it. `features`: the
-   * prediction also carries the pooled features (for Teach mode), as a Float32Array.
+   * `frame` is an ImageBitmap or a camera's VideoFrame (closed here); the engine decides how to
+   * read it. `features`: the prediction also carries the pooled features (for Teach mode), as a
+   * Float32Array.
    */
   async classify(frame, crop, features = false) {
     const p = await this.#serial(async () => {
       try {
+        if (typeof VideoFrame === 'function' && frame instanceof VideoFrame) return await this.#classifyVideo(frame, crop, features);
         return await this.#engine.classifyBitmap(frame, 5, crop, features);
       } finally {
         frame.close();
@@ -293,6 +301,32 @@ export class EngineHost {
     const pooled = p.features ? Float32Array.from(p.features) : undefined;
     // The status comes with a frame only when it changed (WebGPU failed and the CPU took over).
     return { ...p, features: pooled, status: p.status && this.#noted(p.status) };
+  }
+
+  /**
+   * A camera frame: on the CPU, its own YUV bytes (`copyTo`, no conversion by the browser) go
+   * to the engine, which converts only the pixels its resize reads (src/yuv.rs); the copy counts
+   * in the frame's time. Elsewhere, or in a format or colours the engine does not read, it
+   * becomes an ImageBitmap, as a still picture does. `yuvFormat` says which way it went.
+   */
+  async #classifyVideo(frame, crop, features) {
+    const colours = frame.colorSpace;
+    if (YUV_FORMATS.has(frame.format ?? '') && YUV_MATRICES.has(colours.matrix ?? null) && this.#engine.status().backend.startsWith('cpu')) {
+      const start = performance.now();
+      const data = new Uint8Array(frame.allocationSize());
+      const layout = await frame.copyTo(data);
+      const copyMs = performance.now() - start;
+      const planes = Uint32Array.from(layout.flatMap((l) => [l.offset, l.stride]));
+      const { width, height } = /** @type {DOMRectReadOnly} */ (frame.visibleRect);
+      const p = await this.#engine.classifyYuv(data, frame.format, width, height, planes, colours.matrix ?? undefined, colours.fullRange ?? undefined, 5, crop, features);
+      return { ...p, totalMs: p.totalMs + copyMs, yuvFormat: frame.format };
+    }
+    const bitmap = await createImageBitmap(frame, frameOptions(frame.displayWidth, frame.displayHeight));
+    try {
+      return await this.#engine.classifyBitmap(bitmap, 5, crop, features);
+    } finally {
+      bitmap.close();
+    }
   }
 
   /**

@@ -1,8 +1,8 @@
 // Where a camera frame's time goes, measured in the page (issue 21): capture (the video frame
-// as an ImageBitmap, main thread), preprocessing (the engine reading, cropping and normalizing
-// its pixels), inference (the network's stages), transfer and result (the messages to the
-// engine's worker and back, the top five with their names; not the wait behind the frame
-// before) and draw (the page's update). Running means; `frame` is the time between two
+// as a VideoFrame or an ImageBitmap, main thread), preprocessing (the engine copying, cropping,
+// converting and normalizing its pixels), inference (the network's stages), transfer and
+// result (the messages to the engine's worker and back, the top five with their names; not
+// the wait behind the frame before) and draw (the page's update). Running means; `frame` is the time between two
 // classified frames. The page captures, sends and draws while the engine runs the frame before
 // (app.js, `loop`), so in a worker the frame is about preprocessing, inference and transfer.
 

@@ -5,7 +5,10 @@
 
 export const MAX_INPUT_SIDE = 2048;
 
-/** createImageBitmap options that bring a `width` x `height` source within the limit. */
+/**
+ * createImageBitmap options that bring a `width` x `height` source within the limit.
+ * @returns {ImageBitmapOptions}
+ */
 export function frameOptions(width, height, max = MAX_INPUT_SIDE) {
   const scale = max / Math.max(width, height);
   if (!(scale < 1)) return {};

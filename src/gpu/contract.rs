@@ -25,6 +25,11 @@ impl Backend for GpuBackend {
         match frame {
             Frame::Tensor(input) => Box::pin(self.run_tensor(input)),
             Frame::Rgba(rgba, crop) => Box::pin(self.run_rgba(rgba, crop)),
+            // Converted and resized on the CPU: the page sends YUV frames to CPU backends only.
+            Frame::Yuv(..) => Box::pin(async move {
+                let input = frame.to_tensor()?;
+                self.run_tensor(&input).await
+            }),
             #[cfg(target_arch = "wasm32")]
             Frame::Bitmap(bitmap, crop) => Box::pin(self.run_bitmap(bitmap, crop)),
         }

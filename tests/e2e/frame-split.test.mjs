@@ -32,6 +32,8 @@ test('the Model details split a camera frame into its parts', LONG, async () => 
     // (running means of different samples, hence the margin). Capture and draw overlap them.
     const sum = parts.preprocessing + parts.inference + parts.transfer;
     assert.ok(sum <= parts.frame * 1.25, `parts ${sum.toFixed(2)} ms within a frame of ${parts.frame} ms`);
+    // The engine read the fake camera's frames as they come (I420), not through a canvas.
+    assert.equal(await page.evaluate(() => window.shufflenet.cameraRead), 'I420', 'camera frames read as YUV');
     // The page sends the next frame while the engine runs one, and never more than that.
     assert.equal(await page.evaluate(() => window.shufflenet.mostInFlight), 2, 'two frames in flight at most');
   } catch (err) {
