@@ -13,15 +13,13 @@ pub const SIZE: usize = 224;
 pub const RESIZE: usize = 256;
 pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
-/// `(v / 255 - MEAN) / STD` as `v * NORM_SCALE + NORM_SHIFT`, with a lane for alpha (computed
-/// and dropped).
-const NORM_SCALE: [f32; 4] = [
+/// `(v / 255 - MEAN) / STD` as `v * NORM_SCALE + NORM_SHIFT`: a multiply and an add.
+const NORM_SCALE: [f32; 3] = [
     1.0 / (255.0 * STD[0]),
     1.0 / (255.0 * STD[1]),
     1.0 / (255.0 * STD[2]),
-    0.0,
 ];
-const NORM_SHIFT: [f32; 4] = [-MEAN[0] / STD[0], -MEAN[1] / STD[1], -MEAN[2] / STD[2], 0.0];
+const NORM_SHIFT: [f32; 3] = [-MEAN[0] / STD[0], -MEAN[1] / STD[1], -MEAN[2] / STD[2]];
 /// Largest image side accepted, so a hostile header cannot demand gigabytes.
 pub const MAX_SIDE: usize = 16384;
 
@@ -261,12 +259,42 @@ pub fn window_to_tensor(
     })
 }
 
-/// A picture's source rows as the resize reads them: floats from 0 to 255, red, green and
-/// blue in a pixel's first three lanes.
+/// A picture's source rows as the resize reads them: a pixel's channels as floats in its first
+/// three lanes, red, green and blue from 0 to 255 unless `to_rgb` says otherwise.
 pub trait SourceRows: Sync {
     /// Columns `cols` of row `y` into `line[cols]` (`line` is indexed by the frame's columns;
     /// the rest of it is scratch).
     fn read(&self, y: usize, cols: std::ops::Range<usize>, line: &mut [[f32; 4]]);
+
+    /// How the lanes become red, green and blue, if they are something else (YUV): applied to
+    /// the resized pixels, as resizing and an affine map commute.
+    fn to_rgb(&self) -> Option<ToRgb> {
+        None
+    }
+}
+
+/// Red, green and blue from a pixel's lanes: `rgb[c] = m[c][0..3] . lanes + m[c][3]`, clamped
+/// to 0 to 255.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ToRgb(pub [[f32; 4]; 3]);
+
+impl ToRgb {
+    /// One pixel's red, green and blue.
+    pub fn rgb(&self, lanes: [f32; 4]) -> [f32; 3] {
+        self.0
+            .map(|m| clamp_byte(m[0] * lanes[0] + m[1] * lanes[1] + m[2] * lanes[2] + m[3]))
+    }
+}
+
+/// `v` clamped to 0 to 255 by compare-and-select, not `clamp`: wasm's float min and max are
+/// NaN-exact, which V8 builds from several instructions; a select is one.
+fn clamp_byte(v: f32) -> f32 {
+    let v = if v < 0.0 { 0.0 } else { v };
+    if v > 255.0 {
+        255.0
+    } else {
+        v
+    }
 }
 
 /// A `width x height` picture whose rows `src` reads, normalized to 1x3x224x224 as `crop`
@@ -293,7 +321,7 @@ fn resize(src: &impl SourceRows, (hx, hy): (&[Taps], &[Taps]), bands: Bands<'_>)
             let taps = &hy[ys.clone()];
             let rows = span(taps);
             let horiz = horizontal(src, rows.clone(), hx);
-            vertical(&horiz, rows.start, ys, taps, &planes);
+            vertical(&horiz, rows.start, ys, taps, src.to_rgb().as_ref(), &planes);
         });
     }
     Tensor::new([1, 3, SIZE, SIZE], out).expect("3 x 224 x 224 floats")
@@ -320,7 +348,8 @@ impl<const CH: usize> SourceRows for Interleaved<'_, CH> {
 }
 
 /// The vertical pass for output rows `ys` (their `taps`) over `horiz`, the horizontal pass of
-/// source rows from `first`; normalizes and writes each row to its three planes' rows. A whole
+/// source rows from `first`; turns each pixel into red, green and blue (`to_rgb`, if given),
+/// normalizes and writes each row to its three planes' rows. A whole
 /// output row at a time: each tap adds one source row, so the loop runs on vectors and each
 /// sum still adds its taps in order.
 fn vertical(
@@ -328,6 +357,7 @@ fn vertical(
     first: usize,
     ys: std::ops::Range<usize>,
     taps: &[Taps],
+    to_rgb: Option<&ToRgb>,
     planes: &[Mutex<&mut [f32]>],
 ) {
     let mut acc = [[0f32; 4]; SIZE];
@@ -344,8 +374,20 @@ fn vertical(
             let mut plane = planes[c * SIZE + y]
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            for (o, a) in plane.iter_mut().zip(&acc) {
-                *o = a[c] * NORM_SCALE[c] + NORM_SHIFT[c];
+            let (scale, shift) = (NORM_SCALE[c], NORM_SHIFT[c]);
+            match to_rgb {
+                None => {
+                    for (o, a) in plane.iter_mut().zip(&acc) {
+                        *o = a[c] * scale + shift;
+                    }
+                }
+                Some(ToRgb(m)) => {
+                    let m = m[c];
+                    for (o, a) in plane.iter_mut().zip(&acc) {
+                        let v = m[0] * a[0] + m[1] * a[1] + m[2] * a[2] + m[3];
+                        *o = clamp_byte(v) * scale + shift;
+                    }
+                }
             }
         }
     }
