@@ -279,7 +279,8 @@ pub trait SourceRows: Sync {
 pub struct ToRgb(pub [[f32; 4]; 3]);
 
 impl ToRgb {
-    /// One pixel's red, green and blue.
+    /// One pixel's red, green and blue (`vertical` does the same on whole rows).
+    #[cfg(test)]
     pub fn rgb(&self, lanes: [f32; 4]) -> [f32; 3] {
         self.0
             .map(|m| clamp_byte(m[0] * lanes[0] + m[1] * lanes[1] + m[2] * lanes[2] + m[3]))
@@ -349,9 +350,9 @@ impl<const CH: usize> SourceRows for Interleaved<'_, CH> {
 
 /// The vertical pass for output rows `ys` (their `taps`) over `horiz`, the horizontal pass of
 /// source rows from `first`; turns each pixel into red, green and blue (`to_rgb`, if given),
-/// normalizes and writes each row to its three planes' rows. A whole
-/// output row at a time: each tap adds one source row, so the loop runs on vectors and each
-/// sum still adds its taps in order.
+/// normalizes and writes each row to its three planes' rows. A whole output row at a time:
+/// each tap adds one source row, so the loop runs on vectors and each sum still adds its taps
+/// in order.
 fn vertical(
     horiz: &[[f32; 4]],
     first: usize,
