@@ -315,6 +315,7 @@ pub fn rows_to_tensor(
 /// its taps read, then its vertical pass.
 fn resize(src: &impl SourceRows, (hx, hy): (&[Taps], &[Taps]), bands: Bands<'_>) -> Tensor {
     let mut out = vec![0f32; 3 * SIZE * SIZE];
+    let to_rgb = src.to_rgb();
     {
         // One lock per output row of each plane, each taken by the one band that writes it.
         let planes: Vec<Mutex<&mut [f32]>> = out.chunks_exact_mut(SIZE).map(Mutex::new).collect();
@@ -322,7 +323,7 @@ fn resize(src: &impl SourceRows, (hx, hy): (&[Taps], &[Taps]), bands: Bands<'_>)
             let taps = &hy[ys.clone()];
             let rows = span(taps);
             let horiz = horizontal(src, rows.clone(), hx);
-            vertical(&horiz, rows.start, ys, taps, src.to_rgb().as_ref(), &planes);
+            vertical(&horiz, rows.start, ys, taps, to_rgb.as_ref(), &planes);
         });
     }
     Tensor::new([1, 3, SIZE, SIZE], out).expect("3 x 224 x 224 floats")

@@ -305,13 +305,13 @@ export class EngineHost {
 
   /**
    * A camera frame: on the CPU, its own YUV bytes (`copyTo`, no conversion by the browser) go
-   * to the engine, which converts only the pixels its resize reads (src/yuv.rs); the copy counts
-   * in the frame's time. Elsewhere, or in a format or colours the engine does not read, it
+   * to the engine, which resizes them and converts the 224 x 224 result (src/yuv.rs); the copy
+   * counts in the frame's time. Elsewhere, or in a format or colours the engine does not read, it
    * becomes an ImageBitmap, as a still picture does. `yuvFormat` says which way it went.
    */
   async #classifyVideo(frame, crop, features) {
     const colours = frame.colorSpace;
-    if (YUV_FORMATS.has(frame.format ?? '') && YUV_MATRICES.has(colours.matrix ?? null) && this.#engine.status().backend.startsWith('cpu')) {
+    if (YUV_FORMATS.has(frame.format ?? '') && YUV_MATRICES.has(colours.matrix ?? null) && this.#engine.backend().startsWith('cpu')) {
       const start = performance.now();
       const data = new Uint8Array(frame.allocationSize());
       const layout = await frame.copyTo(data);
