@@ -19,7 +19,7 @@ test('the Model details split a camera frame into its parts', LONG, async () => 
   const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
   try {
     await waitReady(page);
-    await waitFrames(page, 12, { from: 0 });
+    await waitFrames(page, 30, { from: 0 });
     await page.click('details.model-info summary');
     const parts = await page.$$eval('#frame-split dd', (dds) =>
       Object.fromEntries(dds.map((d) => [d.dataset.part, parseFloat(d.textContent)])),
@@ -28,10 +28,12 @@ test('the Model details split a camera frame into its parts', LONG, async () => 
     for (const [k, ms] of Object.entries(parts)) assert.ok(Number.isFinite(ms) && ms >= 0, `${k}: ${ms} ms`);
     assert.ok(parts.inference > 0, `inference took time: ${parts.inference}`);
     assert.ok(await page.isVisible('#frame-split'), 'shown under Model');
-    // The engine's parts run one after another within a frame: together no longer than a frame
-    // (running means of different samples, hence the margin). Capture and draw overlap them.
-    const sum = parts.preprocessing + parts.inference + parts.transfer;
-    assert.ok(sum <= parts.frame * 1.25, `parts ${sum.toFixed(2)} ms within a frame of ${parts.frame} ms`);
+    // The worker runs a frame's preprocessing and inference one after the other, and one
+    // frame at a time: together no longer than a frame (running means of different samples,
+    // hence the margin). Transfer, capture and draw overlap the next frame's work: the main
+    // thread may pick a result up late while the worker already runs the next frame.
+    const engine = parts.preprocessing + parts.inference;
+    assert.ok(engine <= parts.frame * 1.25, `engine ${engine.toFixed(2)} ms within a frame of ${parts.frame} ms`);
     // The engine read the fake camera's frames as they come (I420), not through a canvas.
     assert.equal(await page.evaluate(() => window.shufflenet.cameraRead), 'I420', 'camera frames read as YUV');
     // The page sends the next frame while the engine runs one, and never more than that.
