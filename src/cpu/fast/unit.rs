@@ -11,11 +11,13 @@
 //! takes the top ones, its workers the bottom ones), so a thread's band in one unit covers
 //! mostly the rows its band in the unit before wrote, still in its cache.
 //!
-//! **By pixels** (two hand-overs), for stride-1 units on maps too short to cut into as many
-//! bands as the pool has parts (at 224 on two threads, 28, 14 and 7 rows: bands of 2 rows,
-//! or 3 bands, share badly between 2 threads, and the straddling rows run after the bands).
-//! The first hand-over runs the first 1x1 on runs of pixels, the second the depthwise 3x3
-//! and the last 1x1 on runs of output pixels (rows cut anywhere), so both share evenly in
+//! **By pixels** (two hand-overs), for units whose 3x3s are depthwise, on maps too short to
+//! cut into as many bands as the pool has parts (at 224 on two threads, 28, 14 and 7 rows:
+//! bands of 2 rows, or 3 bands, share badly between 2 threads, and the straddling rows run
+//! after the bands; a stride-2 unit's 7 output rows share 4 to 3). The first hand-over runs
+//! the first 1x1 on runs of input pixels, the second the rest of the unit on runs of output
+//! pixels (rows cut anywhere): branch 1's 3x3 and 1x1 (stride 2) or the copy of the half
+//! that passes through (stride 1), then branch 2's 3x3 and last 1x1. Both share evenly in
 //! whole register tiles; such maps stay in cache whole.
 //!
 //! A stride-1 unit writes the other activation buffer, not its input: a band's 3x3 reads
@@ -25,6 +27,8 @@
 //! Every output element is computed by the same arithmetic whatever the cut, so results
 //! do not depend on the thread count.
 
+use super::conv3x3::Spatial;
+use super::depthwise::Depthwise;
 use super::plan::{stride, UnitOps, UnitPlan};
 use super::pointwise::MR;
 use super::pool::{Pool, Shared};
@@ -84,7 +88,8 @@ impl UnitPlan {
         assert!(t1.len() >= n1 && t2.len() >= n2, "unit scratch buffers");
         let bands = self.bands(pool, oh, ow);
         // Fewer bands than the pool's parts: faster by pixels (measured on two threads: 14
-        // rows in 7 bands and 7 rows in 3; 28 rows in 14 bands the same either way).
+        // rows in 7 bands and 7 rows in 3; 28 rows in 14 bands the same either way; stage
+        // 4's stride-2 unit, 7 rows in 7 bands, 0.03 to 0.06 ms faster by pixels).
         let cut = cut.unwrap_or(if self.pixels_cut_fits() && bands < pool.most_parts() {
             Cut::Pixels
         } else {
@@ -92,7 +97,7 @@ impl UnitPlan {
         });
         assert!(
             cut == Cut::Rows || self.pixels_cut_fits(),
-            "only a stride-1 unit with a depthwise 3x3 is cut by pixels"
+            "only a unit whose 3x3s are depthwise is cut by pixels"
         );
         if oh * ow == 0 {
             return;
@@ -128,9 +133,14 @@ impl UnitPlan {
         pool.parts(oh, min_rows).min(MAX_BANDS)
     }
 
-    /// Whether the unit can be cut by pixels: stride 1, its 3x3 depthwise.
+    /// Whether the unit can be cut by pixels: its 3x3s depthwise.
     pub fn pixels_cut_fits(&self) -> bool {
-        matches!(&self.ops, UnitOps::Split { conv, .. } if conv.depthwise().is_some())
+        match &self.ops {
+            UnitOps::Split { conv, .. } => conv.depthwise().is_some(),
+            UnitOps::Down { b1_conv, conv, .. } => {
+                b1_conv.depthwise().is_some() && conv.depthwise().is_some()
+            }
+        }
     }
 
     /// Multiply-adds per output pixel.
@@ -226,36 +236,54 @@ impl UnitRun<'_> {
         }
     }
 
-    /// The stride-1 unit cut by pixels: the first 1x1 on runs of pixels; then the depthwise
-    /// 3x3, the last 1x1 and the half that passes through on runs of output pixels.
+    /// The unit cut by pixels: the first 1x1 on runs of input pixels; then branch 1 (or
+    /// the half that passes through), the depthwise 3x3 and the last 1x1 on runs of output
+    /// pixels.
     ///
     /// # Safety
-    /// The buffers are those `UnitPlan::run_cut` checked, and the unit is a stride-1 one
-    /// whose 3x3 is depthwise.
+    /// The buffers are those `UnitPlan::run_cut` checked, and the unit is one
+    /// `pixels_cut_fits`.
     unsafe fn by_pixels(&self, pool: &Pool) {
         let u = self.unit;
         let (h, w, oh, ow) = self.shape;
         let (xs, ys, s1, s2) = (stride(u.in_ch), stride(u.out_ch), u.t1_stride, u.t2_stride);
         let (x, y, t1, t2) = (self.x, self.y, self.t1, self.t2);
-        let UnitOps::Split { pw1, conv, pw2 } = &u.ops else {
-            unreachable!("cut by pixels: a stride-1 unit")
+        fn depthwise(c: &Spatial) -> &Depthwise {
+            c.depthwise().expect("cut by pixels: depthwise 3x3s")
+        }
+        let (pw1, dw, pw2, branch1) = match &u.ops {
+            UnitOps::Split { pw1, conv, pw2 } => (pw1, depthwise(conv), pw2, None),
+            UnitOps::Down {
+                b1_conv,
+                b1_pw,
+                pw1,
+                conv,
+                pw2,
+            } => (pw1, depthwise(conv), pw2, Some((depthwise(b1_conv), b1_pw))),
         };
-        let dw = conv.depthwise().expect("cut by pixels: a depthwise 3x3");
         pool.split(h * w, MR, pool.min_items(pw1.macs()), |pixels| {
             // SAFETY: `run_cut` sized `x` and `t1` for every pixel; each part writes only its
             // own pixels of `t1`.
             unsafe { pw1.run_rows(x.ptr(), xs, pixels, t1.ptr(), s1) }
         });
-        let macs = dw.macs() + pw2.macs();
+        let b1_macs = branch1.map_or(0, |(c, p)| c.macs() + p.macs());
+        let macs = b1_macs + dw.macs() + pw2.macs();
         pool.split(oh * ow, MR, pool.min_items(macs), |pixels| {
             // SAFETY: `t1` is whole (the hand-over above); each part writes only its own
-            // pixels of `t2` and `y`, and nothing writes `x` (the input of a stride-1 unit).
+            // output pixels of `t2` and `y`, and nothing writes `x`. Branch 1 is done with
+            // the part's pixels of `t2` before the 3x3 overwrites them.
             unsafe {
-                core::ptr::copy_nonoverlapping(
-                    x.ptr().add(pixels.start * xs),
-                    y.ptr().add(pixels.start * ys),
-                    pixels.len() * xs,
-                );
+                match branch1 {
+                    Some((b1_conv, b1_pw)) => {
+                        b1_conv.pixels(x.ptr(), (h, w, xs), pixels.clone(), t2.ptr(), s2);
+                        b1_pw.run_rows(t2.ptr(), s2, pixels.clone(), y.ptr(), ys);
+                    }
+                    None => core::ptr::copy_nonoverlapping(
+                        x.ptr().add(pixels.start * xs),
+                        y.ptr().add(pixels.start * ys),
+                        pixels.len() * xs,
+                    ),
+                }
                 dw.pixels(t1.ptr(), (h, w, s1), pixels.clone(), t2.ptr(), s2);
                 pw2.run_rows(t2.ptr(), s2, pixels, y.ptr(), ys);
             }
