@@ -338,6 +338,22 @@ impl WebEngine {
         self.state.borrow().status().backend
     }
 
+    /// A frame is coming: if this engine runs frames on the CPU's threads, those asleep wake
+    /// now, so that the frame's first split does not wait for them. Call it when a frame
+    /// arrives, before reading its pixels.
+    #[wasm_bindgen(js_name = prepareFrame)]
+    pub fn prepare_frame(&self) {
+        #[cfg(target_feature = "atomics")]
+        if let Ok(s) = self.state.try_borrow() {
+            if s.engine
+                .as_ref()
+                .is_some_and(|e| e.backend().starts_with("cpu"))
+            {
+                crate::cpu::stir_web_threads();
+            }
+        }
+    }
+
     /// Who runs frames, the GPU adapter, why not WebGPU when it was wanted, and the CPU
     /// threads, in one call. A prediction carries it too when it changes.
     pub fn status(&self) -> Result<Ts<Status>, JsError> {
@@ -541,12 +557,14 @@ impl WebEngine {
     #[wasm_bindgen(js_name = runTensor)]
     pub async fn run_tensor(
         &self,
-        data: Vec<f32>,
+        data: js_sys::Float32Array,
         n: usize,
         h: usize,
         w: usize,
     ) -> Result<Ts<Logits>, JsError> {
-        let input = Tensor::new([n, 3, h, w], data).map_err(js_err)?;
+        // The threads wake while the batch is copied in.
+        self.prepare_frame();
+        let input = Tensor::new([n, 3, h, w], data.to_vec()).map_err(js_err)?;
         let (out, run) = run_frame(&self.state, Frame::Tensor(&input)).await?;
         let logits = Logits {
             classes: out.classes,

@@ -291,6 +291,8 @@ export class EngineHost {
    */
   async classify(frame, crop, features = false) {
     const p = await this.#serial(async () => {
+      // The CPU's threads wake while the frame's pixels are read.
+      this.#engine.prepareFrame();
       try {
         if (typeof VideoFrame === 'function' && frame instanceof VideoFrame) return await this.#classifyVideo(frame, crop, features);
         return await this.#engine.classifyBitmap(frame, 5, crop, features);

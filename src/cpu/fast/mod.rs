@@ -34,6 +34,9 @@ pub use roofline::Roofline;
 /// to the threads a `FastCpu` may use from then on.
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use pool::web::start as start_web_threads;
+/// Wakes the threaded build's idle CPU threads for a coming frame.
+#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
+pub use pool::web::stir as stir_web_threads;
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 #[cfg(feature = "testing")]
 pub use pool::web::trap_a_cpu_thread;

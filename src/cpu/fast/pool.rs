@@ -293,6 +293,11 @@ mod workers {
         resting: AtomicBool,
         /// Workers asleep on `wake`.
         sleeping: AtomicUsize,
+        /// Counts `Workers::stir` calls: a sleeping worker that sees it move wakes and spins.
+        stirs: AtomicU32,
+        /// Counts the workers' wakes from sleep, for the tests.
+        #[cfg(test)]
+        wakes: AtomicUsize,
         /// What worker.js records when a Web Worker traps.
         #[cfg(target_arch = "wasm32")]
         fault: super::web::Fault,
@@ -365,6 +370,12 @@ mod workers {
             first
         }
 
+        /// Workers asleep now, and their wakes so far.
+        #[cfg(test)]
+        pub fn naps(&self) -> (usize, usize) {
+            (self.sleeping.load(SeqCst), self.wakes.load(SeqCst))
+        }
+
         /// Parts of the current job that will never be done: their thread died.
         fn lost(&self) -> usize {
             #[cfg(target_arch = "wasm32")]
@@ -411,6 +422,9 @@ mod workers {
                     stop: AtomicBool::new(false),
                     resting: AtomicBool::new(false),
                     sleeping: AtomicUsize::new(0),
+                    stirs: AtomicU32::new(0),
+                    #[cfg(test)]
+                    wakes: AtomicUsize::new(0),
                     #[cfg(target_arch = "wasm32")]
                     fault: Default::default(),
                     lock: Mutex::new(()),
@@ -452,6 +466,18 @@ mod workers {
         /// Idle workers sleep at once until the next `run` (`Pool::rest`).
         pub fn rest(&self) {
             self.state.resting.store(true, Relaxed);
+        }
+
+        /// Wakes sleeping workers to spin for the coming split (`web::stir`).
+        #[cfg(any(test, target_arch = "wasm32"))]
+        pub fn stir(&self) {
+            let s = &*self.state;
+            s.resting.store(false, Relaxed);
+            s.stirs.fetch_add(1, SeqCst);
+            if s.sleeping.load(SeqCst) > 0 {
+                let _g = lock(&s.lock);
+                s.wake.notify_all();
+            }
         }
 
         /// Runs `parts` parts of `job`; fails at once if a thread died before, or once the
@@ -554,6 +580,7 @@ mod workers {
         let mut seen = 0;
         loop {
             let mut n = 0u32;
+            let mut stirs = s.stirs.load(SeqCst);
             while s.epoch() == seen {
                 // A stale `resting` costs nothing: the sleep below checks the epoch first.
                 if n < SPINS && !s.resting.load(Relaxed) {
@@ -563,10 +590,14 @@ mod workers {
                 }
                 let mut g = s.lock.lock().unwrap_or_else(|e| e.into_inner());
                 s.sleeping.fetch_add(1, SeqCst);
-                while s.ticket.load(SeqCst) >> 32 == seen {
+                while s.ticket.load(SeqCst) >> 32 == seen && s.stirs.load(SeqCst) == stirs {
                     g = s.wake.wait(g).unwrap_or_else(|e| e.into_inner());
                 }
                 s.sleeping.fetch_sub(1, SeqCst);
+                #[cfg(test)]
+                s.wakes.fetch_add(1, SeqCst);
+                // Stirred (or a new epoch): spin afresh.
+                (n, stirs) = (0, s.stirs.load(SeqCst));
             }
             seen = s.epoch();
             if s.stop.load(SeqCst) {
@@ -608,6 +639,40 @@ mod tests {
                 }
             });
             assert_eq!(threads.lock().unwrap().len(), 2, "the worker did not wake");
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn a_stirred_worker_wakes_before_the_next_split() {
+        use std::time::{Duration, Instant};
+        let pool = Pool::new(2);
+        let workers = pool.workers.as_ref().expect("two threads: a worker");
+        for _ in 0..3 {
+            pool.rest();
+            let until = |done: &dyn Fn((usize, usize)) -> bool| {
+                let start = Instant::now();
+                while !done(workers.state().naps()) && start.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                done(workers.state().naps())
+            };
+            assert!(
+                until(&|(asleep, _)| asleep == 1),
+                "the resting worker sleeps"
+            );
+            let (_, wakes) = workers.state().naps();
+            workers.stir();
+            assert!(
+                until(&|(_, w)| w > wakes),
+                "the stirred worker wakes with no split to run"
+            );
+            // Spinning, it runs the next split's parts as before.
+            let runs = std::sync::atomic::AtomicUsize::new(0);
+            pool.each(4, |_| {
+                runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+            assert_eq!(runs.into_inner(), 4);
         }
     }
 
