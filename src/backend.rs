@@ -178,6 +178,10 @@ pub trait Backend {
     /// What it is, and what its last frame cost.
     fn info(&self) -> BackendInfo;
 
+    /// A frame is coming: wake what it will run on (the CPU's idle threads), so that the
+    /// work before it (reading the frame in) hides the wake-up.
+    fn prepare(&self) {}
+
     /// Classifies one frame (a batch, for a tensor).
     fn run<'a>(&'a mut self, frame: Frame<'a>) -> LocalFuture<'a, Result<Output>>;
 

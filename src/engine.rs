@@ -184,6 +184,11 @@ impl Engine {
         self.backend.info().name
     }
 
+    /// A frame is coming (`Backend::prepare`).
+    pub fn prepare(&self) {
+        self.backend.prepare();
+    }
+
     /// The backend that ran the last frame (the fast CPU for one too big for the device).
     pub fn last_ran(&self) -> &'static str {
         self.last_ran

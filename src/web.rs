@@ -338,18 +338,15 @@ impl WebEngine {
         self.state.borrow().status().backend
     }
 
-    /// A frame is coming: if this engine runs frames on the CPU's threads, those asleep wake
-    /// now, so that the frame's first split does not wait for them. Call it when a frame
+    /// A frame is coming: if this engine's next frame runs on the CPU's threads, those asleep
+    /// wake now, so that its first split does not wait for them. Call it when a frame
     /// arrives, before reading its pixels.
     #[wasm_bindgen(js_name = prepareFrame)]
     pub fn prepare_frame(&self) {
-        #[cfg(target_feature = "atomics")]
+        // No engine (none loaded, or one running a frame, whose end would rest the threads).
         if let Ok(s) = self.state.try_borrow() {
-            if s.engine
-                .as_ref()
-                .is_some_and(|e| e.backend().starts_with("cpu"))
-            {
-                crate::cpu::stir_web_threads();
+            if let Some(e) = &s.engine {
+                e.prepare();
             }
         }
     }

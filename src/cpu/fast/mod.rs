@@ -34,9 +34,6 @@ pub use roofline::Roofline;
 /// to the threads a `FastCpu` may use from then on.
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 pub use pool::web::start as start_web_threads;
-/// Wakes the threaded build's idle CPU threads for a coming frame.
-#[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
-pub use pool::web::stir as stir_web_threads;
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
 #[cfg(feature = "testing")]
 pub use pool::web::trap_a_cpu_thread;
@@ -149,6 +146,14 @@ const NAME: &str = if cfg!(not(target_arch = "wasm32")) {
 impl Backend for FastCpu {
     fn info(&self) -> BackendInfo {
         BackendInfo::cpu(NAME)
+    }
+
+    fn prepare(&self) {
+        // Not for a frame on one thread (a busy machine): spinning workers would take the
+        // core it runs on.
+        if self.choice.next() > 1 {
+            self.pool.stir();
+        }
     }
 
     fn run<'a>(&'a mut self, frame: Frame<'a>) -> LocalFuture<'a, Result<Output>> {

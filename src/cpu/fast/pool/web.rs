@@ -193,15 +193,6 @@ pub fn started() -> Option<Arc<Workers>> {
     started.filter(|w| w.state().failed().is_ok())
 }
 
-/// A frame is coming: the started workers, if asleep, wake now and spin, so that its first
-/// split does not wait tens of microseconds for them. Called before work that does not need
-/// them, such as copying the frame in.
-pub fn stir() {
-    if let Some(w) = started() {
-        w.stir();
-    }
-}
-
 /// Starts `threads - 1` Web Workers (the caller is the first thread) and resolves once each
 /// has instantiated the module and joined. Once started, the count stays: a later call for as
 /// many threads or fewer resolves at once, for more it fails. Returns the threads a pool may
