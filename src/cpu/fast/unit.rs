@@ -251,15 +251,11 @@ impl UnitRun<'_> {
         fn depthwise(c: &Spatial) -> &Depthwise {
             c.depthwise().expect("cut by pixels: depthwise 3x3s")
         }
-        let (pw1, dw, pw2, branch1) = match &u.ops {
-            UnitOps::Split { pw1, conv, pw2 } => (pw1, depthwise(conv), pw2, None),
-            UnitOps::Down {
-                b1_conv,
-                b1_pw,
-                pw1,
-                conv,
-                pw2,
-            } => (pw1, depthwise(conv), pw2, Some((depthwise(b1_conv), b1_pw))),
+        let (UnitOps::Split { pw1, conv, pw2 } | UnitOps::Down { pw1, conv, pw2, .. }) = &u.ops;
+        let dw = depthwise(conv);
+        let branch1 = match &u.ops {
+            UnitOps::Down { b1_conv, b1_pw, .. } => Some((depthwise(b1_conv), b1_pw)),
+            UnitOps::Split { .. } => None,
         };
         pool.split(h * w, MR, pool.min_items(pw1.macs()), |pixels| {
             // SAFETY: `run_cut` sized `x` and `t1` for every pixel; each part writes only its
