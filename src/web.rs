@@ -565,7 +565,7 @@ impl WebEngine {
         let (out, run) = run_frame(&self.state, Frame::Tensor(&input)).await?;
         let logits = Logits {
             classes: out.classes,
-            logits: out.logits,
+            logits: js_sys::Float32Array::from(&out.logits[..]),
             run,
         };
         Ok(logits.into_ts()?)

@@ -190,7 +190,10 @@ pub struct Prediction {
 // `flatten` serializes through a map: make that a plain object, not a JS Map.
 #[tsify(hashmap_as_object)]
 pub struct Logits {
-    pub logits: Vec<f32>,
+    /// Handed over as one array: serde would build a JS number per logit (0.06 ms a frame).
+    #[serde(with = "tsify::serde_wasm_bindgen::preserve")]
+    #[tsify(type = "Float32Array")]
+    pub logits: js_sys::Float32Array,
     pub classes: usize,
     #[serde(flatten)]
     pub run: RunInfo,
