@@ -634,7 +634,7 @@ async fn predict(
     let prediction = Prediction {
         top,
         status,
-        features: features.then(|| out.features_of(0).to_vec()),
+        features: features.then(|| js_sys::Float32Array::from(out.features_of(0))),
         unknown: unknown.is_some_and(|u| u.rejects(out.features_of(0))),
         run,
     };

@@ -300,9 +300,8 @@ export class EngineHost {
         frame.close();
       }
     });
-    const pooled = p.features ? Float32Array.from(p.features) : undefined;
     // The status comes with a frame only when it changed (WebGPU failed and the CPU took over).
-    return { ...p, features: pooled, status: p.status && this.#noted(p.status) };
+    return { ...p, status: p.status && this.#noted(p.status) };
   }
 
   /**
