@@ -15,6 +15,7 @@ import { isolateThroughServiceWorker, keepForOffline } from './sw-register.js';
 import * as choice from './backend-choice.js';
 import { wireGuidelines } from './guidelines.js';
 import { FrameSplit } from './frame-split.js';
+import { Throttle } from './throttle.js';
 
 const params = new URLSearchParams(location.search);
 const useWorker = params.get('worker') !== '0';
@@ -66,6 +67,8 @@ const app = {
   cpuTimes: [], // the CPU's recent frame times (ms) for `auto`'s measurement
   trials: 0, // counts `auto` measurements started: a newer one (or a switch) ends an older one
   fps: new view.FpsMeter(),
+  // A camera frame's prediction is drawn at about the camera's 30 frames a second.
+  liveDraw: new Throttle(33),
   split: new FrameSplit(),
 };
 
@@ -179,7 +182,13 @@ async function classify(frame, crop, features = false, capture = null) {
     document.body.dataset.frames = String(app.frames);
     // A still picture shows its own time, not a rate of frames that are not coming.
     const drawStart = performance.now();
-    view.renderPrediction(p, crop === 'eval' ? null : app.fps.tick());
+    if (capture == null) {
+      app.liveDraw.cancel();
+      view.renderPrediction(p, null);
+    } else {
+      const fps = app.fps.tick();
+      app.liveDraw.run(() => view.renderPrediction(p, fps));
+    }
     if (capture != null) {
       app.cameraRead = p.yuvFormat ?? 'bitmap';
       app.framesOnThreads[p.threads] = (app.framesOnThreads[p.threads] ?? 0) + 1;
