@@ -11,14 +11,19 @@ pub struct Tensor {
 
 impl Tensor {
     pub fn new(shape: [usize; 4], data: Vec<f32>) -> Result<Tensor> {
+        Tensor::check_len(shape, data.len())?;
+        Ok(Tensor { shape, data })
+    }
+
+    /// Whether `shape` holds `len` values: checkable before the values are copied anywhere.
+    pub fn check_len(shape: [usize; 4], len: usize) -> Result<()> {
         let n = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-        if n != Some(data.len()) {
+        if n != Some(len) {
             return Err(Error::Input(format!(
-                "tensor shape {shape:?} does not match {} values",
-                data.len()
+                "tensor shape {shape:?} does not match {len} values"
             )));
         }
-        Ok(Tensor { shape, data })
+        Ok(())
     }
 
     pub fn zeros(shape: [usize; 4]) -> Tensor {

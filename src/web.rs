@@ -559,9 +559,12 @@ impl WebEngine {
         h: usize,
         w: usize,
     ) -> Result<Ts<Logits>, JsError> {
+        let shape = [n, 3, h, w];
+        // A batch that does not fit its shape is refused before it is copied.
+        Tensor::check_len(shape, data.length() as usize).map_err(js_err)?;
         // The threads wake while the batch is copied in.
         self.prepare_frame();
-        let input = Tensor::new([n, 3, h, w], data.to_vec()).map_err(js_err)?;
+        let input = Tensor::new(shape, data.to_vec()).map_err(js_err)?;
         let (out, run) = run_frame(&self.state, Frame::Tensor(&input)).await?;
         let logits = Logits {
             classes: out.classes,

@@ -194,6 +194,19 @@ async fn errors_reach_javascript_as_messages() {
         .unwrap();
     let msg = message(bad);
     assert!(msg.contains("bytes of pixels"), "{msg}");
+    // A batch one value short of its shape is refused; the engine runs the next one.
+    let side = 32;
+    let len = 3 * side * side;
+    let short = js_sys::Float32Array::new_with_length(len as u32 - 1);
+    let msg = message(e.run_tensor(short, 1, side, side).await.err().unwrap());
+    assert!(msg.contains("does not match"), "{msg}");
+    let good = js_sys::Float32Array::new_with_length(len as u32);
+    let out = JsValue::from(e.run_tensor(good, 1, side, side).await.unwrap());
+    let logits: js_sys::Float32Array = get(&out, "logits").dyn_into().unwrap();
+    assert_eq!(
+        logits.length() as f64,
+        get(&out, "classes").as_f64().unwrap()
+    );
     assert!(Engine::create(Some("tpu".into())).await.is_err());
 }
 
