@@ -4,6 +4,7 @@
 //! images): a separable triangle filter whose support widens with the downscale factor.
 //! It runs in f32 without PIL's rounding to 8 bits between passes.
 
+use crate::simd::F4;
 use crate::tensor::Tensor;
 use crate::{Error, Result};
 use std::sync::Mutex;
@@ -212,9 +213,8 @@ pub fn pixels_to_tensor(
     pixels_to_tensor_in(pixels, width, height, channels, crop, ONE_BAND)
 }
 
-/// `pixels_to_tensor`, band by band as `bands` runs them: each band of output rows resizes
-/// the source rows its filter reads (a few rows at a band's edges twice), so a band's work
-/// stays in cache and bands can run on several threads.
+/// `pixels_to_tensor`, band by band as `bands` runs them: each band of output rows reads
+/// the source rows its filter reads, so bands can run on several threads.
 pub fn pixels_to_tensor_in(
     pixels: &[u8],
     width: usize,
@@ -259,17 +259,33 @@ pub fn window_to_tensor(
     })
 }
 
-/// A picture's source rows as the resize reads them: a pixel's channels as floats in its first
-/// three lanes, red, green and blue from 0 to 255 unless `to_rgb` says otherwise.
+/// A picture's rows as the resize reads them. The vertical pass comes first, on the source's
+/// own samples (8-bit rows, added as floats in place: the loops run on vectors); then each
+/// column's channels become one pixel of four lanes, red, green and blue from 0 to 255 in the
+/// first three unless `to_rgb` says otherwise, for the horizontal pass.
 pub trait SourceRows: Sync {
-    /// Columns `cols` of row `y` into `line[cols]` (`line` is indexed by the frame's columns;
-    /// the rest of it is scratch).
-    fn read(&self, y: usize, cols: std::ops::Range<usize>, line: &mut [[f32; 4]]);
+    /// Floats `add_row` sums columns `cols` into.
+    fn row_len(&self, cols: std::ops::Range<usize>) -> usize;
+
+    /// Adds `w` times row `y`'s samples of columns `cols` to `acc` (`row_len` floats, laid
+    /// out as the source likes).
+    fn add_row(&self, y: usize, cols: std::ops::Range<usize>, w: f32, acc: &mut [f32]);
+
+    /// Columns `cols` of `acc` (`add_row`'s layout) as pixels, into `line[cols]` (`line` is
+    /// indexed by the frame's columns; the rest of it is scratch).
+    fn pixels(&self, acc: &[f32], cols: std::ops::Range<usize>, line: &mut [[f32; 4]]);
 
     /// How the lanes become red, green and blue, if they are something else (YUV): applied to
     /// the resized pixels, as resizing and an affine map commute.
     fn to_rgb(&self) -> Option<ToRgb> {
         None
+    }
+}
+
+/// `acc[i] += w * bytes[i]`: one loop the compiler runs on vectors.
+pub fn add_bytes(acc: &mut [f32], bytes: &[u8], w: f32) {
+    for (a, &b) in acc.iter_mut().zip(bytes) {
+        *a += w * f32::from(b);
     }
 }
 
@@ -279,7 +295,7 @@ pub trait SourceRows: Sync {
 pub struct ToRgb(pub [[f32; 4]; 3]);
 
 impl ToRgb {
-    /// One pixel's red, green and blue (`vertical` does the same on whole rows).
+    /// One pixel's red, green and blue (`write_row` does the same on whole rows).
     #[cfg(test)]
     pub fn rgb(&self, lanes: [f32; 4]) -> [f32; 3] {
         self.0
@@ -311,19 +327,30 @@ pub fn rows_to_tensor(
     Ok(resize(src, (&hx, &hy), bands))
 }
 
-/// The resize with its taps, band by band: each band's horizontal pass over the source rows
-/// its taps read, then its vertical pass.
+/// The resize with its taps, an output row at a time: its vertical pass over the source rows
+/// its taps read (only the columns the horizontal taps read), then its horizontal pass.
+/// Vertical first: a downscale touches each source sample in about two output rows' taps,
+/// where the horizontal pass first would run on every source row at the output's width.
 fn resize(src: &impl SourceRows, (hx, hy): (&[Taps], &[Taps]), bands: Bands<'_>) -> Tensor {
     let mut out = vec![0f32; 3 * SIZE * SIZE];
     let to_rgb = src.to_rgb();
+    let cols = span(hx);
     {
         // One lock per output row of each plane, each taken by the one band that writes it.
         let planes: Vec<Mutex<&mut [f32]>> = out.chunks_exact_mut(SIZE).map(Mutex::new).collect();
         bands(SIZE, &|ys| {
-            let taps = &hy[ys.clone()];
-            let rows = span(taps);
-            let horiz = horizontal(src, rows.clone(), hx);
-            vertical(&horiz, rows.start, ys, taps, to_rgb.as_ref(), &planes);
+            let mut acc = vec![0f32; src.row_len(cols.clone())];
+            let mut line = vec![[0f32; 4]; cols.end];
+            let mut row = [[0f32; SIZE]; 3];
+            for (y, t) in ys.clone().zip(&hy[ys]) {
+                acc.fill(0.0);
+                for (j, &w) in t.weights.iter().enumerate() {
+                    src.add_row(t.first + j, cols.clone(), w, &mut acc);
+                }
+                src.pixels(&acc, cols.clone(), &mut line);
+                horizontal(&line, hx, &mut row);
+                write_row(&row, y, to_rgb.as_ref(), &planes);
+            }
         });
     }
     Tensor::new([1, 3, SIZE, SIZE], out).expect("3 x 224 x 224 floats")
@@ -336,59 +363,65 @@ struct Interleaved<'a, const CH: usize> {
 }
 
 impl<const CH: usize> SourceRows for Interleaved<'_, CH> {
-    fn read(&self, y: usize, cols: std::ops::Range<usize>, line: &mut [[f32; 4]]) {
+    fn row_len(&self, cols: std::ops::Range<usize>) -> usize {
+        cols.len() * CH
+    }
+
+    fn add_row(&self, y: usize, cols: std::ops::Range<usize>, w: f32, acc: &mut [f32]) {
         let (win, stride) = (self.win, self.win.x.len());
         let at = (y - win.y.start) * stride;
         let src =
             &self.pixels[(at + cols.start - win.x.start) * CH..(at + cols.end - win.x.start) * CH];
-        for (d, p) in line[cols].iter_mut().zip(src.chunks_exact(CH)) {
-            for c in 0..CH {
-                d[c] = p[c] as f32;
-            }
+        add_bytes(acc, src, w);
+    }
+
+    fn pixels(&self, acc: &[f32], cols: std::ops::Range<usize>, line: &mut [[f32; 4]]) {
+        for (d, p) in line[cols].iter_mut().zip(acc.chunks_exact(CH)) {
+            d[..CH].copy_from_slice(p);
         }
     }
 }
 
-/// The vertical pass for output rows `ys` (their `taps`) over `horiz`, the horizontal pass of
-/// source rows from `first`; turns each pixel into red, green and blue (`to_rgb`, if given),
-/// normalizes and writes each row to its three planes' rows. A whole output row at a time:
-/// each tap adds one source row, so the loop runs on vectors and each sum still adds its taps
-/// in order.
-fn vertical(
-    horiz: &[[f32; 4]],
-    first: usize,
-    ys: std::ops::Range<usize>,
-    taps: &[Taps],
+/// The horizontal pass over one row of pixels (`line`, indexed by the frame's columns) into
+/// `row`'s three lanes, each sum in tap order.
+fn horizontal(line: &[[f32; 4]], hx: &[Taps], row: &mut [[f32; SIZE]; 3]) {
+    for (x, t) in hx.iter().enumerate() {
+        // A pixel's lanes as one vector (the compiler does not find it for wasm); the
+        // product rounds before the sum, as everywhere else in the resize.
+        let mut acc = F4::splat(0.0);
+        for (p, &w) in line[t.first..].iter().zip(&t.weights) {
+            acc = acc.add(F4::splat(w).mul(F4::from_array(p)));
+        }
+        let [a, b, c, _] = acc.to_array();
+        [row[0][x], row[1][x], row[2][x]] = [a, b, c];
+    }
+}
+
+/// Output row `y` (a lane a row, so these loops run on vectors): each pixel turned into red,
+/// green and blue (`to_rgb`, if given), normalized and written to its three planes' rows.
+fn write_row(
+    row: &[[f32; SIZE]; 3],
+    y: usize,
     to_rgb: Option<&ToRgb>,
     planes: &[Mutex<&mut [f32]>],
 ) {
-    let mut acc = [[0f32; 4]; SIZE];
-    for (y, t) in ys.zip(taps) {
-        acc.fill([0.0; 4]);
-        let from = (t.first - first) * SIZE;
-        for (src, &w) in horiz[from..].chunks_exact(SIZE).zip(&t.weights) {
-            // As flat floats: one loop the compiler runs on plain vectors.
-            for (a, p) in acc.as_flattened_mut().iter_mut().zip(src.as_flattened()) {
-                *a += w * p;
-            }
-        }
-        for c in 0..3 {
-            let mut plane = planes[c * SIZE + y]
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let (scale, shift) = (NORM_SCALE[c], NORM_SHIFT[c]);
-            match to_rgb {
-                None => {
-                    for (o, a) in plane.iter_mut().zip(&acc) {
-                        *o = a[c] * scale + shift;
-                    }
+    for c in 0..3 {
+        let mut plane = planes[c * SIZE + y]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let (scale, shift) = (NORM_SCALE[c], NORM_SHIFT[c]);
+        match to_rgb {
+            None => {
+                for (o, a) in plane.iter_mut().zip(&row[c]) {
+                    *o = a * scale + shift;
                 }
-                Some(ToRgb(m)) => {
-                    let m = m[c];
-                    for (o, a) in plane.iter_mut().zip(&acc) {
-                        let v = m[0] * a[0] + m[1] * a[1] + m[2] * a[2] + m[3];
-                        *o = clamp_byte(v) * scale + shift;
-                    }
+            }
+            Some(ToRgb(m)) => {
+                let m = m[c];
+                let [l0, l1, l2] = row;
+                for (((o, a), b), d) in plane.iter_mut().zip(l0).zip(l1).zip(l2) {
+                    let v = m[0] * a + m[1] * b + m[2] * d + m[3];
+                    *o = clamp_byte(v) * scale + shift;
                 }
             }
         }
@@ -400,30 +433,6 @@ fn span(taps: &[Taps]) -> std::ops::Range<usize> {
     let first = taps.iter().map(|t| t.first).min().unwrap_or(0);
     let last = taps.iter().map(|t| t.first + t.weights.len()).max();
     first..last.unwrap_or(0)
-}
-
-/// The horizontal pass over source rows `rows`: `[row][x]`, each output pixel's channels as
-/// four lanes (an alpha lane, or a zero one, rides along: one vector a pixel).
-fn horizontal(src: &impl SourceRows, rows: std::ops::Range<usize>, hx: &[Taps]) -> Vec<[f32; 4]> {
-    let mut horiz = vec![[0f32; 4]; rows.len() * SIZE];
-    // One source row in f32 at a time, only the columns the taps read: the conversion runs on
-    // vectors, and so do the taps. `line` is indexed by the frame's columns.
-    let cols = span(hx);
-    let mut line = vec![[0f32; 4]; cols.end];
-    for (out, y) in horiz.chunks_exact_mut(SIZE).zip(rows) {
-        src.read(y, cols.clone(), &mut line);
-        for (o, t) in out.iter_mut().zip(hx) {
-            // In a local, so the sum stays in a register.
-            let mut acc = [0f32; 4];
-            for (p, &w) in line[t.first..].iter().zip(&t.weights) {
-                for c in 0..4 {
-                    acc[c] += w * p[c];
-                }
-            }
-            *o = acc;
-        }
-    }
-    horiz
 }
 
 /// RGBA frame (canvas `ImageData` layout) to a normalized 1x3x224x224.
@@ -529,8 +538,8 @@ mod tests {
         assert!((t.data[(224 + 5) * 224 + 9] - want).abs() < 1e-5);
     }
 
-    /// The same resize, one output value at a time: each row's horizontal taps summed, then the
-    /// rows weighted, every sum in tap order as the fast passes add them.
+    /// The same resize, one output value at a time: each column's vertical taps summed, then
+    /// the columns weighted, every sum in tap order as the fast passes add them.
     fn plain(pixels: &[u8], width: usize, height: usize, ch: usize, crop: Crop) -> Vec<f32> {
         let (hx, hy) = plan(width, height, crop);
         let mut out = vec![0f32; 3 * SIZE * SIZE];
@@ -538,13 +547,13 @@ mod tests {
             for (y, ty) in hy.iter().enumerate() {
                 for (x, tx) in hx.iter().enumerate() {
                     let mut v = 0f32;
-                    for (j, &wy) in ty.weights.iter().enumerate() {
-                        let row = (ty.first + j) * width + tx.first;
+                    for (i, &wx) in tx.weights.iter().enumerate() {
+                        let col = tx.first + i;
                         let mut h = 0f32;
-                        for (i, &wx) in tx.weights.iter().enumerate() {
-                            h += wx * pixels[(row + i) * ch + c] as f32;
+                        for (j, &wy) in ty.weights.iter().enumerate() {
+                            h += wy * pixels[((ty.first + j) * width + col) * ch + c] as f32;
                         }
-                        v += wy * h;
+                        v += wx * h;
                     }
                     out[(c * SIZE + y) * SIZE + x] = v * NORM_SCALE[c] + NORM_SHIFT[c];
                 }

@@ -521,7 +521,7 @@ impl WebEngine {
     #[allow(clippy::too_many_arguments)]
     pub async fn classify_yuv(
         &self,
-        data: Vec<u8>,
+        data: js_sys::Uint8Array,
         format: String,
         width: u32,
         height: u32,
@@ -533,6 +533,10 @@ impl WebEngine {
         features: Option<bool>,
     ) -> Result<Ts<Prediction>, JsError> {
         let layout = YuvLayout::parse(&format).map_err(js_err)?;
+        // The threads wake while the frame is copied in: after a large frame's `copyTo` the
+        // wake `prepareFrame` gave them may have run out.
+        self.prepare_frame();
+        let data = data.to_vec();
         let plane = |i: usize| Plane {
             offset: planes.get(2 * i).map_or(0, |&o| o as usize),
             stride: planes.get(2 * i + 1).map_or(0, |&s| s as usize),

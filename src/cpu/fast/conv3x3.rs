@@ -9,8 +9,8 @@
 use super::depthwise::Depthwise;
 use super::pointwise::{write_tile, Store, MR, NR};
 use super::pool::{Pool, Shared};
-use super::simd::F4;
 use crate::model::{out_size, Activation, Conv, ConvKind};
+use crate::simd::F4;
 
 /// Packed weights handled per sweep over the pixels (floats): about an L2 cache's share.
 const PANEL_BUDGET: usize = 16 * 1024;

@@ -4,8 +4,8 @@
 
 #[cfg(feature = "testing")]
 use super::pool::{Pool, Shared};
-use super::simd::{round_up, F4, LANES};
 use crate::model::{out_size, Activation, Conv};
+use crate::simd::{round_up, F4, LANES};
 
 #[derive(Clone, Debug)]
 pub struct Depthwise {

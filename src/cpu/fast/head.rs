@@ -3,8 +3,8 @@
 
 use super::pointwise::Pointwise;
 use super::pool::Pool;
-use super::simd::{F4, LANES};
 use crate::model::{Activation, Conv, Linear};
+use crate::simd::{F4, LANES};
 
 #[derive(Clone, Debug)]
 pub struct Head {

@@ -8,12 +8,12 @@
 use super::conv3x3::Conv3x3;
 use super::pointwise::Pointwise;
 use super::pool::Pool;
-use super::simd::{round_up, F4, LANES};
 use crate::backend::LocalFuture;
 use crate::guidelines::net::{LabConv, LabNet, Op};
 use crate::guidelines::paper::Column;
 use crate::guidelines::{self, Lab};
 use crate::model::{Activation, Conv, ConvKind};
+use crate::simd::{round_up, F4, LANES};
 use crate::{Error, Result};
 
 enum Kernel {

@@ -13,7 +13,6 @@ mod pool;
 #[cfg(feature = "testing")]
 pub mod probe;
 mod roofline;
-mod simd;
 mod stem;
 mod unit;
 

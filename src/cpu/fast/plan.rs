@@ -16,9 +16,9 @@
 use super::conv3x3::Spatial;
 use super::head::Head;
 use super::pointwise::Pointwise;
-use super::simd::{round_up, LANES};
 use super::stem::Stem;
 use crate::model::{out_size, Conv, Dims, HalfOrder, Network, Skeleton, Unit};
+use crate::simd::{round_up, LANES};
 
 /// One unit's packed kernels.
 // Built once per network and walked in order: the size difference between variants costs nothing.

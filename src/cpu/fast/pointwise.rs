@@ -11,8 +11,8 @@
 //! to their slots, which is how a branch writes into its half of the shuffled output.
 
 use super::pool::{Pool, Shared};
-use super::simd::{round_up, F4, LANES};
 use crate::model::Activation;
+use crate::simd::{round_up, F4, LANES};
 
 /// Pixels per register tile. Natively 6 x 2 accumulators plus operands fit 16 vector
 /// registers. In wasm, V8 keeps fewer registers free (on x86-64 it reserves a scratch vector

@@ -4,8 +4,8 @@
 //! per multiply-add can reach at most min(peak, bandwidth / b) (`Network::costs`).
 
 use super::pointwise::Pointwise;
-use super::simd::F4;
 use crate::model::Activation;
+use crate::simd::F4;
 use web_time::Instant;
 
 /// The peak probe's 1x1 layer: pixels, input and output channels (in, weights and out of

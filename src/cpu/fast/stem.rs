@@ -16,8 +16,8 @@
 
 use super::pointwise::Pointwise;
 use super::pool::{Pool, Shared};
-use super::simd::{round_up, F4, LANES};
 use crate::model::{out_size, Conv};
+use crate::simd::{round_up, F4, LANES};
 use core::ops::Range;
 use std::cell::RefCell;
 

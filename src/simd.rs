@@ -54,6 +54,10 @@ mod imp {
         pub fn add(self, o: F4) -> F4 {
             F4(f32x4_add(self.0, o.0))
         }
+        #[inline(always)]
+        pub fn mul(self, o: F4) -> F4 {
+            F4(f32x4_mul(self.0, o.0))
+        }
         /// `self + a * b`: two roundings in simd128; with relaxed SIMD (the `pkg-relaxed`
         /// build) one fused instruction where the CPU has FMA, else the same two.
         #[inline(always)]
@@ -119,6 +123,11 @@ mod imp {
             // SAFETY: SSE is enabled on every x86_64; registers only, no memory.
             F4(unsafe { _mm_add_ps(self.0, o.0) })
         }
+        #[inline(always)]
+        pub fn mul(self, o: F4) -> F4 {
+            // SAFETY: SSE is enabled on every x86_64; registers only, no memory.
+            F4(unsafe { _mm_mul_ps(self.0, o.0) })
+        }
         /// `self + a * b`, unfused like the wasm build.
         #[inline(always)]
         pub fn mul_add(self, a: F4, b: F4) -> F4 {
@@ -183,6 +192,10 @@ mod imp {
             F4(core::array::from_fn(|i| self.0[i] + o.0[i]))
         }
         #[inline(always)]
+        pub fn mul(self, o: F4) -> F4 {
+            F4(core::array::from_fn(|i| self.0[i] * o.0[i]))
+        }
+        #[inline(always)]
         pub fn mul_add(self, a: F4, b: F4) -> F4 {
             F4(core::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
         }
@@ -204,6 +217,13 @@ mod imp {
 pub use imp::F4;
 
 impl F4 {
+    /// Four floats as a vector.
+    #[inline(always)]
+    pub fn from_array(a: &[f32; 4]) -> F4 {
+        // SAFETY: `a` holds 4 floats.
+        unsafe { F4::load(a.as_ptr()) }
+    }
+
     /// The activation that follows a conv, on four lanes: the same `max(x, 0)` and
     /// `min(x, 6)` the reference applies.
     #[inline(always)]
