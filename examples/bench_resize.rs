@@ -3,7 +3,7 @@
 //! `cargo run --release --no-default-features --example bench_resize [frames]`
 
 use shufflenet_web::backend::{Frame, RgbaFrame};
-use shufflenet_web::preprocess::Crop;
+use shufflenet_web::preprocess::{Crop, Window};
 use shufflenet_web::yuv::{Matrix, Plane, YuvFrame, YuvLayout};
 use std::time::Instant;
 
@@ -25,13 +25,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ],
             matrix: Matrix::BT601,
             full_range: false,
+            held: Window::all(w, h),
         };
         let picture = RgbaFrame {
             pixels: &rgba,
             width: w as u32,
             height: h as u32,
         };
-        let i420 = time(frames, || Frame::Yuv(camera, Crop::Square))?;
+        let i420 = time(frames, || Frame::Yuv(camera.clone(), Crop::Square))?;
         let rgba = time(frames, || Frame::Rgba(picture, Crop::Square))?;
         println!(
             "{{\"resize\":\"{w}x{h}\",\"frames\":{frames},\"i420_ms\":{i420:.3},\"rgba_ms\":{rgba:.3}}}"

@@ -33,7 +33,7 @@ pub struct RgbaFrame<'a> {
 /// One frame to classify, in the form the caller has it. Pictures are preprocessed as
 /// torchvision evaluates (`Crop`): on the device by backends with `device_preprocessing`,
 /// else on the CPU (`to_tensor`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub enum Frame<'a> {
     /// An already normalized `N x 3 x H x W` batch (checked with `model::check_input`).
     Tensor(&'a Tensor),
@@ -72,7 +72,7 @@ impl<'a> Frame<'a> {
             Frame::Rgba(f, crop) => (Cow::Borrowed(f.pixels), f.width, f.height, crop),
             // Read straight from its planes: only the pixels the filter reads.
             Frame::Yuv(f, crop) => {
-                f.check()?;
+                f.check_for(crop)?;
                 let size = (f.width as usize, f.height as usize);
                 return Ok(Cow::Owned(preprocess::rows_to_tensor(
                     &f, size, crop, bands,

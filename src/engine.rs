@@ -220,7 +220,8 @@ impl Engine {
             self.last_ran = cpu.info().name;
             return Ok(out);
         }
-        let out = match self.backend.run(frame).await {
+        // A clone to rerun: it holds the frame's bytes by reference.
+        let out = match self.backend.run(frame.clone()).await {
             Err(Error::Gpu(why)) => {
                 self.fallback = Some(format!("GPU: {why}"));
                 self.backend = self.fast_cpu();

@@ -162,7 +162,8 @@ pub struct Window {
 }
 
 impl Window {
-    fn all(width: usize, height: usize) -> Window {
+    /// Every pixel of a `width x height` frame.
+    pub fn all(width: usize, height: usize) -> Window {
         Window {
             x: 0..width,
             y: 0..height,
@@ -177,7 +178,8 @@ impl Window {
         }
     }
 
-    fn contains(&self, other: &Window) -> bool {
+    /// Whether `other` lies inside.
+    pub fn contains(&self, other: &Window) -> bool {
         let within = |a: &std::ops::Range<usize>, b: &std::ops::Range<usize>| {
             a.start <= b.start && b.end <= a.end
         };

@@ -11,10 +11,10 @@ use wasm_bindgen::JsCast;
 use crate::backend::{Frame, Output, RgbaFrame};
 use crate::classes::ClassNames;
 use crate::engine::{self, EngineOptions, Preference};
-use crate::preprocess::{self, Crop};
+use crate::preprocess::{self, Crop, Window};
 use crate::tensor::Tensor;
 use crate::weights::{self, Info};
-use crate::yuv::{Matrix, Plane, YuvFrame, YuvLayout};
+use crate::yuv::{held_window, Matrix, Plane, YuvFrame, YuvLayout};
 use crate::Error;
 
 mod guidelines;
@@ -516,7 +516,9 @@ impl WebEngine {
     /// Classifies a camera frame in its own YUV layout, as `VideoFrame.copyTo` wrote it with
     /// no format asked: `format` "I420", "I420A" or "NV12"; `planes` each plane's offset and
     /// stride, in turn (`copyTo`'s layout); `matrix` and `fullRange` from the frame's
-    /// `colorSpace` (undefined: BT.601, video range). Read on the CPU whatever the backend.
+    /// `colorSpace` (undefined: BT.601, video range); `window` `[x, y, width, height]`, the
+    /// part of the `width x height` frame `data` holds (`yuvWindow`; undefined: all of it).
+    /// Read on the CPU whatever the backend.
     #[wasm_bindgen(js_name = classifyYuv)]
     #[allow(clippy::too_many_arguments)]
     pub async fn classify_yuv(
@@ -531,6 +533,7 @@ impl WebEngine {
         k: usize,
         crop: Option<String>,
         features: Option<bool>,
+        window: Option<Vec<u32>>,
     ) -> Result<Ts<Prediction>, JsError> {
         let layout = YuvLayout::parse(&format).map_err(js_err)?;
         // The threads wake while the frame is copied in: after a large frame's `copyTo` the
@@ -549,6 +552,7 @@ impl WebEngine {
             planes: [plane(0), plane(1), plane(2)],
             matrix: Matrix::parse(matrix.as_deref()).map_err(js_err)?,
             full_range: full_range.unwrap_or(false),
+            held: held_of(window.as_deref(), width, height)?,
         };
         let frame = Frame::Yuv(frame, parse_crop(crop)?);
         predict(&self.state, frame, k, features.unwrap_or(false)).await
@@ -577,6 +581,36 @@ impl WebEngine {
         };
         Ok(logits.into_ts()?)
     }
+}
+
+/// `[x, y, width, height]` of a camera frame that a copy holds (`YuvFrame::held`), or all
+/// of a `width x height` frame.
+fn held_of(window: Option<&[u32]>, width: u32, height: u32) -> Result<Window, JsError> {
+    match window {
+        None => Ok(Window::all(width as usize, height as usize)),
+        Some(&[x, y, w, h]) => {
+            let (x, y) = (x as usize, y as usize);
+            Ok(Window {
+                x: x..x.saturating_add(w as usize),
+                y: y..y.saturating_add(h as usize),
+            })
+        }
+        Some(other) => Err(JsError::new(&format!(
+            "a video frame window of {} numbers: expected x, y, width and height",
+            other.len()
+        ))),
+    }
+}
+
+/// The part `[x, y, width, height]` of a `width x height` camera frame that `classifyYuv`
+/// reads as `crop` says ("square", the default, or "eval"), in whole 2 x 2 blocks: what
+/// `VideoFrame.copyTo`'s `rect` needs to copy.
+#[wasm_bindgen(js_name = yuvWindow)]
+pub fn yuv_window(width: u32, height: u32, crop: Option<String>) -> Result<Vec<u32>, JsError> {
+    let w = held_window(width, height, parse_crop(crop)?).map_err(js_err)?;
+    Ok([w.x.start, w.y.start, w.x.len(), w.y.len()]
+        .map(|v| v as u32)
+        .to_vec())
 }
 
 /// `crop`: "square" (the default) or "eval".

@@ -5,7 +5,7 @@
 //! the 2D canvas the browser would convert and read it back through (in Chrome, 0.07 against
 //! 0.45 ms for a 320 x 240 frame, and 0.03 against 0.55 ms of capture on the main thread).
 
-use crate::preprocess::{add_bytes, SourceRows, ToRgb};
+use crate::preprocess::{self, add_bytes, Crop, SourceRows, ToRgb, Window};
 use crate::{Error, Result};
 use core::ops::Range;
 
@@ -74,7 +74,7 @@ pub struct Plane {
 }
 
 /// A YUV frame's bytes and how to read them.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct YuvFrame<'a> {
     pub data: &'a [u8],
     pub layout: YuvLayout,
@@ -85,12 +85,38 @@ pub struct YuvFrame<'a> {
     pub matrix: Matrix,
     /// Full range (0 to 255) or video range (luma 16 to 235, chroma 16 to 240).
     pub full_range: bool,
+    /// The pixels `data` holds: the whole frame, or a part of it from an even column and row
+    /// (`held_window`: the part the resize reads, so that a browser copies no more), the
+    /// planes' offsets and strides then those of that part.
+    pub held: Window,
+}
+
+/// The part of a `width x height` frame the resize reads as `crop` says (`preprocess::window`),
+/// widened to whole 2 x 2 blocks: what a camera frame's copy needs to hold (`YuvFrame::held`).
+pub fn held_window(width: u32, height: u32, crop: Crop) -> Result<Window> {
+    let (w, h) = (width as usize, height as usize);
+    let win = preprocess::window(w, h, crop)?;
+    let blocks = |r: Range<usize>, len: usize| r.start / 2 * 2..(r.end.div_ceil(2) * 2).min(len);
+    Ok(Window {
+        x: blocks(win.x, w),
+        y: blocks(win.y, h),
+    })
 }
 
 impl YuvFrame<'_> {
-    /// Checks that every plane's rows lie inside `data`.
+    /// Checks that the pixels held lie in the frame from an even column and row, and that
+    /// every plane's rows of them lie inside `data`.
     pub fn check(&self) -> Result<()> {
-        let (w, h) = (self.width as usize, self.height as usize);
+        let held = &self.held;
+        let frame = Window::all(self.width as usize, self.height as usize);
+        if !frame.contains(held) || held.x.start % 2 == 1 || held.y.start % 2 == 1 {
+            return Err(Error::Input(format!(
+                "video frame pixels {held:?}: expected a part of the {} x {} frame from an even \
+                 column and row",
+                self.width, self.height
+            )));
+        }
+        let (w, h) = (held.x.len(), held.y.len());
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let extents: &[(usize, usize)] = match self.layout {
             YuvLayout::I420 => &[(w, h), (cw, ch), (cw, ch)],
@@ -105,14 +131,27 @@ impl YuvFrame<'_> {
                 Some(end) if p.stride >= row && end <= self.data.len() => {}
                 _ => {
                     return Err(Error::Input(format!(
-                        "video frame plane {i} (offset {}, stride {}) does not fit a {w} x {h} \
-                         frame in {} bytes",
+                        "video frame plane {i} (offset {}, stride {}) does not fit {w} x {h} \
+                         pixels in {} bytes",
                         p.offset,
                         p.stride,
                         self.data.len()
                     )))
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Checks (`check`) and that the pixels held hold what the resize reads as `crop` says.
+    pub fn check_for(&self, crop: Crop) -> Result<()> {
+        self.check()?;
+        let needed = preprocess::window(self.width as usize, self.height as usize, crop)?;
+        if !self.held.contains(&needed) {
+            return Err(Error::Input(format!(
+                "video frame pixels {:?} do not hold the {needed:?} the resize reads",
+                self.held
+            )));
         }
         Ok(())
     }
@@ -155,7 +194,7 @@ fn blocks(cols: &Range<usize>) -> Range<usize> {
 /// planes, a chroma row for each two luma rows (`add_row`: the Y of columns `cols`, then the
 /// chroma of the blocks they lie in, U then V or interleaved as stored); the resize turns the
 /// resized pixels into red, green and blue (`to_rgb`), on 224 x 224 pixels instead of every
-/// pixel it reads. `check` first.
+/// pixel it reads. `check_for` first.
 impl SourceRows for YuvFrame<'_> {
     fn row_len(&self, cols: Range<usize>) -> usize {
         cols.len() + 2 * blocks(&cols).len()
@@ -163,18 +202,25 @@ impl SourceRows for YuvFrame<'_> {
 
     fn add_row(&self, y: usize, cols: Range<usize>, w: f32, acc: &mut [f32]) {
         let [py, pu, pv] = self.planes;
-        let blocks = blocks(&cols);
         let (luma, chroma) = acc.split_at_mut(cols.len());
+        // The frame's row, columns and blocks as the held pixels' (which start on a block).
+        let (x0, y0) = (self.held.x.start, self.held.y.start);
+        let (y, cy) = (y - y0, y / 2 - y0 / 2);
+        let blocks = blocks(&cols);
+        let (cols, blocks) = (
+            cols.start - x0..cols.end - x0,
+            blocks.start - x0 / 2..blocks.end - x0 / 2,
+        );
         let row = |p: Plane, y: usize, r: Range<usize>| &self.data[p.offset + y * p.stride..][r];
         add_bytes(luma, row(py, y, cols), w);
         match self.layout {
             YuvLayout::I420 => {
                 let (u, v) = chroma.split_at_mut(blocks.len());
-                add_bytes(u, row(pu, y / 2, blocks.clone()), w);
-                add_bytes(v, row(pv, y / 2, blocks), w);
+                add_bytes(u, row(pu, cy, blocks.clone()), w);
+                add_bytes(v, row(pv, cy, blocks), w);
             }
             YuvLayout::Nv12 => {
-                add_bytes(chroma, row(pu, y / 2, 2 * blocks.start..2 * blocks.end), w);
+                add_bytes(chroma, row(pu, cy, 2 * blocks.start..2 * blocks.end), w);
             }
         }
     }
@@ -297,6 +343,7 @@ mod tests {
             }; 3],
             matrix,
             full_range,
+            held: Window::all(0, 0),
         };
         f.to_rgb().expect("a YUV frame converts")
     }
@@ -370,6 +417,7 @@ mod tests {
                 planes,
                 matrix: Matrix::BT709,
                 full_range: true,
+                held: Window::all(w, h),
             };
             f.check().unwrap();
             // Column ranges starting and ending on either pixel of a block, one pixel alone.
@@ -421,6 +469,7 @@ mod tests {
             planes,
             matrix: m,
             full_range,
+            held: Window::all(w, h),
         };
         let t = to_rgb(m, full_range);
         let rgba: Vec<u8> = (0..h * w)
@@ -437,7 +486,7 @@ mod tests {
                 height: h as u32,
             };
             let want = Frame::Rgba(bytes, crop).to_tensor().unwrap();
-            let got = Frame::Yuv(f, crop).to_tensor().unwrap();
+            let got = Frame::Yuv(f.clone(), crop).to_tensor().unwrap();
             assert_eq!(got.shape, want.shape);
             // Bytes round each channel by up to half a level: 0.5 / 255 / std (0.225 at least).
             let worst = got
@@ -470,6 +519,7 @@ mod tests {
             planes,
             matrix: Matrix::BT601,
             full_range: false,
+            held: Window::all(64, 48),
         };
         let [l, u, v] = yuv.map(f32::from);
         let rgb = to_rgb(f.matrix, f.full_range).rgb([l, u, v, 0.0]);
@@ -485,6 +535,113 @@ mod tests {
         }
     }
 
+    /// Tight planes for `w x h` pixels: Y, then U and V or UV.
+    fn tight(layout: YuvLayout, w: usize, h: usize) -> [Plane; 3] {
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let p = |offset, stride| Plane { offset, stride };
+        match layout {
+            YuvLayout::I420 => [p(0, w), p(w * h, cw), p(w * h + cw * ch, cw)],
+            YuvLayout::Nv12 => [p(0, w), p(w * h, 2 * cw), p(w * h, 2 * cw)],
+        }
+    }
+
+    /// The bytes of `f`'s pixels `win` (from an even column and row) in tight planes, as
+    /// `VideoFrame.copyTo` with a `rect` writes them.
+    fn cut(f: &YuvFrame, win: &Window) -> Vec<u8> {
+        let [py, pu, pv] = f.planes;
+        let (x0, y0, w, h) = (win.x.start, win.y.start, win.x.len(), win.y.len());
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let rows = |p: Plane, first: usize, n: usize, from: usize, len: usize| {
+            (first..first + n).flat_map(move |r| {
+                let at = p.offset + r * p.stride + from;
+                f.data[at..at + len].to_vec()
+            })
+        };
+        let mut out: Vec<u8> = rows(py, y0, h, x0, w).collect();
+        match f.layout {
+            YuvLayout::I420 => {
+                out.extend(rows(pu, y0 / 2, ch, x0 / 2, cw));
+                out.extend(rows(pv, y0 / 2, ch, x0 / 2, cw));
+            }
+            YuvLayout::Nv12 => out.extend(rows(pu, y0 / 2, ch, x0, 2 * cw)),
+        }
+        out
+    }
+
+    #[test]
+    fn the_held_window_alone_reads_as_the_whole_frame() {
+        use crate::backend::Frame;
+        let noise = |i: usize| (i.wrapping_mul(2654435761) >> 13) as u8;
+        for layout in [YuvLayout::I420, YuvLayout::Nv12] {
+            for (w, h, crop) in [
+                (641usize, 479usize, Crop::Square),
+                (641, 479, Crop::Eval),
+                (240, 321, Crop::Square),
+                (1280, 720, Crop::Eval),
+                (7, 5, Crop::Eval),
+            ] {
+                let data: Vec<u8> = (0..w * h + 2 * w.div_ceil(2) * h.div_ceil(2))
+                    .map(noise)
+                    .collect();
+                let whole = YuvFrame {
+                    data: &data,
+                    layout,
+                    width: w as u32,
+                    height: h as u32,
+                    planes: tight(layout, w, h),
+                    matrix: Matrix::BT709,
+                    full_range: false,
+                    held: Window::all(w, h),
+                };
+                let want = Frame::Yuv(whole.clone(), crop)
+                    .to_tensor()
+                    .unwrap()
+                    .into_owned()
+                    .data;
+                let held = held_window(w as u32, h as u32, crop).unwrap();
+                let needed = preprocess::window(w, h, crop).unwrap();
+                assert!(held.contains(&needed), "{w} x {h} {crop:?}: {held:?}");
+                let part = |win: &Window| {
+                    let bytes = cut(&whole, win);
+                    let f = YuvFrame {
+                        data: &bytes,
+                        planes: tight(layout, win.x.len(), win.y.len()),
+                        held: win.clone(),
+                        ..whole.clone()
+                    };
+                    Frame::Yuv(f, crop).to_tensor().map(|t| t.into_owned().data)
+                };
+                let got = part(&held).unwrap();
+                let same = got
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{layout:?} {w} x {h} {crop:?}: {held:?}");
+                // A part one block short of what the resize reads is refused, not read past.
+                if needed.x.start >= 2 {
+                    let short = Window {
+                        x: held.x.start + 2..held.x.end,
+                        y: held.y.clone(),
+                    };
+                    assert!(matches!(part(&short), Err(Error::Input(_))), "{w} x {h}");
+                }
+            }
+        }
+        // A part from an odd column is refused.
+        let data = vec![128u8; 8 * 6 * 2];
+        let odd = YuvFrame {
+            data: &data,
+            layout: YuvLayout::I420,
+            width: 8,
+            height: 6,
+            planes: tight(YuvLayout::I420, 7, 6),
+            matrix: Matrix::BT601,
+            full_range: false,
+            held: Window { x: 1..8, y: 0..6 },
+        };
+        assert!(matches!(odd.check(), Err(Error::Input(_))));
+    }
+
     #[test]
     fn planes_outside_the_bytes_are_refused() {
         let (w, h) = (8, 6);
@@ -498,6 +655,7 @@ mod tests {
                 planes,
                 matrix: Matrix::BT601,
                 full_range: false,
+                held: Window::all(8, 6),
             }
         }
         f(&data, planes).check().unwrap();

@@ -1,6 +1,8 @@
 // Camera frames read in their own YUV layout (src/yuv.rs, `classifyYuv`): the engine's
 // conversion against the browser's own (the same VideoFrame drawn through an ImageBitmap), in
-// each layout and colour space it reads, and bad layouts refused without harm.
+// each layout and colour space it reads; the part the resize reads (`yuvWindow`, copied with
+// `copyTo`'s `rect`, as the page does) reads as the whole frame; bad layouts and windows refused
+// without harm.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +21,7 @@ test('a YUV frame reads as the browser draws it, in each layout and colour space
   const page = await (await browser.newContext({ serviceWorkers: 'block' })).newPage();
   await page.goto(new URL('pkg/package.json', BASE_URL).href);
   const runs = await page.evaluate(async () => {
-    const { default: init, Engine } = await import('/pkg/shufflenet_web.js');
+    const { default: init, Engine, yuvWindow } = await import('/pkg/shufflenet_web.js');
     await init();
     const engine = await Engine.create('cpu');
     const { widths } = await (await fetch('/weights/manifest.json')).json();
@@ -70,6 +72,14 @@ test('a YUV frame reads as the browser draws it, in each layout and colour space
       const planes = Uint32Array.from(layout.flatMap((l) => [l.offset, l.stride]));
       const ours = await engine.classifyYuv(bytes, format, w, h, planes, matrix, fullRange, 5, 'square', true);
       const theirs = await engine.classifyBitmap(await createImageBitmap(frame), 5, 'square', true);
+      // Only the part the resize reads, as the page copies it.
+      const win = yuvWindow(w, h, 'square');
+      const rect = { x: win[0], y: win[1], width: win[2], height: win[3] };
+      const part = new Uint8Array(frame.allocationSize({ rect }));
+      const partLayout = await frame.copyTo(part, { rect });
+      const partPlanes = Uint32Array.from(partLayout.flatMap((l) => [l.offset, l.stride]));
+      const cropped = await engine.classifyYuv(part, format, w, h, partPlanes, matrix, fullRange, 5, 'square', true, win);
+      const sameAsWhole = cropped.features.every((v, i) => Object.is(v, ours.features[i]));
       frame.close();
       let worst = 0;
       let scale = 0;
@@ -77,19 +87,26 @@ test('a YUV frame reads as the browser draws it, in each layout and colour space
         worst = Math.max(worst, Math.abs(ours.features[i] - theirs.features[i]));
         scale = Math.max(scale, Math.abs(theirs.features[i]));
       }
-      out.push({ format, matrix, fullRange, worst, scale, top: [ours.top[0].index, theirs.top[0].index] });
+      out.push({ format, matrix, fullRange, worst, scale, top: [ours.top[0].index, theirs.top[0].index], win: [...win], bytes: [part.length, bytes.length], sameAsWhole });
     }
     // A layout that does not fit its bytes is refused, and the engine goes on.
     const bad = await engine.classifyYuv(new Uint8Array(100), 'I420', w, h, Uint32Array.from([0, w, 0, w / 2, 0, w / 2]), undefined, undefined, 5, 'square', false)
       .then(() => 'accepted', (e) => String(e.message ?? e));
     const unknown = await engine.classifyYuv(new Uint8Array(100), 'RGBA', 5, 5, new Uint32Array(6), undefined, undefined, 5, 'square', false)
       .then(() => 'accepted', (e) => String(e.message ?? e));
+    // A window short of the part the resize reads, or not four numbers, is refused.
+    const planes64 = Uint32Array.from([0, 64, 64 * 64, 32, 64 * 64 + 32 * 32, 32]);
+    const part64 = new Uint8Array(64 * 64 * 3 / 2);
+    const short = await engine.classifyYuv(part64, 'I420', w, h, planes64, undefined, undefined, 5, 'square', false, Uint32Array.of(18, 0, 62, 64))
+      .then(() => 'accepted', (e) => String(e.message ?? e));
+    const three = await engine.classifyYuv(part64, 'I420', w, h, planes64, undefined, undefined, 5, 'square', false, Uint32Array.of(16, 0, 64))
+      .then(() => 'accepted', (e) => String(e.message ?? e));
     const after = frameOf('I420', 'smpte170m', false);
     const bytes = new Uint8Array(after.allocationSize());
     const layout = await after.copyTo(bytes);
     after.close();
     const again = await engine.classifyYuv(bytes, 'I420', w, h, Uint32Array.from(layout.flatMap((l) => [l.offset, l.stride])), undefined, undefined, 5, 'square', false);
-    return { out, bad, unknown, againTop: again.top.length };
+    return { out, bad, unknown, short, three, againTop: again.top.length };
   });
   for (const r of runs.out) {
     // The browser converts to bytes (rounding each channel) and may filter chroma; ours does
@@ -97,8 +114,14 @@ test('a YUV frame reads as the browser draws it, in each layout and colour space
     // range, 8 to 14 %), the same top class.
     assert.ok(r.worst < 0.02 * r.scale, `${r.format} ${r.matrix} full ${r.fullRange}: features off by ${r.worst} of ${r.scale}`);
     assert.equal(r.top[0], r.top[1], `${r.format} ${r.matrix}: the same top class`);
+    // The 96 x 64 frame's centre square, and the same bits from it as from the whole frame.
+    assert.deepEqual(r.win, [16, 0, 64, 64]);
+    assert.equal(r.bytes[0], 64 * 64 * 3 / 2, `${r.format}: only the square copied (${r.bytes})`);
+    assert.ok(r.sameAsWhole, `${r.format} ${r.matrix}: the window reads as the whole frame`);
   }
-  assert.match(runs.bad, /plane \d .* does not fit a 96 x 64 frame in 100 bytes/);
+  assert.match(runs.bad, /plane \d .* does not fit 96 x 64 pixels in 100 bytes/);
+  assert.match(runs.short, /pixels Window \{ x: 18\.\.80, y: 0\.\.64 \} do not hold the .* the resize reads/);
+  assert.match(runs.three, /window of 3 numbers: expected x, y, width and height/);
   assert.match(runs.unknown, /RGBA video frame: expected I420, I420A or NV12/);
   assert.equal(runs.againTop, 5, 'the engine classifies the next frame');
   await page.context().close();
