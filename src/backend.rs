@@ -72,10 +72,10 @@ impl<'a> Frame<'a> {
             Frame::Rgba(f, crop) => (Cow::Borrowed(f.pixels), f.width, f.height, crop),
             // Read straight from its planes: only the pixels the filter reads.
             Frame::Yuv(f, crop) => {
-                f.check_for(crop)?;
+                f.check()?;
                 let size = (f.width as usize, f.height as usize);
                 return Ok(Cow::Owned(preprocess::rows_to_tensor(
-                    &f, size, crop, bands,
+                    &f, size, &f.held, crop, bands,
                 )?));
             }
             // Only the pixels the filter reads come back from the browser.

@@ -317,15 +317,23 @@ fn clamp_byte(v: f32) -> f32 {
 }
 
 /// A `width x height` picture whose rows `src` reads, normalized to 1x3x224x224 as `crop`
-/// says, band by band as `bands` runs them (see `pixels_to_tensor_in`).
+/// says, band by band as `bands` runs them (see `pixels_to_tensor_in`). `held`: the pixels
+/// `src` holds, which must hold those the taps read (planned once, for both).
 pub fn rows_to_tensor(
     src: &impl SourceRows,
     (width, height): (usize, usize),
+    held: &Window,
     crop: Crop,
     bands: Bands<'_>,
 ) -> Result<Tensor> {
     check_size(width, height)?;
     let (hx, hy) = plan(width, height, crop);
+    let needed = Window::read_by(&hx, &hy);
+    if !held.contains(&needed) {
+        return Err(Error::Input(format!(
+            "pixels {held:?} of a {width} x {height} frame do not hold the {needed:?} the resize reads"
+        )));
+    }
     Ok(resize(src, (&hx, &hy), bands))
 }
 

@@ -142,19 +142,6 @@ impl YuvFrame<'_> {
         }
         Ok(())
     }
-
-    /// Checks (`check`) and that the pixels held hold what the resize reads as `crop` says.
-    pub fn check_for(&self, crop: Crop) -> Result<()> {
-        self.check()?;
-        let needed = preprocess::window(self.width as usize, self.height as usize, crop)?;
-        if !self.held.contains(&needed) {
-            return Err(Error::Input(format!(
-                "video frame pixels {:?} do not hold the {needed:?} the resize reads",
-                self.held
-            )));
-        }
-        Ok(())
-    }
 }
 
 /// Columns `cols` of a row as pixels into `line[cols]`: `luma` from `cols.start` on, and the
@@ -194,7 +181,7 @@ fn blocks(cols: &Range<usize>) -> Range<usize> {
 /// planes, a chroma row for each two luma rows (`add_row`: the Y of columns `cols`, then the
 /// chroma of the blocks they lie in, U then V or interleaved as stored); the resize turns the
 /// resized pixels into red, green and blue (`to_rgb`), on 224 x 224 pixels instead of every
-/// pixel it reads. `check_for` first.
+/// pixel it reads. `check` first.
 impl SourceRows for YuvFrame<'_> {
     fn row_len(&self, cols: Range<usize>) -> usize {
         cols.len() + 2 * blocks(&cols).len()

@@ -120,7 +120,7 @@ test('a YUV frame reads as the browser draws it, in each layout and colour space
     assert.ok(r.sameAsWhole, `${r.format} ${r.matrix}: the window reads as the whole frame`);
   }
   assert.match(runs.bad, /plane \d .* does not fit 96 x 64 pixels in 100 bytes/);
-  assert.match(runs.short, /pixels Window \{ x: 18\.\.80, y: 0\.\.64 \} do not hold the .* the resize reads/);
+  assert.match(runs.short, /pixels Window \{ x: 18\.\.80, y: 0\.\.64 \} of a 96 x 64 frame do not hold the .* the resize reads/);
   assert.match(runs.three, /window of 3 numbers: expected x, y, width and height/);
   assert.match(runs.unknown, /RGBA video frame: expected I420, I420A or NV12/);
   assert.equal(runs.againTop, 5, 'the engine classifies the next frame');
