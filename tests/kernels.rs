@@ -10,7 +10,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use common::{assert_close, noise};
 use shufflenet_web::cpu::probe::{self, Cut};
 use shufflenet_web::cpu::reference::{self, Map};
-use shufflenet_web::model::{Activation, Arch, Network, Width};
+use shufflenet_web::model::{Activation, Arch, Conv, ConvKind, Network, Width};
 use shufflenet_web::weights::random_network;
 
 /// Per-kernel tolerance relative to the largest reference value: only summation order differs.
@@ -95,6 +95,44 @@ suite_test!(
                     );
                     assert_close(&what, &got.data, &want.data, KERNEL_TOL);
                 }
+            }
+        }
+    }
+);
+
+suite_test!(
+    fn pointwise_matches_reference_at_every_column_tail() {
+        // Output counts with a last block of 1 to 8 real columns (the kernel computes a last
+        // block of at most 4 as one vector), odd and even input counts, and more than one tile.
+        for (i, (k, n)) in [
+            (3, 1),
+            (5, 2),
+            (7, 4),
+            (24, 58),
+            (9, 5),
+            (13, 116),
+            (1, 8),
+            (2, 12),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let seed = 40 + i as u32;
+            let conv = Conv {
+                kind: ConvKind::Pointwise,
+                in_ch: k,
+                out_ch: n,
+                stride: 1,
+                act: Activation::None,
+                weight: noise(k * n, seed),
+                bias: noise(n, seed + 100),
+            };
+            let x = map(k, 7, 5, seed);
+            let want = reference::conv(&conv, &x);
+            for scattered in [false, true] {
+                let got = probe::pointwise(&conv, &x, scattered);
+                let what = format!("pointwise {k}->{n} scattered={scattered}");
+                assert_close(&what, &got.data, &want.data, KERNEL_TOL);
             }
         }
     }

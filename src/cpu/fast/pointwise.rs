@@ -75,23 +75,24 @@ impl Store {
     }
 }
 
-/// Writes register tile `acc` of column block `b` after its activation, pixel `r` to the
-/// pixel at `out(r)`. Shaped for wasm, where V8 runs what LLVM leaves: indexed loops, not
-/// `into_iter` (that moves the tile into an iterator through memory, a `memory.copy` that V8
-/// runs as a call: about 7 % of a frame), and the activation and the common store (eight
-/// consecutive slots) chosen once per tile instead of once per vector (about 3 % more).
+/// Writes register tile `acc` (`V` vectors a pixel) of column block `b` after its
+/// activation, pixel `r` to the pixel at `out(r)`. Shaped for wasm, where V8 runs what LLVM
+/// leaves: indexed loops, not `into_iter` (that moves the tile into an iterator through
+/// memory, a `memory.copy` that V8 runs as a call: about 7 % of a frame), and the activation
+/// and the common store (consecutive slots) chosen once per tile instead of once per vector
+/// (about 3 % more).
 ///
 /// # Safety
-/// `Store::write`'s, for every pixel `out` gives; `stores` holds block `b`'s.
+/// `Store::write`'s, for every pixel `out` gives; `stores` holds block `b`'s first `V`.
 #[inline(always)]
-pub(super) unsafe fn write_tile<const R: usize>(
+pub(super) unsafe fn write_tile<const R: usize, const V: usize>(
     stores: &[Store],
     b: usize,
-    acc: &[[F4; 2]; R],
+    acc: &[[F4; V]; R],
     act: Activation,
     out: impl Fn(usize) -> *mut f32,
 ) {
-    let stores = &stores[b * NR / LANES..][..NR / LANES];
+    let stores = &stores[b * NR / LANES..][..V];
     match act {
         Activation::None => write_tile_as(stores, acc, out, |x| x),
         Activation::Relu => write_tile_as(stores, acc, out, |x| x.activate(Activation::Relu)),
@@ -102,23 +103,22 @@ pub(super) unsafe fn write_tile<const R: usize>(
 /// `write_tile` with the activation `act`.
 ///
 /// # Safety
-/// `write_tile`'s, with `stores` block `b`'s two.
+/// `write_tile`'s, with `stores` the `V` of block `b`.
 #[inline(always)]
-unsafe fn write_tile_as<const R: usize>(
+unsafe fn write_tile_as<const R: usize, const V: usize>(
     stores: &[Store],
-    acc: &[[F4; 2]; R],
+    acc: &[[F4; V]; R],
     out: impl Fn(usize) -> *mut f32,
     act: impl Fn(F4) -> F4,
 ) {
-    if let [Store::Vector(s0), Store::Vector(s1)] = *stores {
-        if s1 == s0 + LANES as u32 {
-            for (r, [x0, x1]) in acc.iter().enumerate() {
-                let at = out(r).add(s0 as usize);
-                act(*x0).store(at);
-                act(*x1).store(at.add(LANES));
+    if let Some(s0) = consecutive(stores) {
+        for (r, row) in acc.iter().enumerate() {
+            let at = out(r).add(s0);
+            for (v, x) in row.iter().enumerate() {
+                act(*x).store(at.add(v * LANES));
             }
-            return;
         }
+        return;
     }
     for (r, row) in acc.iter().enumerate() {
         for (store, x) in stores.iter().zip(row) {
@@ -127,11 +127,24 @@ unsafe fn write_tile_as<const R: usize>(
     }
 }
 
+/// The first slot of `stores` when they write consecutive slots, one vector after another.
+#[inline(always)]
+fn consecutive(stores: &[Store]) -> Option<usize> {
+    let Some(&Store::Vector(s0)) = stores.first() else {
+        return None;
+    };
+    let next =
+        |(v, s): (usize, &Store)| matches!(*s, Store::Vector(s) if s == s0 + (v * LANES) as u32);
+    stores.iter().enumerate().all(next).then_some(s0 as usize)
+}
+
 /// A 1x1 convolution (or any dense `[out][in]` layer applied per pixel), packed.
 #[derive(Clone, Debug)]
 pub struct Pointwise {
     k: usize,
     blocks: usize,
+    /// The last column block has at most 4 real columns: its tile computes one vector.
+    half_tail: bool,
     act: Activation,
     /// `[block][k][NR]`.
     panels: Vec<f32>,
@@ -179,6 +192,7 @@ impl Pointwise {
         Pointwise {
             k,
             blocks,
+            half_tail: (1..=LANES).contains(&(n % NR)),
             act,
             panels,
             bias: padded_bias,
@@ -197,7 +211,7 @@ impl Pointwise {
 
     /// Multiply-adds per pixel (padding columns included: they cost the same).
     pub fn macs(&self) -> usize {
-        self.k * self.blocks * NR
+        self.k * (self.blocks * NR - if self.half_tail { LANES } else { 0 })
     }
 
     /// Output channels, padded for a whole tile.
@@ -354,9 +368,12 @@ impl Pointwise {
         let rows_in: [*const f32; R] = core::array::from_fn(|r| a.add((p + r) * a_stride));
         let rows_out: [*mut f32; R] = core::array::from_fn(|r| c.add((p + r) * c_stride));
         for b in blocks {
-            match &self.gather {
-                None => self.tile::<R, false>(rows_in, &[], b, rows_out),
-                Some(g) => self.tile::<R, true>(rows_in, g, b, rows_out),
+            let half = self.half_tail && b + 1 == self.blocks;
+            match (&self.gather, half) {
+                (None, false) => self.tile::<R, false>(rows_in, &[], b, rows_out),
+                (Some(g), false) => self.tile::<R, true>(rows_in, g, b, rows_out),
+                (None, true) => self.half_tile::<R, false>(rows_in, &[], b, rows_out),
+                (Some(g), true) => self.half_tile::<R, true>(rows_in, g, b, rows_out),
             }
         }
     }
@@ -397,6 +414,52 @@ impl Pointwise {
                 acc[r][1] = acc[r][1].mul_add(x, w1);
             }
         }
+        write_tile(&self.stores, b, &acc, self.act, |r| out[r]);
+    }
+
+    /// `tile` for a last column block of at most 4 real columns (58 or 116 outputs at x1.0):
+    /// one vector a pixel instead of two, about half the work. Its `R` accumulators alone
+    /// would wait on each other (a multiply-add's latency is several of its issue slots), so
+    /// even and odd K steps go to two sets, added at the end.
+    ///
+    /// # Safety
+    /// `tile`'s.
+    #[inline(never)]
+    unsafe fn half_tile<const R: usize, const GATHER: bool>(
+        &self,
+        rows: [*const f32; R],
+        gather: &[u32],
+        b: usize,
+        out: [*mut f32; R],
+    ) {
+        let mut even = [F4::load(self.bias.as_ptr().add(b * NR)); R];
+        let mut odd = [F4::splat(0.0); R];
+        let panel = self.panels.as_ptr().add(b * self.k * NR);
+        let off = |kk: usize| {
+            if GATHER {
+                *gather.get_unchecked(kk) as usize
+            } else {
+                kk
+            }
+        };
+        let mut kk = 0;
+        while kk + 1 < self.k {
+            let (o0, o1) = (off(kk), off(kk + 1));
+            let w0 = F4::load(panel.add(kk * NR));
+            let w1 = F4::load(panel.add((kk + 1) * NR));
+            for r in 0..R {
+                even[r] = even[r].mul_add(F4::load_splat(rows[r].add(o0)), w0);
+                odd[r] = odd[r].mul_add(F4::load_splat(rows[r].add(o1)), w1);
+            }
+            kk += 2;
+        }
+        if kk < self.k {
+            let (o, w) = (off(kk), F4::load(panel.add(kk * NR)));
+            for r in 0..R {
+                even[r] = even[r].mul_add(F4::load_splat(rows[r].add(o)), w);
+            }
+        }
+        let acc: [[F4; 1]; R] = core::array::from_fn(|r| [even[r].add(odd[r])]);
         write_tile(&self.stores, b, &acc, self.act, |r| out[r]);
     }
 }
