@@ -53,10 +53,26 @@ function setText(node, text) {
   } else node.textContent = text;
 }
 
+/** Each bar's fill as last set (`style.transform` reads back reserialized). */
+const fills = new WeakMap();
+/**
+ * A bar's fill at `pct` % of its track (style.css, `.fill`), with a 4 px sliver at 0 so that a
+ * tiny but real value shows: 4 px + pct % of the rest.
+ */
+function setFill(fill, pct) {
+  const tenths = Math.round(Math.max(0, Math.min(100, pct)) * 10);
+  if (fills.get(fill) === tenths) return;
+  fills.set(fill, tenths);
+  const p = tenths / 10;
+  fill.style.transform = `translateX(calc(${p - 100}% + ${(SLIVER_PX * (1 - p / 100)).toFixed(2)}px))`;
+}
+const SLIVER_PX = 4;
+
 const fmtPct = (pct) => (pct > 0 && pct < 0.01 ? '<0.01%' : `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`);
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + ' ms';
 
 export function renderPrediction(p, fps) {
+  $('results').toggleAttribute('data-live', fps != null);
   predictionRows.forEach((row, i) => {
     const t = p.top[i];
     // A head with fewer classes than rows (a taught one, say) leaves the rest empty.
@@ -65,7 +81,7 @@ export function renderPrediction(p, fps) {
     const pct = Math.max(0, Math.min(1, t.prob)) * 100;
     setText(row.name, t.name);
     row.name.title = `class ${t.index}`;
-    row.fill.style.width = `${pct}%`;
+    setFill(row.fill, pct);
     setText(row.pct, fmtPct(pct));
     row.li.dataset.index = String(t.index);
   });
@@ -83,7 +99,7 @@ export function renderPrediction(p, fps) {
   const max = Math.max(...Object.values(p.stages), 1e-9);
   for (const [stage, row] of stageRows) {
     const ms = p.stages[stage] ?? 0;
-    row.fill.style.width = `${(ms / max) * 100}%`;
+    setFill(row.fill, (ms / max) * 100);
     setText(row.ms, fmtMs(ms));
   }
   setText($('total'), fmtMs(total));

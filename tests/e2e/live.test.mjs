@@ -36,6 +36,34 @@ test('webcam frames are classified continuously with top-5 and stage times', LON
     const total = await page.$eval('[data-testid="total-time"]', (e) => parseFloat(e.textContent));
     assert.ok(total > 0, `total time shown: ${total}`);
 
+    // Each bar shows its row's share of the track (past a 4 px sliver for the smallest), and
+    // live frames set the bars at once: a transition restarted at every draw kept the page
+    // animating at every display frame, on the cores the engine runs on.
+    // Read in one go: the page redraws while the test runs.
+    const bars = await page.$$eval('[data-testid="prediction"]:not([hidden]), [data-testid="stage-time"]', (rows) => {
+      const value = (li) => parseFloat(li.querySelector('.value').textContent.replace('<', ''));
+      const stageMax = Math.max(...rows.filter((li) => li.dataset.stage).map(value));
+      return rows.map((li) => {
+        const track = li.querySelector('.bar').getBoundingClientRect();
+        const fill = li.querySelector('.fill');
+        // The figures are rounded: a percent to 0.5 at most, a time to 0.005 ms (and its max).
+        return {
+          share: li.dataset.stage ? (value(li) / stageMax) * 100 : value(li),
+          rounding: li.dataset.stage ? 1 / stageMax : 0.5,
+          shown: Math.min(fill.getBoundingClientRect().right, track.right) - track.left,
+          track: track.width,
+          transition: getComputedStyle(fill).transitionDuration,
+        };
+      });
+    });
+    assert.equal(bars.length, 10, 'five prediction bars and five stage bars');
+    bars.forEach((bar, i) => {
+      const want = 4 + ((bar.track - 4) * bar.share) / 100;
+      const slack = 1 + (bar.track * bar.rounding) / 100;
+      assert.ok(Math.abs(bar.shown - want) < slack, `bar ${i}: ${bar.shown.toFixed(1)} px shown, ${want.toFixed(1)} wanted`);
+      assert.equal(bar.transition, '0s', `bar ${i} is not animated while live`);
+    });
+
     // Keeps updating: more frames arrive, and the fps readout is a number.
     await waitFrames(page, 3, { from: first });
     const fps = await page.$eval('[data-testid="fps"]', (e) => parseFloat(e.textContent));
