@@ -86,7 +86,7 @@ suite_test!(
                 let x = map(conv.in_ch, h, w, i as u32);
                 let want = reference::conv(conv, &x);
                 for scattered in [false, true] {
-                    let got = probe::pointwise(conv, &x, scattered);
+                    let got = probe::pointwise(conv, &x, scattered, false);
                     let what = format!(
                         "pointwise {}->{} x{} scattered={scattered}",
                         conv.in_ch,
@@ -103,7 +103,8 @@ suite_test!(
 suite_test!(
     fn pointwise_matches_reference_at_every_column_tail() {
         // Output counts with a last block of 1 to 8 real columns (the kernel computes a last
-        // block of at most 4 as one vector), odd and even input counts, and more than one tile.
+        // block of at most 4 as one vector), odd and even input counts, and more than one tile,
+        // cut by pixels and by columns (the head's layers).
         for (i, (k, n)) in [
             (3, 1),
             (5, 2),
@@ -127,12 +128,19 @@ suite_test!(
                 weight: noise(k * n, seed),
                 bias: noise(n, seed + 100),
             };
-            let x = map(k, 7, 5, seed);
-            let want = reference::conv(&conv, &x);
-            for scattered in [false, true] {
-                let got = probe::pointwise(&conv, &x, scattered);
-                let what = format!("pointwise {k}->{n} scattered={scattered}");
-                assert_close(&what, &got.data, &want.data, KERNEL_TOL);
+            // 7 x 7: a lone last pixel after whole tiles (4 or 6 pixels); 1 x 1: the fc's input.
+            for (h, w) in [(7, 5), (7, 7), (1, 1)] {
+                let x = map(k, h, w, seed);
+                let want = reference::conv(&conv, &x);
+                for (scattered, by_columns) in
+                    [(false, false), (true, false), (false, true), (true, true)]
+                {
+                    let got = probe::pointwise(&conv, &x, scattered, by_columns);
+                    let what = format!(
+                        "pointwise {k}->{n} on {h}x{w} scattered={scattered} by_columns={by_columns}"
+                    );
+                    assert_close(&what, &got.data, &want.data, KERNEL_TOL);
+                }
             }
         }
     }
@@ -255,7 +263,7 @@ suite_test!(
                 let x = map(conv.in_ch, h, w, i as u32);
                 let want = reference::conv(conv, &x);
                 for scattered in [false, true] {
-                    let got = probe::pointwise(conv, &x, scattered);
+                    let got = probe::pointwise(conv, &x, scattered, false);
                     let what = format!(
                         "tutorial g{groups} pointwise {}->{} scattered={scattered}",
                         conv.in_ch, conv.out_ch

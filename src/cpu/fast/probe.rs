@@ -45,8 +45,9 @@ fn ids(n: usize) -> Vec<usize> {
 
 /// A 1x1 conv. With `scattered`, inputs sit in reversed slots (read through the gather
 /// list) and output `o` goes to slot `2o + 1` of a twice-as-wide pixel, as a unit's
-/// branch writes its half of the shuffled output.
-pub fn pointwise(conv: &Conv, x: &Map, scattered: bool) -> Map {
+/// branch writes its half of the shuffled output. `by_columns`: run as the head's layers
+/// are (`Pointwise::run_by_columns`).
+pub fn pointwise(conv: &Conv, x: &Map, scattered: bool, by_columns: bool) -> Map {
     let k = conv.in_ch;
     let (in_slots, out_slots): (Vec<usize>, Vec<usize>) = if scattered {
         (
@@ -60,7 +61,11 @@ pub fn pointwise(conv: &Conv, x: &Map, scattered: bool) -> Map {
     let (xs, ys) = (stride(k), stride(2 * conv.out_ch));
     let input = to_nhwc(x, &in_slots, xs);
     let mut out = vec![0.0; x.h * x.w * ys];
-    op.run(&serial(), &input, xs, x.h * x.w, &mut out, ys);
+    if by_columns {
+        op.run_by_columns(&serial(), &input, xs, x.h * x.w, &mut out, ys);
+    } else {
+        op.run(&serial(), &input, xs, x.h * x.w, &mut out, ys);
+    }
     from_nhwc(&out, (x.h, x.w, ys), &out_slots)
 }
 
