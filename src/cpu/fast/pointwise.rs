@@ -138,6 +138,19 @@ fn consecutive(stores: &[Store]) -> Option<usize> {
     stores.iter().enumerate().all(next).then_some(s0 as usize)
 }
 
+/// Where a pixel's packed input row `kk` lives: `kk`, or with `GATHER` its entry in `gather`.
+///
+/// # Safety
+/// With `GATHER`, `kk < gather.len()`.
+#[inline(always)]
+unsafe fn input_offset<const GATHER: bool>(gather: &[u32], kk: usize) -> usize {
+    if GATHER {
+        *gather.get_unchecked(kk) as usize
+    } else {
+        kk
+    }
+}
+
 /// A 1x1 convolution (or any dense `[out][in]` layer applied per pixel), packed.
 #[derive(Clone, Debug)]
 pub struct Pointwise {
@@ -401,11 +414,7 @@ impl Pointwise {
         let mut acc = [[F4::load(bias), F4::load(bias.add(4))]; R];
         let panel = self.panels.as_ptr().add(b * self.k * NR);
         for kk in 0..self.k {
-            let off = if GATHER {
-                *gather.get_unchecked(kk) as usize
-            } else {
-                kk
-            };
+            let off = input_offset::<GATHER>(gather, kk);
             let w0 = F4::load(panel.add(kk * NR));
             let w1 = F4::load(panel.add(kk * NR + 4));
             for r in 0..R {
@@ -435,13 +444,7 @@ impl Pointwise {
         let mut even = [F4::load(self.bias.as_ptr().add(b * NR)); R];
         let mut odd = [F4::splat(0.0); R];
         let panel = self.panels.as_ptr().add(b * self.k * NR);
-        let off = |kk: usize| {
-            if GATHER {
-                *gather.get_unchecked(kk) as usize
-            } else {
-                kk
-            }
-        };
+        let off = |kk: usize| input_offset::<GATHER>(gather, kk);
         let mut kk = 0;
         while kk + 1 < self.k {
             let (o0, o1) = (off(kk), off(kk + 1));
