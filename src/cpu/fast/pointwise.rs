@@ -222,7 +222,7 @@ impl Pointwise {
         Pointwise::new(weight, bias, act, &ids(k), &ids(n))
     }
 
-    /// Multiply-adds per pixel (padding columns included: they cost the same).
+    /// Multiply-adds per pixel, the padding columns computed included (they cost the same).
     pub fn macs(&self) -> usize {
         self.k * (self.blocks * NR - if self.half_tail { LANES } else { 0 })
     }
