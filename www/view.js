@@ -53,20 +53,20 @@ function setText(node, text) {
   } else node.textContent = text;
 }
 
-/** Each bar's fill as last set (`style.transform` reads back reserialized). */
+/** Each bar's fill as last set, in tenths of a percent (`style.transform` reads back reserialized). */
 const fills = new WeakMap();
+const SLIVER_PX = 4;
 /**
  * A bar's fill at `pct` % of its track (style.css, `.fill`), with a 4 px sliver at 0 so that a
- * tiny but real value shows: 4 px + pct % of the rest.
+ * tiny but real value shows: 4 px + pct % of the rest. A value that is not a number shows as 0.
  */
 function setFill(fill, pct) {
-  const tenths = Math.round(Math.max(0, Math.min(100, pct)) * 10);
+  const tenths = Number.isFinite(pct) ? Math.round(Math.max(0, Math.min(100, pct)) * 10) : 0;
   if (fills.get(fill) === tenths) return;
   fills.set(fill, tenths);
   const p = tenths / 10;
   fill.style.transform = `translateX(calc(${p - 100}% + ${(SLIVER_PX * (1 - p / 100)).toFixed(2)}px))`;
 }
-const SLIVER_PX = 4;
 
 const fmtPct = (pct) => (pct > 0 && pct < 0.01 ? '<0.01%' : `${pct.toFixed(pct < 1 ? 2 : pct < 10 ? 1 : 0)}%`);
 const fmtMs = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2)) + ' ms';
