@@ -7,6 +7,17 @@ use crate::model::{Activation, Arch, Conv, ConvKind, HalfOrder, Linear, Network,
 /// torch.nn.BatchNorm2d's default epsilon, which both networks use.
 pub const BN_EPS: f32 = 1e-5;
 
+/// The classifier `{prefix}.weight` and `{prefix}.bias`, `in_f` features to `out_f` classes.
+/// The state_dict must already be validated against the architecture.
+pub fn linear(sd: &StateDict, prefix: &str, in_f: usize, out_f: usize) -> Linear {
+    Linear {
+        in_f,
+        out_f,
+        weight: sd.tensors[&format!("{prefix}.weight")].data.clone(),
+        bias: sd.tensors[&format!("{prefix}.bias")].data.clone(),
+    }
+}
+
 /// Conv (+ bias) + BN: `w' = w * gamma / sqrt(var + eps)`,
 /// `b' = beta + (b - mean) * gamma / sqrt(var + eps)`; without BN the conv as it is.
 /// The state_dict must already be validated against the architecture.
@@ -88,12 +99,7 @@ pub fn torchvision_network(sd: &StateDict, arch: &Arch) -> Network {
             .collect()
     });
     let conv5 = fold(sd, &names::conv5(), Pw, 1, Relu);
-    let fc = Linear {
-        in_f: arch.stages_out_channels[4],
-        out_f: arch.num_classes,
-        weight: sd.tensors["fc.weight"].data.clone(),
-        bias: sd.tensors["fc.bias"].data.clone(),
-    };
+    let fc = linear(sd, "fc", arch.stages_out_channels[4], arch.num_classes);
     Network {
         arch: arch.clone(),
         stem,

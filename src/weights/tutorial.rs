@@ -5,10 +5,11 @@
 //! `stage{2,3,4}` have two units: `0` (stride 2: `bottleneck` and `shortcut`) and `1`
 //! (stride 1: `bottleneck` on the first half). Each `Sequential` entry is `{0 conv, 1 BN}`.
 
-use super::fold::fold;
+use super::fold::{fold, linear};
 use super::names::{push_conv, ConvNames};
+use super::validate::dim;
 use super::{StateDict, TensorShapes};
-use crate::model::{Activation, Arch, ConvKind, HalfOrder, Linear, Network, Unit, TUTORIAL_STEM};
+use crate::model::{Activation, Arch, ConvKind, HalfOrder, Network, Unit, TUTORIAL_STEM};
 use crate::{Error, Result};
 
 /// The tensor that marks a state_dict as the tutorial's: its stem conv.
@@ -77,17 +78,6 @@ pub fn expected(arch: &Arch, groups: usize) -> Vec<(String, Vec<usize>)> {
     out.push(("linear.weight".into(), vec![arch.num_classes, c[4]]));
     out.push(("linear.bias".into(), vec![arch.num_classes]));
     out
-}
-
-fn dim(sd: &impl TensorShapes, name: &str, axis: usize) -> Result<usize> {
-    let shape = sd
-        .shape(name)
-        .ok_or_else(|| Error::Missing(name.to_string()))?;
-    shape.get(axis).copied().ok_or_else(|| {
-        Error::Layout(format!(
-            "tensor {name} has shape {shape:?}, too few dimensions"
-        ))
-    })
 }
 
 /// Planes from each stage's stride-1 unit (it processes half of them), groups from
@@ -159,12 +149,7 @@ pub fn fold_network(sd: &StateDict, arch: &Arch, groups: usize) -> Network {
         vec![down, keep]
     });
     let conv5 = fold(sd, &conv5(), Pw, 1, NoAct);
-    let fc = Linear {
-        in_f: c[4],
-        out_f: arch.num_classes,
-        weight: sd.tensors["linear.weight"].data.clone(),
-        bias: sd.tensors["linear.bias"].data.clone(),
-    };
+    let fc = linear(sd, "linear", c[4], arch.num_classes);
     Network {
         arch: arch.clone(),
         stem,

@@ -11,7 +11,8 @@ use crate::{Error, Result};
 /// Bounds the names a file can make the validator expect.
 pub const MAX_STAGE_UNITS: usize = 16;
 
-fn dim(sd: &impl TensorShapes, name: &str, axis: usize) -> Result<usize> {
+/// Length of tensor `name`'s `axis`: an error if the file lacks it or it has fewer axes.
+pub(super) fn dim(sd: &impl TensorShapes, name: &str, axis: usize) -> Result<usize> {
     let shape = sd
         .shape(name)
         .ok_or_else(|| Error::Missing(name.to_string()))?;
