@@ -31,6 +31,18 @@ pub trait TensorShapes {
     fn names(&self) -> impl Iterator<Item = &str>;
     /// Integer tensors that were skipped.
     fn ignored(&self) -> &[String];
+
+    /// Length of tensor `name`'s `axis`: an error if the file lacks it or it has fewer axes.
+    fn dim(&self, name: &str, axis: usize) -> crate::Result<usize> {
+        let shape = self
+            .shape(name)
+            .ok_or_else(|| crate::Error::Missing(name.to_string()))?;
+        shape.get(axis).copied().ok_or_else(|| {
+            crate::Error::Layout(format!(
+                "tensor {name} has shape {shape:?}, too few dimensions"
+            ))
+        })
+    }
 }
 
 impl TensorShapes for StateDict {

@@ -7,7 +7,6 @@
 
 use super::fold::{fold, linear};
 use super::names::{push_conv, ConvNames};
-use super::validate::dim;
 use super::{StateDict, TensorShapes};
 use crate::model::{Activation, Arch, ConvKind, HalfOrder, Network, Unit, TUTORIAL_STEM};
 use crate::{Error, Result};
@@ -84,10 +83,10 @@ pub fn expected(arch: &Arch, groups: usize) -> Vec<(String, Vec<usize>)> {
 /// stage3's, conv5 and classes from the head. Every other shape is checked afterwards
 /// against `expected`.
 pub fn infer_arch(sd: &impl TensorShapes) -> Result<Arch> {
-    let half = |s: usize| dim(sd, &bottleneck(s, 1)[0].weight, 0);
+    let half = |s: usize| sd.dim(&bottleneck(s, 1)[0].weight, 0);
     let planes = [half(0)? * 2, half(1)? * 2, half(2)? * 2];
     let grouped = &bottleneck(1, 1)[1].weight;
-    let (h, per_group) = (planes[1] / 2, dim(sd, grouped, 1)?);
+    let (h, per_group) = (planes[1] / 2, sd.dim(grouped, 1)?);
     if per_group == 0 || !h.is_multiple_of(per_group) {
         return Err(Error::Layout(format!(
             "{grouped} has {per_group} input channels per group, which does not divide its {h} channels"
@@ -96,8 +95,8 @@ pub fn infer_arch(sd: &impl TensorShapes) -> Result<Arch> {
     Arch::tutorial(
         planes,
         h / per_group,
-        dim(sd, &conv5().weight, 0)?,
-        dim(sd, "linear.weight", 0)?,
+        sd.dim(&conv5().weight, 0)?,
+        sd.dim("linear.weight", 0)?,
     )
     .map_err(|e| Error::Layout(e.to_string()))
 }

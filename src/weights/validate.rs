@@ -11,18 +11,6 @@ use crate::{Error, Result};
 /// Bounds the names a file can make the validator expect.
 pub const MAX_STAGE_UNITS: usize = 16;
 
-/// Length of tensor `name`'s `axis`: an error if the file lacks it or it has fewer axes.
-pub(super) fn dim(sd: &impl TensorShapes, name: &str, axis: usize) -> Result<usize> {
-    let shape = sd
-        .shape(name)
-        .ok_or_else(|| Error::Missing(name.to_string()))?;
-    shape.get(axis).copied().ok_or_else(|| {
-        Error::Layout(format!(
-            "tensor {name} has shape {shape:?}, too few dimensions"
-        ))
-    })
-}
-
 /// Reads the constructor arguments off the shapes: unit counts from the names,
 /// channels from the first unit of each stage, classes from fc (the tutorial's network
 /// when its stem is there).
@@ -63,21 +51,22 @@ pub fn infer_arch(sd: &impl TensorShapes) -> Result<Arch> {
             return Err(Error::Missing(format!("{prefix}0.branch2.0.weight")));
         }
     }
-    let c0 = dim(sd, "conv1.0.weight", 0)?;
+    let c0 = sd.dim("conv1.0.weight", 0)?;
     let stage = |s: usize| {
-        dim(sd, &format!("stage{}.0.branch2.0.weight", s + 2), 0).and_then(|b| {
-            b.checked_mul(2)
-                .ok_or_else(|| Error::Layout(format!("stage{} width overflows", s + 2)))
-        })
+        sd.dim(&format!("stage{}.0.branch2.0.weight", s + 2), 0)
+            .and_then(|b| {
+                b.checked_mul(2)
+                    .ok_or_else(|| Error::Layout(format!("stage{} width overflows", s + 2)))
+            })
     };
     let channels = [
         c0,
         stage(0)?,
         stage(1)?,
         stage(2)?,
-        dim(sd, "conv5.0.weight", 0)?,
+        sd.dim("conv5.0.weight", 0)?,
     ];
-    Arch::new(repeats, channels, dim(sd, "fc.weight", 0)?).map_err(|e| Error::Layout(e.to_string()))
+    Arch::new(repeats, channels, sd.dim("fc.weight", 0)?).map_err(|e| Error::Layout(e.to_string()))
 }
 
 fn list(names: &[String]) -> String {
