@@ -2,30 +2,19 @@
 // CPU) the page classifies on the CPU first, times WebGPU beside it, stays on the CPU and says
 // why, and a second visit remembers; `?backend=webgpu` stays on WebGPU.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE_URL } from './support/browser.mjs';
+import { browserForFile, withContextPage, BASE_URL } from './support/browser.mjs';
 import { waitReady, waitFrames, backend } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
 const WHY = /^CPU · [\d.]+ ms here vs WebGPU [\d,.]+ ms/;
-let browser;
-before(async () => {
-  browser = await launch({ camera: 'fake' });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForFile({ camera: 'fake' });
 
 const note = (page) => page.$eval('[data-testid="backend-note"]', (n) => (n.hidden ? '' : n.textContent));
 
-test('auto on a software adapter: the CPU first, WebGPU measured, the CPU kept, and why', LONG, async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const logs = [];
-  try {
-    const page = await context.newPage();
-    page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
-    await page.goto(new URL('?width=0.5', BASE_URL).href);
+test('auto on a software adapter: the CPU first, WebGPU measured, the CPU kept, and why', LONG, () =>
+  withContextPage(browser(), 'width=0.5', async ({ context, page, logs }) => {
     await waitReady(page);
     await waitFrames(page, 1, { from: 0 });
     assert.equal((await backend(page)).kind, 'cpu', 'the first prediction comes from the CPU');
@@ -43,24 +32,12 @@ test('auto on a software adapter: the CPU first, WebGPU measured, the CPU kept, 
     await again.waitForFunction(() => /measured before/.test(document.getElementById('backend-note').textContent),
       null, { timeout: 30_000 });
     assert.equal((await backend(again)).kind, 'cpu');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('?backend=webgpu stays on WebGPU, however slow', LONG, async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  try {
-    const page = await context.newPage();
-    await page.goto(new URL('?width=0.5&backend=webgpu', BASE_URL).href);
+test('?backend=webgpu stays on WebGPU, however slow', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=webgpu', async ({ page }) => {
     await waitReady(page, 240_000);
     await waitFrames(page, 3, { timeout: 240_000 });
     assert.equal((await backend(page)).kind, 'gpu');
     assert.doesNotMatch(await note(page), WHY);
-  } finally {
-    await context.close();
-  }
-});
+  }));

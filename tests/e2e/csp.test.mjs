@@ -1,23 +1,16 @@
 // The page under tools/serve.mjs's headers: cross-origin isolated, and its Content Security
 // Policy blocks nothing the page does (wasm in the worker, the webcam, an uploaded image).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, BASE_URL } from './support/browser.mjs';
+import { browserForFile, withContextPage, BASE_URL } from './support/browser.mjs';
 import { waitReady, waitFrames, testImageBmp } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
-let browser;
-before(async () => {
-  browser = await launch({ camera: 'fake', webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForFile({ camera: 'fake', webgpu: false });
 
-test('the page runs cross-origin isolated with no CSP violation', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('the page runs cross-origin isolated with no CSP violation', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ context, page, logs }) => {
     const res = await page.request.get(BASE_URL);
     assert.match(res.headers()['content-security-policy'], /wasm-unsafe-eval/);
     // Listening from the first byte of the page: reload with the listener installed.
@@ -34,7 +27,4 @@ test('the page runs cross-origin isolated with no CSP violation', LONG, async ()
     assert.deepEqual(await page.evaluate(() => window.cspViolations), []);
     const refused = logs.filter((l) => /Content Security Policy|Refused to/i.test(l));
     assert.deepEqual(refused, [], logs.join('\n'));
-  } finally {
-    await context.close();
-  }
-});
+  }));

@@ -3,17 +3,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE_URL } from './support/browser.mjs';
+import { withBrowserPage, BASE_URL } from './support/browser.mjs';
 import { testImageBmp } from './support/page.mjs';
 
-test('the embed example loads the package and shows a prediction', { timeout: 300_000 }, async () => {
-  const browser = await launch({ camera: 'denied' });
-  const page = await (await browser.newContext({ serviceWorkers: 'block' })).newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
-  try {
-    await page.goto(new URL('examples/embed/', BASE_URL).href);
+test('the embed example loads the package and shows a prediction', { timeout: 300_000 }, () =>
+  withBrowserPage('denied', '', async (page) => {
     await page.waitForFunction(() => /^Ready/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
     assert.equal(await page.$eval('#progress', (p) => p.value), 1, 'the progress bar reached the end');
     await page.setInputFiles('#file', { name: 'test.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
@@ -21,10 +15,4 @@ test('the embed example loads the package and shows a prediction', { timeout: 30
     const rows = await page.$$eval('#top li', (li) => li.map((e) => e.textContent));
     assert.equal(rows.length, 3, `three classes shown: ${rows}`);
     for (const row of rows) assert.match(row, /^\S.* \d+\.\d%$/);
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-});
+  }, {}, { base: new URL('examples/embed/', BASE_URL).href }));

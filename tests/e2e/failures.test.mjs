@@ -3,26 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, BASE_URL } from './support/browser.mjs';
+import { launch, withBrowserPage, BASE_URL } from './support/browser.mjs';
 import { waitReady, waitFrames, frames, predictions, messageText, backend, testImageBmp } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
 
-async function withPage(camera, query, fn, launchOptions = {}) {
-  const browser = await launch({ camera, ...launchOptions });
-  const { page, logs } = await openPage(browser, query);
-  try {
-    await fn(page);
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
-
 test('camera denied: the page says why and an uploaded image is classified', LONG, () =>
-  withPage('denied', 'width=0.5', async (page) => {
+  withBrowserPage('denied', 'width=0.5', async (page) => {
     await waitReady(page);
     await page.waitForSelector('[data-testid="camera-message"]:not([hidden])', { timeout: 30_000 });
     assert.match(await page.textContent('[data-testid="camera-message"]'), /denied/i);
@@ -37,7 +24,7 @@ test('camera denied: the page says why and an uploaded image is classified', LON
   }));
 
 test('an image dropped on the page is classified', LONG, () =>
-  withPage('denied', 'width=0.5&backend=cpu', async (page) => {
+  withBrowserPage('denied', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
     const bytes = [...testImageBmp()];
     const dataTransfer = await page.evaluateHandle((b) => {
@@ -51,7 +38,7 @@ test('an image dropped on the page is classified', LONG, () =>
   }));
 
 test('corrupt weights: the error shows and the previous model keeps classifying', LONG, () =>
-  withPage('fake', 'width=0.5&backend=cpu', async (page) => {
+  withBrowserPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
     await waitFrames(page, 2, { from: 0 });
 
@@ -84,7 +71,7 @@ test('corrupt weights: the error shows and the previous model keeps classifying'
   }));
 
 test('missing weights: the message names the width and the model keeps running', LONG, () =>
-  withPage('fake', 'width=0.5&backend=cpu', async (page) => {
+  withBrowserPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
     await page.context().route('**/shufflenetv2_x1.0.safetensors?*', (route) => route.fulfill({ status: 404, body: 'not found' }));
     await waitFrames(page, 1, { from: 0 });
@@ -96,7 +83,7 @@ test('missing weights: the message names the width and the model keeps running',
   }));
 
 test('no WebGPU: the CPU runs the model and the page says why', LONG, () =>
-  withPage(
+  withBrowserPage(
     'fake',
     'width=0.5',
     async (page) => {
@@ -134,7 +121,7 @@ test('the engine cannot start: state is error and the page says so', LONG, async
 });
 
 test('with two cameras a picker appears and switching keeps frames coming', LONG, () =>
-  withPage('two', 'width=0.5&backend=cpu', async (page) => {
+  withBrowserPage('two', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
     await page.waitForSelector('#camera-field:not([hidden])', { timeout: 30_000 });
     const options = await page.$$eval('#camera option', (o) => o.map((x) => ({ value: x.value, label: x.textContent })));

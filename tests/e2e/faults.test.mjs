@@ -3,24 +3,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, BASE_URL } from './support/browser.mjs';
+import { launch, withBrowserPage, BASE_URL } from './support/browser.mjs';
 import { waitReady, waitFrames, frames, messageText, engineWorker, crashEngineOnNextCall } from './support/page.mjs';
 import { bigPng } from './support/png.mjs';
 
 const LONG = { timeout: 300_000 };
-
-async function withPage(camera, query, fn, launchOptions = {}) {
-  const browser = await launch({ camera, ...launchOptions });
-  const { page, logs } = await openPage(browser, query);
-  try {
-    await fn(page);
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-}
 
 const arch = (page) => page.evaluate(() => document.body.dataset.arch);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -54,7 +41,7 @@ async function weightsBytes(page, width) {
 }
 
 test('the engine crashes mid-stream: a fresh one reloads the weights from the cache and frames carry on', LONG, () =>
-  withPage('fake', 'width=0.5&backend=cpu', async (page) => {
+  withBrowserPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
     await waitFrames(page, 3, { from: 0 });
     const downloads = countDownloads(page.context());
@@ -74,7 +61,7 @@ test('the engine crashes mid-stream: a fresh one reloads the weights from the ca
   }));
 
 test('an engine that stops answering is replaced once a frame outlives its time limit', LONG, () =>
-  withPage('fake', 'width=0.5&backend=cpu&frameTimeout=3', async (page) => {
+  withBrowserPage('fake', 'width=0.5&backend=cpu&frameTimeout=3', async (page) => {
     await waitReady(page);
     await waitFrames(page, 3, { from: 0 });
     // A worker stuck in a loop: no reply, no error, ever.
@@ -92,7 +79,7 @@ test('an engine that stops answering is replaced once a frame outlives its time 
   }));
 
 test('a weights file dropped during a width download wins, and the download is cancelled', LONG, () =>
-  withPage('fake', 'width=0.5&backend=cpu', async (page) => {
+  withBrowserPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
     await waitFrames(page, 1, { from: 0 });
     const dropped = await weightsBytes(page, '1.5');
@@ -130,7 +117,7 @@ test('a weights file dropped during a width download wins, and the download is c
   }));
 
 test('a weights file over the size cap is refused without being read', LONG, () =>
-  withPage('fake', 'width=0.5&backend=cpu', async (page) => {
+  withBrowserPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await waitReady(page);
     await waitFrames(page, 1, { from: 0 });
     const read = await page.evaluate(() => {
@@ -159,7 +146,7 @@ test('a weights file over the size cap is refused without being read', LONG, () 
   }));
 
 test('a 12,000 x 12,000 image is scaled down to 2,048 pixels a side and classified on WebGPU', LONG, () =>
-  withPage('denied', 'width=0.5&backend=webgpu', async (page) => {
+  withBrowserPage('denied', 'width=0.5&backend=webgpu', async (page) => {
     await waitReady(page);
     await dropFile(page, 'huge.png', bigPng(12_000, 12_000), 'image/png');
     await waitFrames(page, 1, { from: 0, timeout: 180_000 });

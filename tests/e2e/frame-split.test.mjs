@@ -1,23 +1,16 @@
 // Where a camera frame's time goes (issue 21): the page measures capture, preprocessing,
 // inference, transfer and result, and draw, and shows them under "Model" as running means.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage } from './support/browser.mjs';
+import { browserForFile, withContextPage } from './support/browser.mjs';
 import { waitReady, waitFrames } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
-let browser;
-before(async () => {
-  browser = await launch({ camera: 'fake', webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForFile({ camera: 'fake', webgpu: false });
 
-test('the Model details split a camera frame into its parts', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('the Model details split a camera frame into its parts', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ page }) => {
     await waitReady(page);
     await waitFrames(page, 30, { from: 0 });
     await page.click('details.model-info summary');
@@ -38,25 +31,12 @@ test('the Model details split a camera frame into its parts', LONG, async () => 
     assert.equal(await page.evaluate(() => window.shufflenet.cameraRead), 'I420', 'camera frames read as YUV');
     // The page sends the next frame while the engine runs one, and never more than that.
     assert.equal(await page.evaluate(() => window.shufflenet.mostInFlight), 2, 'two frames in flight at most');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('on the main thread (?worker=0) the page classifies one frame at a time', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu&worker=0');
-  try {
+test('on the main thread (?worker=0) the page classifies one frame at a time', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu&worker=0', async ({ page }) => {
     await waitReady(page);
     await waitFrames(page, 6, { from: 0 });
     assert.equal(await page.evaluate(() => window.shufflenet.inWorker), false);
     assert.equal(await page.evaluate(() => window.shufflenet.mostInFlight), 1, 'the engine blocks the page');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));

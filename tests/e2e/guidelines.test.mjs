@@ -2,22 +2,15 @@
 // the paper's four tables, each with its rows, our ratios beside the paper's, and a sentence;
 // the camera's frames carry on after. Whether a guideline holds here is a measurement, never asserted.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage } from './support/browser.mjs';
+import { browserForFile, withContextPage } from './support/browser.mjs';
 import { waitReady, waitFrames } from './support/page.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch({ camera: 'fake', webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForFile({ camera: 'fake', webgpu: false });
 
-test('the Guidelines panel runs the four tables on the CPU', { timeout: 300_000 }, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('the Guidelines panel runs the four tables on the CPU', { timeout: 300_000 }, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ page, logs }) => {
     await waitReady(page);
     await waitFrames(page, 2);
     assert.equal(await page.$$eval('[data-testid="guideline-table"]', (t) => t.length), 0, 'nothing runs closed');
@@ -46,7 +39,4 @@ test('the Guidelines panel runs the four tables on the CPU', { timeout: 300_000 
     assert.equal(await page.$eval('#guidelines-copy', (b) => b.disabled), false);
     const from = await waitFrames(page, 0);
     await waitFrames(page, 2, { from });
-  } finally {
-    await context.close();
-  }
-});
+  }));

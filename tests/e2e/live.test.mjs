@@ -1,23 +1,16 @@
 // The page with a (fake) webcam: live predictions, stage times, backend switch, width change,
 // weights cache. WebGPU runs on SwiftShader (slow), hence x0.5 and generous timeouts.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage } from './support/browser.mjs';
+import { browserForFile, withContextPage } from './support/browser.mjs';
 import { waitReady, waitFrames, predictions, stageTimes, backend, messageText } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
-let browser;
-before(async () => {
-  browser = await launch({ camera: 'fake' });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForFile({ camera: 'fake' });
 
-test('webcam frames are classified continuously with top-5 and stage times', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5');
-  try {
+test('webcam frames are classified continuously with top-5 and stage times', LONG, () =>
+  withContextPage(browser(), 'width=0.5', async ({ page }) => {
     await waitReady(page);
     const first = await waitFrames(page, 2, { from: 0 });
     const p = await predictions(page);
@@ -70,17 +63,10 @@ test('webcam frames are classified continuously with top-5 and stage times', LON
     assert.ok(fps > 0, `fps shown: ${fps}`);
     assert.equal(await page.evaluate(() => window.shufflenet.inWorker), true, 'inference runs in the worker');
     assert.equal(await messageText(page), '', 'no error message');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('the backend switch goes to the CPU and back to WebGPU', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=webgpu');
-  try {
+test('the backend switch goes to the CPU and back to WebGPU', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=webgpu', async ({ page }) => {
     await waitReady(page);
     await waitFrames(page, 1, { from: 0 });
     const start = await backend(page);
@@ -99,21 +85,14 @@ test('the backend switch goes to the CPU and back to WebGPU', LONG, async () => 
     await waitFrames(page, 2);
     assert.equal((await backend(page)).name, 'webgpu');
     assert.equal(await messageText(page), '', 'no error message');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('a width change loads the matching weights, and a reload takes them from the cache', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
-  const weightRequests = [];
-  context.on('request', (r) => {
-    if (r.method() === 'GET' && /\.safetensors(\?|$)/.test(r.url())) weightRequests.push(r.url());
-  });
-  try {
+test('a width change loads the matching weights, and a reload takes them from the cache', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ context, page }) => {
+    const weightRequests = [];
+    context.on('request', (r) => {
+      if (r.method() === 'GET' && /\.safetensors(\?|$)/.test(r.url())) weightRequests.push(r.url());
+    });
     await waitReady(page);
     assert.equal(await page.evaluate(() => document.body.dataset.arch), 'x0.5');
     await waitFrames(page, 1, { from: 0 });
@@ -132,31 +111,20 @@ test('a width change loads the matching weights, and a reload takes them from th
     assert.equal(await page.$eval('#model-info', (e) => e.dataset.cached), 'true', 'weights came from the Cache API');
     assert.deepEqual(weightRequests, [], 'no weights downloaded again on reload');
     await waitFrames(page, 1, { from: 0 });
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('the page says plainly when the weights are the untrained stand-in', LONG, async () => {
-  const { context, page } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('the page says plainly when the weights are the untrained stand-in', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ page }) => {
     await waitReady(page);
     const manifest = await page.evaluate(async () => (await fetch('weights/manifest.json')).json());
     const trained = manifest.widths['0.5'].trained !== false;
     const visible = await page.isVisible('[data-testid="untrained"]');
     assert.equal(visible, !trained, `untrained notice visible=${visible} for trained=${trained}`);
     if (!trained) assert.match(await page.textContent('[data-testid="untrained"]'), /untrained/i);
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('a weights file dropped on the page replaces the model', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('a weights file dropped on the page replaces the model', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ page }) => {
     await waitReady(page);
     await waitFrames(page, 1, { from: 0 });
     const manifest = await page.evaluate(async () => (await fetch('weights/manifest.json')).json());
@@ -174,10 +142,4 @@ test('a weights file dropped on the page replaces the model', LONG, async () => 
     assert.match(await page.$eval('#model-info', (e) => e.textContent), /my-model\.safetensors/);
     await waitFrames(page, 2);
     assert.equal(await messageText(page), '');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));

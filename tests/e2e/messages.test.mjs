@@ -2,23 +2,16 @@
 // and the default; figures are marked stale while a model loads; a still picture shows its
 // own time; a file that is not weights is named in plain words. The phone layout: phone.test.mjs.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage } from './support/browser.mjs';
+import { browserForFile, withContextPage } from './support/browser.mjs';
 import { waitReady, waitFrames, messageText, backend, testImageBmp } from './support/page.mjs';
 
 const LONG = { timeout: 300_000 };
-let browser;
-before(async () => {
-  browser = await launch({ camera: 'fake', webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForFile({ camera: 'fake', webgpu: false });
 
-test('?width=3.0 and ?backend=bogus: a message each, and the defaults run', LONG, async () => {
-  const { context, page, logs } = await openPage(browser, 'width=3.0&backend=bogus');
-  try {
+test('?width=3.0 and ?backend=bogus: a message each, and the defaults run', LONG, () =>
+  withContextPage(browser(), 'width=3.0&backend=bogus', async ({ page, logs }) => {
     await waitReady(page);
     await waitFrames(page, 2);
     const message = await messageText(page);
@@ -26,14 +19,10 @@ test('?width=3.0 and ?backend=bogus: a message each, and the defaults run', LONG
     assert.match(message, /\?backend=bogus is not one of auto, webgpu, cpu/);
     assert.equal(await page.$eval('#width', (s) => s.value), '1.0', 'x1.0 opened instead');
     assert.equal((await backend(page)).kind, 'cpu', 'the automatic choice runs (no WebGPU here)');
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('figures are stale while another width loads, and live again after', LONG, async () => {
-  const { context, page } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('figures are stale while another width loads, and live again after', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ page }) => {
     await waitReady(page);
     await waitFrames(page, 2);
     assert.equal(await page.$eval('#results', (r) => r.dataset.stale ?? null), null);
@@ -55,28 +44,20 @@ test('figures are stale while another width loads, and live again after', LONG, 
     assert.equal(await page.$eval('[data-testid="stale"]', (e) => e.hidden), false);
     await page.click('#pause');
     assert.equal(await page.$eval('#results', (r) => r.dataset.stale ?? null), null);
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('a still picture shows its own time, not an fps', LONG, async () => {
-  const { context, page } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('a still picture shows its own time, not an fps', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ page }) => {
     await waitReady(page);
     const before = await waitFrames(page, 1);
     await page.setInputFiles('#upload', { name: 'disc.bmp', mimeType: 'image/bmp', buffer: testImageBmp() });
     await page.waitForFunction((n) => Number(document.body.dataset.frames) > n
       && document.getElementById('fps-unit').textContent === '', before, { timeout: 60_000 });
     assert.match(await page.$eval('[data-testid="fps"]', (e) => e.textContent), /^\d+(\.\d+)? ms$/);
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
-test('a text file dropped as weights: a plain sentence, the bytes folded away', LONG, async () => {
-  const { context, page } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('a text file dropped as weights: a plain sentence, the bytes folded away', LONG, () =>
+  withContextPage(browser(), 'width=0.5&backend=cpu', async ({ page }) => {
     await waitReady(page);
     await page.setInputFiles('#upload', { name: 'notes.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('my notes\nmore notes\n') });
     await page.waitForSelector('[data-testid="message"]:not([hidden])', { timeout: 60_000 });
@@ -87,7 +68,4 @@ test('a text file dropped as weights: a plain sentence, the bytes folded away', 
     assert.deepEqual([fold.hidden, fold.open], [false, false]);
     assert.match(fold.text, /first bytes: \[6d, 79/);
     await waitFrames(page, 2);
-  } finally {
-    await context.close();
-  }
-});
+  }));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, openPage } from './support/browser.mjs';
+import { launch, withBrowserPage } from './support/browser.mjs';
 import { waitReady, waitFrames, predictions, messageText, engineWorker, crashEngineOnNextCall } from './support/page.mjs';
 import { scratchDir } from './support/scratch.mjs';
 import { ROOT, serveWeights } from './support/server.mjs';
@@ -43,10 +43,8 @@ async function dropModelWithFlowers(page, name, randomArgs) {
   await waitReady(page);
 }
 
-test('a 5-class model dropped with its class_indices.json shows its own class names', { timeout: 300_000 }, async () => {
-  const browser = await launch({ camera: 'fake' });
-  const { page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test('a 5-class model dropped with its class_indices.json shows its own class names', { timeout: 300_000 }, () =>
+  withBrowserPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await dropModelWithFlowers(page, 'flowers.mdl', ['--width', '0.5', '--classes', '5', '--seed', '4']);
     const from = await waitFrames(page, 2);
     const shown = await predictions(page);
@@ -71,13 +69,7 @@ test('a 5-class model dropped with its class_indices.json shows its own class na
     });
     await waitFrames(page, 2);
     assert.deepEqual((await predictions(page)).map((p) => p.name).sort(), [...FLOWERS].sort(), 'named again');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
 test('a fine-tune served the way ./run.sh --weights F --labels L serves it opens first, with its names', { timeout: 300_000 }, async () => {
   const dir = scratchDir('shufflenet-own');
@@ -113,10 +105,8 @@ test('a fine-tune served the way ./run.sh --weights F --labels L serves it opens
   }
 });
 
-test("the tutorial's network as a .mdl with its class_indices.json runs on the CPU and on WebGPU", { timeout: 300_000 }, async () => {
-  const browser = await launch({ camera: 'fake' });
-  const { page, logs } = await openPage(browser, 'width=0.5&backend=cpu');
-  try {
+test("the tutorial's network as a .mdl with its class_indices.json runs on the CPU and on WebGPU", { timeout: 300_000 }, () =>
+  withBrowserPage('fake', 'width=0.5&backend=cpu', async (page) => {
     await dropModelWithFlowers(page, 'shufflenet_v2_x0_5.mdl', ['--width', '0.5', '--tutorial', '--classes', '5', '--seed', '6']);
     assert.match(await page.textContent('#model-info'), /tutorial ShuffleNetV2 \(2 units\/stage, ReLU6\), planes \[48, 96, 192\]/);
     await waitFrames(page, 2);
@@ -131,10 +121,4 @@ test("the tutorial's network as a .mdl with its class_indices.json runs on the C
     await waitFrames(page, 2);
     assert.deepEqual((await predictions(page)).map((p) => p.name).sort(), [...FLOWERS].sort(), 'the same names on WebGPU');
     assert.equal(await messageText(page), '');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-});
+  }));

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, openPage } from './support/browser.mjs';
+import { withBrowserPage } from './support/browser.mjs';
 import { waitReady, waitFrames, predictions, tintedBmp, testImageBmp } from './support/page.mjs';
 import { ROOT } from './support/server.mjs';
 
@@ -44,10 +44,8 @@ function safetensorsHeader(bytes) {
   return JSON.parse(bytes.subarray(8, 8 + len).toString('utf8'));
 }
 
-test('two classes taught from dropped pictures: right on new pictures, exported, re-imported, kept over a reload', { timeout: 400_000 }, async () => {
-  const browser = await launch({ camera: 'fake' });
-  const { context, page, logs } = await openPage(browser, 'width=0.5&backend=cpu&camera=0&teach=1');
-  try {
+test('two classes taught from dropped pictures: right on new pictures, exported, re-imported, kept over a reload', { timeout: 400_000 }, () =>
+  withBrowserPage('fake', 'width=0.5&backend=cpu&camera=0&teach=1', async (page) => {
     await waitReady(page);
     await page.locator('.teach-name').nth(0).fill('apples');
     await page.locator('.teach-name').nth(1).fill('sea');
@@ -155,19 +153,10 @@ test('two classes taught from dropped pictures: right on new pictures, exported,
     await waitReady(page);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="teach-count"]').length === 2);
     assert.deepEqual(await counts(page), [0, 0]);
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-    await browser.close();
-  }
-});
+  }));
 
-test('holding a class button captures webcam frames at a steady rate, then trains', { timeout: 300_000 }, async () => {
-  const browser = await launch({ camera: 'fake' });
-  const { page, logs } = await openPage(browser, 'width=0.5&backend=cpu&teach=1');
-  try {
+test('holding a class button captures webcam frames at a steady rate, then trains', { timeout: 300_000 }, () =>
+  withBrowserPage('fake', 'width=0.5&backend=cpu&teach=1', async (page) => {
     await waitReady(page);
     await waitFrames(page, 2);
     const hold = async (index, atLeast) => {
@@ -199,18 +188,10 @@ test('holding a class button captures webcam frames at a steady rate, then train
     await waitFrames(page, 2);
     const names = (await predictions(page)).map((p) => p.name).sort();
     assert.deepEqual(names, ['Class 1', 'Class 2'], 'live predictions over the taught classes');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
-test('Teach mode on WebGPU: features from the GPU frame, the taught head on the device', { timeout: 300_000 }, async () => {
-  const browser = await launch({ camera: 'fake' });
-  const { page, logs } = await openPage(browser, 'width=0.5&backend=webgpu&camera=0&teach=1');
-  try {
+test('Teach mode on WebGPU: features from the GPU frame, the taught head on the device', { timeout: 300_000 }, () =>
+  withBrowserPage('fake', 'width=0.5&backend=webgpu&camera=0&teach=1', async (page) => {
     await waitReady(page);
     assert.equal(await page.$eval('[data-testid="backend"]', (b) => b.dataset.kind), 'gpu');
     await page.locator('.teach-name').nth(0).fill('apples');
@@ -225,18 +206,10 @@ test('Teach mode on WebGPU: features from the GPU frame, the taught head on the 
     await topFor(page, pictures(RED, 'new-apple', 100, 1)[0], 'apples');
     await topFor(page, pictures(BLUE, 'new-sea', 100, 1)[0], 'sea');
     assert.equal(await page.$eval('[data-testid="backend"]', (b) => b.dataset.kind), 'gpu', 'still on WebGPU');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-});
+  }));
 
-test('capturing slower than two samples a second on WebGPU offers the CPU in one click', { timeout: 300_000 }, async () => {
-  const browser = await launch({ camera: 'fake' });
-  const { page, logs } = await openPage(browser, 'width=0.5&backend=webgpu&teach=1');
-  try {
+test('capturing slower than two samples a second on WebGPU offers the CPU in one click', { timeout: 300_000 }, () =>
+  withBrowserPage('fake', 'width=0.5&backend=webgpu&teach=1', async (page) => {
     await waitReady(page);
     await waitFrames(page, 1, { timeout: 200_000 });
     assert.equal(await page.$eval('[data-testid="backend"]', (b) => b.dataset.kind), 'gpu');
@@ -249,10 +222,4 @@ test('capturing slower than two samples a second on WebGPU offers the CPU in one
     await page.click('#teach-use-cpu');
     await page.waitForFunction(() => document.querySelector('[data-testid="backend"]').dataset.kind === 'cpu', null, { timeout: 60_000 });
     assert.equal(await page.$eval('#teach-cpu-hint', (h) => h.hidden), true);
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await browser.close();
-  }
-});
+  }));

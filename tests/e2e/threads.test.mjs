@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { launch, BASE_URL } from './support/browser.mjs';
+import { launch, withContextPage, BASE_URL } from './support/browser.mjs';
 import { waitReady, waitFrames, predictions, backend, messageText, testImageBmp, engineWorker, frames } from './support/page.mjs';
 import { serveWeights, ROOT } from './support/server.mjs';
 import { startServer } from '../../tools/serve.mjs';
@@ -171,23 +171,29 @@ test('one thread falls back to pkg/ when the relaxed build cannot start (and say
   assert.equal(bad.badge.name, 'cpu-relaxed', bad.logs);
 });
 
-test('the pool worker entry refuses a slot no CPU thread waits in, and the pool runs on; no test hook ships', LONG, async () => {
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const page = await context.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
-  try {
-    // ?simd=128: pkg-threads/ (the relaxed twin is built from the same code).
-    await page.goto(`${BASE_URL}?width=0.5&backend=cpu&threads=2&simd=128`); // the fake camera streams
+/**
+ * Opens `base` on two threads with ?simd=128 (pkg-threads/, or what stands in for it; the fake
+ * camera streams), checks the badge once three frames are in, then runs `fn({ page, logs, glue })`
+ * (withContextPage's), `glue` being the URL of the pkg-threads/ glue the engine's worker imported.
+ */
+async function onTwoThreads(base, fn) {
+  await withContextPage(browser, 'width=0.5&backend=cpu&threads=2&simd=128', async ({ page, logs }) => {
     await waitReady(page);
     await waitFrames(page, 3, { from: 0 });
     assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
+    // The URL the engine imported (a `?v=` from builds.json): another is another module.
+    const glue = await engineWorker(page).evaluate(() => performance.getEntriesByType('resource').map((e) => e.name)
+      .find((name) => new URL(name).pathname.endsWith('/pkg-threads/shufflenet_web.js')));
+    await fn({ page, logs, glue });
+  }, { base });
+}
+
+// (The relaxed twin of pkg-threads/ is built from the same code.)
+test('the pool worker entry refuses a slot no CPU thread waits in, and the pool runs on; no test hook ships', LONG, () =>
+  onTwoThreads(BASE_URL, async ({ page, logs, glue }) => {
     // In the engine's worker, which started the one other thread (slot 0, taken when it joined):
     // a spent slot, one never handed out, and -1 (4294967295 once wasm-bindgen makes it a u32).
-    const tried = await engineWorker(page).evaluate(async () => {
-      // The URL the engine imported (a `?v=` from builds.json): another is another module.
-      const glue = performance.getEntriesByType('resource').map((e) => e.name)
-        .find((name) => new URL(name).pathname.endsWith('/pkg-threads/shufflenet_web.js'));
+    const tried = await engineWorker(page).evaluate(async (glue) => {
       const pkg = await import(glue);
       const tries = [0, 1, -1].map((slot) => {
         let joined = false;
@@ -201,7 +207,7 @@ test('the pool worker entry refuses a slot no CPU thread waits in, and the pool 
         }
       });
       return { tries, hook: typeof pkg.trapCpuThreadForTests };
-    });
+    }, glue);
     const refused = [[0, 0], [1, 1], [-1, 4294967295]].map(([slot, asU32]) => ({
       slot,
       error: `no CPU thread is waiting in slot ${asU32}`,
@@ -213,13 +219,7 @@ test('the pool worker entry refuses a slot no CPU thread waits in, and the pool 
     await waitFrames(page, 3, { from: await frames(page) });
     assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
     assert.equal(await page.evaluate(() => document.body.dataset.restarts), undefined, 'no restart');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
-  } finally {
-    await context.close();
-  }
-});
+  }));
 
 test('a CPU thread that traps: the engine fails at once and comes back on one thread, saying why', LONG, async () => {
   assert.ok(WEIGHTS_DIR, 'WEIGHTS_DIR names the weights the page server uses');
@@ -232,48 +232,35 @@ test('a CPU thread that traps: the engine fails at once and comes back on one th
     root: ROOT,
     mounts: { weights: WEIGHTS_DIR, 'pkg-threads': PKG_THREADS_TESTING },
   });
-  const context = await browser.newContext({ serviceWorkers: 'block' });
-  const page = await context.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
   try {
-    // ?simd=128: pkg-threads/, which the test build stands in for.
-    await page.goto(`${server.url}/?width=0.5&backend=cpu&threads=2&simd=128`); // the fake camera streams
-    await waitReady(page);
-    await waitFrames(page, 3, { from: 0 });
-    assert.equal((await backend(page)).text, 'CPU SIMD128 x2', logs.join('\n'));
-    // In the engine's worker, between frames: a split whose part on the other thread panics,
-    // which traps that Web Worker (the test hook, which the page never calls).
-    const trapped = await engineWorker(page).evaluate(async () => {
-      // The URL the engine imported (a `?v=` from builds.json): another is another module.
-      const glue = performance.getEntriesByType('resource').map((e) => e.name)
-        .find((name) => new URL(name).pathname.endsWith('/pkg-threads/shufflenet_web.js'));
-      const pkg = await import(glue);
-      const since = performance.now();
-      const message = pkg.trapCpuThreadForTests(2);
-      return { message, ms: performance.now() - since };
+    // The test build stands in for pkg-threads/.
+    await onTwoThreads(`${server.url}/`, async ({ page, glue }) => {
+      // In the engine's worker, between frames: a split whose part on the other thread panics,
+      // which traps that Web Worker (the test hook, which the page never calls).
+      const trapped = await engineWorker(page).evaluate(async (glue) => {
+        const pkg = await import(glue);
+        const since = performance.now();
+        const message = pkg.trapCpuThreadForTests(2);
+        return { message, ms: performance.now() - since };
+      }, glue);
+      const since = Date.now();
+      assert.match(String(trapped.message), /^a CPU thread failed: /);
+      // The engine's next frame finds its pool dead: the page hears of it long before the 30 s
+      // a hung frame is given.
+      await page.waitForFunction(() => /restarted/.test(document.getElementById('message-text').textContent), null, {
+        timeout: 25_000,
+      });
+      const restartedMs = Date.now() - since;
+      const message = await messageText(page);
+      console.log(`trap noticed by the caller in ${trapped.ms.toFixed(1)} ms; page restarted ${restartedMs} ms later: ${message}`);
+      assert.match(message, /stopped \(the engine crashed \(.*a CPU thread failed: .+\)\)\. It was restarted and reloaded the x0\.5 weights/);
+      // On one thread, still ?simd=128: pkg/.
+      assert.equal((await backend(page)).text, 'CPU SIMD128 x1 · a CPU thread failed');
+      await waitFrames(page, 5, { from: await frames(page) });
+      assert.equal(await page.evaluate(() => document.body.dataset.restarts), '1');
+      assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
     });
-    const since = Date.now();
-    assert.match(String(trapped.message), /^a CPU thread failed: /);
-    // The engine's next frame finds its pool dead: the page hears of it long before the 30 s
-    // a hung frame is given.
-    await page.waitForFunction(() => /restarted/.test(document.getElementById('message-text').textContent), null, {
-      timeout: 25_000,
-    });
-    const restartedMs = Date.now() - since;
-    const message = await messageText(page);
-    console.log(`trap noticed by the caller in ${trapped.ms.toFixed(1)} ms; page restarted ${restartedMs} ms later: ${message}`);
-    assert.match(message, /stopped \(the engine crashed \(.*a CPU thread failed: .+\)\)\. It was restarted and reloaded the x0\.5 weights/);
-    // On one thread, still ?simd=128: pkg/.
-    assert.equal((await backend(page)).text, 'CPU SIMD128 x1 · a CPU thread failed');
-    await waitFrames(page, 5, { from: await frames(page) });
-    assert.equal(await page.evaluate(() => document.body.dataset.restarts), '1');
-    assert.equal(await page.evaluate(() => document.body.dataset.state), 'ready');
-  } catch (err) {
-    err.message += `\n--- page log ---\n${logs.join('\n')}`;
-    throw err;
   } finally {
-    await context.close();
     await server.close();
   }
 });

@@ -4,21 +4,15 @@
 // `copyTo`'s `rect`, as the page does) reads as the whole frame; bad layouts and windows refused
 // without harm.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, BASE_URL } from './support/browser.mjs';
+import { browserForFile, BASE_URL } from './support/browser.mjs';
 
 const LONG = { timeout: 300_000 };
-let browser;
-before(async () => {
-  browser = await launch({ camera: 'denied', webgpu: false });
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = browserForFile({ camera: 'denied', webgpu: false });
 
 test('a YUV frame reads as the browser draws it, in each layout and colour space', LONG, async () => {
-  const page = await (await browser.newContext({ serviceWorkers: 'block' })).newPage();
+  const page = await (await browser().newContext({ serviceWorkers: 'block' })).newPage();
   await page.goto(new URL('pkg/package.json', BASE_URL).href);
   const runs = await page.evaluate(async () => {
     const { default: init, Engine, yuvWindow } = await import('/pkg/shufflenet_web.js');
