@@ -96,6 +96,9 @@ window.shufflenet = {
   get frames() { return app.frames; },
   get mostInFlight() { return app.mostInFlight; },
   get framesOnThreads() { return { ...app.framesOnThreads }; },
+  /** Camera frames timed in parts (`FrameSplit`), and the parts' medians over the last `last`. */
+  get splitFrames() { return app.split.frames; },
+  splitMedians: (last) => app.split.medians(last),
   get inWorker() { return app.engine.inWorker; },
   /** How the engine read the last camera frame: its YUV format ('I420', 'NV12'), or 'bitmap'. */
   get cameraRead() { return app.cameraRead; },

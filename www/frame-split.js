@@ -7,6 +7,8 @@
 // (app.js, `loop`), so in a worker the frame is about preprocessing, inference and transfer.
 
 const SMOOTHING = 0.1;
+/** Frames whose parts are kept for `medians` (a benchmark's run; older ones are dropped). */
+const HISTORY = 4096;
 export const PARTS = ['capture', 'preprocessing', 'inference', 'transfer', 'draw'];
 const LABELS = {
   capture: 'Capture',
@@ -20,11 +22,14 @@ const LABELS = {
 export class FrameSplit {
   #mean = {};
   #last = null;
+  /** The last `HISTORY` frames' parts, a ring: frame `i` at `i % HISTORY`. */
+  #history = [];
   frames = 0;
 
   reset() {
     this.#mean = {};
     this.#last = null;
+    this.#history = [];
     this.frames = 0;
   }
 
@@ -50,7 +55,24 @@ export class FrameSplit {
     for (const [k, v] of Object.entries(parts)) {
       this.#mean[k] = this.#mean[k] == null ? v : this.#mean[k] + SMOOTHING * (v - this.#mean[k]);
     }
+    this.#history[this.frames % HISTORY] = parts;
     this.frames++;
+  }
+
+  /**
+   * Each part's median, and the frame's, over the last `last` frames (at most `HISTORY`, and
+   * those since the last reset): what a benchmark compares with the bench's median run, where
+   * the running means follow the last dozen frames.
+   */
+  medians(last = HISTORY) {
+    const n = Math.min(last, this.frames, HISTORY);
+    const recent = Array.from({ length: n }, (_, i) => this.#history[(this.frames - 1 - i) % HISTORY]);
+    return Object.fromEntries(
+      [...PARTS, 'frame'].map((k) => {
+        const v = recent.map((p) => p[k]).sort((a, b) => a - b);
+        return [k, n === 0 ? null : n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2];
+      }),
+    );
   }
 
   /** The running means, ms, once two frames were seen. */

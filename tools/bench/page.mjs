@@ -1,9 +1,10 @@
 // The page's own frame on the CPU, part by part (`./bench.sh --page`, issue 21): the page with a
 // fake webcam, ?backend=cpu, per width and thread count, after it has warmed up; one JSON line
-// each with the running means the page shows under "Model" (www/frame-split.js): capture,
-// preprocessing, inference, transfer (and result), draw, and the frame from one to the next.
-// Compare `inference` with `./bench.sh` on the same build and threads, and `frame` between
-// thread counts to choose the page's default.
+// each with the medians over the timed frames of the parts the page shows under "Model"
+// (www/frame-split.js, where they are running means): capture, preprocessing, inference,
+// transfer (and result), draw, and the frame from one to the next; and `frame_mean_ms`, the
+// timed frames' mean. Compare `frame` with `./bench.sh`'s median on the same build and threads,
+// and between thread counts to choose the page's default.
 //
 //   node tools/bench/page.mjs [--width 1.0] [--threads 1,2] [--frames 80] [--camera 320x240]
 //   env: WEIGHTS_DIR (default weights/), CHROMIUM
@@ -53,20 +54,22 @@ try {
       const from = await frames(page);
       const onThreads = () => page.evaluate(() => window.shufflenet.framesOnThreads);
       const before = await onThreads();
+      const split = () => page.evaluate(() => window.shufflenet.splitFrames);
+      const splitFrom = await split();
       const start = Date.now();
       await page.waitForFunction((n) => Number(document.body.dataset.frames ?? 0) >= n, from + Number(values.frames), {
         timeout: 600_000,
       });
       const fps = ((await frames(page)) - from) / ((Date.now() - start) / 1000);
-      const parts = await page.$$eval('#frame-split dd', (dds) =>
-        Object.fromEntries(dds.map((d) => [d.dataset.part, parseFloat(d.textContent)])),
-      );
+      const timed = (await split()) - splitFrom;
+      const medians = await page.evaluate((n) => window.shufflenet.splitMedians(n), timed);
+      const parts = Object.fromEntries(Object.entries(medians).map(([k, v]) => [k, v == null ? null : Number(v.toFixed(2))]));
       // Frames of the timed run by the threads each ran on (the engine runs one while faster).
       const after = await onThreads();
       const framesOnThreads = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
       const badge = await page.$eval('#backend', (e) => e.textContent.trim()).catch(() => '');
       const isolated = await page.evaluate(() => self.crossOriginIsolated);
-      console.log(JSON.stringify({ config: 'page', width, camera: values.camera, threads, isolated, badge, fps: Number(fps.toFixed(1)), ms: parts, frames_on_threads: framesOnThreads }));
+      console.log(JSON.stringify({ config: 'page', width, camera: values.camera, threads, isolated, badge, fps: Number(fps.toFixed(1)), frame_mean_ms: Number((1000 / fps).toFixed(2)), ms: parts, frames_on_threads: framesOnThreads }));
       await context.close();
     }
   }
