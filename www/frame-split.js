@@ -65,7 +65,9 @@ export class FrameSplit {
    * the running means follow the last dozen frames.
    */
   medians(last = HISTORY) {
-    const n = Math.min(last, this.frames, HISTORY);
+    // A count that is not a whole number of frames asks for none (or, if infinite, all).
+    const asked = Number.isNaN(last) ? 0 : Math.max(0, Math.floor(last));
+    const n = Math.min(asked, this.frames, HISTORY);
     const recent = Array.from({ length: n }, (_, i) => this.#history[(this.frames - 1 - i) % HISTORY]);
     return Object.fromEntries(
       [...PARTS, 'frame'].map((k) => {

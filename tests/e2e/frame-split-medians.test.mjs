@@ -25,6 +25,8 @@ test('the median of the last frames, odd and even counts', () => {
   assert.equal(split.medians(4).preprocessing, 0.5);
   assert.equal(split.medians().frame, 30, 'all five');
   assert.equal(split.medians(50).frame, 30, 'more than were recorded: all of them');
+  assert.equal(split.medians(3.7).frame, 40, 'a fraction: the whole frames in it');
+  for (const bad of [0, -2, NaN]) assert.equal(split.medians(bad).frame, null, `${bad} frames: none`);
 });
 
 test('a long run keeps its newest frames, and a reset forgets them', () => {
