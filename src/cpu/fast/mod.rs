@@ -215,7 +215,9 @@ fn forward(
 ) {
     let [x, y] = &mut b.act;
     let (mut x, mut y) = (x, y);
-    b.stem.run(pool, image, x);
+    // The other activation buffer is free until the first unit: it holds the stem's
+    // boundary rows.
+    b.stem.run(pool, image, x, y);
     clock.lap(Stage::Stem);
     at_stage(
         0,

@@ -113,8 +113,8 @@ pub fn stem(conv: &Conv, x: &Map, bands: usize) -> Map {
     let op = Stem::new(conv, (x.h, x.w));
     let (ch, cw) = (out_size(x.h, 2), out_size(x.w, 2));
     let (oh, ow, ys) = (out_size(ch, 2), out_size(cw, 2), op.out_stride());
-    let mut out = vec![0.0; oh * ow * ys];
-    op.run(&Pool::serial_in_parts(bands), &x.data, &mut out);
+    let (mut out, mut spare) = (vec![0.0; oh * ow * ys], vec![0.0; oh * ow * ys]);
+    op.run(&Pool::serial_in_parts(bands), &x.data, &mut out, &mut spare);
     from_nhwc(&out, (oh, ow, ys), &ids(conv.out_ch))
 }
 

@@ -9,17 +9,25 @@
 //! row straight from the window (the offsets are its gather list), with no im2col. The
 //! window moves down two input rows per conv row: one row is kept, two are transposed in.
 //!
-//! Bands of pool rows go to the pool's threads. A band's first conv row is also the last
-//! of the band above: both compute it, with the same bits. Each thread keeps its window and
-//! ring from frame to frame, and a band writes every float of them it reads (the conv is
-//! padded with zero channels to a whole vector), so nothing is allocated or zeroed a frame.
+//! Bands of pool rows go to the pool's threads, and no conv row is computed twice. The pool
+//! row at a boundary reads the last conv row of the band above and the first two of the
+//! band below: the band above pools its row into a boundary row, the band below pools its
+//! two into the output, and whichever of the two finishes second takes their max, in the
+//! order one band would take the rows (max is exact: the bits do not depend on the cut).
+//! Each thread keeps its window and ring from frame to frame, and a band writes every float
+//! of them it reads (the conv is padded with zero channels to a whole vector), so nothing is
+//! allocated or zeroed a frame.
 
 use super::pointwise::Pointwise;
 use super::pool::{Pool, Shared};
 use crate::model::{out_size, Conv};
 use crate::simd::{round_up, F4, LANES};
 use core::ops::Range;
+use core::sync::atomic::{AtomicU8, Ordering::AcqRel};
 use std::cell::RefCell;
+
+/// Bands the stem is cut into, at most: their boundary counters live on the stack.
+const MAX_BANDS: usize = 64;
 
 thread_local! {
     /// This thread's band scratch: its window and ring (`Stem::scratch`).
@@ -68,8 +76,8 @@ impl Stem {
     }
 
     /// `image` is one NCHW `3 x h x w` image; writes the pooled map's pixels, `out_stride()`
-    /// floats each, to `y`.
-    pub fn run(&self, pool: &Pool, image: &[f32], y: &mut [f32]) {
+    /// floats each, to `y`. `spare` holds the bands' boundary rows: as many floats as `y`.
+    pub fn run(&self, pool: &Pool, image: &[f32], y: &mut [f32], spare: &mut [f32]) {
         let (ch, cw) = (out_size(self.h, 2), out_size(self.w, 2));
         let (ph, pw) = (out_size(ch, 2), out_size(cw, 2));
         let row_len = pw * self.ys;
@@ -77,45 +85,91 @@ impl Stem {
         assert!(y.len() >= ph * row_len, "stem output too short");
         // Two conv rows a pool row, and the pool's nine comparisons a value.
         let min_rows = pool.min_items(2 * cw * (27 * self.ys + 9));
-        if pool.parts(ph, min_rows) == 1 {
-            self.band(image, 0..ph, y);
+        let bands = pool.parts(ph, min_rows).min(MAX_BANDS);
+        if bands == 1 {
+            self.band(image, 0..ph, y, None);
             return;
         }
-        let out = Shared(y.as_mut_ptr());
-        pool.split(ph, 1, min_rows, |rows| {
-            // SAFETY: `y` holds `ph` rows of `row_len` floats (checked above), and each part
-            // gets only its own rows.
-            let y = unsafe {
-                std::slice::from_raw_parts_mut(
-                    out.ptr().add(rows.start * row_len),
-                    rows.len() * row_len,
+        // One boundary row a boundary: fewer than the output's rows.
+        assert!(spare.len() >= (bands - 1) * row_len, "stem boundary rows");
+        let (out, edges) = (Shared(y.as_mut_ptr()), Shared(spare.as_mut_ptr()));
+        let boundaries: [AtomicU8; MAX_BANDS] = core::array::from_fn(|_| AtomicU8::new(0));
+        let start = |j: usize| ph * j / bands;
+        // The second of the two bands beside boundary `j` to count itself done there pools
+        // the band above's boundary row into the output row at `j`. AcqRel: it sees the
+        // other band's writes.
+        let join = |j: usize| {
+            if boundaries[j].fetch_add(1, AcqRel) == 1 {
+                // SAFETY: both rows are in bounds (checked above), both bands are done with
+                // them, and no other band touches them.
+                unsafe {
+                    max_into(
+                        edges.ptr().add((j - 1) * row_len),
+                        out.ptr().add(start(j) * row_len),
+                        row_len,
+                    )
+                };
+            }
+        };
+        pool.each(bands, |j| {
+            let rows = start(j)..start(j + 1);
+            // SAFETY: in bounds (checked above); band `j` alone writes its rows of `y` and
+            // boundary row `j` until it counts itself done at its boundaries.
+            let (y, edge) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(
+                        out.ptr().add(rows.start * row_len),
+                        rows.len() * row_len,
+                    ),
+                    (j + 1 < bands).then(|| {
+                        std::slice::from_raw_parts_mut(edges.ptr().add(j * row_len), row_len)
+                    }),
                 )
             };
-            self.band(image, rows, y);
+            self.band(image, rows, y, edge);
+            if j > 0 {
+                join(j);
+            }
+            if j + 1 < bands {
+                join(j + 1);
+            }
         });
     }
 
-    /// Pool rows `rows` into `y`, which starts at the first, in this thread's scratch.
-    fn band(&self, image: &[f32], rows: Range<usize>, y: &mut [f32]) {
+    /// Pool rows `rows` into `y`, which starts at the first, in this thread's scratch; with
+    /// `edge`, the band's last conv row pooled into it for the band below (see the module's
+    /// comment), and the band's first pool row from its own conv rows only unless it is the
+    /// map's first.
+    fn band(&self, image: &[f32], rows: Range<usize>, y: &mut [f32], edge: Option<&mut [f32]>) {
         SCRATCH.with_borrow_mut(|scratch| {
             if scratch.len() < self.scratch() {
                 scratch.resize(self.scratch(), 0.0);
             }
-            self.band_in(image, rows, scratch, y);
+            self.band_in(image, rows, scratch, y, edge);
         });
     }
 
     /// `band` in `scratch` (at least `scratch()` floats, whatever they hold).
-    fn band_in(&self, image: &[f32], rows: Range<usize>, scratch: &mut [f32], y: &mut [f32]) {
+    fn band_in(
+        &self,
+        image: &[f32],
+        rows: Range<usize>,
+        scratch: &mut [f32],
+        y: &mut [f32],
+        edge: Option<&mut [f32]>,
+    ) {
         let (ch, cw) = (out_size(self.h, 2), out_size(self.w, 2));
         let (window, ring) = scratch.split_at_mut(3 * window_pitch(self.w));
         let conv_len = cw * self.ys;
         let row_len = out_size(cw, 2) * self.ys;
         let one = Pool::new(1);
-        let first = (2 * rows.start).saturating_sub(1);
+        // The conv rows a band owns start at its first pool row's centre (the map's first
+        // band: at the top row).
+        let first = 2 * rows.start;
         let mut next = first;
+        let mut last = first;
         for py in rows.clone() {
-            let last = (2 * py + 1).min(ch - 1);
+            last = (2 * py + 1).min(ch - 1);
             while next <= last {
                 self.slide_window(image, window, next, next == first);
                 let at = next % 3 * conv_len;
@@ -123,9 +177,12 @@ impl Stem {
                     .run(&one, window, 6, cw, &mut ring[at..at + conv_len], self.ys);
                 next += 1;
             }
-            let conv_rows = (2 * py).saturating_sub(1)..last + 1;
+            let conv_rows = (2 * py).saturating_sub(1).max(first)..last + 1;
             let out = &mut y[(py - rows.start) * row_len..][..row_len];
             maxpool_row(ring, conv_rows, (cw, self.ys), out);
+        }
+        if let Some(edge) = edge {
+            maxpool_row(ring, last..last + 1, (cw, self.ys), edge);
         }
     }
 
@@ -195,5 +252,17 @@ fn maxpool_row(ring: &[f32], rows: Range<usize>, (cw, ys): (usize, usize), out: 
             // SAFETY: `(px * ys + c) + 4 <= pw * ys <= out.len()`, checked above.
             unsafe { m.store(out.as_mut_ptr().add(px * ys + c)) };
         }
+    }
+}
+
+/// `below[i] = max(above[i], below[i])` for `len` floats (a multiple of 4), `above` first as
+/// in `maxpool_row`'s order.
+///
+/// # Safety
+/// Both are valid for `len` floats, and `below` is not otherwise borrowed.
+unsafe fn max_into(above: *const f32, below: *mut f32, len: usize) {
+    for i in (0..len).step_by(LANES) {
+        let m = F4::load(above.add(i)).max(F4::load(below.add(i)));
+        m.store(below.add(i));
     }
 }
