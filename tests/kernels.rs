@@ -8,7 +8,7 @@ mod common;
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 use common::{assert_close, noise};
-use shufflenet_web::cpu::probe::{self, Cut};
+use shufflenet_web::cpu::probe::{self, Cut, Order};
 use shufflenet_web::cpu::reference::{self, Map};
 use shufflenet_web::model::{Activation, Arch, Conv, ConvKind, Network, Width};
 use shufflenet_web::weights::random_network;
@@ -50,7 +50,7 @@ suite_test!(
             for (h, w) in [(37, 29), (36, 30), (3, 4), (1, 1)] {
                 let x = map(3, h, w, h as u32);
                 let want = reference::maxpool(&reference::conv(&net.stem, &x));
-                let got = probe::stem(&net.stem, &x, 1);
+                let got = probe::stem(&net.stem, &x, 1, Order::FirstToLast);
                 assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
                 assert_close(
                     &format!("stem x{} {h}x{w}", width.label()),
@@ -58,13 +58,16 @@ suite_test!(
                     &want.data,
                     KERNEL_TOL,
                 );
-                // Cut in bands (threads), the same bits; down to a pool row a band.
+                // Cut in bands (threads), the same bits; down to a pool row a band. Both
+                // orders: the band below or the band above finishes each boundary.
                 for bands in [2, 3, got.h] {
-                    assert_eq!(
-                        got,
-                        probe::stem(&net.stem, &x, bands),
-                        "stem in {bands} bands"
-                    );
+                    for order in Order::BOTH {
+                        assert_eq!(
+                            got,
+                            probe::stem(&net.stem, &x, bands, order),
+                            "stem in {bands} bands, {order:?}"
+                        );
+                    }
                 }
             }
         }
@@ -247,7 +250,7 @@ suite_test!(
         for (groups, net) in tutorial_networks() {
             let x = map(3, 17, 19, 4);
             let want = reference::maxpool(&reference::conv(&net.stem, &x));
-            let got = probe::stem(&net.stem, &x, 1);
+            let got = probe::stem(&net.stem, &x, 1, Order::FirstToLast);
             assert_close(
                 &format!("tutorial g{groups} stem (ReLU6)"),
                 &got.data,
@@ -298,23 +301,26 @@ fn stages_match_reference(what: &str, net: &shufflenet_web::model::Network) {
     let mut x = map(net.stem.out_ch, 15, 13, 3);
     for (s, units) in net.stages.iter().enumerate() {
         let want = units.iter().fold(x.clone(), |m, u| reference::unit(u, &m));
-        let got = probe::units(units, &x, 1, None);
+        let got = probe::units(units, &x, 1, None, Order::FirstToLast);
         assert_eq!((got.c, got.h, got.w), (want.c, want.h, want.w));
         let what = format!("{what} stage{}", s + 2);
         assert_close(&what, &got.data, &want.data, KERNEL_TOL * 10.0);
         // Cut in parts (threads take parts) by rows or by pixels, every output is the
-        // same arithmetic: the same bits, whether rows straddle a boundary or not.
+        // same arithmetic: the same bits, whether rows straddle a boundary or not, and
+        // whichever neighbour finishes a boundary's rows.
         for cut in [Some(Cut::Rows), Some(Cut::Pixels), None] {
             for parts in [1, 2, 3, 7] {
-                let cut_up = probe::units(units, &x, parts, cut);
-                assert!(
-                    cut_up
-                        .data
-                        .iter()
-                        .zip(&got.data)
-                        .all(|(a, b)| a.to_bits() == b.to_bits()),
-                    "{what} in {parts} parts ({cut:?}) differs from one part"
-                );
+                for order in Order::BOTH {
+                    let cut_up = probe::units(units, &x, parts, cut, order);
+                    assert!(
+                        cut_up
+                            .data
+                            .iter()
+                            .zip(&got.data)
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{what} in {parts} parts ({cut:?}, {order:?}) differs from one part"
+                    );
+                }
             }
         }
         x = want;

@@ -77,6 +77,9 @@ pub struct Pool {
     max_parts: usize,
     /// Multiply-adds a part gets at least: `MIN_PART_MACS`, or none in a test pool.
     min_macs: usize,
+    /// A test pool's caller runs the parts last to first (see `serial_in_parts`).
+    #[cfg(feature = "testing")]
+    backwards: bool,
 }
 
 impl Pool {
@@ -90,6 +93,8 @@ impl Pool {
             threads,
             max_parts: max_parts(threads),
             min_macs: MIN_PART_MACS,
+            #[cfg(feature = "testing")]
+            backwards: false,
         };
         #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
         {
@@ -100,6 +105,8 @@ impl Pool {
                 threads,
                 max_parts: max_parts(threads),
                 min_macs: MIN_PART_MACS,
+                #[cfg(feature = "testing")]
+                backwards: false,
             }
         }
         #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
@@ -109,21 +116,27 @@ impl Pool {
                 threads: 1,
                 max_parts: 1,
                 min_macs: MIN_PART_MACS,
+                #[cfg(feature = "testing")]
+                backwards: false,
             }
         }
     }
 
     /// The caller alone, cutting work into up to `parts` parts however small, which it runs
-    /// one after the other: how the kernel suite checks work cut in parts on every build,
-    /// threads or not.
+    /// one after the other, first to last or (`backwards`) last to first: how the kernel
+    /// suite checks work cut in parts on every build, threads or not. Both orders matter
+    /// where neighbouring parts join (the stem's and the units' bands): whichever finishes
+    /// second finishes the join, the part below in one order and the part above in the
+    /// other, which threads do only by chance.
     #[cfg(feature = "testing")]
-    pub fn serial_in_parts(parts: usize) -> Pool {
+    pub fn serial_in_parts(parts: usize, backwards: bool) -> Pool {
         Pool {
             #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
             workers: None,
             threads: 1,
             max_parts: parts.max(1),
             min_macs: 0,
+            backwards,
         }
     }
 
@@ -221,6 +234,11 @@ impl Pool {
         #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
         if let Some(w) = self.workers.as_ref().filter(|_| parts > 1) {
             return w.run(parts, job);
+        }
+        #[cfg(feature = "testing")]
+        if self.backwards {
+            (0..parts).rev().for_each(job);
+            return Ok(());
         }
         (0..parts).for_each(job);
         Ok(())

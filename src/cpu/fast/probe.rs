@@ -39,6 +39,21 @@ fn serial() -> Pool {
     Pool::new(1)
 }
 
+/// The order a test pool's caller runs the parts in (`Pool::serial_in_parts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    FirstToLast,
+    LastToFirst,
+}
+
+impl Order {
+    pub const BOTH: [Order; 2] = [Order::FirstToLast, Order::LastToFirst];
+
+    fn pool(self, parts: usize) -> Pool {
+        Pool::serial_in_parts(parts, self == Order::LastToFirst)
+    }
+}
+
 fn ids(n: usize) -> Vec<usize> {
     (0..n).collect()
 }
@@ -108,20 +123,20 @@ pub fn spatial(conv: &Conv, x: &Map, scattered: bool) -> Map {
     from_nhwc(&out, (oh, ow, ys), &out_slots)
 }
 
-/// The stem (conv, then max pool), its pool rows cut into up to `bands` bands.
-pub fn stem(conv: &Conv, x: &Map, bands: usize) -> Map {
+/// The stem (conv, then max pool), its pool rows cut into up to `bands` bands run in `order`.
+pub fn stem(conv: &Conv, x: &Map, bands: usize, order: Order) -> Map {
     let op = Stem::new(conv, (x.h, x.w));
     let (ch, cw) = (out_size(x.h, 2), out_size(x.w, 2));
     let (oh, ow, ys) = (out_size(ch, 2), out_size(cw, 2), op.out_stride());
     let (mut out, mut spare) = (vec![0.0; oh * ow * ys], vec![0.0; oh * ow * ys]);
-    op.run(&Pool::serial_in_parts(bands), &x.data, &mut out, &mut spare);
+    op.run(&order.pool(bands), &x.data, &mut out, &mut spare);
     from_nhwc(&out, (oh, ow, ys), &ids(conv.out_ch))
 }
 
 /// Units run back to back with the channel bookkeeping of a real run, each cut into up to
-/// `parts` parts: by rows, by pixels (where the unit can be), or as a real run
-/// chooses (`None`); the result is converted back to torch's channel order.
-pub fn units(us: &[Unit], x: &Map, parts: usize, cut: Option<Cut>) -> Map {
+/// `parts` parts run in `order`: by rows, by pixels (where the unit can be), or as a real
+/// run chooses (`None`); the result is converted back to torch's channel order.
+pub fn units(us: &[Unit], x: &Map, parts: usize, cut: Option<Cut>, order: Order) -> Map {
     let mut slots = ids(x.c);
     let (mut h, mut w) = (x.h, x.w);
     let size = |c: usize, h: usize, w: usize| h * w * stride(c).max(stride(x.c));
@@ -133,7 +148,7 @@ pub fn units(us: &[Unit], x: &Map, parts: usize, cut: Option<Cut>) -> Map {
         let (s1, s2) = plan.scratch(Dims { c: u.in_ch, h, w });
         let (mut t1, mut t2) = (vec![0.0; s1], vec![0.0; s2]);
         cur.resize(size(u.in_ch, h, w).max(cur.len()), 0.0);
-        let pool = Pool::serial_in_parts(parts);
+        let pool = order.pool(parts);
         // Cut by pixels where the unit can be, else by rows.
         let cut = cut.map(|c| match c {
             Cut::Pixels if plan.pixels_cut_fits() => Cut::Pixels,
@@ -155,7 +170,7 @@ pub fn head(conv5: &Conv, fc: &Linear, x: &Map, parts: usize) -> Vec<f32> {
     let mut pooled = vec![0.0; op.features()];
     let mut logits = Vec::new();
     op.run(
-        &Pool::serial_in_parts(parts),
+        &Order::FirstToLast.pool(parts),
         &to_nhwc(x, &ids(x.c), xs),
         (pixels, xs),
         &mut feat,
