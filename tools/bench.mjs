@@ -1,6 +1,7 @@
 // Benchmark driver (run through ./bench.sh): builds what is needed, serves the repository on
-// 127.0.0.1, runs www/bench.html in headless Debian Chromium once per configuration, and prints
-// one JSON line per configuration to stdout. Everything else goes to stderr.
+// 127.0.0.1, opens www/bench.html in headless Debian Chromium once per configuration, runs the
+// configurations of a width in turns (rounds), and prints one JSON line per configuration to
+// stdout. Everything else goes to stderr.
 import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,13 @@ const GPU = new Set(['webgpu', 'ort-webgpu']);
 // V8 tiers wasm up over the first ~40 runs; SwiftShader frames take seconds, so GPU runs are few.
 const CPU_DEFAULTS = { runs: 30, warmupRuns: 40, warmupMs: 1000 };
 const GPU_DEFAULTS = { runs: 5, warmupRuns: 2, warmupMs: 0 };
+// Timed runs per round on the CPU by default. A shared VM slows down for a second or so at a
+// time; rounds much shorter than that spread each slow spell over all configurations alike.
+const ROUND_RUNS = 5;
+// Warm-up runs in each round after the first: the configurations' pages stay open, V8 tiered
+// their code up in the first round, and what the others' rounds took is the caches and the
+// threads' wakefulness.
+const REWARM_RUNS = 2;
 // Beyond this the two engines are not running the same network and the timings compare nothing.
 const MAX_REL_DIFF = 1e-3;
 // A hung page (a lost GPU device, say) fails its configuration instead of the whole run.
@@ -45,14 +53,18 @@ const CHROMIUM_ARGS = [
 // BENCH_HEADED=1: a visible window (some drivers give headless Chrome no hardware adapter).
 const HEADLESS = !process.env.BENCH_HEADED;
 
-const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--warmup N] [--seed S] [--kernels SET] [--load N] [--tutorial] [--roofline] [--no-build]
+const USAGE = `usage: ./bench.sh [--backend NAME]... [--width W]... [--batch B] [--runs N] [--rounds R] [--warmup N] [--seed S] [--kernels SET] [--load N] [--tutorial] [--roofline] [--no-build]
   --backend  ${BACKENDS.join(' | ')} (repeat or comma-separate; default: all)
              ort-*: ONNX Runtime Web; tfjs-wasm, tfjs-wasm-t2: TensorFlow.js's wasm backend on 1 and 2
              threads (the network built from tf ops, BatchNorm folded); their logits are checked against ours
   --width    ${WIDTHS.join(' | ')} (repeat or comma-separate; default: ${DEFAULT_WIDTHS.join(', ')})
   --batch    images per run (default 1)
   --runs     timed runs (default ${CPU_DEFAULTS.runs} on the CPU backends, ${GPU_DEFAULTS.runs} on the WebGPU ones)
-  --warmup   untimed runs first (default ${CPU_DEFAULTS.warmupRuns} and at least ${CPU_DEFAULTS.warmupMs} ms on the CPU, ${GPU_DEFAULTS.warmupRuns} on WebGPU)
+  --rounds   rounds the runs are split into (default: rounds of ${ROUND_RUNS} runs on the CPU backends, 1 on the WebGPU
+             ones): each round runs every configuration of a width in turn, each in its own page, so a
+             machine that slows down or speeds up during the run weighs on all of them alike
+  --warmup   untimed runs first (default ${CPU_DEFAULTS.warmupRuns} and at least ${CPU_DEFAULTS.warmupMs} ms on the CPU, ${GPU_DEFAULTS.warmupRuns} on WebGPU;
+             later rounds: up to ${REWARM_RUNS})
   --seed     seed of the random weights and input (default 0)
   --kernels  WebGPU kernel set: auto | hardware | software (default auto: software on SwiftShader)
   --load     N extra busy processes, one core each, running from before the first configuration
@@ -97,6 +109,7 @@ function parse(argv) {
         width: { type: 'string', multiple: true },
         batch: { type: 'string' },
         runs: { type: 'string' },
+        rounds: { type: 'string' },
         warmup: { type: 'string' },
         seed: { type: 'string' },
         kernels: { type: 'string' },
@@ -129,6 +142,7 @@ function parse(argv) {
     widths: parsed.width ? list(parsed.width, WIDTHS, 'width') : DEFAULT_WIDTHS,
     batch: positiveInt(parsed.batch, 'batch') ?? 1,
     runs: positiveInt(parsed.runs, 'runs'),
+    rounds: positiveInt(parsed.rounds, 'rounds'),
     warmup: positiveInt(parsed.warmup, 'warmup', 0),
     seed: positiveInt(parsed.seed, 'seed', 0) ?? 0,
     load: positiveInt(parsed.load, 'load', 0) ?? 0,
@@ -167,7 +181,8 @@ function preparePackages(opts) {
 
 /** The JSON line: the fields in the documented order, then whatever else the page measured. */
 function line(cfg, r) {
-  const round = (x) => (typeof x === 'number' && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x);
+  const round = (x) =>
+    Array.isArray(x) ? x.map(round) : typeof x === 'number' && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x;
   const { median_ms, min_ms, max_ms, stages, wasm_memory_bytes, ...extra } = r;
   const out = {
     backend: cfg.backend,
@@ -176,6 +191,7 @@ function line(cfg, r) {
     load: cfg.load,
     batch: cfg.batch,
     runs: cfg.runs,
+    rounds: cfg.rounds,
     median_ms: round(median_ms),
     min_ms: round(min_ms),
     max_ms: round(max_ms),
@@ -186,29 +202,94 @@ function line(cfg, r) {
   return JSON.stringify(out);
 }
 
-async function runOne(browser, url, cfg) {
-  const page = await browser.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`[pageerror] ${e.message}`));
-  try {
-    await page.goto(`${url}/www/bench.html`);
-    await page.waitForFunction(() => window.benchReady === true);
+/** A configuration's page: it loads the engine once, then runs round after round. */
+class BenchPage {
+  constructor(page) {
+    this.page = page;
+    this.logs = [];
+    page.on('console', (m) => this.logs.push(`[${m.type()}] ${m.text()}`));
+    page.on('pageerror', (e) => this.logs.push(`[pageerror] ${e.message}`));
+  }
+
+  static async open(browser, url, cfg) {
+    const bench = new BenchPage(await browser.newPage());
+    try {
+      await bench.step(async () => {
+        await bench.page.goto(`${url}/www/bench.html`);
+        await bench.page.waitForFunction(() => window.benchReady === true);
+        await bench.page.evaluate((c) => window.benchOpen(c), cfg);
+      });
+    } catch (e) {
+      await bench.close();
+      throw e;
+    }
+    return bench;
+  }
+
+  /** One round; resolves to its median ms. */
+  round(round) {
+    return this.step(() => this.page.evaluate((r) => window.benchRound(r), round));
+  }
+
+  /** The configuration's result over all its rounds. */
+  finish() {
+    return this.step(() => this.page.evaluate(() => window.benchClose()));
+  }
+
+  close() {
+    return this.page.close();
+  }
+
+  /** Runs `fn`, failing after CONFIG_TIMEOUT_S with the page's last console lines. */
+  async step(fn) {
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no result after ${CONFIG_TIMEOUT_S} s`)), CONFIG_TIMEOUT_S * 1000);
     });
     try {
-      return await Promise.race([page.evaluate((c) => window.bench(c), cfg), timeout]);
+      return await Promise.race([fn(), timeout]);
+    } catch (e) {
+      const tail = this.logs.slice(-20).join('\n');
+      throw new Error(`${e.message.split('\n')[0]}${tail ? `\npage console:\n${tail}` : ''}`, { cause: e });
     } finally {
       clearTimeout(timer);
     }
-  } catch (e) {
-    const tail = logs.slice(-20).join('\n');
-    throw new Error(`${e.message.split('\n')[0]}${tail ? `\npage console:\n${tail}` : ''}`, { cause: e });
-  } finally {
-    await page.close();
   }
+}
+
+/**
+ * Runs every configuration of one width, round by round, each in its own page, and returns
+ * their results (undefined where one failed, after saying why).
+ */
+async function runWidth(browser, url, configs) {
+  const pages = [];
+  const results = [];
+  const failed = (i, e) => {
+    process.stderr.write(`bench: ${configs[i].backend} x${configs[i].width} failed: ${e.message}\n`);
+    pages[i]?.close().catch(() => {});
+    pages[i] = undefined;
+  };
+  try {
+    for (const [i, cfg] of configs.entries()) {
+      await BenchPage.open(browser, url, cfg).then((p) => (pages[i] = p), (e) => failed(i, e));
+    }
+    for (let round = 0; round < Math.max(...configs.map((c) => c.rounds)); round++) {
+      for (const [i, cfg] of configs.entries()) {
+        if (!pages[i] || round >= cfg.rounds) continue;
+        const runs = roundRuns(cfg, round);
+        process.stderr.write(`bench: ${cfg.backend} x${cfg.width} batch ${cfg.batch}, round ${round + 1} of ${cfg.rounds}, ${runs} runs\n`);
+        // The first round warms V8's code up; later ones only the caches the others used.
+        const warmup = round === 0 ? cfg : { warmupRuns: Math.min(cfg.warmupRuns, REWARM_RUNS), warmupMs: 0 };
+        await pages[i].round({ runs, warmupRuns: warmup.warmupRuns, warmupMs: warmup.warmupMs }).catch((e) => failed(i, e));
+      }
+    }
+    for (const [i, page] of pages.entries()) {
+      if (page) results[i] = await page.finish().catch((e) => failed(i, e));
+    }
+  } finally {
+    for (const page of pages) await page?.close();
+  }
+  return results;
 }
 
 /**
@@ -272,6 +353,36 @@ async function guidelines(opts, browser, url) {
   return failures;
 }
 
+/** One configuration of the run: `backend` at `width`, with its defaults. */
+function config(opts, models, backend, width) {
+  const defaults = GPU.has(backend) ? GPU_DEFAULTS : CPU_DEFAULTS;
+  const runs = opts.runs ?? defaults.runs;
+  return {
+    backend,
+    width,
+    batch: opts.batch,
+    runs,
+    // A round times one run at least.
+    rounds: GPU.has(backend) ? 1 : Math.min(opts.rounds ?? Math.ceil(runs / ROUND_RUNS), runs),
+    warmupRuns: opts.warmup ?? defaults.warmupRuns,
+    warmupMs: opts.warmup === undefined ? defaults.warmupMs : 0,
+    seed: opts.seed,
+    kernels: opts.kernels,
+    tutorial: opts.tutorial,
+    load: opts.load,
+    roofline: opts.roofline,
+    pkg: PACKAGE_OF[backend] ?? THREADED_PACKAGE[THREADED.exec(backend)?.[1]] ?? 'pkg',
+    threads: Number(THREADED.exec(backend)?.[2] ?? 1),
+    weightsUrl: `../${models[width].weights}`,
+    onnxUrl: models[width].onnx && `../${models[width].onnx}`,
+  };
+}
+
+/** Timed runs in round `round`: `cfg.runs` shared out, the earlier rounds taking the remainder. */
+function roundRuns(cfg, round) {
+  return Math.floor(cfg.runs / cfg.rounds) + (round < cfg.runs % cfg.rounds ? 1 : 0);
+}
+
 async function main() {
   const opts = parse(process.argv.slice(2));
   preparePackages(opts);
@@ -298,36 +409,22 @@ async function main() {
   let failures = 0;
   const medians = {}; // backend -> width -> median ms, for the ratios
   try {
-    for (const backend of opts.backends) {
-      const defaults = GPU.has(backend) ? GPU_DEFAULTS : CPU_DEFAULTS;
-      for (const width of opts.widths) {
-        const cfg = {
-          backend,
-          width,
-          batch: opts.batch,
-          runs: opts.runs ?? defaults.runs,
-          warmupRuns: opts.warmup ?? defaults.warmupRuns,
-          warmupMs: opts.warmup === undefined ? defaults.warmupMs : 0,
-          seed: opts.seed,
-          kernels: opts.kernels,
-          tutorial: opts.tutorial,
-          load: opts.load,
-          roofline: opts.roofline,
-          pkg: PACKAGE_OF[backend] ?? THREADED_PACKAGE[THREADED.exec(backend)?.[1]] ?? 'pkg',
-          threads: Number(THREADED.exec(backend)?.[2] ?? 1),
-          weightsUrl: `../${models[width].weights}`,
-          onnxUrl: models[width].onnx && `../${models[width].onnx}`,
-        };
-        process.stderr.write(`bench: ${backend} x${width} batch ${cfg.batch}, ${cfg.runs} runs\n`);
-        try {
-          const result = await runOne(browser, server.url, cfg);
-          process.stdout.write(`${line(cfg, result)}\n`);
-          (medians[backend] ??= {})[width] = result.median_ms;
-          const diff = result.max_rel_diff_vs_ours ?? result.max_rel_diff_vs_cpu;
-          if (diff > MAX_REL_DIFF) throw new Error(`logits differ by ${diff} (relative), more than ${MAX_REL_DIFF}`);
-        } catch (e) {
+    for (const width of opts.widths) {
+      const configs = opts.backends.map((backend) => config(opts, models, backend, width));
+      const results = await runWidth(browser, server.url, configs);
+      for (const [i, cfg] of configs.entries()) {
+        const result = results[i];
+        if (!result) {
           failures++;
-          process.stderr.write(`bench: ${backend} x${width} failed: ${e.message}\n`);
+          continue;
+        }
+        process.stdout.write(`${line(cfg, result)}\n`);
+        const diff = result.max_rel_diff_vs_ours ?? result.max_rel_diff_vs_cpu;
+        if (diff > MAX_REL_DIFF) {
+          failures++;
+          process.stderr.write(`bench: ${cfg.backend} x${width} failed: logits differ by ${diff} (relative), more than ${MAX_REL_DIFF}\n`);
+        } else {
+          (medians[cfg.backend] ??= {})[width] = result.median_ms;
         }
       }
     }

@@ -1,5 +1,6 @@
 // The benchmark page: one configuration per page load, driven by tools/bench.mjs through
-// `window.bench(config)`. Runs our engine (pkg/, a threaded or relaxed build, pkg-scalar/), ONNX Runtime Web or
+// `window.benchOpen(config)`, then `window.benchRound(...)` once per round, then
+// `window.benchClose()` for the line. Runs our engine (pkg/, a threaded or relaxed build, pkg-scalar/), ONNX Runtime Web or
 // TensorFlow.js's wasm backend on the same seeded input and returns timings; the peers' logits
 // are checked against ours on that input.
 import { tfjsRunner } from './bench-tfjs.js';
@@ -61,9 +62,15 @@ async function timeRuns(runOnce, { runs, warmupRuns, warmupMs }) {
     const result = await runOnce();
     samples.push({ ms: performance.now() - t0, result });
   }
+  return { warmup, samples };
+}
+
+/** The rounds' runs as one: their warm-up runs, samples, median, min, max and last result. */
+function summary(rounds) {
+  const samples = rounds.flatMap((r) => r.samples);
   const ms = samples.map((s) => s.ms);
   return {
-    warmup,
+    warmup: rounds.reduce((n, r) => n + r.warmup, 0),
     median_ms: median(ms),
     min_ms: Math.min(...ms),
     max_ms: Math.max(...ms),
@@ -111,6 +118,10 @@ function roofline(mod, engine, stages, cfg) {
   return { peak_gmacs: Number(peak.toPrecision(3)), read_gbps: Number(read.toPrecision(3)), stages: Object.fromEntries(rows) };
 }
 
+/**
+ * Each backend is a bench: `run` runs one frame, `finish(t)` turns the timed runs (`summary`)
+ * into the line's fields (stages, the checks against ours) once the rounds are over.
+ */
 async function benchOurs(cfg, input) {
   const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
   const { mod, engine } = await ourEngine(cfg.pkg, mode, cfg.weightsUrl, cfg.kernels, cfg.threads);
@@ -119,7 +130,12 @@ async function benchOurs(cfg, input) {
     const why = status.fallbackReason;
     throw new Error(`asked for ${cfg.backend} but the engine runs ${status.backend}${why ? ` (${why})` : ''}`);
   }
-  const t = await timeRuns(() => engine.runTensor(input, cfg.batch, SIDE, SIDE), cfg);
+  return { run: () => engine.runTensor(input, cfg.batch, SIDE, SIDE), finish: (t) => finishOurs(cfg, input, mod, engine, t) };
+}
+
+async function finishOurs(cfg, input, mod, engine, t) {
+  const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
+  const status = engine.status();
   // The crate's stages, in its order.
   const stages = Object.fromEntries(
     mod.limits().stages.map((s) => [s, median(t.samples.map((x) => x.result.stages[s]))]),
@@ -161,7 +177,10 @@ async function benchOrt(cfg, input) {
   });
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', input, [cfg.batch, 3, SIDE, SIDE]) };
   const output = session.outputNames[0];
-  const t = await timeRuns(async () => (await session.run(feeds))[output].data, cfg);
+  return { run: async () => (await session.run(feeds))[output].data, finish: (t) => finishOrt(cfg, input, ort, ep, session, feeds, t) };
+}
+
+async function finishOrt(cfg, input, ort, ep, session, feeds, t) {
   const out = { ...pick(t), stages: null, wasm_memory_bytes: null };
   if (ep === 'wasm') {
     out.stages = await ortProfiledStages(ort, cfg, feeds);
@@ -195,7 +214,10 @@ async function benchTfjs(cfg, input) {
   const threads = Number(/-t(\d+)$/.exec(cfg.backend)?.[1] ?? 1);
   const weightsBytes = await fetchBytes(cfg.weightsUrl);
   const tfjs = await tfjsRunner({ threads, weightsBytes, input, batch: cfg.batch, side: SIDE });
-  const t = await timeRuns(tfjs.run, cfg);
+  return { run: tfjs.run, finish: (t) => finishTfjs(cfg, input, tfjs, threads, t) };
+}
+
+async function finishTfjs(cfg, input, tfjs, threads, t) {
   const out = { ...pick(t), stages: null, wasm_memory_bytes: null };
   out.tfjs_version = tfjs.version;
   out.tfjs_wasm = performance
@@ -275,10 +297,30 @@ function pick(t) {
   return { warmup_runs: t.warmup, median_ms: t.median_ms, min_ms: t.min_ms, max_ms: t.max_ms };
 }
 
-window.bench = async (cfg) => {
+// The configuration this page runs: its bench and its rounds so far.
+let current = null;
+
+/** Loads `cfg`'s engine and weights; nothing is timed yet. */
+window.benchOpen = async (cfg) => {
   const input = seededInput(cfg.batch, cfg.seed);
-  if (cfg.backend.startsWith('tfjs-')) return benchTfjs(cfg, input);
-  return cfg.backend.startsWith('ort-') ? benchOrt(cfg, input) : benchOurs(cfg, input);
+  const prepare = cfg.backend.startsWith('tfjs-') ? benchTfjs : cfg.backend.startsWith('ort-') ? benchOrt : benchOurs;
+  current = { bench: await prepare(cfg, input), rounds: [] };
+};
+
+/** One round: warm up, time `runs` runs; returns the round's median ms. */
+window.benchRound = async ({ runs, warmupRuns, warmupMs }) => {
+  const round = await timeRuns(current.bench.run, { runs, warmupRuns, warmupMs });
+  current.rounds.push(round);
+  return median(round.samples.map((s) => s.ms));
+};
+
+/** The line's fields over every round's runs, each round's median among them. */
+window.benchClose = async () => {
+  const { bench, rounds } = current;
+  current = null;
+  const out = await bench.finish(summary(rounds));
+  out.round_medians_ms = rounds.map((r) => median(r.samples.map((s) => s.ms)));
+  return out;
 };
 /** The Guidelines lab's four tables on `backend` ('cpu' or 'webgpu') at width `scale`, as the page shows them. */
 window.guidelines = async ({ backend, runs, scale }) => {
