@@ -130,12 +130,10 @@ async function benchOurs(cfg, input) {
     const why = status.fallbackReason;
     throw new Error(`asked for ${cfg.backend} but the engine runs ${status.backend}${why ? ` (${why})` : ''}`);
   }
-  return { run: () => engine.runTensor(input, cfg.batch, SIDE, SIDE), finish: (t) => finishOurs(cfg, input, mod, engine, t) };
+  return { run: () => engine.runTensor(input, cfg.batch, SIDE, SIDE), finish: (t) => finishOurs(cfg, input, { mod, engine, mode, status }, t) };
 }
 
-async function finishOurs(cfg, input, mod, engine, t) {
-  const mode = cfg.backend === 'webgpu' ? 'webgpu' : 'cpu';
-  const status = engine.status();
+async function finishOurs(cfg, input, { mod, engine, mode, status }, t) {
   // The crate's stages, in its order.
   const stages = Object.fromEntries(
     mod.limits().stages.map((s) => [s, median(t.samples.map((x) => x.result.stages[s]))]),
