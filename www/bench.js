@@ -308,8 +308,9 @@ window.benchOpen = async (cfg) => {
 /** One round: warm up, time `runs` runs; returns the round's median ms. */
 window.benchRound = async ({ runs, warmupRuns, warmupMs }) => {
   const round = await timeRuns(current.bench.run, { runs, warmupRuns, warmupMs });
+  round.median_ms = median(round.samples.map((s) => s.ms));
   current.rounds.push(round);
-  return median(round.samples.map((s) => s.ms));
+  return round.median_ms;
 };
 
 /** The line's fields over every round's runs, each round's median among them. */
@@ -317,7 +318,7 @@ window.benchClose = async () => {
   const { bench, rounds } = current;
   current = null;
   const out = await bench.finish(summary(rounds));
-  out.round_medians_ms = rounds.map((r) => median(r.samples.map((s) => s.ms)));
+  out.round_medians_ms = rounds.map((r) => r.median_ms);
   return out;
 };
 /** The Guidelines lab's four tables on `backend` ('cpu' or 'webgpu') at width `scale`, as the page shows them. */
